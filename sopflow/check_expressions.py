@@ -1,0 +1,115 @@
+"""Lint-time checks of every CEL expression in an SOP and in disclosure policies.
+
+Each expression is reported at the line and column of the offending character when the YAML
+scalar sits on one line (plain or quoted); otherwise at the start of the scalar.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sopflow.diagnostics import Diagnostic
+from sopflow.effective import Effective, walk_steps
+from sopflow.expressions import (
+    POLICY_VARIABLES,
+    SOP_VARIABLES,
+    check_expression,
+    placeholders,
+)
+from sopflow.library import Loaded
+from sopflow.models import DisclosurePolicyDoc
+from sopflow.models.steps import (
+    DecisionStep,
+    DisclosureCheckStep,
+    NotifyStep,
+    StepBase,
+    TriageStep,
+    WaitStep,
+)
+
+FieldPath = tuple[str | int, ...]
+
+
+def expressions_of(step: StepBase, roles: list[str]) -> Iterator[tuple[FieldPath, str]]:
+    """(field path inside the step, CEL source) for every expression a step holds."""
+    if step.when is not None:
+        yield ("when",), step.when
+    if isinstance(step, TriageStep):
+        for i, rule in enumerate(step.rules):
+            if rule.when is not None:
+                yield ("rules", i, "when"), rule.when
+    elif isinstance(step, DecisionStep):
+        for i, branch in enumerate(step.branches):
+            if branch.when is not None:
+                yield ("branches", i, "when"), branch.when
+    elif isinstance(step, DisclosureCheckStep):
+        for name, expr in step.request.items():
+            yield ("request", name), expr
+    elif isinstance(step, WaitStep) and step.until is not None:
+        yield ("until",), step.until
+    elif isinstance(step, NotifyStep) and step.to not in roles:
+        yield ("to",), step.to
+
+
+def check_sop_expressions(eff: Effective) -> list[Diagnostic]:
+    """Syntax, names and step references of every expression and message placeholder."""
+    steps = [s for s, _, _ in walk_steps(list(eff.sop.steps))]
+    step_ids = frozenset(s.id for s in steps)
+    roles = list(eff.sop.roles)
+    out: list[Diagnostic] = []
+    for step in steps:
+        for path, source in expressions_of(step, roles):
+            for problem in check_expression(source, allowed=SOP_VARIABLES, step_ids=step_ids):
+                message = problem.message
+                if path == ("to",) and problem.code in ("E400", "E401"):
+                    message = f"`to` is not a declared role, nor a valid expression: {message}"
+                    out.append(
+                        eff.expr_diag(
+                            step.id,
+                            path,
+                            problem.offset,
+                            "E302" if problem.code == "E401" else problem.code,
+                            message,
+                        )
+                    )
+                    continue
+                out.append(eff.expr_diag(step.id, path, problem.offset, problem.code, message))
+        if isinstance(step, NotifyStep):
+            out.extend(_check_message(eff, step, step_ids))
+    return out
+
+
+def _check_message(eff: Effective, step: NotifyStep, step_ids: frozenset[str]) -> list[Diagnostic]:
+    out = []
+    found, unclosed = placeholders(step.message)
+    for source, offset in found:
+        if not source:
+            out.append(eff.expr_diag(step.id, ("message",), offset, "E403", "empty `{{ }}`"))
+            continue
+        for problem in check_expression(source, allowed=SOP_VARIABLES, step_ids=step_ids):
+            at = offset + problem.offset
+            out.append(eff.expr_diag(step.id, ("message",), at, problem.code, problem.message))
+    if unclosed is not None:
+        message = "`{{` is not closed with `}}`"
+        out.append(eff.expr_diag(step.id, ("message",), unclosed, "E403", message))
+    return out
+
+
+def check_policy(policy: Loaded[DisclosurePolicyDoc]) -> list[Diagnostic]:
+    """A policy's rule conditions see only `request`; its last rule must be the default."""
+    out = []
+    source = policy.source
+    for i, rule in enumerate(policy.model.rules):
+        if rule.when is None:
+            continue
+        path = ("rules", i, "when")
+        for problem in check_expression(rule.when, allowed=POLICY_VARIABLES):
+            at = source.expr_pos(path, problem.offset)
+            out.append(Diagnostic(source.path, at.line, at.col, problem.code, problem.message))
+    if policy.model.rules[-1].when is not None:
+        message = (
+            "the last rule must have no `when` (the default, usually `denied`), so every "
+            "request gets a recorded decision"
+        )
+        out.append(source.diag(("rules", len(policy.model.rules) - 1), "E307", message))
+    return out

@@ -1,0 +1,136 @@
+"""Checks that look across documents: JSON Schemas, regions, the roster and rehearsals."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+from sopflow.diagnostics import Diagnostic
+from sopflow.effective import Effective, walk_steps
+from sopflow.library import Library, Loaded
+from sopflow.models import RehearsalDoc
+from sopflow.models.steps import TaskStep
+from sopflow.validation import did_you_mean
+from sopflow.yaml_source import JsonPath, SourceDoc
+
+
+@lru_cache(maxsize=2048)
+def _schema_error(canonical: str) -> tuple[tuple[str | int, ...], str] | None:
+    # Libraries repeat the same forms; checking a schema against the meta-schema is the
+    # slowest part of a lint, so each distinct schema is checked once.
+    try:
+        Draft202012Validator.check_schema(json.loads(canonical))
+    except SchemaError as exc:
+        return tuple(exc.path), exc.message
+    return None
+
+
+def json_schema_problem(schema: dict[str, Any]) -> tuple[tuple[str | int, ...], str] | None:
+    """(path inside the schema, message) for an invalid JSON Schema, else None."""
+    return _schema_error(json.dumps(schema, sort_keys=True))
+
+
+def _schema_diag(source: SourceDoc, at: JsonPath, schema: dict[str, Any]) -> Diagnostic | None:
+    problem = json_schema_problem(schema)
+    if problem is None:
+        return None
+    inner, message = problem
+    return source.diag((*at, *inner), "E207", f"not a valid JSON Schema: {message}")
+
+
+def check_schemas(eff: Effective) -> list[Diagnostic]:
+    """The SOP's `input` and every task's `form` must be valid JSON Schemas (2020-12)."""
+    out = []
+    if eff.variant is None:
+        found = _schema_diag(eff.base.source, ("input",), eff.sop.input)
+        if found:
+            out.append(found)
+    for step, _, _ in walk_steps(list(eff.sop.steps)):
+        if isinstance(step, TaskStep):
+            source, path = eff.where(step.id, "form")
+            found = _schema_diag(source, path, step.form)
+            if found:
+                out.append(found)
+    return out
+
+
+def check_region(lib: Library, source: SourceDoc, region: str, path: JsonPath) -> list[Diagnostic]:
+    codes = lib.region_codes()
+    if codes is None or region in codes:
+        return []
+    hint = did_you_mean(region, codes)
+    message = f"region {region!r} is not in the Regions document ({', '.join(codes)}){hint}"
+    return [source.diag(path, "E311", message)]
+
+
+def check_roster(lib: Library) -> list[Diagnostic]:
+    """Every role the roster hands out is one some SOP declares (typos lock people out)."""
+    if lib.roster is None:
+        return []
+    declared: set[str] = set()
+    for loaded in lib.sops.values():
+        declared.update(loaded.model.roles)
+    for variant in lib.variants.values():
+        for change in variant.model.changes:
+            declared.update(getattr(change, "add_roles", None) or {})
+    if not declared:
+        return []
+    out = []
+    for handle, person in lib.roster.model.people.items():
+        for i, role in enumerate(person.roles):
+            if role not in declared:
+                hint = did_you_mean(role, sorted(declared))
+                message = f"{handle} holds role `{role}`, which no SOP declares{hint}"
+                out.append(lib.roster.source.diag(("people", handle, "roles", i), "W302", message))
+        out.extend(
+            check_region(lib, lib.roster.source, person.region, ("people", handle, "region"))
+        )
+    return out
+
+
+def check_rehearsal(
+    lib: Library, rehearsal: Loaded[RehearsalDoc], effectives: dict[tuple[str, int, str], Effective]
+) -> list[Diagnostic]:
+    """A rehearsal names a real SOP version and region, real steps and real people."""
+    doc, source = rehearsal.model, rehearsal.source
+    sop_id, _, version_text = doc.sop.partition("@")
+    versions = lib.versions(sop_id)
+    if not versions:
+        if f"SOP:{sop_id}" in lib.broken:
+            return []
+        hint = did_you_mean(sop_id, sorted({i for i, _ in lib.sops}))
+        return [source.diag(("sop",), "E603", f"no SOP `{sop_id}` in this library{hint}")]
+    version = int(version_text) if version_text else versions[-1]
+    if version not in versions:
+        message = f"{sop_id} has no version {version} (versions: {versions})"
+        return [source.diag(("sop",), "E603", message)]
+    region = doc.region or lib.sops[(sop_id, version)].model.region
+    eff = effectives.get((sop_id, version, region))
+    if eff is None:
+        message = f"{sop_id}@{version} has no {region} variant that lints clean"
+        return [source.diag(("region",) if doc.region else ("sop",), "E603", message)]
+    step_ids = sorted(s.id for s, _, _ in walk_steps(list(eff.sop.steps)))
+    people = sorted(lib.roster.model.people) if lib.roster else None
+    out = []
+    for i, action in enumerate(doc.actions):
+        for kind in ("complete", "vote", "note", "cancel"):
+            body = getattr(action, kind)
+            if body is None:
+                continue
+            step = getattr(body, "step", None)
+            if step is not None and step not in step_ids:
+                message = f"no step `{step}` in {eff.key}{did_you_mean(step, step_ids)}"
+                out.append(source.diag(("actions", i, kind, "step"), "E603", message))
+            if people is not None and body.as_ not in people:
+                message = f"no person `{body.as_}` in the roster{did_you_mean(body.as_, people)}"
+                out.append(source.diag(("actions", i, kind, "as"), "E604", message))
+    for field in ("path", "breached"):
+        for i, step in enumerate(getattr(doc.expect, field) or []):
+            if step not in step_ids:
+                message = f"no step `{step}` in {eff.key}{did_you_mean(step, step_ids)}"
+                out.append(source.diag(("expect", field, i), "E603", message))
+    return out

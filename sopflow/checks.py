@@ -1,0 +1,274 @@
+"""Semantic checks of one effective SOP: one small function per rule.
+
+Each check takes the effective SOP and the library context and returns diagnostics; none
+stops at the first problem, so an author sees every mistake in one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from sopflow.diagnostics import Diagnostic
+from sopflow.effective import Effective, walk_steps
+from sopflow.models.documents import RosterDoc
+from sopflow.models.steps import (
+    ApprovalStep,
+    DecisionStep,
+    DisclosureCheckStep,
+    HumanStep,
+    ParallelStep,
+    StepBase,
+    TriageStep,
+)
+from sopflow.validation import did_you_mean
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the checks may look up outside the SOP itself."""
+
+    policies: frozenset[str]
+    broken_policies: frozenset[str]
+    roster: RosterDoc | None
+
+
+Check = Callable[[Effective, Context], list[Diagnostic]]
+
+END = "end"
+
+
+def _steps(eff: Effective) -> list[StepBase]:
+    return [s for s, _, _ in walk_steps(list(eff.sop.steps))]
+
+
+def check_duplicate_steps(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    out = []
+    for step_id, (source, path) in eff.repeats:
+        first_source, first_path = eff.step_where[step_id]
+        line = first_source.pos((*first_path, "id")).line
+        message = f"step id `{step_id}` is already used by the step at line {line}"
+        out.append(source.diag((*path, "id"), "E300", message))
+    return out
+
+
+def _container_of(eff: Effective) -> dict[str, list[str]]:
+    """For each step id, the ids of the steps in the same list (a branch or the top level)."""
+    out: dict[str, list[str]] = {}
+    for _, holder, _ in walk_steps(list(eff.sop.steps)):
+        ids = [s.id for s in holder]
+        for step_id in ids:
+            out.setdefault(step_id, ids)
+    return out
+
+
+def jumps(step: StepBase) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every (field path, target) by which ``step`` names another step."""
+    if step.next_ is not None:
+        yield ("next",), step.next_
+    for outcome, target in step.outcome_map().items():
+        yield ("on", outcome), target
+    if isinstance(step, HumanStep) and not isinstance(step.on_timeout, str):
+        yield ("on_timeout", "goto"), step.on_timeout.goto
+    if isinstance(step, DecisionStep):
+        for i, branch in enumerate(step.branches):
+            yield ("branches", i, "goto"), branch.goto
+
+
+def check_targets(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    containers = _container_of(eff)
+    out = []
+    for step in _steps(eff):
+        siblings = containers[step.id]
+        for path, target in jumps(step):
+            if target == END:
+                continue
+            if target not in containers:
+                hint = did_you_mean(target, [*containers, END])
+                message = f"`{'.'.join(map(str, path))}` names no step `{target}`{hint}"
+                out.append(eff.diag(step.id, path, "E301", message))
+            elif target not in siblings:
+                message = (
+                    f"`{target}` is in another parallel branch or outside this one; "
+                    "a jump stays within its own list of steps"
+                )
+                out.append(eff.diag(step.id, path, "E301", message))
+    return out
+
+
+def check_roles(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    declared = list(eff.sop.roles)
+    out = []
+    for step in _steps(eff):
+        for field, roles in step.role_fields():
+            for i, role in enumerate(roles):
+                if role not in declared:
+                    path: tuple[str | int, ...] = (field, i) if field in _LIST_ROLES else (field,)
+                    hint = did_you_mean(role, declared)
+                    message = f"role `{role}` is not declared in `roles`{hint}"
+                    out.append(eff.diag(step.id, path, "E302", message))
+    return out
+
+
+_LIST_ROLES = ("approvers", "escalate")
+
+
+def check_sla(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    if eff.sop.defaults.sla is not None:
+        return []
+    return [
+        eff.diag(
+            step.id,
+            ("id",),
+            "E303",
+            f"human step `{step.id}` has no `sla` and there is "
+            "no `defaults.sla`; an unowned wait on a live case must escalate",
+        )
+        for step in _steps(eff)
+        if isinstance(step, HumanStep) and step.sla is None
+    ]
+
+
+def check_quorum(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    out = []
+    for step in _steps(eff):
+        if not isinstance(step, ApprovalStep):
+            continue
+        if step.quorum < 1:
+            message = f"quorum is {step.quorum}; an approval needs at least 1 vote"
+            out.append(eff.diag(step.id, ("quorum",), "E304", message))
+            continue
+        if ctx.roster is None or not step.distinct:
+            continue
+        people = [
+            handle
+            for handle, person in ctx.roster.people.items()
+            if set(person.roles) & set(step.approvers)
+        ]
+        # With four eyes, whoever opened the incident or submitted the work cannot vote.
+        supply = len(people) - (1 if step.four_eyes else 0)
+        if step.quorum > supply:
+            roles = ", ".join(step.approvers)
+            message = (
+                f"quorum {step.quorum} needs {step.quorum} distinct people, but the roster has "
+                f"{len(people)} holding {roles}"
+                + (" (one may be excluded by four-eyes)" if step.four_eyes else "")
+            )
+            out.append(eff.diag(step.id, ("quorum",), "E304", message))
+    return out
+
+
+def check_policies(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    out = []
+    for step in _steps(eff):
+        if isinstance(step, DisclosureCheckStep) and step.policy not in ctx.policies:
+            if step.policy in ctx.broken_policies:
+                continue  # that policy's own file already has an error
+            hint = did_you_mean(step.policy, sorted(ctx.policies))
+            message = f"no disclosure policy `{step.policy}` in this library{hint}"
+            out.append(eff.diag(step.id, ("policy",), "E305", message))
+    return out
+
+
+def check_refusals_mapped(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    out = []
+    for step in _steps(eff):
+        mapped = step.outcome_map()
+        for outcome in step.MUST_MAP:
+            if outcome not in mapped:
+                message = (
+                    f"`{outcome}` is not mapped in `on`; a {step.type_name()} must say where a "
+                    f"`{outcome}` outcome goes (safety steps fail closed)"
+                )
+                out.append(eff.diag(step.id, ("id",), "E306", message))
+    return out
+
+
+def check_triage_default(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    out = []
+    for step in _steps(eff):
+        if isinstance(step, TriageStep) and all(rule.when is not None for rule in step.rules):
+            message = (
+                "triage has no default rule (a rule without `when`); an incident that "
+                "matches no rule would have no severity"
+            )
+            out.append(eff.diag(step.id, ("rules",), "E307", message))
+    return out
+
+
+def check_decision_default(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    out = []
+    for step in _steps(eff):
+        if isinstance(step, DecisionStep) and all(b.when is not None for b in step.branches):
+            message = "decision has no default branch; the incident fails if no branch matches"
+            out.append(eff.diag(step.id, ("branches",), "W301", message))
+    return out
+
+
+def successors(steps: list[StepBase], index: int) -> list[str]:
+    """The steps that can run right after ``steps[index]`` within its list."""
+    step = steps[index]
+    following = steps[index + 1].id if index + 1 < len(steps) else END
+    out: list[str] = []
+    explicit = dict(jumps(step))
+    if isinstance(step, DecisionStep):
+        out += [b.goto for b in step.branches]
+        if all(b.when is not None for b in step.branches):
+            out.append(following)
+    else:
+        out.append(explicit.get(("next",), following))
+        out += [t for p, t in explicit.items() if p != ("next",)]
+    if step.when is not None:
+        out.append(following)  # a skipped step continues with the following one
+    return out
+
+
+def check_reachable(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    out = []
+    for holder in _lists(list(eff.sop.steps)):
+        ids = {s.id: i for i, s in enumerate(holder)}
+        seen = {holder[0].id}
+        queue = [holder[0].id]
+        while queue:
+            current = queue.pop()
+            for nxt in successors(holder, ids[current]):
+                if nxt in ids and nxt not in seen:
+                    seen.add(nxt)
+                    queue.append(nxt)
+        for step in holder:
+            if step.id not in seen:
+                message = (
+                    f"step `{step.id}` is unreachable: no path from `{holder[0].id}` leads here"
+                )
+                out.append(eff.diag(step.id, ("id",), "W300", message))
+    return out
+
+
+def _lists(steps: list[StepBase]) -> Iterator[list[StepBase]]:
+    yield steps
+    for step in steps:
+        if isinstance(step, ParallelStep):
+            for branch in step.branches:
+                yield from _lists(list(branch.steps))
+
+
+CHECKS: tuple[Check, ...] = (
+    check_duplicate_steps,
+    check_targets,
+    check_roles,
+    check_sla,
+    check_quorum,
+    check_policies,
+    check_refusals_mapped,
+    check_triage_default,
+    check_decision_default,
+    check_reachable,
+)
+
+
+def run_checks(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    """Every structural check on one effective SOP (expressions are checked separately)."""
+    out: list[Diagnostic] = []
+    for check in CHECKS:
+        out.extend(check(eff, ctx))
+    return out

@@ -1,0 +1,196 @@
+"""Compile an effective SOP into a plan: defaults filled, durations in seconds, jumps resolved,
+policies embedded, hashed. Assumes the SOP passed lint; ``compile_sop`` in ``sopflow.lint``
+is the entry point that guarantees that."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sopflow.durations import parse_duration
+from sopflow.effective import Effective
+from sopflow.library import Library
+from sopflow.models import steps as m
+from sopflow.plan import (
+    ApprovalPlan,
+    DecisionBranch,
+    DecisionPlan,
+    Defaults,
+    DisclosureCheckPlan,
+    EndPlan,
+    NotifyPlan,
+    OnTimeout,
+    ParallelBranchPlan,
+    ParallelPlan,
+    Plan,
+    Policy,
+    PolicyRule,
+    PostmortemPlan,
+    RegionInfo,
+    Retry,
+    SopInfo,
+    TaskPlan,
+    TriagePlan,
+    TriageRule,
+    WaitPlan,
+)
+from sopflow.plan import (
+    PlanStep as PlanStepT,
+)
+
+END = "end"
+
+
+def _target(name: str | None) -> str | None:
+    return None if name in (None, END) else name
+
+
+def _seconds(text: str | None) -> int | None:
+    return None if text is None else parse_duration(text)
+
+
+class _Compiler:
+    def __init__(self, eff: Effective) -> None:
+        self.eff = eff
+        self.default_sla = _seconds(eff.sop.defaults.sla)
+
+    def steps(self, steps: list[Any]) -> list[PlanStepT]:
+        out = []
+        for index, step in enumerate(steps):
+            following = steps[index + 1].id if index + 1 < len(steps) else None
+            out.append(self.step(step, following))
+        return out
+
+    def common(self, step: m.StepBase, following: str | None) -> dict[str, Any]:
+        nxt = _target(step.next_) if step.next_ is not None else following
+        return {
+            "id": step.id,
+            "title": step.title or step.id.replace("-", " ").replace("_", " ").capitalize(),
+            "description": step.description,
+            "when": step.when,
+            "next": nxt,
+            "on": {k: _target(v) for k, v in sorted(step.outcome_map().items())},
+        }
+
+    def human(self, step: m.HumanStep, following: str | None) -> dict[str, Any]:
+        sla = _seconds(step.sla) or self.default_sla
+        assert sla is not None, "lint guarantees every human step has an SLA"
+        timeout = step.on_timeout
+        on_timeout = (
+            OnTimeout(action=timeout)
+            if isinstance(timeout, str)
+            else OnTimeout(action="goto", goto=_target(timeout.goto))
+        )
+        return {
+            **self.common(step, following),
+            "sla_s": sla,
+            "escalate": list(step.escalate),
+            "on_timeout": on_timeout,
+        }
+
+    def step(self, step: Any, following: str | None) -> PlanStepT:
+        c = self.common(step, following)
+        if isinstance(step, m.TriageStep):
+            rules = [
+                TriageRule(when=r.when, severity=r.severity, labels=r.labels) for r in step.rules
+            ]
+            return TriagePlan(**c, rules=rules, enrich=list(step.enrich))
+        if isinstance(step, m.TaskStep):
+            return TaskPlan(**self.human(step, following), assignee=step.assignee, form=step.form)
+        if isinstance(step, m.ApprovalStep):
+            return ApprovalPlan(
+                **self.human(step, following),
+                approvers=list(step.approvers),
+                quorum=step.quorum,
+                distinct=step.distinct,
+                four_eyes=step.four_eyes,
+            )
+        if isinstance(step, m.DecisionStep):
+            branches = [DecisionBranch(when=b.when, goto=_target(b.goto)) for b in step.branches]
+            return DecisionPlan(**c, branches=branches)
+        if isinstance(step, m.DisclosureCheckStep):
+            return DisclosureCheckPlan(**c, policy=step.policy, request=dict(step.request))
+        if isinstance(step, m.NotifyStep):
+            is_role = step.to in self.eff.sop.roles
+            return NotifyPlan(
+                **c,
+                channel=step.channel,
+                to_role=step.to if is_role else None,
+                to_expr=None if is_role else step.to,
+                message=step.message,
+            )
+        if isinstance(step, m.WaitStep):
+            return WaitPlan(
+                **c,
+                for_s=_seconds(step.for_),
+                until=step.until,
+                event=step.event,
+                timeout_s=_seconds(step.timeout),
+            )
+        if isinstance(step, m.ParallelStep):
+            lanes = [
+                ParallelBranchPlan(name=b.name or f"branch-{i + 1}", steps=self.steps(b.steps))
+                for i, b in enumerate(step.branches)
+            ]
+            return ParallelPlan(**c, join=step.join, branches=lanes)
+        if isinstance(step, m.PostmortemStep):
+            return PostmortemPlan(
+                **c, owner=step.owner, due_s=parse_duration(step.due), template=step.template
+            )
+        assert isinstance(step, m.EndStep)
+        return EndPlan(**c, outcome=step.outcome)
+
+
+def compile_effective(eff: Effective, lib: Library) -> Plan:
+    """The hashed plan for one effective SOP. The SOP must have passed lint."""
+    sop = eff.sop
+    compiler = _Compiler(eff)
+    retry = sop.defaults.retry
+    used = sorted({s.policy for s in _all(sop.steps) if isinstance(s, m.DisclosureCheckStep)})
+    policies = {}
+    for policy_id in used:
+        doc = lib.policies[policy_id].model
+        rules = [PolicyRule(**r.model_dump()) for r in doc.rules]
+        policies[policy_id] = Policy(
+            id=doc.id, jurisdiction=doc.jurisdiction, title=doc.title, rules=rules
+        )
+    region_spec = lib.regions.model.regions.get(eff.region) if lib.regions else None
+    plan = Plan(
+        sop=SopInfo(
+            id=sop.id,
+            version=sop.version,
+            title=sop.title,
+            owner=sop.owner,
+            description=sop.description,
+            base_region=sop.region,
+        ),
+        region=RegionInfo(
+            code=eff.region,
+            timezone=region_spec.timezone if region_spec else None,
+            team=region_spec.team if region_spec else None,
+            data_region=(region_spec.data_region or eff.region) if region_spec else eff.region,
+        ),
+        input_schema=sop.input,
+        roles={name: spec.description for name, spec in sorted(sop.roles.items())},
+        defaults=Defaults(
+            sla_s=compiler.default_sla,
+            retry=Retry(
+                max_attempts=retry.max_attempts,
+                initial_interval_s=parse_duration(retry.initial_interval),
+                backoff=retry.backoff,
+                max_interval_s=parse_duration(retry.max_interval),
+            ),
+        ),
+        steps=compiler.steps(list(sop.steps)),
+        policies=policies,
+    )
+    return plan.with_hash()
+
+
+def _all(steps: Any) -> list[Any]:
+    out = []
+    for step in steps:
+        out.append(step)
+        if isinstance(step, m.ParallelStep):
+            for branch in step.branches:
+                out.extend(_all(branch.steps))
+    return out

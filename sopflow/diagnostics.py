@@ -1,0 +1,149 @@
+"""Diagnostics: every problem sopflow finds in a library, with its place and a stable code.
+
+A diagnostic prints like a compiler's: ``path:line:col: error[E302]: message``. Lines and
+columns are 1-based. Codes are stable: tools and people may match on them, so a code keeps
+its meaning forever; a new kind of problem gets a new code. The table ``CODES`` is the one
+place that lists them, and ``docs/diagnostics.md`` is generated from it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A stable diagnostic code and what it means."""
+
+    code: str
+    name: str
+    summary: str
+
+    @property
+    def severity(self) -> Severity:
+        return Severity.WARNING if self.code.startswith("W") else Severity.ERROR
+
+
+_CODE_LIST = [
+    # Reading files
+    Code("E100", "file-too-large", "The file is larger than the 1 MiB limit."),
+    Code("E101", "yaml-syntax", "The file is not valid YAML."),
+    Code("E102", "duplicate-key", "A mapping names the same key twice."),
+    Code("E103", "alias-limit", "Anchors and aliases expand past the safety bound."),
+    Code("E104", "unsupported-tag", "A YAML tag other than the standard ones (e.g. !!python/...)."),
+    Code("E105", "not-a-mapping", "The document is not a mapping of fields."),
+    Code("E106", "document-count", "The file holds no document, or more than one."),
+    Code("E107", "unreadable", "The file cannot be read as UTF-8 text."),
+    # Structure of one document
+    Code("E200", "unknown-api-version", "`apiVersion` is missing or not one sopflow knows."),
+    Code("E201", "unknown-kind", "`kind` is missing or not one sopflow knows."),
+    Code("E202", "unknown-field", "A field that this kind of document or step does not have."),
+    Code("E203", "wrong-type", "A value has the wrong type (e.g. a list where text belongs)."),
+    Code("E204", "missing-field", "A required field is missing."),
+    Code("E205", "invalid-value", "A value is out of range or not one of the allowed values."),
+    Code("E206", "invalid-duration", "A duration is not like 30s, 15m, 4h, 3d, 2w or PT15M."),
+    Code("E207", "invalid-json-schema", "An `input` or `form` is not a valid JSON Schema."),
+    # Meaning of one SOP
+    Code("E300", "duplicate-step", "Two steps share an id."),
+    Code("E301", "unknown-target", "`next`, `goto`, `on` or `on_timeout` names no step."),
+    Code("E302", "undeclared-role", "A step names a role that the SOP does not declare."),
+    Code("E303", "missing-sla", "A human step has no SLA, its own or the default."),
+    Code("E304", "quorum-range", "An approval's quorum is below 1 or more than its roles supply."),
+    Code("E305", "unknown-policy", "A disclosure check names a policy that does not exist."),
+    Code("E306", "unmapped-refusal", "A `denied` or `rejected` outcome is not mapped in `on`."),
+    Code("E307", "no-default-rule", "A triage step or a policy has no default rule (no `when`)."),
+    Code("E310", "duplicate-document", "Two documents claim the same identity."),
+    Code("E311", "unknown-region", "A region that the Regions document does not list."),
+    # Expressions
+    Code("E400", "expression-syntax", "A CEL expression does not parse."),
+    Code("E401", "unknown-name", "An expression uses a name that does not exist there."),
+    Code("E402", "unknown-step-ref", "An expression refers to a step the SOP does not have."),
+    Code("E403", "placeholder-syntax", "A `{{ }}` placeholder in a message is not closed."),
+    Code("E404", "unknown-member", "An expression reads a field that cannot exist."),
+    # Regional variants
+    Code("E500", "variant-base-missing", "A variant adapts an SOP version that does not exist."),
+    Code("E501", "variant-step-missing", "A variant change names a step that does not exist."),
+    Code("E502", "variant-conflict", "Two variants adapt the same version for the same region."),
+    Code("E503", "variant-dangling", "A variant removes a step that others still refer to."),
+    Code("E504", "variant-invalid-result", "Applying a variant gives a step that is not valid."),
+    # Library, lock file, rehearsals
+    Code("E600", "published-changed", "A published version's compiled plan has changed."),
+    Code("E601", "lock-invalid", "The lock file cannot be read."),
+    Code("E602", "published-missing", "A version recorded in the lock file is gone."),
+    Code("E603", "unknown-sop", "A reference to an SOP (or version) that does not exist."),
+    Code("E604", "unknown-person", "A rehearsal acts as a person the Roster does not list."),
+    # Warnings
+    Code("W300", "unreachable-step", "No path from the first step reaches this step."),
+    Code("W301", "decision-no-default", "A decision has no default branch."),
+    Code("W302", "unknown-roster-role", "The Roster gives a person a role no SOP declares."),
+]
+
+CODES: dict[str, Code] = {c.code: c for c in _CODE_LIST}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Diagnostic:
+    """One problem at one place. Orders by file, then line, then column."""
+
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unknown diagnostic code {self.code}")
+
+    @property
+    def severity(self) -> Severity:
+        return CODES[self.code].severity
+
+    def format(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.severity}[{self.code}]: {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = asdict(self)
+        data["severity"] = str(self.severity)
+        data["name"] = CODES[self.code].name
+        return data
+
+
+def sort_unique(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Sorted by file and position, each problem once."""
+    return sorted(set(diags))
+
+
+def has_errors(diags: Iterable[Diagnostic]) -> bool:
+    return any(d.severity is Severity.ERROR for d in diags)
+
+
+def render_text(diags: list[Diagnostic]) -> str:
+    return "\n".join(d.format() for d in diags)
+
+
+def render_json(diags: list[Diagnostic]) -> str:
+    return json.dumps([d.to_json() for d in diags], indent=2, ensure_ascii=False)
+
+
+def codes_markdown() -> str:
+    """The code table as Markdown, for docs/diagnostics.md."""
+    rows = ["| code | name | meaning |", "| --- | --- | --- |"]
+    rows += [f"| `{c.code}` | {c.name} | {c.summary} |" for c in _CODE_LIST]
+    return "\n".join(rows) + "\n"
+
+
+class SopflowError(Exception):
+    """A problem that stops a command, carrying the diagnostics that explain it."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__(render_text(diagnostics))
+        self.diagnostics = diagnostics

@@ -1,0 +1,248 @@
+"""CEL expressions: compile at lint time, find the names they use, and evaluate at run time.
+
+The CEL engine (package ``common-expression-language``) parses and evaluates; it reports the
+variables an expression uses, but not the member chains (``steps.verify.output``) nor which
+names a comprehension binds. ``references`` adds both with a small tokenizer that skips string
+literals, so a lint can say "no step `verfy`" at the right column.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import cel
+
+# The names an SOP expression may use, and the fields each structured one has.
+SOP_VARIABLES = ("input", "steps", "incident", "now")
+INCIDENT_FIELDS = (
+    "id",
+    "sop",
+    "version",
+    "region",
+    "severity",
+    "labels",
+    "opened_at",
+    "sla_breached",
+)
+STEP_FIELDS = ("status", "output")
+POLICY_VARIABLES = ("request",)
+
+_MACROS = ("all", "exists", "exists_one", "map", "filter")
+_TOKEN = re.compile(
+    r"""(?P<str>[rRbB]*("{3}.*?"{3}|'{3}.*?'{3}|"(\\.|[^"\\])*"|'(\\.|[^'\\])*'))"""
+    r"|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<punct>\S)",
+    re.DOTALL,
+)
+_CEL_POS = re.compile(r"<input>:(\d+):(\d+): (.*)")
+
+
+@dataclass(frozen=True, slots=True)
+class ExprProblem:
+    """A problem inside one expression: a code, a message, the 0-based offset in the source."""
+
+    code: str
+    message: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    kind: str
+    text: str
+    offset: int
+
+
+def _tokens(source: str) -> list[Token]:
+    out = []
+    for match in _TOKEN.finditer(source):
+        kind = match.lastgroup or "punct"
+        if kind not in ("str", "ident", "punct"):
+            kind = "str"
+        out.append(Token(kind, match.group(0), match.start()))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(source: str) -> cel.Program:
+    """The compiled program; raises ValueError on a syntax error. Cached: SOPs repeat them."""
+    return cel.compile(source)
+
+
+def syntax_problem(source: str) -> ExprProblem | None:
+    """The first syntax error in ``source``, with its offset, or None when it parses."""
+    try:
+        compile_expression(source)
+    except ValueError as exc:
+        text = str(exc)
+        found = _CEL_POS.search(text)
+        if not found:
+            return ExprProblem("E400", f"CEL syntax error: {text}", 0)
+        line, col, message = int(found.group(1)), int(found.group(2)), found.group(3)
+        offset = sum(len(row) + 1 for row in source.split("\n")[: line - 1]) + col - 1
+        offset = min(max(offset, 0), len(source))
+        return ExprProblem("E400", f"CEL syntax error: {message.strip()}", offset)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class References:
+    """What an expression reads: free variable uses and step references."""
+
+    variables: tuple[tuple[str, int], ...]
+    steps: tuple[tuple[str, str | None, int], ...]  # (step id, field or None, offset)
+    members: tuple[tuple[str, str, int], ...]  # (variable, field, offset), e.g. incident.sevrity
+
+
+def references(source: str) -> References:
+    """Names ``source`` uses at its top level. Assumes it parses."""
+    toks = _tokens(source)
+    bound = _comprehension_vars(toks)
+    variables: list[tuple[str, int]] = []
+    steps: list[tuple[str, str | None, int]] = []
+    members: list[tuple[str, str, int]] = []
+    for i, tok in enumerate(toks):
+        if tok.kind != "ident" or tok.text in bound:
+            continue
+        prev = toks[i - 1] if i else None
+        following = toks[i + 1] if i + 1 < len(toks) else None
+        if prev is not None and prev.text == ".":
+            continue  # a member, not a variable
+        if following is not None and following.text == "(":
+            continue  # a function call
+        if tok.text in ("true", "false", "null", "in"):
+            continue
+        variables.append((tok.text, tok.offset))
+        if tok.text == "steps":
+            ref = _step_ref(toks, i)
+            if ref is not None:
+                steps.append(ref)
+        elif _is_dot_member(toks, i):
+            members.append((tok.text, toks[i + 2].text, toks[i + 2].offset))
+    return References(tuple(variables), tuple(steps), tuple(members))
+
+
+def _is_dot_member(toks: list[Token], i: int) -> bool:
+    return i + 2 < len(toks) and toks[i + 1].text == "." and toks[i + 2].kind == "ident"
+
+
+def _step_ref(toks: list[Token], i: int) -> tuple[str, str | None, int] | None:
+    """``steps.x.f`` or ``steps["x"].f`` starting at token ``i``."""
+    if _is_dot_member(toks, i):
+        name_tok, after = toks[i + 2], i + 3
+    elif (
+        i + 3 < len(toks)
+        and toks[i + 1].text == "["
+        and toks[i + 2].kind == "str"
+        and toks[i + 3].text == "]"
+    ):
+        name_tok, after = toks[i + 2], i + 4
+    else:
+        return None
+    name = name_tok.text if name_tok.kind == "ident" else _unquote(name_tok.text)
+    field = toks[after + 1].text if _is_dot_member(toks, after - 1) else None
+    return name, field, name_tok.offset + (0 if name_tok.kind == "ident" else 1)
+
+
+def _unquote(literal: str) -> str:
+    body = literal.lstrip("rRbB")
+    quote = body[:3] if body[:3] in ('"""', "'''") else body[0]
+    return body[len(quote) : -len(quote)]
+
+
+def _comprehension_vars(toks: list[Token]) -> set[str]:
+    # `.all(x, ...)`, `.map(x, ...)` and friends bind `x`; it is not a free variable.
+    bound = set()
+    for i in range(len(toks) - 3):
+        if (
+            toks[i].text == "."
+            and toks[i + 1].text in _MACROS
+            and toks[i + 2].text == "("
+            and toks[i + 3].kind == "ident"
+        ):
+            bound.add(toks[i + 3].text)
+    return bound
+
+
+def check_expression(
+    source: str,
+    *,
+    allowed: tuple[str, ...] = SOP_VARIABLES,
+    step_ids: frozenset[str] | None = None,
+) -> list[ExprProblem]:
+    """Every problem in one expression: syntax, unknown names, unknown steps and members."""
+    problem = syntax_problem(source)
+    if problem is not None:
+        return [problem]
+    refs = references(source)
+    problems: list[ExprProblem] = []
+    for name, offset in refs.variables:
+        if name not in allowed:
+            problems.append(
+                ExprProblem("E401", _unknown_name_message(name, allowed, source, offset), offset)
+            )
+    if step_ids is not None:
+        for step_id, field, offset in refs.steps:
+            if step_id not in step_ids:
+                hint = _close(step_id, sorted(step_ids))
+                problems.append(
+                    ExprProblem("E402", f"no step `{step_id}` in this SOP{hint}", offset)
+                )
+            elif field is not None and field not in STEP_FIELDS:
+                message = f"a step has `status` and `output`, not `{field}`"
+                problems.append(ExprProblem("E404", message, offset))
+    for variable, field, offset in refs.members:
+        if variable == "incident" and field not in INCIDENT_FIELDS:
+            hint = _close(field, list(INCIDENT_FIELDS))
+            problems.append(ExprProblem("E404", f"`incident` has no field `{field}`{hint}", offset))
+    return problems
+
+
+def _unknown_name_message(name: str, allowed: tuple[str, ...], source: str, offset: int) -> str:
+    message = f"unknown name `{name}`; expressions here can use {', '.join(allowed)}"
+    if offset > 0 and source[:offset].rstrip().endswith("-"):
+        message += " (a step id with '-' is written steps[\"a-b\"], since '-' is minus in CEL)"
+    return message + _close(name, list(allowed))
+
+
+def _close(word: str, options: list[str]) -> str:
+    import difflib
+
+    found = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean `{found[0]}`?)" if found else ""
+
+
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+
+
+def placeholders(template: str) -> tuple[list[tuple[str, int]], int | None]:
+    """The ``{{ expr }}`` parts of ``template`` as (expr, offset), and the offset of an
+    unclosed ``{{`` if there is one."""
+    found = []
+    end = 0
+    for match in _PLACEHOLDER.finditer(template):
+        inner = match.group(1)
+        lead = len(inner) - len(inner.lstrip())
+        found.append((inner.strip(), match.start(1) + lead))
+        end = match.end()
+    rest = template.find("{{", end)
+    return found, (rest if rest >= 0 else None)
+
+
+def evaluate(source: str, variables: Mapping[str, Any]) -> Any:
+    """Evaluate a compiled-at-lint-time expression against plain data."""
+    return compile_expression(source).execute(dict(variables))
+
+
+def render_template(template: str, variables: Mapping[str, Any]) -> str:
+    """Fill ``{{ expr }}`` placeholders with the values of their expressions."""
+
+    def fill(match: re.Match[str]) -> str:
+        value = evaluate(match.group(1).strip(), variables)
+        return str(value).lower() if isinstance(value, bool) else str(value)
+
+    return _PLACEHOLDER.sub(fill, template)

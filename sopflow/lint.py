@@ -1,0 +1,195 @@
+"""Lint a library root: load, validate, apply variants, check, compile, compare with the lock.
+
+``lint_library`` never raises on bad input; every problem becomes a diagnostic. It returns the
+effective SOPs that passed, so ``compile``, ``publish`` and the rest reuse one code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sopflow.check_expressions import check_policy, check_sop_expressions
+from sopflow.check_library import check_region, check_rehearsal, check_roster, check_schemas
+from sopflow.checks import Context, run_checks
+from sopflow.compiler import compile_effective
+from sopflow.diagnostics import Diagnostic, has_errors, sort_unique
+from sopflow.effective import Effective, all_steps, from_base
+from sopflow.library import Library, Loaded, display_path, load_library
+from sopflow.lockfile import Lock, read_lock
+from sopflow.models import VariantDoc
+from sopflow.models.steps import DisclosureCheckStep
+from sopflow.plan import Plan
+from sopflow.variants import apply_variant
+from sopflow.yaml_source import SourceDoc
+
+EffKey = tuple[str, int, str]
+
+
+@dataclass(slots=True)
+class LintResult:
+    library: Library
+    lock: Lock
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Effective SOPs (by id, version, region) that have no errors of their own, and their plans.
+    effectives: dict[EffKey, Effective] = field(default_factory=dict)
+    plans: dict[EffKey, Plan] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not has_errors(self.diagnostics)
+
+
+def _context(lib: Library) -> Context:
+    broken = frozenset(
+        name.split(":", 1)[1] for name in lib.broken if name.startswith("DisclosurePolicy:")
+    )
+    return Context(
+        policies=frozenset(lib.policies),
+        broken_policies=broken,
+        roster=lib.roster.model if lib.roster else None,
+    )
+
+
+def check_effective(eff: Effective, lib: Library, ctx: Context) -> list[Diagnostic]:
+    """Every check that applies to one effective SOP."""
+    return [*run_checks(eff, ctx), *check_sop_expressions(eff), *check_schemas(eff)]
+
+
+def _annotate(found: list[Diagnostic], own: set[Diagnostic], eff: Effective) -> list[Diagnostic]:
+    # A problem in the base file that only appears once the variant applies is the variant's
+    # doing: say so, so the author knows which file to change.
+    assert eff.variant is not None
+    base_path = eff.base.source.path
+    variant_path = eff.variant.source.path
+    out = []
+    for diag in found:
+        if diag in own:
+            continue
+        if diag.path == base_path:
+            diag = Diagnostic(
+                diag.path,
+                diag.line,
+                diag.col,
+                diag.code,
+                f"{diag.message} (after applying the {eff.region} variant {variant_path})",
+            )
+        out.append(diag)
+    return out
+
+
+def lint_library(root: Path) -> LintResult:
+    """Lint every document under ``root`` and compile every clean effective SOP."""
+    lib = load_library(root)
+    lock, lock_problems = read_lock(root)
+    result = LintResult(library=lib, lock=lock, diagnostics=[*lib.diagnostics, *lock_problems])
+    out = result.diagnostics
+    ctx = _context(lib)
+    bad_policies = set(ctx.broken_policies)
+    for policy_id, policy in lib.policies.items():
+        found = check_policy(policy)
+        found += check_region(lib, policy.source, policy.model.jurisdiction, ("jurisdiction",))
+        if has_errors(found):
+            bad_policies.add(policy_id)
+        out.extend(found)
+    own_by_base: dict[tuple[str, int], set[Diagnostic]] = {}
+    for (sop_id, version), base in sorted(lib.sops.items()):
+        eff = from_base(base)
+        found = check_effective(eff, lib, ctx)
+        found += check_region(lib, base.source, base.model.region, ("region",))
+        own_by_base[(sop_id, version)] = set(found)
+        out.extend(found)
+        if not has_errors(found):
+            result.effectives[(sop_id, version, eff.region)] = eff
+    for _, variant in sorted(lib.variants.items()):
+        out.extend(_lint_variant(result, ctx, variant, own_by_base))
+    for rehearsal in lib.rehearsals:
+        out.extend(check_rehearsal(lib, rehearsal, result.effectives))
+        if rehearsal.model.region:
+            src = rehearsal.source
+            out.extend(check_region(lib, src, rehearsal.model.region, ("region",)))
+    out.extend(check_roster(lib))
+    for key, eff in list(result.effectives.items()):
+        if _uses_bad_policy(eff, lib, bad_policies):
+            del result.effectives[key]  # the policy's own file carries the error
+        else:
+            result.plans[key] = compile_effective(eff, lib)
+    out.extend(_check_lock(result))
+    result.diagnostics = sort_unique(out)
+    return result
+
+
+def _lint_variant(
+    result: LintResult,
+    ctx: Context,
+    variant: Loaded[VariantDoc],
+    own_by_base: dict[tuple[str, int], set[Diagnostic]],
+) -> list[Diagnostic]:
+    lib = result.library
+    sop_id, version, region = variant.model.id, variant.model.version, variant.model.region
+    found = check_region(lib, variant.source, region, ("region",))
+    base = lib.sops.get((sop_id, version))
+    if base is None:
+        if f"SOP:{sop_id}" not in lib.broken:
+            found.append(_missing_base(lib, variant.source, sop_id, version))
+        return found
+    if region == base.model.region:
+        message = f"{sop_id}@{version} is written for {region}; a variant adapts it elsewhere"
+        found.append(variant.source.diag(("region",), "E205", message))
+    applied, problems = apply_variant(base, variant)
+    found += problems
+    if applied is None:
+        return found
+    own = own_by_base[(sop_id, version)]
+    found += _annotate(check_effective(applied, lib, ctx), own, applied)
+    if not has_errors(found) and not has_errors(own):
+        result.effectives[(sop_id, version, region)] = applied
+    return found
+
+
+def _uses_bad_policy(eff: Effective, lib: Library, bad: set[str]) -> bool:
+    used = {s.policy for s in all_steps(eff.sop) if isinstance(s, DisclosureCheckStep)}
+    return any(p in bad or p not in lib.policies for p in used)
+
+
+def _missing_base(lib: Library, source: SourceDoc, sop_id: str, version: int) -> Diagnostic:
+    versions = lib.versions(sop_id)
+    if versions:
+        message = f"{sop_id} has no version {version} to adapt (versions: {versions})"
+        return source.diag(("version",), "E500", message)
+    return source.diag(("id",), "E500", f"no SOP `{sop_id}` in this library to adapt")
+
+
+def _check_lock(result: LintResult) -> list[Diagnostic]:
+    lib, lock = result.library, result.lock
+    out = []
+    lock_name = display_path(lock.path)
+    for key, regions in sorted(lock.published.items()):
+        sop_id, _, version_text = key.partition("@")
+        version = int(version_text) if version_text.isdigit() else -1
+        base = lib.sops.get((sop_id, version))
+        for region, recorded in sorted(regions.items()):
+            plan = result.plans.get((sop_id, version, region))
+            if plan is None:
+                if base is None and f"SOP:{sop_id}" not in lib.broken:
+                    message = f"{key} is published but no longer in the library"
+                    out.append(Diagnostic(lock_name, lock.line_of(key), 1, "E602", message))
+                elif base is not None and (sop_id, version, region) not in _known(lib):
+                    message = f"{key} ({region}) is published but its {region} variant is gone"
+                    out.append(Diagnostic(lock_name, lock.line_of(key), 1, "E602", message))
+                continue
+            if plan.plan_hash != recorded:
+                eff = result.effectives[(sop_id, version, region)]
+                source = eff.variant.source if eff.variant else eff.base.source
+                message = (
+                    f"{key} ({region}) is published and its compiled plan changed "
+                    f"(locked {recorded[:12]}, now {plan.plan_hash[:12]}); published versions "
+                    "are immutable: copy it to a new version and publish that"
+                )
+                out.append(source.diag(("version",), "E600", message))
+    return out
+
+
+def _known(lib: Library) -> set[EffKey]:
+    known = {(i, v, s.model.region) for (i, v), s in lib.sops.items()}
+    return known | set(lib.variants)

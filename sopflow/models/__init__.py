@@ -1,0 +1,26 @@
+"""pydantic models of every document kind in the SOP language v1."""
+
+from sopflow.models.common import API_VERSION
+from sopflow.models.documents import (
+    DOCUMENT_MODELS,
+    DisclosurePolicyDoc,
+    RegionsDoc,
+    RehearsalDoc,
+    RosterDoc,
+    SopDoc,
+    VariantDoc,
+)
+from sopflow.models.steps import STEP_MODELS, Step
+
+__all__ = [
+    "API_VERSION",
+    "DOCUMENT_MODELS",
+    "STEP_MODELS",
+    "DisclosurePolicyDoc",
+    "RegionsDoc",
+    "RehearsalDoc",
+    "RosterDoc",
+    "SopDoc",
+    "Step",
+    "VariantDoc",
+]

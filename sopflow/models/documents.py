@@ -1,0 +1,265 @@
+"""Document models: SOP, Variant, DisclosurePolicy, Regions, Roster, Rehearsal."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from sopflow.models.common import (
+    Duration,
+    Expr,
+    JsonSchemaDoc,
+    RegionCode,
+    RoleName,
+    RoleSpec,
+    SopId,
+    StepId,
+    Strict,
+)
+from sopflow.models.steps import Step
+
+
+class DocBase(Strict):
+    api_version: Literal["sopflow/v1"] = Field(alias="apiVersion")
+
+
+class RetryPolicy(Strict):
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    initial_interval: Duration = "1s"
+    backoff: float = Field(default=2.0, ge=1.0, le=10.0)
+    max_interval: Duration = "5m"
+
+
+class Defaults(Strict):
+    sla: Duration | None = None
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+
+class SopDoc(DocBase):
+    """A base procedure: one immutable version of one SOP."""
+
+    kind: Literal["SOP"]
+    id: SopId
+    version: int = Field(ge=1)
+    title: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    region: RegionCode
+    description: str = ""
+    input: JsonSchemaDoc = Field(default_factory=lambda: {"type": "object"})
+    roles: dict[RoleName, RoleSpec] = Field(default_factory=dict)
+    defaults: Defaults = Field(default_factory=Defaults)
+    steps: list[Step] = Field(min_length=1)
+
+
+# --- Variant changes: each change is a mapping with exactly one key naming what it does.
+
+
+class SetChange(Strict):
+    set: dict[str, Any] = Field(description="`step: <id>` and the fields to set on it")
+
+
+class ReplaceTarget(Strict):
+    step: StepId
+    with_: dict[str, Any] = Field(alias="with")
+
+
+class ReplaceChange(Strict):
+    replace: ReplaceTarget
+
+
+class InsertTarget(Strict):
+    after: StepId | None = None
+    before: StepId | None = None
+    steps: list[dict[str, Any]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _one_anchor(self) -> InsertTarget:
+        if (self.after is None) == (self.before is None):
+            raise ValueError("an insert needs exactly one of `after` or `before`")
+        return self
+
+
+class InsertChange(Strict):
+    insert: InsertTarget
+
+
+class RemoveTarget(Strict):
+    step: StepId
+
+
+class RemoveChange(Strict):
+    remove: RemoveTarget
+
+
+class AddRolesChange(Strict):
+    add_roles: dict[RoleName, RoleSpec]
+
+
+class SetDefaultsChange(Strict):
+    set_defaults: dict[str, Any]
+
+
+CHANGE_KINDS = ("set", "replace", "insert", "remove", "add_roles", "set_defaults")
+
+
+def _change_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        keys = [k for k in value if k in CHANGE_KINDS]
+        return keys[0] if len(keys) == 1 else None
+    return getattr(value, "kind_name", None)
+
+
+Change = Annotated[
+    Annotated[SetChange, Tag("set")]
+    | Annotated[ReplaceChange, Tag("replace")]
+    | Annotated[InsertChange, Tag("insert")]
+    | Annotated[RemoveChange, Tag("remove")]
+    | Annotated[AddRolesChange, Tag("add_roles")]
+    | Annotated[SetDefaultsChange, Tag("set_defaults")],
+    Discriminator(
+        _change_kind,
+        custom_error_type="change_kind",
+        custom_error_message="a change is one of: " + ", ".join(CHANGE_KINDS),
+    ),
+]
+
+
+class VariantDoc(DocBase):
+    """Adapts one base SOP version to one region."""
+
+    kind: Literal["Variant"]
+    id: SopId
+    version: int = Field(ge=1)
+    region: RegionCode
+    description: str = ""
+    changes: list[Change] = Field(default_factory=list)
+
+
+class PolicyRule(Strict):
+    when: Expr | None = None
+    decision: Literal["allowed", "needs_approval", "denied"]
+    legal_basis: str | None = None
+    reason: str | None = None
+    allow: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _basis_recorded(self) -> PolicyRule:
+        # Every outcome goes into the disclosure log with why; fail closed when it cannot.
+        if self.decision == "denied" and not (self.reason or self.legal_basis):
+            raise ValueError("a `denied` rule needs a `reason`")
+        if self.decision != "denied" and not self.legal_basis:
+            raise ValueError(f"an `{self.decision}` rule needs a `legal_basis`")
+        if self.decision == "denied" and self.allow:
+            raise ValueError("a `denied` rule cannot `allow` data categories")
+        return self
+
+
+class DisclosurePolicyDoc(DocBase):
+    kind: Literal["DisclosurePolicy"]
+    id: SopId
+    jurisdiction: RegionCode
+    title: str = ""
+    description: str = ""
+    rules: list[PolicyRule] = Field(min_length=1)
+
+
+class RegionSpec(Strict):
+    timezone: str
+    team: str
+    data_region: str | None = None
+
+
+class RegionsDoc(DocBase):
+    kind: Literal["Regions"]
+    regions: dict[RegionCode, RegionSpec] = Field(min_length=1)
+
+
+class Person(Strict):
+    name: str
+    region: RegionCode
+    roles: list[RoleName] = Field(default_factory=list)
+    email: str | None = None
+
+
+class RosterDoc(DocBase):
+    kind: Literal["Roster"]
+    people: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9._-]{0,62}$")], Person]
+
+
+# --- Rehearsals (run by a later issue; parsed and linted here).
+
+
+class CompleteAction(Strict):
+    step: StepId
+    as_: str = Field(alias="as")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class VoteAction(Strict):
+    step: StepId
+    as_: str = Field(alias="as")
+    decision: Literal["approve", "reject"]
+    reason: str = Field(min_length=1)
+
+
+class SignalAction(Strict):
+    event: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class NoteAction(Strict):
+    as_: str = Field(alias="as")
+    text: str
+    step: StepId | None = None
+
+
+class CancelAction(Strict):
+    as_: str = Field(alias="as")
+    reason: str = Field(min_length=1)
+
+
+class RehearsalAction(Strict):
+    after: Duration | None = None
+    complete: CompleteAction | None = None
+    vote: VoteAction | None = None
+    signal: SignalAction | None = None
+    note: NoteAction | None = None
+    cancel: CancelAction | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> RehearsalAction:
+        chosen = [n for n in ("complete", "vote", "signal", "note", "cancel") if getattr(self, n)]
+        if len(chosen) != 1:
+            raise ValueError(
+                "an action is exactly one of complete, vote, signal, note, cancel "
+                f"(found: {', '.join(chosen) or 'none'})"
+            )
+        return self
+
+
+class Expectation(Strict):
+    path: list[StepId] | None = None
+    outcome: str | None = None
+    breached: list[StepId] | None = None
+    rejected_actions: int | None = Field(default=None, ge=0)
+
+
+class RehearsalDoc(DocBase):
+    kind: Literal["Rehearsal"]
+    sop: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,62}(@[1-9][0-9]*)?$")]
+    region: RegionCode | None = None
+    input: dict[str, Any] = Field(default_factory=dict)
+    actions: list[RehearsalAction] = Field(default_factory=list)
+    expect: Expectation
+    description: str = ""
+
+
+DOCUMENT_MODELS: dict[str, type[DocBase]] = {
+    "SOP": SopDoc,
+    "Variant": VariantDoc,
+    "DisclosurePolicy": DisclosurePolicyDoc,
+    "Regions": RegionsDoc,
+    "Roster": RosterDoc,
+    "Rehearsal": RehearsalDoc,
+}

@@ -1,0 +1,240 @@
+"""Step models: one class per step type of the SOP language v1.
+
+Fields keep the names authors write (``next``, ``for``, ``on``); Python-side names that clash
+with keywords carry a trailing underscore and an alias.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from sopflow.models.common import Duration, Expr, JsonSchemaDoc, RoleName, StepId, Strict
+
+SEVERITIES = ("SEV0", "SEV1", "SEV2", "SEV3", "SEV4")
+Severity = Literal["SEV0", "SEV1", "SEV2", "SEV3", "SEV4"]
+
+
+class GotoTimeout(Strict):
+    goto: StepId
+
+
+OnTimeout = Literal["escalate", "fail"] | GotoTimeout
+
+
+class StepBase(Strict):
+    """Fields every step has."""
+
+    # The outcomes this step type can produce, for `on`; empty when it has no `on`.
+    OUTCOMES: ClassVar[tuple[str, ...]] = ()
+    # Outcomes that say no: the SOP must map them (safety steps fail closed).
+    MUST_MAP: ClassVar[tuple[str, ...]] = ()
+    HUMAN: ClassVar[bool] = False
+
+    id: StepId
+    title: str | None = None
+    description: str | None = None
+    when: Expr | None = None
+    next_: StepId | None = Field(default=None, alias="next")
+
+    def outcome_map(self) -> dict[str, str]:
+        """The step's `on` map, or empty for step types without one."""
+        return {}
+
+    def type_name(self) -> str:
+        """The step's `type` as written (each subclass declares it as a literal)."""
+        return str(getattr(self, "type", ""))
+
+    def role_fields(self) -> list[tuple[str, list[str]]]:
+        """(field name, roles) pairs naming roles that the SOP must declare."""
+        return []
+
+
+class HumanStep(StepBase):
+    """A step that waits for people, with an SLA and an escalation chain."""
+
+    HUMAN: ClassVar[bool] = True
+
+    sla: Duration | None = None
+    escalate: list[RoleName] = Field(default_factory=list)
+    on_timeout: OnTimeout = "escalate"
+
+
+class TriageRule(Strict):
+    when: Expr | None = None
+    severity: Severity
+    labels: list[str] = Field(default_factory=list)
+
+
+class TriageStep(StepBase):
+    type: Literal["triage"]
+    rules: list[TriageRule] = Field(min_length=1)
+    enrich: list[str] = Field(default_factory=list)
+
+
+class TaskStep(HumanStep):
+    type: Literal["task"]
+    assignee: RoleName
+    form: JsonSchemaDoc = Field(default_factory=lambda: {"type": "object"})
+
+    def role_fields(self) -> list[tuple[str, list[str]]]:
+        return [("assignee", [self.assignee]), ("escalate", list(self.escalate))]
+
+
+class ApprovalOn(Strict):
+    approved: StepId | None = None
+    rejected: StepId | None = None
+
+
+class ApprovalStep(HumanStep):
+    type: Literal["approval"]
+    OUTCOMES: ClassVar[tuple[str, ...]] = ("approved", "rejected")
+    MUST_MAP: ClassVar[tuple[str, ...]] = ("rejected",)
+
+    approvers: list[RoleName] = Field(min_length=1)
+    quorum: int = 1
+    distinct: bool = True
+    four_eyes: bool = True
+    on: ApprovalOn = Field(default_factory=ApprovalOn)
+
+    def outcome_map(self) -> dict[str, str]:
+        return self.on.model_dump(exclude_none=True)
+
+    def role_fields(self) -> list[tuple[str, list[str]]]:
+        return [("approvers", list(self.approvers)), ("escalate", list(self.escalate))]
+
+
+class Branch(Strict):
+    when: Expr | None = None
+    goto: StepId
+
+
+class DecisionStep(StepBase):
+    type: Literal["decision"]
+    branches: list[Branch] = Field(min_length=1)
+
+
+class DisclosureOn(Strict):
+    allowed: StepId | None = None
+    needs_approval: StepId | None = None
+    denied: StepId | None = None
+
+
+class DisclosureCheckStep(StepBase):
+    type: Literal["disclosure_check"]
+    OUTCOMES: ClassVar[tuple[str, ...]] = ("allowed", "needs_approval", "denied")
+    MUST_MAP: ClassVar[tuple[str, ...]] = ("denied",)
+
+    policy: str
+    request: dict[str, Expr] = Field(default_factory=dict)
+    on: DisclosureOn = Field(default_factory=DisclosureOn)
+
+    def outcome_map(self) -> dict[str, str]:
+        return self.on.model_dump(exclude_none=True)
+
+
+class NotifyStep(StepBase):
+    type: Literal["notify"]
+    channel: str = Field(min_length=1)
+    to: str = Field(min_length=1, description="A declared role, or a CEL expression")
+    message: str
+
+
+class WaitOn(Strict):
+    received: StepId | None = None
+    timeout: StepId | None = None
+
+
+class WaitStep(StepBase):
+    type: Literal["wait"]
+    OUTCOMES: ClassVar[tuple[str, ...]] = ("received", "timeout")
+
+    for_: Duration | None = Field(default=None, alias="for")
+    until: Expr | None = None
+    event: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    timeout: Duration | None = None
+    on: WaitOn = Field(default_factory=WaitOn)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> WaitStep:
+        chosen = [n for n in ("for", "until", "event") if getattr(self, _attr(n)) is not None]
+        if len(chosen) != 1:
+            found = ", ".join(chosen) or "none"
+            raise ValueError(f"a wait needs exactly one of for, until, event (found: {found})")
+        return self
+
+    def outcome_map(self) -> dict[str, str]:
+        return self.on.model_dump(exclude_none=True)
+
+
+def _attr(name: str) -> str:
+    return "for_" if name == "for" else name
+
+
+class ParallelBranch(Strict):
+    name: str | None = None
+    steps: list[Step] = Field(min_length=1)
+
+
+class ParallelStep(StepBase):
+    type: Literal["parallel"]
+    branches: list[ParallelBranch] = Field(min_length=1)
+    join: Literal["all", "any"] = "all"
+
+
+class PostmortemStep(StepBase):
+    type: Literal["postmortem"]
+    owner: RoleName
+    due: Duration
+    template: str = "default"
+
+    def role_fields(self) -> list[tuple[str, list[str]]]:
+        return [("owner", [self.owner])]
+
+
+class EndStep(StepBase):
+    type: Literal["end"]
+    outcome: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+
+
+Step = Annotated[
+    TriageStep
+    | TaskStep
+    | ApprovalStep
+    | DecisionStep
+    | DisclosureCheckStep
+    | NotifyStep
+    | WaitStep
+    | ParallelStep
+    | PostmortemStep
+    | EndStep,
+    Field(discriminator="type"),
+]
+
+STEP_MODELS: dict[str, type[StepBase]] = {
+    "triage": TriageStep,
+    "task": TaskStep,
+    "approval": ApprovalStep,
+    "decision": DecisionStep,
+    "disclosure_check": DisclosureCheckStep,
+    "notify": NotifyStep,
+    "wait": WaitStep,
+    "parallel": ParallelStep,
+    "postmortem": PostmortemStep,
+    "end": EndStep,
+}
+
+ParallelBranch.model_rebuild()
+
+
+def step_fields(step_type: str) -> list[str]:
+    """The field names an author may write on a step of ``step_type``."""
+    model = STEP_MODELS[step_type]
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def as_dict(step: Any) -> dict[str, Any]:
+    """A step as the author would write it, defaults included."""
+    data: dict[str, Any] = step.model_dump(by_alias=True)
+    return data

@@ -1,0 +1,209 @@
+"""The plan IR: the only contract between compile time and run time.
+
+A plan is plain, frozen, versioned data: every default filled in, every duration in seconds,
+every jump resolved (``next`` is a step id, or None for "the end of this list of steps": the
+end of the incident at the top level, the end of the branch inside a parallel step), and the
+disclosure policies it uses embedded. The durable workflow reads nothing else, and the plan
+travels in the workflow's input, so an incident's history holds the exact procedure it ran.
+
+This module imports only pydantic, so the Temporal sandbox can load it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PLAN_FORMAT = 1
+
+
+class _Plan(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Retry(_Plan):
+    max_attempts: int
+    initial_interval_s: int
+    backoff: float
+    max_interval_s: int
+
+
+class OnTimeout(_Plan):
+    action: Literal["escalate", "fail", "goto"]
+    goto: str | None = None
+
+
+class StepCommon(_Plan):
+    id: str
+    title: str
+    description: str | None = None
+    when: str | None = None
+    next: str | None = None
+    on: dict[str, str | None] = Field(default_factory=dict)
+
+
+class HumanCommon(StepCommon):
+    sla_s: int
+    escalate: list[str]
+    on_timeout: OnTimeout
+
+
+class TriageRule(_Plan):
+    when: str | None
+    severity: str
+    labels: list[str]
+
+
+class TriagePlan(StepCommon):
+    type: Literal["triage"] = "triage"
+    rules: list[TriageRule]
+    enrich: list[str]
+
+
+class TaskPlan(HumanCommon):
+    type: Literal["task"] = "task"
+    assignee: str
+    form: dict[str, Any]
+
+
+class ApprovalPlan(HumanCommon):
+    type: Literal["approval"] = "approval"
+    approvers: list[str]
+    quorum: int
+    distinct: bool
+    four_eyes: bool
+
+
+class DecisionBranch(_Plan):
+    when: str | None
+    goto: str | None
+
+
+class DecisionPlan(StepCommon):
+    type: Literal["decision"] = "decision"
+    branches: list[DecisionBranch]
+
+
+class DisclosureCheckPlan(StepCommon):
+    type: Literal["disclosure_check"] = "disclosure_check"
+    policy: str
+    request: dict[str, str]
+
+
+class NotifyPlan(StepCommon):
+    type: Literal["notify"] = "notify"
+    channel: str
+    to_role: str | None
+    to_expr: str | None
+    message: str
+
+
+class WaitPlan(StepCommon):
+    type: Literal["wait"] = "wait"
+    for_s: int | None
+    until: str | None
+    event: str | None
+    timeout_s: int | None
+
+
+class ParallelBranchPlan(_Plan):
+    name: str
+    steps: list[PlanStep]
+
+
+class ParallelPlan(StepCommon):
+    type: Literal["parallel"] = "parallel"
+    join: Literal["all", "any"]
+    branches: list[ParallelBranchPlan]
+
+
+class PostmortemPlan(StepCommon):
+    type: Literal["postmortem"] = "postmortem"
+    owner: str
+    due_s: int
+    template: str
+
+
+class EndPlan(StepCommon):
+    type: Literal["end"] = "end"
+    outcome: str
+
+
+PlanStep = Annotated[
+    TriagePlan
+    | TaskPlan
+    | ApprovalPlan
+    | DecisionPlan
+    | DisclosureCheckPlan
+    | NotifyPlan
+    | WaitPlan
+    | ParallelPlan
+    | PostmortemPlan
+    | EndPlan,
+    Field(discriminator="type"),
+]
+ParallelBranchPlan.model_rebuild()
+
+
+class PolicyRule(_Plan):
+    when: str | None
+    decision: Literal["allowed", "needs_approval", "denied"]
+    legal_basis: str | None
+    reason: str | None
+    allow: list[str]
+
+
+class Policy(_Plan):
+    id: str
+    jurisdiction: str
+    title: str
+    rules: list[PolicyRule]
+
+
+class SopInfo(_Plan):
+    id: str
+    version: int
+    title: str
+    owner: str
+    description: str
+    base_region: str
+
+
+class RegionInfo(_Plan):
+    code: str
+    timezone: str | None
+    team: str | None
+    data_region: str | None
+
+
+class Defaults(_Plan):
+    sla_s: int | None
+    retry: Retry
+
+
+class Plan(_Plan):
+    """A compiled SOP for one region. ``plan_hash`` covers every other field."""
+
+    format: int = PLAN_FORMAT
+    sop: SopInfo
+    region: RegionInfo
+    input_schema: dict[str, Any]
+    roles: dict[str, str]
+    defaults: Defaults
+    steps: list[PlanStep]
+    policies: dict[str, Policy]
+    plan_hash: str = ""
+
+    def canonical_json(self) -> str:
+        """Sorted keys, no spaces, UTF-8: identical bytes on every machine and run."""
+        body = self.model_dump(mode="json", exclude={"plan_hash"})
+        return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+    def with_hash(self) -> Plan:
+        return self.model_copy(update={"plan_hash": self.compute_hash()})

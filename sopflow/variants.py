@@ -1,0 +1,220 @@
+"""Applying a regional variant to its base version.
+
+Changes apply in order to a copy of the base's data; each step a change writes is validated
+where the variant wrote it, then the whole result is validated as an SOP. A change that names
+a missing step, or removes a step that others still refer to, is reported at the change.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from sopflow.diagnostics import Diagnostic
+from sopflow.effective import Effective, Where, from_base, step_paths
+from sopflow.expressions import references, syntax_problem
+from sopflow.library import Loaded
+from sopflow.models import SopDoc, Step, VariantDoc
+from sopflow.validation import did_you_mean, validate_fragment
+from sopflow.yaml_source import JsonPath, SourceDoc
+
+_STEP = TypeAdapter(Step)
+_IMMUTABLE_FIELDS = ("id", "type")
+
+
+def _locate(steps: list[Any], step_id: str) -> tuple[list[Any], int] | None:
+    """The list holding step ``step_id`` (top level or inside a parallel branch) and its index."""
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict):
+            continue
+        if step.get("id") == step_id:
+            return steps, index
+        if step.get("type") == "parallel":
+            for branch in step.get("branches") or []:
+                inner = branch.get("steps") if isinstance(branch, dict) else None
+                if isinstance(inner, list):
+                    found = _locate(inner, step_id)
+                    if found:
+                        return found
+    return None
+
+
+def _ids(steps: list[Any]) -> list[str]:
+    return [s["id"] for s, _ in step_paths(steps, ()) if isinstance(s.get("id"), str)]
+
+
+def referrers(steps: list[Any], target: str) -> list[str]:
+    """Ids of steps that name ``target`` in a jump or in an expression."""
+    found = []
+    for step, _ in step_paths(steps, ()):
+        if step.get("id") == target:
+            continue
+        if target in _jump_targets(step) or target in _expr_step_refs(step):
+            found.append(str(step.get("id")))
+    return found
+
+
+def _jump_targets(step: dict[str, Any]) -> set[str]:
+    targets = {step.get("next")}
+    on = step.get("on")
+    if isinstance(on, dict):
+        targets.update(on.values())
+    timeout = step.get("on_timeout")
+    if isinstance(timeout, dict):
+        targets.add(timeout.get("goto"))
+    for branch in step.get("branches") or [] if step.get("type") == "decision" else []:
+        if isinstance(branch, dict):
+            targets.add(branch.get("goto"))
+    return {t for t in targets if isinstance(t, str)}
+
+
+def _expr_step_refs(step: dict[str, Any]) -> set[str]:
+    texts = [step.get("when"), step.get("until")]
+    texts += (
+        list((step.get("request") or {}).values()) if isinstance(step.get("request"), dict) else []
+    )
+    for group in ("rules", "branches"):
+        items = step.get(group) if step.get("type") in ("triage", "decision") else None
+        texts += [i.get("when") for i in items or [] if isinstance(i, dict)]
+    found: set[str] = set()
+    for text in texts:
+        if isinstance(text, str) and syntax_problem(text) is None:
+            found.update(ref[0] for ref in references(text).steps)
+    return found
+
+
+class _Applier:
+    def __init__(self, base: Loaded[SopDoc], variant: Loaded[VariantDoc]) -> None:
+        self.base = base
+        self.variant = variant
+        self.src: SourceDoc = variant.source
+        self.data: dict[str, Any] = copy.deepcopy(base.source.data)
+        self.eff = from_base(base)
+        self.eff.region = variant.model.region
+        self.eff.variant = variant
+        self.errors: list[Diagnostic] = []
+        self.written: list[tuple[str, Where]] = []  # steps to validate where they were written
+
+    def fail(self, path: JsonPath, code: str, message: str) -> None:
+        self.errors.append(self.src.diag(path, code, message))
+
+    def find(self, step_id: Any, path: JsonPath) -> tuple[list[Any], int] | None:
+        found = _locate(self.data["steps"], step_id) if isinstance(step_id, str) else None
+        if found is None:
+            hint = did_you_mean(str(step_id), _ids(self.data["steps"]))
+            base = f"{self.base.model.id}@{self.base.model.version}"
+            self.fail(path, "E501", f"no step `{step_id}` in {base}{hint}")
+        return found
+
+    def apply(self, index: int, kind: str, body: Any) -> None:
+        at: JsonPath = ("changes", index, kind)
+        getattr(self, f"_{kind}")(body, at)
+
+    def _set(self, body: dict[str, Any], at: JsonPath) -> None:
+        step_id = body.get("step")
+        found = self.find(step_id, (*at, "step"))
+        if found is None:
+            return
+        holder, i = found
+        for name, value in body.items():
+            if name == "step":
+                continue
+            if name in _IMMUTABLE_FIELDS:
+                self.fail(
+                    (*at, name), "E205", f"`set` cannot change a step's `{name}`; use replace"
+                )
+                continue
+            holder[i][name] = copy.deepcopy(value)
+            self.eff.field_where[(str(step_id), name)] = (self.src, (*at, name))
+        self.written.append((str(step_id), (self.src, at)))
+
+    def _replace(self, body: Any, at: JsonPath) -> None:
+        found = self.find(body.step, (*at, "step"))
+        if found is None:
+            return
+        holder, i = found
+        holder[i] = copy.deepcopy(body.with_)
+        new_id = str(body.with_.get("id"))
+        self._forget(body.step)
+        self.eff.step_where[new_id] = (self.src, (*at, "with"))
+        self.written.append((new_id, (self.src, (*at, "with"))))
+        if new_id != body.step:
+            self._dangling(body.step, (*at, "step"), "replacing")
+
+    def _insert(self, body: Any, at: JsonPath) -> None:
+        anchor = body.after or body.before
+        found = self.find(anchor, (*at, "after" if body.after else "before"))
+        if found is None:
+            return
+        holder, i = found
+        position = i + 1 if body.after else i
+        holder[position:position] = copy.deepcopy(body.steps)
+        for k, raw in enumerate(body.steps):
+            where = (self.src, (*at, "steps", k))
+            new_id = str(raw.get("id"))
+            if new_id in self.eff.step_where:
+                self.eff.repeats.append((new_id, where))
+                continue
+            self.eff.step_where[new_id] = where
+            self.written.append((new_id, where))
+
+    def _remove(self, body: Any, at: JsonPath) -> None:
+        found = self.find(body.step, (*at, "step"))
+        if found is None:
+            return
+        holder, i = found
+        del holder[i]
+        self._forget(body.step)
+        self._dangling(body.step, (*at, "step"), "removing")
+
+    def _add_roles(self, body: dict[str, Any], at: JsonPath) -> None:
+        roles = self.data.setdefault("roles", {})
+        for name, spec in body.items():
+            roles[name] = spec.model_dump()
+
+    def _set_defaults(self, body: dict[str, Any], at: JsonPath) -> None:
+        defaults = self.data.setdefault("defaults", {})
+        defaults.update(copy.deepcopy(body))
+
+    def _forget(self, step_id: str) -> None:
+        self.eff.step_where.pop(step_id, None)
+        for key in [k for k in self.eff.field_where if k[0] == step_id]:
+            del self.eff.field_where[key]
+
+    def _dangling(self, step_id: str, path: JsonPath, verb: str) -> None:
+        users = referrers(self.data["steps"], step_id)
+        if users:
+            names = ", ".join(f"`{u}`" for u in users)
+            self.fail(path, "E503", f"{verb} `{step_id}` leaves {names} referring to it")
+
+    def result(self) -> Effective | None:
+        for step_id, (src, path) in self.written:
+            found = _locate(self.data["steps"], step_id)
+            if found is not None:
+                holder, i = found
+                self.errors.extend(validate_fragment(_STEP, holder[i], src, path)[1])
+        if self.errors:
+            return None
+        try:
+            sop = SopDoc.model_validate(self.data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            message = f"applying this variant gives an invalid SOP: {where}: {first['msg']}"
+            self.errors.append(self.src.diag(("changes",), "E504", message))
+            return None
+        self.eff.sop = sop
+        return self.eff
+
+
+def apply_variant(
+    base: Loaded[SopDoc], variant: Loaded[VariantDoc]
+) -> tuple[Effective | None, list[Diagnostic]]:
+    """The effective SOP for the variant's region, or the diagnostics that prevent it."""
+    applier = _Applier(base, variant)
+    for index, change in enumerate(variant.model.changes):
+        kind = next(iter(type(change).model_fields))
+        applier.apply(index, kind, getattr(change, kind))
+    return applier.result(), applier.errors

@@ -1,0 +1,278 @@
+"""Safe YAML loading that remembers where every value came from.
+
+PyYAML composes the file into nodes (libyaml's C parser when available); this module turns
+the nodes into plain Python data itself, so that it can
+
+- record the line and column of every value and every mapping key, keyed by JSON path;
+- refuse duplicate keys, which PyYAML silently resolves to the last value;
+- refuse every tag outside YAML's core schema (no ``!!python/object``, no custom tags);
+- bound alias expansion, so a "billion laughs" file fails after a few thousand nodes instead
+  of exhausting memory.
+
+Only strings, integers, floats, booleans, null, lists and mappings with string keys come out.
+Timestamps stay strings: SOP authors write durations and times as text, and a value that
+silently becomes a ``datetime`` would not survive JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sopflow.diagnostics import Diagnostic
+
+MAX_FILE_BYTES = 1024 * 1024
+# Nodes produced by expanding aliases, beyond the nodes written in the file. A real SOP uses
+# a handful of aliases; an expansion attack needs millions.
+MAX_ALIAS_EXPANSION = 10_000
+
+JsonPath = tuple[str | int, ...]
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_FLOAT = "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_SCALAR_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP}
+
+_MODELINE = re.compile(r"#\s*yaml-language-server:\s*\$schema=(\S+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Pos:
+    """A 1-based line and column."""
+
+    line: int
+    col: int
+
+
+@dataclass(slots=True)
+class SourceDoc:
+    """One YAML document: its data and where each part of it stands in the file."""
+
+    path: str
+    data: Any
+    positions: dict[JsonPath, Pos] = field(default_factory=dict)
+    key_positions: dict[JsonPath, Pos] = field(default_factory=dict)
+    # The column offset of a scalar's first character of content (1 for quoted scalars), so
+    # an error inside an expression can point at the exact character.
+    content_offsets: dict[JsonPath, int] = field(default_factory=dict)
+    schema_modeline: str | None = None
+
+    def pos(self, path: JsonPath) -> Pos:
+        """The position of the value at ``path``, or of its nearest existing parent."""
+        for cut in range(len(path), -1, -1):
+            found = self.positions.get(path[:cut])
+            if found is not None:
+                return found
+        return Pos(1, 1)
+
+    def key_pos(self, path: JsonPath) -> Pos:
+        """The position of the key that holds ``path`` (falls back to the value)."""
+        return self.key_positions.get(path) or self.pos(path)
+
+    def expr_pos(self, path: JsonPath, offset: int) -> Pos:
+        """The position of character ``offset`` inside the single-line scalar at ``path``."""
+        base = self.pos(path)
+        extra = self.content_offsets.get(path)
+        if extra is None:
+            return base
+        return Pos(base.line, base.col + extra + offset)
+
+    def diag(self, path: JsonPath, code: str, message: str, *, key: bool = False) -> Diagnostic:
+        where = self.key_pos(path) if key else self.pos(path)
+        return Diagnostic(self.path, where.line, where.col, code, message)
+
+
+class _Build:
+    def __init__(self, doc: SourceDoc) -> None:
+        self.doc = doc
+        self.budget = MAX_ALIAS_EXPANSION
+        self.seen: set[int] = set()
+        self.errors: list[Diagnostic] = []
+
+    def _at(self, node: yaml.Node) -> Pos:
+        return Pos(node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def _fail(self, node: yaml.Node, code: str, message: str) -> None:
+        where = self._at(node)
+        self.errors.append(Diagnostic(self.doc.path, where.line, where.col, code, message))
+
+    def value(self, node: yaml.Node, path: JsonPath) -> Any:
+        # A node met twice is an alias; every visit past the first spends the budget.
+        if id(node) in self.seen:
+            self.budget -= 1
+            if self.budget < 0:
+                raise _AliasBombError(node)
+        else:
+            self.seen.add(id(node))
+        self.doc.positions.setdefault(path, self._at(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                self._fail(node, "E104", f"unsupported YAML tag {node.tag!r}")
+            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, yaml.ScalarNode)
+        return self._scalar(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: JsonPath) -> dict[str, Any]:
+        if node.tag != _MAP:
+            self._fail(node, "E104", f"unsupported YAML tag {node.tag!r}")
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self._fail(key_node, "E104", "merge keys (<<) are not supported; write fields out")
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
+                self._fail(key_node, "E203", "mapping keys must be plain text")
+                continue
+            key = str(key_node.value)
+            child = (*path, key)
+            if key in out:
+                first = self.doc.key_positions[child]
+                self._fail(
+                    key_node,
+                    "E102",
+                    f"duplicate key {key!r} (first defined at line {first.line})",
+                )
+                continue
+            self.doc.key_positions[child] = self._at(key_node)
+            out[key] = self.value(value_node, child)
+        return out
+
+    def _scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
+        if node.style in ("'", '"'):
+            self.doc.content_offsets[path] = 1
+        elif not node.style:
+            self.doc.content_offsets[path] = 0
+        tag, text = node.tag, node.value
+        if tag in (_STR, _TIMESTAMP):
+            return text
+        if tag == _NULL:
+            return None
+        if tag == _BOOL:
+            # YAML 1.2: only true/false are booleans, so `region: NO` stays the text "NO".
+            lowered = text.lower()
+            return lowered == "true" if lowered in ("true", "false") else text
+        if tag == _INT:
+            try:
+                return _to_int(text)
+            except ValueError:  # YAML 1.1 forms such as 1:30 (base 60) stay text
+                return text
+        if tag == _FLOAT:
+            try:
+                number = _to_float(text)
+            except ValueError:
+                return text
+            if math.isnan(number) or math.isinf(number):
+                self._fail(node, "E205", f"{text!r} is not a finite number")
+            return number
+        self._fail(node, "E104", f"unsupported YAML tag {tag!r}; only standard YAML is allowed")
+        return text
+
+
+class _AliasBombError(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
+def _to_int(text: str) -> int:
+    cleaned = text.replace("_", "")
+    sign = -1 if cleaned.startswith("-") else 1
+    digits = cleaned.lstrip("+-")
+    if digits.startswith("0x"):
+        return sign * int(digits[2:], 16)
+    if digits.startswith("0o"):
+        return sign * int(digits[2:], 8)
+    if digits.startswith("0b"):
+        return sign * int(digits[2:], 2)
+    return sign * int(digits)
+
+
+def _to_float(text: str) -> float:
+    lowered = text.lower().replace("_", "")
+    if lowered in (".inf", "+.inf"):
+        return math.inf
+    if lowered == "-.inf":
+        return -math.inf
+    if lowered == ".nan":
+        return math.nan
+    return float(lowered)
+
+
+def parse_text(text: str, path: str) -> tuple[SourceDoc | None, list[Diagnostic]]:
+    """Parse one document from text. Returns the document or the reasons it has none."""
+    doc = SourceDoc(path=path, data=None)
+    first_line = text.split("\n", 1)[0]
+    match = _MODELINE.search(first_line)
+    doc.schema_modeline = match.group(1) if match else None
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "invalid YAML"
+        if exc.context:
+            problem = f"{problem} ({exc.context})"
+        return None, [Diagnostic(path, line, col, "E101", f"YAML syntax error: {problem}")]
+    except yaml.YAMLError as exc:
+        return None, [Diagnostic(path, 1, 1, "E101", f"YAML syntax error: {exc}")]
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        return None, [Diagnostic(path, 1, 1, "E106", "the file holds no document")]
+    if len(nodes) > 1:
+        second = nodes[1].start_mark
+        return None, [
+            Diagnostic(
+                path,
+                second.line + 1,
+                second.column + 1,
+                "E106",
+                "one document per file: split this file at '---'",
+            )
+        ]
+    build = _Build(doc)
+    try:
+        doc.data = build.value(nodes[0], ())
+    except _AliasBombError as bomb:
+        where = build._at(bomb.node)
+        message = f"aliases expand past {MAX_ALIAS_EXPANSION} nodes; refusing to expand further"
+        return None, [Diagnostic(path, where.line, where.col, "E103", message)]
+    if build.errors:
+        return None, build.errors
+    if not isinstance(doc.data, dict):
+        kind = type(doc.data).__name__ if doc.data is not None else "empty"
+        where = doc.pos(())
+        message = f"a document must be a mapping of fields, found {kind}"
+        return None, [Diagnostic(path, where.line, where.col, "E105", message)]
+    return doc, []
+
+
+def load_file(file: Path, display: str | None = None) -> tuple[SourceDoc | None, list[Diagnostic]]:
+    """Read and parse one file, refusing files over the size limit before reading them."""
+    name = display or str(file)
+    try:
+        size = file.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = f"file is {size} bytes; the limit is {MAX_FILE_BYTES} (1 MiB)"
+            return None, [Diagnostic(name, 1, 1, "E100", message)]
+        raw = file.read_bytes()
+    except OSError as exc:
+        return None, [Diagnostic(name, 1, 1, "E107", f"cannot read file: {exc.strerror}")]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        return None, [Diagnostic(name, line, 1, "E107", "the file is not UTF-8 text")]
+    return parse_text(text, name)
