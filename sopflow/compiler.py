@@ -137,7 +137,8 @@ class _Compiler:
                 **c, owner=step.owner, due_s=parse_duration(step.due), template=step.template
             )
         assert isinstance(step, m.EndStep)
-        return EndPlan(**c, outcome=step.outcome)
+        # An end step finishes the incident: nothing follows it, whatever comes next in the file.
+        return EndPlan(**{**c, "next": None}, outcome=step.outcome)
 
 
 def compile_effective(eff: Effective, lib: Library) -> Plan:

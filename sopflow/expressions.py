@@ -180,14 +180,24 @@ def check_expression(
         return [problem]
     refs = references(source)
     problems: list[ExprProblem] = []
+    hyphen_tails = _hyphenated_step_refs(source, refs, step_ids)
     for name, offset in refs.variables:
+        if offset in hyphen_tails:
+            continue
         if name not in allowed:
             problems.append(
                 ExprProblem("E401", _unknown_name_message(name, allowed, source, offset), offset)
             )
     if step_ids is not None:
         for step_id, field, offset in refs.steps:
-            if step_id not in step_ids:
+            dashed = _dashed_name(source, offset + len(step_id))
+            if step_id not in step_ids and dashed and f"{step_id}-{dashed}" in step_ids:
+                message = (
+                    f'write steps["{step_id}-{dashed}"]: in CEL `-` is minus, so '
+                    f"steps.{step_id}-{dashed} reads as steps.{step_id} minus {dashed}"
+                )
+                problems.append(ExprProblem("E402", message, offset))
+            elif step_id not in step_ids:
                 hint = _close(step_id, sorted(step_ids))
                 problems.append(
                     ExprProblem("E402", f"no step `{step_id}` in this SOP{hint}", offset)
@@ -200,6 +210,30 @@ def check_expression(
             hint = _close(field, list(INCIDENT_FIELDS))
             problems.append(ExprProblem("E404", f"`incident` has no field `{field}`{hint}", offset))
     return problems
+
+
+_DASHED = re.compile(r"\s*-\s*([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _dashed_name(source: str, end: int) -> str | None:
+    found = _DASHED.match(source, end)
+    return found.group(1) if found else None
+
+
+def _hyphenated_step_refs(
+    source: str, refs: References, step_ids: frozenset[str] | None
+) -> set[int]:
+    """Offsets of the names after a minus in ``steps.a-b``, when ``a-b`` is a real step:
+    one problem (the step reference) explains both halves."""
+    if step_ids is None:
+        return set()
+    skip = set()
+    for step_id, _, offset in refs.steps:
+        end = offset + len(step_id)
+        found = _DASHED.match(source, end)
+        if found and f"{step_id}-{found.group(1)}" in step_ids:
+            skip.add(found.start(1))
+    return skip
 
 
 def _unknown_name_message(name: str, allowed: tuple[str, ...], source: str, offset: int) -> str:

@@ -1,0 +1,71 @@
+"""CEL checks: syntax positions, free names, step references, placeholders, evaluation."""
+
+from __future__ import annotations
+
+from sopflow.expressions import (
+    check_expression,
+    evaluate,
+    placeholders,
+    references,
+    render_template,
+)
+
+STEPS = frozenset({"verify", "spoc-check"})
+
+
+def codes(source: str) -> list[tuple[str, int]]:
+    return [(p.code, p.offset) for p in check_expression(source, step_ids=STEPS)]
+
+
+def test_valid_expressions_have_no_problems() -> None:
+    assert codes('input.imminent && steps.verify.status == "done"') == []
+    assert codes('steps["spoc-check"].output.ok') == []
+    assert codes('incident.severity in ["SEV0", "SEV1"] && now > incident.opened_at') == []
+    assert codes("input.items.all(i, i.size > 0) && input.items.exists(x, x == 1)") == []
+
+
+def test_syntax_error_offset_points_at_the_character() -> None:
+    [(code, offset)] = codes("input.a && ")
+    assert code == "E400" and offset == len("input.a && ")
+    [(code, offset)] = codes("input.a +* 2")
+    assert code == "E400" and offset == 9
+
+
+def test_unknown_variable() -> None:
+    assert codes("inpt.a") == [("E401", 0)]
+    # Comprehension variables are bound, not free.
+    assert codes("input.xs.map(v, v * 2).size() > 0") == []
+
+
+def test_hyphenated_step_id_hint() -> None:
+    [problem] = check_expression("steps.spoc-check.status", step_ids=STEPS)
+    assert problem.code == "E402" and 'steps["spoc-check"]' in problem.message
+    [problem] = check_expression("steps.verify-x.status", step_ids=STEPS)
+    assert problem.code == "E401" and 'steps["a-b"]' in problem.message
+
+
+def test_unknown_step_and_member() -> None:
+    assert codes("steps.verfy.status") == [("E402", 6)]
+    assert codes('steps["nope"].output') == [("E402", 7)]
+    assert codes("steps.verify.stauts") == [("E404", 6)]
+    assert codes("incident.sevrity") == [("E404", 9)]
+
+
+def test_names_in_strings_are_not_references() -> None:
+    assert codes('input.note == "steps.bogus and inpt"') == []
+    refs = references('"a" + input.b')
+    assert [name for name, _ in refs.variables] == ["input"]
+
+
+def test_placeholders_and_unclosed() -> None:
+    found, unclosed = placeholders("Case {{ incident.id }} at {{input.x}} {{ open")
+    assert [src for src, _ in found] == ["incident.id", "input.x"]
+    assert unclosed is not None and unclosed == len("Case {{ incident.id }} at {{input.x}} ")
+
+
+def test_evaluate_and_render() -> None:
+    data = {"input": {"agency": "Met Police", "urgent": True}}
+    assert evaluate("input.urgent && true", data) is True
+    assert render_template("From {{ input.agency }}: {{ input.urgent }}", data) == (
+        "From Met Police: true"
+    )

@@ -1,0 +1,102 @@
+"""The shipped library: clean, published, compiled in every region, schema up to date."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from sopflow.docs_gen import diagnostics_doc
+from sopflow.library import document_files
+from sopflow.lint import lint_library
+from sopflow.schema import SCHEMA_PATH, schema_text
+from sopflow.yaml_source import parse_text
+from tests.conftest import REPO, SHIPPED
+
+
+@pytest.fixture(scope="module")
+def result():  # type: ignore[no-untyped-def]
+    return lint_library(SHIPPED)
+
+
+def test_shipped_library_has_no_errors_or_warnings(result) -> None:  # type: ignore[no-untyped-def]
+    assert [d.format() for d in result.diagnostics] == []
+
+
+def test_four_families_in_three_regions(result) -> None:  # type: ignore[no-untyped-def]
+    families = {sop_id for sop_id, _, _ in result.plans}
+    assert {"emergency-disclosure", "csea-report", "legal-process", "threat-to-life"} <= families
+    for family in families:
+        latest = max(v for i, v, _ in result.plans if i == family)
+        assert {r for i, v, r in result.plans if (i, v) == (family, latest)} == {"US", "UK", "AU"}
+    assert len({v for i, v, _ in result.plans if i == "emergency-disclosure"}) >= 2
+
+
+def test_every_plan_is_published(result) -> None:  # type: ignore[no-untyped-def]
+    for (sop_id, version, region), plan in result.plans.items():
+        assert result.lock.published[f"{sop_id}@{version}"][region] == plan.plan_hash
+
+
+def test_every_step_type_is_used(result) -> None:  # type: ignore[no-untyped-def]
+    used: set[str] = set()
+
+    def walk(steps) -> None:  # type: ignore[no-untyped-def]
+        for step in steps:
+            used.add(step.type)
+            for branch in getattr(step, "branches", []):
+                walk(getattr(branch, "steps", []))
+
+    for plan in result.plans.values():
+        walk(plan.steps)
+    assert used == {
+        "triage",
+        "task",
+        "approval",
+        "decision",
+        "disclosure_check",
+        "notify",
+        "wait",
+        "parallel",
+        "postmortem",
+        "end",
+    }
+
+
+def test_each_sop_says_it_is_not_legal_advice(result) -> None:  # type: ignore[no-untyped-def]
+    for loaded in result.library.sops.values():
+        assert "not legal advice" in loaded.model.description.lower(), loaded.source.path
+
+
+def test_published_schema_is_current() -> None:
+    published = (SHIPPED / SCHEMA_PATH).read_text(encoding="utf-8")
+    assert published == schema_text(), "run `sopflow schema --write`"
+
+
+def test_shipped_files_carry_the_modeline_and_match_the_schema() -> None:
+    schema = json.loads((SHIPPED / SCHEMA_PATH).read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    for file in document_files(SHIPPED):
+        first = file.read_text(encoding="utf-8").splitlines()[0]
+        assert first.startswith("# yaml-language-server: $schema="), file
+        target = (file.parent / first.split("$schema=", 1)[1].strip()).resolve()
+        assert target == (SHIPPED / SCHEMA_PATH).resolve(), file
+        # sopflow reads YAML 1.2 (as editors do): `on:` is a key, not the boolean PyYAML makes it.
+        doc, problems = parse_text(file.read_text(encoding="utf-8"), str(file))
+        assert doc is not None, problems
+        errors = list(validator.iter_errors(doc.data))
+        assert errors == [], (file, errors[0].message if errors else None)
+
+
+def test_diagnostics_doc_lists_every_code() -> None:
+    doc = (REPO / "docs" / "diagnostics.md").read_text(encoding="utf-8")
+    assert doc == diagnostics_doc(), "run `python -m sopflow.docs_gen`"
+
+
+def test_lint_time_paths_are_relative_to_the_library(result) -> None:  # type: ignore[no-untyped-def]
+    for loaded in result.library.sops.values():
+        assert (
+            not Path(loaded.source.path).is_absolute()
+            or REPO not in Path(loaded.source.path).parents
+        )
