@@ -55,11 +55,14 @@ def check_sop_expressions(eff: Effective) -> list[Diagnostic]:
     """Syntax, names and step references of every expression and message placeholder."""
     steps = [s for s, _, _ in walk_steps(list(eff.sop.steps))]
     step_ids = frozenset(s.id for s in steps)
+    outputs = {s.id: s.output_fields() for s in steps}
     roles = list(eff.sop.roles)
     out: list[Diagnostic] = []
     for step in steps:
         for path, source in expressions_of(step, roles):
-            for problem in check_expression(source, allowed=SOP_VARIABLES, step_ids=step_ids):
+            for problem in check_expression(
+                source, allowed=SOP_VARIABLES, step_ids=step_ids, outputs=outputs
+            ):
                 message = problem.message
                 if path == ("to",) and problem.code in ("E400", "E401"):
                     message = f"`to` is not a declared role, nor a valid expression: {message}"
@@ -75,18 +78,25 @@ def check_sop_expressions(eff: Effective) -> list[Diagnostic]:
                     continue
                 out.append(eff.expr_diag(step.id, path, problem.offset, problem.code, message))
         if isinstance(step, NotifyStep):
-            out.extend(_check_message(eff, step, step_ids))
+            out.extend(_check_message(eff, step, step_ids, outputs))
     return out
 
 
-def _check_message(eff: Effective, step: NotifyStep, step_ids: frozenset[str]) -> list[Diagnostic]:
+def _check_message(
+    eff: Effective,
+    step: NotifyStep,
+    step_ids: frozenset[str],
+    outputs: dict[str, list[str] | None],
+) -> list[Diagnostic]:
     out = []
     found, unclosed = placeholders(step.message)
     for source, offset in found:
         if not source:
             out.append(eff.expr_diag(step.id, ("message",), offset, "E403", "empty `{{ }}`"))
             continue
-        for problem in check_expression(source, allowed=SOP_VARIABLES, step_ids=step_ids):
+        for problem in check_expression(
+            source, allowed=SOP_VARIABLES, step_ids=step_ids, outputs=outputs
+        ):
             at = offset + problem.offset
             out.append(eff.expr_diag(step.id, ("message",), at, problem.code, problem.message))
     if unclosed is not None:

@@ -96,6 +96,8 @@ class References:
     variables: tuple[tuple[str, int], ...]
     steps: tuple[tuple[str, str | None, int], ...]  # (step id, field or None, offset)
     members: tuple[tuple[str, str, int], ...]  # (variable, field, offset), e.g. incident.sevrity
+    # steps.<id>.output.<name>: (step id, name, offset of name)
+    outputs: tuple[tuple[str, str, int], ...]
 
 
 def references(source: str) -> References:
@@ -104,6 +106,7 @@ def references(source: str) -> References:
     bound = _comprehension_vars(toks)
     variables: list[tuple[str, int]] = []
     steps: list[tuple[str, str | None, int]] = []
+    outputs: list[tuple[str, str, int]] = []
     members: list[tuple[str, str, int]] = []
     for i, tok in enumerate(toks):
         if tok.kind != "ident" or tok.text in bound:
@@ -120,18 +123,20 @@ def references(source: str) -> References:
         if tok.text == "steps":
             ref = _step_ref(toks, i)
             if ref is not None:
-                steps.append(ref)
+                steps.append(ref[:3])
+                if ref[3] is not None:
+                    outputs.append((ref[0], ref[3].text, ref[3].offset))
         elif _is_dot_member(toks, i):
             members.append((tok.text, toks[i + 2].text, toks[i + 2].offset))
-    return References(tuple(variables), tuple(steps), tuple(members))
+    return References(tuple(variables), tuple(steps), tuple(members), tuple(outputs))
 
 
 def _is_dot_member(toks: list[Token], i: int) -> bool:
     return i + 2 < len(toks) and toks[i + 1].text == "." and toks[i + 2].kind == "ident"
 
 
-def _step_ref(toks: list[Token], i: int) -> tuple[str, str | None, int] | None:
-    """``steps.x.f`` or ``steps["x"].f`` starting at token ``i``."""
+def _step_ref(toks: list[Token], i: int) -> tuple[str, str | None, int, Token | None] | None:
+    """``steps.x.f`` or ``steps["x"].f`` (and ``.output.name``) starting at token ``i``."""
     if _is_dot_member(toks, i):
         name_tok, after = toks[i + 2], i + 3
     elif (
@@ -144,8 +149,10 @@ def _step_ref(toks: list[Token], i: int) -> tuple[str, str | None, int] | None:
     else:
         return None
     name = name_tok.text if name_tok.kind == "ident" else _unquote(name_tok.text)
-    field = toks[after + 1].text if _is_dot_member(toks, after - 1) else None
-    return name, field, name_tok.offset + (0 if name_tok.kind == "ident" else 1)
+    has_field = _is_dot_member(toks, after - 1)
+    field = toks[after + 1].text if has_field else None
+    output_name = toks[after + 3] if field == "output" and _is_dot_member(toks, after + 1) else None
+    return name, field, name_tok.offset + (0 if name_tok.kind == "ident" else 1), output_name
 
 
 def _unquote(literal: str) -> str:
@@ -173,8 +180,12 @@ def check_expression(
     *,
     allowed: tuple[str, ...] = SOP_VARIABLES,
     step_ids: frozenset[str] | None = None,
+    outputs: Mapping[str, list[str] | None] | None = None,
 ) -> list[ExprProblem]:
-    """Every problem in one expression: syntax, unknown names, unknown steps and members."""
+    """Every problem in one expression: syntax, unknown names, unknown steps and members.
+
+    ``outputs`` maps a step id to the fields its output has (None: open), so that a typo in
+    ``steps.verify.output.verfied`` is caught at lint time, not on a live case."""
     problem = syntax_problem(source)
     if problem is not None:
         return [problem]
@@ -205,6 +216,13 @@ def check_expression(
             elif field is not None and field not in STEP_FIELDS:
                 message = f"a step has `status` and `output`, not `{field}`"
                 problems.append(ExprProblem("E404", message, offset))
+    for step_id, name, offset in refs.outputs:
+        known = (outputs or {}).get(step_id)
+        if known is not None and name not in known:
+            hint = _close(name, known)
+            listed = ", ".join(known) or "nothing"
+            message = f"the output of `{step_id}` has no field `{name}` (it has {listed}){hint}"
+            problems.append(ExprProblem("E404", message, offset))
     for variable, field, offset in refs.members:
         if variable == "incident" and field not in INCIDENT_FIELDS:
             hint = _close(field, list(INCIDENT_FIELDS))

@@ -79,8 +79,9 @@ def _detail(step: PlanStep) -> str | None:
 def _label(step: PlanStep) -> str:
     detail = _detail(step)
     extra = f"\n({_short(detail)})" if detail else ""
-    human = isinstance(step, TaskPlan | ApprovalPlan)
-    sla = f"\nSLA {format_duration(step.sla_s)}" if human else ""
+    sla = ""
+    if isinstance(step, TaskPlan | ApprovalPlan):
+        sla = f"\nSLA {format_duration(step.sla_s)}"
     return f"{step.title}{extra}{sla}"
 
 

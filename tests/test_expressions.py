@@ -69,3 +69,14 @@ def test_evaluate_and_render() -> None:
     assert render_template("From {{ input.agency }}: {{ input.urgent }}", data) == (
         "From Met Police: true"
     )
+
+
+def test_output_fields_are_checked_when_known() -> None:
+    outputs: dict[str, list[str] | None] = {"verify": ["verified", "notes"], "spoc-check": None}
+    problems = check_expression(
+        "steps.verify.output.verfied && steps['spoc-check'].output.anything",
+        step_ids=STEPS,
+        outputs=outputs,
+    )
+    assert [(p.code, p.offset) for p in problems] == [("E404", 20)]
+    assert "did you mean `verified`" in problems[0].message

@@ -42,6 +42,11 @@ class StepBase(Strict):
         """The step's `on` map, or empty for step types without one."""
         return {}
 
+    def output_fields(self) -> list[str] | None:
+        """The fields of ``steps.<id>.output`` for this step, or None when they are open
+        (e.g. an event's data). The interpreter produces exactly these."""
+        return None
+
     def type_name(self) -> str:
         """The step's `type` as written (each subclass declares it as a literal)."""
         return str(getattr(self, "type", ""))
@@ -72,11 +77,18 @@ class TriageStep(StepBase):
     rules: list[TriageRule] = Field(min_length=1)
     enrich: list[str] = Field(default_factory=list)
 
+    def output_fields(self) -> list[str] | None:
+        return ["severity", "labels", "enrichment"]
+
 
 class TaskStep(HumanStep):
     type: Literal["task"]
     assignee: RoleName
     form: JsonSchemaDoc = Field(default_factory=lambda: {"type": "object"})
+
+    def output_fields(self) -> list[str] | None:
+        properties = self.form.get("properties")
+        return sorted(properties) if isinstance(properties, dict) else None
 
     def role_fields(self) -> list[tuple[str, list[str]]]:
         return [("assignee", [self.assignee]), ("escalate", list(self.escalate))]
@@ -101,6 +113,9 @@ class ApprovalStep(HumanStep):
     def outcome_map(self) -> dict[str, str]:
         return self.on.model_dump(exclude_none=True)
 
+    def output_fields(self) -> list[str] | None:
+        return ["outcome", "votes"]
+
     def role_fields(self) -> list[tuple[str, list[str]]]:
         return [("approvers", list(self.approvers)), ("escalate", list(self.escalate))]
 
@@ -113,6 +128,9 @@ class Branch(Strict):
 class DecisionStep(StepBase):
     type: Literal["decision"]
     branches: list[Branch] = Field(min_length=1)
+
+    def output_fields(self) -> list[str] | None:
+        return ["goto"]
 
 
 class DisclosureOn(Strict):
@@ -132,6 +150,9 @@ class DisclosureCheckStep(StepBase):
 
     def outcome_map(self) -> dict[str, str]:
         return self.on.model_dump(exclude_none=True)
+
+    def output_fields(self) -> list[str] | None:
+        return ["decision", "allow", "legal_basis", "reason", "policy"]
 
 
 class NotifyStep(StepBase):
@@ -188,6 +209,9 @@ class PostmortemStep(StepBase):
     owner: RoleName
     due: Duration
     template: str = "default"
+
+    def output_fields(self) -> list[str] | None:
+        return ["document", "owner", "due_at"]
 
     def role_fields(self) -> list[tuple[str, list[str]]]:
         return [("owner", [self.owner])]
