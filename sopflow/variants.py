@@ -32,13 +32,18 @@ def _locate(steps: list[Any], step_id: str) -> tuple[list[Any], int] | None:
         if step.get("id") == step_id:
             return steps, index
         if step.get("type") == "parallel":
-            for branch in step.get("branches") or []:
+            for branch in _list(step.get("branches")):
                 inner = branch.get("steps") if isinstance(branch, dict) else None
                 if isinstance(inner, list):
                     found = _locate(inner, step_id)
                     if found:
                         return found
     return None
+
+
+def _list(value: Any) -> list[Any]:
+    # Variant data is checked only after it is applied, so any field may hold anything.
+    return value if isinstance(value, list) else []
 
 
 def _ids(steps: list[Any]) -> list[str]:
@@ -60,27 +65,26 @@ def _jump_targets(step: dict[str, Any]) -> set[str]:
     targets = {step.get("next")}
     on = step.get("on")
     if isinstance(on, dict):
-        targets.update(on.values())
+        targets.update(v for v in on.values() if isinstance(v, str))
     timeout = step.get("on_timeout")
     if isinstance(timeout, dict):
         targets.add(timeout.get("goto"))
-    for branch in step.get("branches") or [] if step.get("type") == "decision" else []:
+    for branch in _list(step.get("branches")) if step.get("type") == "decision" else []:
         if isinstance(branch, dict):
             targets.add(branch.get("goto"))
     return {t for t in targets if isinstance(t, str)}
 
 
 def _expr_step_refs(step: dict[str, Any]) -> set[str]:
-    texts = [step.get("when"), step.get("until")]
-    texts += (
-        list((step.get("request") or {}).values()) if isinstance(step.get("request"), dict) else []
-    )
+    texts: list[Any] = [step.get("when"), step.get("until")]
+    request = step.get("request")
+    texts += list(request.values()) if isinstance(request, dict) else []
     for group in ("rules", "branches"):
-        items = step.get(group) if step.get("type") in ("triage", "decision") else None
-        texts += [i.get("when") for i in items or [] if isinstance(i, dict)]
+        items = _list(step.get(group)) if step.get("type") in ("triage", "decision") else []
+        texts += [i.get("when") for i in items if isinstance(i, dict)]
     found: set[str] = set()
     for text in texts:
-        if isinstance(text, str) and syntax_problem(text) is None:
+        if isinstance(text, str) and text and syntax_problem(text) is None:
             found.update(ref[0] for ref in references(text).steps)
     return found
 
@@ -95,7 +99,8 @@ class _Applier:
         self.eff.region = variant.model.region
         self.eff.variant = variant
         self.errors: list[Diagnostic] = []
-        self.written: list[tuple[str, Where]] = []  # steps to validate where they were written
+        # Steps the variant wrote (the very dicts in the result), validated where written.
+        self.written: list[tuple[Any, Where]] = []
 
     def fail(self, path: JsonPath, code: str, message: str) -> None:
         self.errors.append(self.src.diag(path, code, message))
@@ -114,6 +119,9 @@ class _Applier:
 
     def _set(self, body: dict[str, Any], at: JsonPath) -> None:
         step_id = body.get("step")
+        if step_id is None:
+            self.fail(at, "E204", "a `set` names the step it changes: `set: {step: <id>, ...}`")
+            return
         found = self.find(step_id, (*at, "step"))
         if found is None:
             return
@@ -128,7 +136,7 @@ class _Applier:
                 continue
             holder[i][name] = copy.deepcopy(value)
             self.eff.field_where[(str(step_id), name)] = (self.src, (*at, name))
-        self.written.append((str(step_id), (self.src, at)))
+        self.written.append((holder[i], (self.src, at)))
 
     def _replace(self, body: Any, at: JsonPath) -> None:
         found = self.find(body.step, (*at, "step"))
@@ -139,7 +147,7 @@ class _Applier:
         new_id = str(body.with_.get("id"))
         self._forget(body.step)
         self.eff.step_where[new_id] = (self.src, (*at, "with"))
-        self.written.append((new_id, (self.src, (*at, "with"))))
+        self.written.append((holder[i], (self.src, (*at, "with"))))
         if new_id != body.step:
             self._dangling(body.step, (*at, "step"), "replacing")
 
@@ -151,14 +159,14 @@ class _Applier:
         holder, i = found
         position = i + 1 if body.after else i
         holder[position:position] = copy.deepcopy(body.steps)
-        for k, raw in enumerate(body.steps):
+        for k, raw in enumerate(holder[position : position + len(body.steps)]):
             where = (self.src, (*at, "steps", k))
+            self.written.append((raw, where))
             new_id = str(raw.get("id"))
             if new_id in self.eff.step_where:
                 self.eff.repeats.append((new_id, where))
                 continue
             self.eff.step_where[new_id] = where
-            self.written.append((new_id, where))
 
     def _remove(self, body: Any, at: JsonPath) -> None:
         found = self.find(body.step, (*at, "step"))
@@ -190,11 +198,8 @@ class _Applier:
             self.fail(path, "E503", f"{verb} `{step_id}` leaves {names} referring to it")
 
     def result(self) -> Effective | None:
-        for step_id, (src, path) in self.written:
-            found = _locate(self.data["steps"], step_id)
-            if found is not None:
-                holder, i = found
-                self.errors.extend(validate_fragment(_STEP, holder[i], src, path)[1])
+        for raw, (src, path) in self.written:
+            self.errors.extend(validate_fragment(_STEP, raw, src, path)[1])
         if self.errors:
             return None
         try:
