@@ -26,6 +26,7 @@ from sopflow.models.steps import (
     TriageStep,
     WaitStep,
 )
+from sopflow.validation import did_you_mean
 
 FieldPath = tuple[str | int, ...]
 
@@ -63,20 +64,15 @@ def check_sop_expressions(eff: Effective) -> list[Diagnostic]:
             for problem in check_expression(
                 source, allowed=SOP_VARIABLES, step_ids=step_ids, outputs=outputs
             ):
-                message = problem.message
-                if path == ("to",) and problem.code in ("E400", "E401"):
-                    message = f"`to` is not a declared role, nor a valid expression: {message}"
-                    out.append(
-                        eff.expr_diag(
-                            step.id,
-                            path,
-                            problem.offset,
-                            "E302" if problem.code == "E401" else problem.code,
-                            message,
-                        )
+                code, message = problem.code, problem.message
+                if path == ("to",) and code in ("E400", "E401"):
+                    # `to` is a role or an expression; a bare word is most likely a role.
+                    code = "E302" if code == "E401" else code
+                    hint = did_you_mean(source, roles)
+                    message = (
+                        f"`to` is not a declared role{hint}, nor a valid expression: {message}"
                     )
-                    continue
-                out.append(eff.expr_diag(step.id, path, problem.offset, problem.code, message))
+                out.append(eff.expr_diag(step.id, path, problem.offset, code, message))
         if isinstance(step, NotifyStep):
             out.extend(_check_message(eff, step, step_ids, outputs))
     return out

@@ -16,6 +16,7 @@ from sopflow.models.steps import (
     ApprovalStep,
     DecisionStep,
     DisclosureCheckStep,
+    EndStep,
     HumanStep,
     ParallelStep,
     StepBase,
@@ -177,11 +178,16 @@ def check_refusals_mapped(eff: Effective, ctx: Context) -> list[Diagnostic]:
         for outcome in step.MUST_MAP:
             if outcome not in mapped:
                 message = (
-                    f"`{outcome}` is not mapped in `on`; a {step.type_name()} must say where a "
-                    f"`{outcome}` outcome goes (safety steps fail closed)"
+                    f"`{outcome}` is not mapped in `on`; {_article(step.type_name())} "
+                    f"{step.type_name()} must say where a `{outcome}` outcome goes "
+                    "(safety steps fail closed)"
                 )
                 out.append(eff.diag(step.id, ("id",), "E306", message))
     return out
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def check_triage_default(eff: Effective, ctx: Context) -> list[Diagnostic]:
@@ -211,7 +217,9 @@ def successors(steps: list[StepBase], index: int) -> list[str]:
     following = steps[index + 1].id if index + 1 < len(steps) else END
     out: list[str] = []
     explicit = dict(jumps(step))
-    if isinstance(step, DecisionStep):
+    if isinstance(step, EndStep):
+        pass  # an end step finishes the incident (or its branch)
+    elif isinstance(step, DecisionStep):
         out += [b.goto for b in step.branches]
         if all(b.when is not None for b in step.branches):
             out.append(following)
@@ -224,6 +232,8 @@ def successors(steps: list[StepBase], index: int) -> list[str]:
 
 
 def check_reachable(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    if check_targets(eff, ctx):
+        return []  # a wrong jump target would make its real target look unreachable: one echo
     out = []
     for holder in _lists(list(eff.sop.steps)):
         ids = {s.id: i for i, s in enumerate(holder)}

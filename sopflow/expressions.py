@@ -94,7 +94,8 @@ class References:
     """What an expression reads: free variable uses and step references."""
 
     variables: tuple[tuple[str, int], ...]
-    steps: tuple[tuple[str, str | None, int], ...]  # (step id, field or None, offset)
+    # (step id, field or None, offset of the id, offset of the field or -1)
+    steps: tuple[tuple[str, str | None, int, int], ...]
     members: tuple[tuple[str, str, int], ...]  # (variable, field, offset), e.g. incident.sevrity
     # steps.<id>.output.<name>: (step id, name, offset of name)
     outputs: tuple[tuple[str, str, int], ...]
@@ -105,7 +106,7 @@ def references(source: str) -> References:
     toks = _tokens(source)
     bound = _comprehension_vars(toks)
     variables: list[tuple[str, int]] = []
-    steps: list[tuple[str, str | None, int]] = []
+    steps: list[tuple[str, str | None, int, int]] = []
     outputs: list[tuple[str, str, int]] = []
     members: list[tuple[str, str, int]] = []
     for i, tok in enumerate(toks):
@@ -123,9 +124,11 @@ def references(source: str) -> References:
         if tok.text == "steps":
             ref = _step_ref(toks, i)
             if ref is not None:
-                steps.append(ref[:3])
-                if ref[3] is not None:
-                    outputs.append((ref[0], ref[3].text, ref[3].offset))
+                name, field_tok, offset, output_tok = ref
+                field = field_tok.text if field_tok else None
+                steps.append((name, field, offset, field_tok.offset if field_tok else -1))
+                if output_tok is not None:
+                    outputs.append((name, output_tok.text, output_tok.offset))
         elif _is_dot_member(toks, i):
             members.append((tok.text, toks[i + 2].text, toks[i + 2].offset))
     return References(tuple(variables), tuple(steps), tuple(members), tuple(outputs))
@@ -135,7 +138,7 @@ def _is_dot_member(toks: list[Token], i: int) -> bool:
     return i + 2 < len(toks) and toks[i + 1].text == "." and toks[i + 2].kind == "ident"
 
 
-def _step_ref(toks: list[Token], i: int) -> tuple[str, str | None, int, Token | None] | None:
+def _step_ref(toks: list[Token], i: int) -> tuple[str, Token | None, int, Token | None] | None:
     """``steps.x.f`` or ``steps["x"].f`` (and ``.output.name``) starting at token ``i``."""
     if _is_dot_member(toks, i):
         name_tok, after = toks[i + 2], i + 3
@@ -149,9 +152,9 @@ def _step_ref(toks: list[Token], i: int) -> tuple[str, str | None, int, Token | 
     else:
         return None
     name = name_tok.text if name_tok.kind == "ident" else _unquote(name_tok.text)
-    has_field = _is_dot_member(toks, after - 1)
-    field = toks[after + 1].text if has_field else None
-    output_name = toks[after + 3] if field == "output" and _is_dot_member(toks, after + 1) else None
+    field = toks[after + 1] if _is_dot_member(toks, after - 1) else None
+    is_output = field is not None and field.text == "output"
+    output_name = toks[after + 3] if is_output and _is_dot_member(toks, after + 1) else None
     return name, field, name_tok.offset + (0 if name_tok.kind == "ident" else 1), output_name
 
 
@@ -200,7 +203,7 @@ def check_expression(
                 ExprProblem("E401", _unknown_name_message(name, allowed, source, offset), offset)
             )
     if step_ids is not None:
-        for step_id, field, offset in refs.steps:
+        for step_id, field, offset, field_offset in refs.steps:
             dashed = _dashed_name(source, offset + len(step_id))
             if step_id not in step_ids and dashed and f"{step_id}-{dashed}" in step_ids:
                 message = (
@@ -215,7 +218,8 @@ def check_expression(
                 )
             elif field is not None and field not in STEP_FIELDS:
                 message = f"a step has `status` and `output`, not `{field}`"
-                problems.append(ExprProblem("E404", message, offset))
+                message += _close(field, list(STEP_FIELDS))
+                problems.append(ExprProblem("E404", message, field_offset))
     for step_id, name, offset in refs.outputs:
         known = (outputs or {}).get(step_id)
         if known is not None and name not in known:
@@ -246,7 +250,7 @@ def _hyphenated_step_refs(
     if step_ids is None:
         return set()
     skip = set()
-    for step_id, _, offset in refs.steps:
+    for step_id, _, offset, _ in refs.steps:
         end = offset + len(step_id)
         found = _DASHED.match(source, end)
         if found and f"{step_id}-{found.group(1)}" in step_ids:

@@ -173,10 +173,10 @@ def _check_lock(result: LintResult) -> list[Diagnostic]:
             if plan is None:
                 if base is None and f"SOP:{sop_id}" not in lib.broken:
                     message = f"{key} is published but no longer in the library"
-                    out.append(Diagnostic(lock_name, lock.line_of(key), 1, "E602", message))
+                    out.append(Diagnostic(lock_name, *lock.position_of(key), "E602", message))
                 elif base is not None and (sop_id, version, region) not in _known(lib):
                     message = f"{key} ({region}) is published but its {region} variant is gone"
-                    out.append(Diagnostic(lock_name, lock.line_of(key), 1, "E602", message))
+                    out.append(Diagnostic(lock_name, *lock.position_of(key), "E602", message))
                 continue
             if plan.plan_hash != recorded:
                 eff = result.effectives[(sop_id, version, region)]

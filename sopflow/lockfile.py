@@ -23,13 +23,13 @@ class Lock:
     published: dict[str, dict[str, str]] = field(default_factory=dict)
     text: str = ""
 
-    def line_of(self, key: str) -> int:
-        """The line where ``key`` appears in the file, for pointed diagnostics."""
+    def position_of(self, key: str) -> tuple[int, int]:
+        """The 1-based line and column where ``key`` appears in the file."""
         needle = json.dumps(key)
         for number, line in enumerate(self.text.splitlines(), start=1):
             if needle in line:
-                return number
-        return 1
+                return number, line.index(needle) + 1
+        return 1, 1
 
     def render(self) -> str:
         body = {

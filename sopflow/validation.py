@@ -63,7 +63,8 @@ def _nested_models(model: type[BaseModel]) -> list[type[BaseModel]]:
 
 def did_you_mean(word: str, options: list[str]) -> str:
     """A ' (did you mean `x`?)' hint when one option is close to ``word``, else ''."""
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    same_letters = [o for o in options if o.lower() == word.lower()]
+    close = same_letters or difflib.get_close_matches(word, options, n=1, cutoff=0.6)
     return f" (did you mean `{close[0]}`?)" if close else ""
 
 
@@ -195,8 +196,30 @@ def _error_to_diag(
         expected = err.get("ctx", {}).get("expected", "")
         message = f"{where} is {_describe(value)}; expected {expected}"
         return path, target.diag(path, "E205", message)
+    if kind == "string_pattern_mismatch":
+        return path, target.diag(path, "E205", f"{where}: {_pattern_message(path, value)}")
     msg = err["msg"].removeprefix("Value error, ")
     return path, target.diag(path, "E205", f"{where}: {msg}")
+
+
+_PATTERN_HELP = {
+    "region": "a region code is upper case letters, like US, UK or AU",
+    "jurisdiction": "a region code is upper case letters, like US, UK or AU",
+    "id": "an id is lower case letters, digits and '-', starting with a letter",
+    "sop": "write the SOP as id or id@version, e.g. emergency-disclosure@2",
+    "outcome": "an outcome is lower case letters, digits, '-' and '_', e.g. resolved",
+    "event": "an event name is letters, digits and . _ : - (at most 100)",
+}
+
+
+def _pattern_message(path: JsonPath, value: Any) -> str:
+    key = next((p for p in reversed(path) if isinstance(p, str)), "")
+    if key in _PATTERN_HELP:
+        return f"{value!r}: {_PATTERN_HELP[key]}"
+    return (
+        f"{value!r} is not a valid name here: use lower case letters, digits, '-' and '_', "
+        "starting with a letter"
+    )
 
 
 def _first_per_place(found: list[tuple[JsonPath, Diagnostic]]) -> list[Diagnostic]:

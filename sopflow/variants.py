@@ -17,10 +17,12 @@ from sopflow.effective import Effective, Where, from_base, step_paths
 from sopflow.expressions import references, syntax_problem
 from sopflow.library import Loaded
 from sopflow.models import SopDoc, Step, VariantDoc
+from sopflow.models.documents import Defaults
 from sopflow.validation import did_you_mean, validate_fragment
 from sopflow.yaml_source import JsonPath, SourceDoc
 
 _STEP = TypeAdapter(Step)
+_DEFAULTS = TypeAdapter(Defaults)
 _IMMUTABLE_FIELDS = ("id", "type")
 
 
@@ -183,8 +185,11 @@ class _Applier:
             roles[name] = spec.model_dump()
 
     def _set_defaults(self, body: dict[str, Any], at: JsonPath) -> None:
-        defaults = self.data.setdefault("defaults", {})
-        defaults.update(copy.deepcopy(body))
+        merged = {**self.data.get("defaults", {}), **copy.deepcopy(body)}
+        _, problems = validate_fragment(_DEFAULTS, merged, self.src, at)
+        self.errors.extend(problems)
+        if not problems:
+            self.data["defaults"] = merged
 
     def _forget(self, step_id: str) -> None:
         self.eff.step_where.pop(step_id, None)
@@ -207,7 +212,8 @@ class _Applier:
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            message = f"applying this variant gives an invalid SOP: {where}: {first['msg']}"
+            problem = "no steps are left" if first["loc"] == ("steps",) else first["msg"]
+            message = f"applying these changes gives an invalid SOP: {where}: {problem}"
             self.errors.append(self.src.diag(("changes",), "E504", message))
             return None
         self.eff.sop = sop

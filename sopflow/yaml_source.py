@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from sopflow.diagnostics import Diagnostic
+from sopflow.scalar_positions import ScalarSpan, locate
 
 MAX_FILE_BYTES = 1024 * 1024
 # Nodes produced by expanding aliases, beyond the nodes written in the file. A real SOP uses
@@ -64,9 +65,9 @@ class SourceDoc:
     data: Any
     positions: dict[JsonPath, Pos] = field(default_factory=dict)
     key_positions: dict[JsonPath, Pos] = field(default_factory=dict)
-    # The column offset of a scalar's first character of content (1 for quoted scalars), so
-    # an error inside an expression can point at the exact character.
-    content_offsets: dict[JsonPath, int] = field(default_factory=dict)
+    # Where each scalar stands, so an error inside an expression points at its character.
+    spans: dict[JsonPath, ScalarSpan] = field(default_factory=dict)
+    lines: list[str] = field(default_factory=list)
     schema_modeline: str | None = None
 
     def pos(self, path: JsonPath) -> Pos:
@@ -82,12 +83,12 @@ class SourceDoc:
         return self.key_positions.get(path) or self.pos(path)
 
     def expr_pos(self, path: JsonPath, offset: int) -> Pos:
-        """The position of character ``offset`` inside the single-line scalar at ``path``."""
-        base = self.pos(path)
-        extra = self.content_offsets.get(path)
-        if extra is None:
-            return base
-        return Pos(base.line, base.col + extra + offset)
+        """The position of character ``offset`` of the value of the scalar at ``path``."""
+        span = self.spans.get(path)
+        if span is None:
+            return self.pos(path)
+        line, col = locate(self.lines, span, offset)
+        return Pos(line, col)
 
     def diag(self, path: JsonPath, code: str, message: str, *, key: bool = False) -> Diagnostic:
         where = self.key_pos(path) if key else self.pos(path)
@@ -152,10 +153,9 @@ class _Build:
         return out
 
     def _scalar(self, node: yaml.ScalarNode, path: JsonPath) -> Any:
-        if node.style in ("'", '"'):
-            self.doc.content_offsets[path] = 1
-        elif not node.style:
-            self.doc.content_offsets[path] = 0
+        start, end = node.start_mark, node.end_mark
+        style = node.style or ""
+        self.doc.spans[path] = ScalarSpan(style, start.line, start.column, end.line, end.column)
         tag, text = node.tag, node.value
         if tag in (_STR, _TIMESTAMP):
             return text
@@ -187,6 +187,44 @@ class _AliasBombError(Exception):
         self.node = node
 
 
+def _costly_alias(text: str) -> Any:
+    """The alias whose expansion passes the bound, found from the event stream: composed
+    nodes no longer say where an alias was written, only where its anchor was."""
+    sizes: dict[str, int] = {}
+    # One entry per open collection: [anchor, nodes so far, is a mapping, items seen]
+    stack: list[list[Any]] = []
+    spent = 0
+
+    def add(count: int) -> None:
+        if stack:
+            stack[-1][1] += count
+            stack[-1][3] += 1
+
+    def is_key() -> bool:
+        return bool(stack) and stack[-1][2] and stack[-1][3] % 2 == 0
+
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.ScalarEvent):
+            count = 0 if is_key() else 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+            add(count)
+        elif isinstance(event, yaml.SequenceStartEvent | yaml.MappingStartEvent):
+            stack.append([event.anchor, 1, isinstance(event, yaml.MappingStartEvent), 0])
+        elif isinstance(event, yaml.SequenceEndEvent | yaml.MappingEndEvent):
+            anchor, count, _, _ = stack.pop()
+            if anchor:
+                sizes[anchor] = count
+            add(count)
+        elif isinstance(event, yaml.AliasEvent):
+            count = sizes.get(str(event.anchor), 1)
+            spent += count
+            if spent > MAX_ALIAS_EXPANSION:
+                return event.start_mark
+            add(count)
+    return None
+
+
 def _to_int(text: str) -> int:
     cleaned = text.replace("_", "")
     sign = -1 if cleaned.startswith("-") else 1
@@ -213,7 +251,7 @@ def _to_float(text: str) -> float:
 
 def parse_text(text: str, path: str) -> tuple[SourceDoc | None, list[Diagnostic]]:
     """Parse one document from text. Returns the document or the reasons it has none."""
-    doc = SourceDoc(path=path, data=None)
+    doc = SourceDoc(path=path, data=None, lines=text.split("\n"))
     first_line = text.split("\n", 1)[0]
     match = _MODELINE.search(first_line)
     doc.schema_modeline = match.group(1) if match else None
@@ -246,7 +284,8 @@ def parse_text(text: str, path: str) -> tuple[SourceDoc | None, list[Diagnostic]
     try:
         doc.data = build.value(nodes[0], ())
     except _AliasBombError as bomb:
-        where = build._at(bomb.node)
+        mark = _costly_alias(text)
+        where = Pos(mark.line + 1, mark.column + 1) if mark else build._at(bomb.node)
         message = f"aliases expand past {MAX_ALIAS_EXPANSION} nodes; refusing to expand further"
         return None, [Diagnostic(path, where.line, where.col, "E103", message)]
     if build.errors:
@@ -274,5 +313,8 @@ def load_file(file: Path, display: str | None = None) -> tuple[SourceDoc | None,
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return None, [Diagnostic(name, line, 1, "E107", "the file is not UTF-8 text")]
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        col = len(raw[line_start : exc.start].decode("utf-8", errors="replace")) + 1
+        message = f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})"
+        return None, [Diagnostic(name, line, col, "E107", message)]
     return parse_text(text, name)

@@ -47,7 +47,7 @@ def test_hyphenated_step_id_hint() -> None:
 def test_unknown_step_and_member() -> None:
     assert codes("steps.verfy.status") == [("E402", 6)]
     assert codes('steps["nope"].output') == [("E402", 7)]
-    assert codes("steps.verify.stauts") == [("E404", 6)]
+    assert codes("steps.verify.stauts") == [("E404", 13)]
     assert codes("incident.sevrity") == [("E404", 9)]
 
 

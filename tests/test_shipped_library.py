@@ -4,28 +4,29 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import pytest
 
 from sopflow.docs_gen import diagnostics_doc
 from sopflow.library import document_files
-from sopflow.lint import lint_library
+from sopflow.lint import LintResult, lint_library
 from sopflow.schema import SCHEMA_PATH, schema_text
 from sopflow.yaml_source import parse_text
 from tests.conftest import REPO, SHIPPED
 
 
 @pytest.fixture(scope="module")
-def result():  # type: ignore[no-untyped-def]
+def result() -> LintResult:
     return lint_library(SHIPPED)
 
 
-def test_shipped_library_has_no_errors_or_warnings(result) -> None:  # type: ignore[no-untyped-def]
+def test_shipped_library_has_no_errors_or_warnings(result: LintResult) -> None:
     assert [d.format() for d in result.diagnostics] == []
 
 
-def test_four_families_in_three_regions(result) -> None:  # type: ignore[no-untyped-def]
+def test_four_families_in_three_regions(result: LintResult) -> None:
     families = {sop_id for sop_id, _, _ in result.plans}
     assert {"emergency-disclosure", "csea-report", "legal-process", "threat-to-life"} <= families
     for family in families:
@@ -34,15 +35,15 @@ def test_four_families_in_three_regions(result) -> None:  # type: ignore[no-unty
     assert len({v for i, v, _ in result.plans if i == "emergency-disclosure"}) >= 2
 
 
-def test_every_plan_is_published(result) -> None:  # type: ignore[no-untyped-def]
+def test_every_plan_is_published(result: LintResult) -> None:
     for (sop_id, version, region), plan in result.plans.items():
         assert result.lock.published[f"{sop_id}@{version}"][region] == plan.plan_hash
 
 
-def test_every_step_type_is_used(result) -> None:  # type: ignore[no-untyped-def]
+def test_every_step_type_is_used(result: LintResult) -> None:
     used: set[str] = set()
 
-    def walk(steps) -> None:  # type: ignore[no-untyped-def]
+    def walk(steps: list[Any]) -> None:
         for step in steps:
             used.add(step.type)
             for branch in getattr(step, "branches", []):
@@ -64,7 +65,7 @@ def test_every_step_type_is_used(result) -> None:  # type: ignore[no-untyped-def
     }
 
 
-def test_each_sop_says_it_is_not_legal_advice(result) -> None:  # type: ignore[no-untyped-def]
+def test_each_sop_says_it_is_not_legal_advice(result: LintResult) -> None:
     for loaded in result.library.sops.values():
         assert "not legal advice" in loaded.model.description.lower(), loaded.source.path
 
@@ -94,7 +95,7 @@ def test_diagnostics_doc_lists_every_code() -> None:
     assert doc == diagnostics_doc(), "run `python -m sopflow.docs_gen`"
 
 
-def test_lint_time_paths_are_relative_to_the_library(result) -> None:  # type: ignore[no-untyped-def]
+def test_lint_time_paths_are_relative_to_the_library(result: LintResult) -> None:
     for loaded in result.library.sops.values():
         assert (
             not Path(loaded.source.path).is_absolute()
