@@ -13,6 +13,7 @@ from sopflow.effective import Effective, walk_steps
 from sopflow.expressions import (
     POLICY_VARIABLES,
     SOP_VARIABLES,
+    Scope,
     check_expression,
     placeholders,
 )
@@ -55,15 +56,18 @@ def expressions_of(step: StepBase, roles: list[str]) -> Iterator[tuple[FieldPath
 def check_sop_expressions(eff: Effective) -> list[Diagnostic]:
     """Syntax, names and step references of every expression and message placeholder."""
     steps = [s for s, _, _ in walk_steps(list(eff.sop.steps))]
-    step_ids = frozenset(s.id for s in steps)
-    outputs = {s.id: s.output_fields() for s in steps}
+    properties = eff.sop.input.get("properties")
+    scope = Scope(
+        allowed=SOP_VARIABLES,
+        step_ids=frozenset(s.id for s in steps),
+        outputs={s.id: s.output_fields() for s in steps},
+        input_fields=sorted(properties) if isinstance(properties, dict) else None,
+    )
     roles = list(eff.sop.roles)
     out: list[Diagnostic] = []
     for step in steps:
         for path, source in expressions_of(step, roles):
-            for problem in check_expression(
-                source, allowed=SOP_VARIABLES, step_ids=step_ids, outputs=outputs
-            ):
+            for problem in check_expression(source, scope):
                 code, message = problem.code, problem.message
                 if path == ("to",) and code in ("E400", "E401"):
                     # `to` is a role or an expression; a bare word is most likely a role.
@@ -74,15 +78,14 @@ def check_sop_expressions(eff: Effective) -> list[Diagnostic]:
                     )
                 out.append(eff.expr_diag(step.id, path, problem.offset, code, message))
         if isinstance(step, NotifyStep):
-            out.extend(_check_message(eff, step, step_ids, outputs))
+            out.extend(_check_message(eff, step, scope))
     return out
 
 
 def _check_message(
     eff: Effective,
     step: NotifyStep,
-    step_ids: frozenset[str],
-    outputs: dict[str, list[str] | None],
+    scope: Scope,
 ) -> list[Diagnostic]:
     out = []
     found, unclosed = placeholders(step.message)
@@ -90,9 +93,7 @@ def _check_message(
         if not source:
             out.append(eff.expr_diag(step.id, ("message",), offset, "E403", "empty `{{ }}`"))
             continue
-        for problem in check_expression(
-            source, allowed=SOP_VARIABLES, step_ids=step_ids, outputs=outputs
-        ):
+        for problem in check_expression(source, scope):
             at = offset + problem.offset
             out.append(eff.expr_diag(step.id, ("message",), at, problem.code, problem.message))
     if unclosed is not None:
@@ -109,9 +110,18 @@ def check_policy(policy: Loaded[DisclosurePolicyDoc]) -> list[Diagnostic]:
         if rule.when is None:
             continue
         path = ("rules", i, "when")
-        for problem in check_expression(rule.when, allowed=POLICY_VARIABLES):
+        for problem in check_expression(rule.when, Scope(allowed=POLICY_VARIABLES)):
             at = source.expr_pos(path, problem.offset)
             out.append(Diagnostic(source.path, at.line, at.col, problem.code, problem.message))
+    for i, rule in enumerate(policy.model.rules[:-1]):
+        if rule.when is None:
+            later = len(policy.model.rules) - i - 1
+            message = (
+                f"rules[{i}] has no `when`, so it always matches: the {later} after it can "
+                "never decide; put the default last"
+            )
+            out.append(source.diag(("rules", i + 1), "W304", message))
+            break
     if policy.model.rules[-1].when is not None:
         message = (
             "the last rule must have no `when` (the default, usually `denied`), so every "

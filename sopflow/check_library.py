@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
+from itertools import pairwise
 from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 from sopflow.diagnostics import Diagnostic
 from sopflow.effective import Effective, walk_steps
+from sopflow.form_schema import schema_problem
 from sopflow.library import Library, Loaded
 from sopflow.models import RehearsalDoc
 from sopflow.models.steps import TaskStep
@@ -18,24 +15,8 @@ from sopflow.validation import did_you_mean
 from sopflow.yaml_source import JsonPath, SourceDoc
 
 
-@lru_cache(maxsize=2048)
-def _schema_error(canonical: str) -> tuple[tuple[str | int, ...], str] | None:
-    # Libraries repeat the same forms; checking a schema against the meta-schema is the
-    # slowest part of a lint, so each distinct schema is checked once.
-    try:
-        Draft202012Validator.check_schema(json.loads(canonical))
-    except SchemaError as exc:
-        return tuple(exc.path), exc.message
-    return None
-
-
-def json_schema_problem(schema: dict[str, Any]) -> tuple[tuple[str | int, ...], str] | None:
-    """(path inside the schema, message) for an invalid JSON Schema, else None."""
-    return _schema_error(json.dumps(schema, sort_keys=True))
-
-
 def _schema_diag(source: SourceDoc, at: JsonPath, schema: dict[str, Any]) -> Diagnostic | None:
-    problem = json_schema_problem(schema)
+    problem = schema_problem(schema)
     if problem is None:
         return None
     inner, message = problem
@@ -52,6 +33,8 @@ def check_schemas(eff: Effective) -> list[Diagnostic]:
     for step, _, _ in walk_steps(list(eff.sop.steps)):
         if isinstance(step, TaskStep):
             source, path = eff.where(step.id, "form")
+            if eff.variant is not None and source is eff.base.source:
+                continue  # the base's own lint checked this form
             found = _schema_diag(source, path, step.form)
             if found:
                 out.append(found)
@@ -65,6 +48,29 @@ def check_region(lib: Library, source: SourceDoc, region: str, path: JsonPath) -
     hint = did_you_mean(region, codes)
     message = f"region {region!r} is not in the Regions document ({', '.join(codes)}){hint}"
     return [source.diag(path, "E311", message)]
+
+
+def check_regions_kept(lib: Library) -> list[Diagnostic]:
+    """A new version that drops a region its predecessor served leaves that desk behind."""
+    out = []
+    for sop_id in sorted({i for i, _ in lib.sops}):
+        versions = lib.versions(sop_id)
+        for older, newer in pairwise(versions):
+            dropped = sorted(_regions(lib, sop_id, older) - _regions(lib, sop_id, newer))
+            if dropped:
+                names = ", ".join(dropped)
+                message = (
+                    f"{sop_id}@{newer} has no {names} variant, which @{older} has: those desks "
+                    f"stay on @{older}; variants belong to one base version, so add them for "
+                    f"@{newer} too"
+                )
+                out.append(lib.sops[(sop_id, newer)].source.diag(("version",), "W303", message))
+    return out
+
+
+def _regions(lib: Library, sop_id: str, version: int) -> set[str]:
+    base = lib.sops[(sop_id, version)].model.region
+    return {base} | {r for (i, v, r) in lib.variants if (i, v) == (sop_id, version)}
 
 
 def check_roster(lib: Library) -> list[Diagnostic]:

@@ -6,9 +6,10 @@ stops at the first problem, so an author sees every mistake in one run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from sopflow.check_flow import check_flow, jumps
 from sopflow.diagnostics import Diagnostic
 from sopflow.effective import Effective, walk_steps
 from sopflow.models.documents import RosterDoc
@@ -16,9 +17,7 @@ from sopflow.models.steps import (
     ApprovalStep,
     DecisionStep,
     DisclosureCheckStep,
-    EndStep,
     HumanStep,
-    ParallelStep,
     StepBase,
     TriageStep,
 )
@@ -32,6 +31,8 @@ class Context:
     policies: frozenset[str]
     broken_policies: frozenset[str]
     roster: RosterDoc | None
+    # policy id -> the request facts its rules read
+    policy_facts: dict[str, list[str]]
 
 
 Check = Callable[[Effective, Context], list[Diagnostic]]
@@ -61,19 +62,6 @@ def _container_of(eff: Effective) -> dict[str, list[str]]:
         for step_id in ids:
             out.setdefault(step_id, ids)
     return out
-
-
-def jumps(step: StepBase) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Every (field path, target) by which ``step`` names another step."""
-    if step.next_ is not None:
-        yield ("next",), step.next_
-    for outcome, target in step.outcome_map().items():
-        yield ("on", outcome), target
-    if isinstance(step, HumanStep) and not isinstance(step.on_timeout, str):
-        yield ("on_timeout", "goto"), step.on_timeout.goto
-    if isinstance(step, DecisionStep):
-        for i, branch in enumerate(step.branches):
-            yield ("branches", i, "goto"), branch.goto
 
 
 def check_targets(eff: Effective, ctx: Context) -> list[Diagnostic]:
@@ -171,6 +159,25 @@ def check_policies(eff: Effective, ctx: Context) -> list[Diagnostic]:
     return out
 
 
+def check_policy_facts(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    """A disclosure check builds every fact its policy reads: a misspelt fact would make the
+    policy fall through to its default on a live request."""
+    out = []
+    for step in _steps(eff):
+        if not isinstance(step, DisclosureCheckStep) or step.policy not in ctx.policy_facts:
+            continue
+        built = sorted(step.request)
+        for fact in ctx.policy_facts[step.policy]:
+            if fact not in step.request:
+                hint = did_you_mean(fact, built)
+                message = (
+                    f"policy `{step.policy}` reads request.{fact}, which this step's `request` "
+                    f"does not build (it builds: {', '.join(built) or 'nothing'}){hint}"
+                )
+                out.append(eff.diag(step.id, ("request",), "E404", message))
+    return out
+
+
 def check_refusals_mapped(eff: Effective, ctx: Context) -> list[Diagnostic]:
     out = []
     for step in _steps(eff):
@@ -211,57 +218,6 @@ def check_decision_default(eff: Effective, ctx: Context) -> list[Diagnostic]:
     return out
 
 
-def successors(steps: list[StepBase], index: int) -> list[str]:
-    """The steps that can run right after ``steps[index]`` within its list."""
-    step = steps[index]
-    following = steps[index + 1].id if index + 1 < len(steps) else END
-    out: list[str] = []
-    explicit = dict(jumps(step))
-    if isinstance(step, EndStep):
-        pass  # an end step finishes the incident (or its branch)
-    elif isinstance(step, DecisionStep):
-        out += [b.goto for b in step.branches]
-        if all(b.when is not None for b in step.branches):
-            out.append(following)
-    else:
-        out.append(explicit.get(("next",), following))
-        out += [t for p, t in explicit.items() if p != ("next",)]
-    if step.when is not None:
-        out.append(following)  # a skipped step continues with the following one
-    return out
-
-
-def check_reachable(eff: Effective, ctx: Context) -> list[Diagnostic]:
-    if check_targets(eff, ctx):
-        return []  # a wrong jump target would make its real target look unreachable: one echo
-    out = []
-    for holder in _lists(list(eff.sop.steps)):
-        ids = {s.id: i for i, s in enumerate(holder)}
-        seen = {holder[0].id}
-        queue = [holder[0].id]
-        while queue:
-            current = queue.pop()
-            for nxt in successors(holder, ids[current]):
-                if nxt in ids and nxt not in seen:
-                    seen.add(nxt)
-                    queue.append(nxt)
-        for step in holder:
-            if step.id not in seen:
-                message = (
-                    f"step `{step.id}` is unreachable: no path from `{holder[0].id}` leads here"
-                )
-                out.append(eff.diag(step.id, ("id",), "W300", message))
-    return out
-
-
-def _lists(steps: list[StepBase]) -> Iterator[list[StepBase]]:
-    yield steps
-    for step in steps:
-        if isinstance(step, ParallelStep):
-            for branch in step.branches:
-                yield from _lists(list(branch.steps))
-
-
 CHECKS: tuple[Check, ...] = (
     check_duplicate_steps,
     check_targets,
@@ -269,10 +225,10 @@ CHECKS: tuple[Check, ...] = (
     check_sla,
     check_quorum,
     check_policies,
+    check_policy_facts,
     check_refusals_mapped,
     check_triage_default,
     check_decision_default,
-    check_reachable,
 )
 
 
@@ -281,4 +237,8 @@ def run_checks(eff: Effective, ctx: Context) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for check in CHECKS:
         out.extend(check(eff, ctx))
+    # Flow checks assume every jump lands somewhere: with a wrong target, its real target
+    # would look unreachable, an echo of the one mistake.
+    if not any(d.code == "E301" for d in out):
+        out.extend(check_flow(eff))
     return out

@@ -62,6 +62,7 @@ _CODE_LIST = [
     Code("E307", "no-default-rule", "A triage step or a policy has no default rule (no `when`)."),
     Code("E310", "duplicate-document", "Two documents claim the same identity."),
     Code("E311", "unknown-region", "A region that the Regions document does not list."),
+    Code("E312", "no-exit", "Steps form a loop that no path leaves."),
     # Expressions
     Code("E400", "expression-syntax", "A CEL expression does not parse."),
     Code("E401", "unknown-name", "An expression uses a name that does not exist there."),
@@ -84,6 +85,8 @@ _CODE_LIST = [
     Code("W300", "unreachable-step", "No path from the first step reaches this step."),
     Code("W301", "decision-no-default", "A decision has no default branch."),
     Code("W302", "unknown-roster-role", "The Roster gives a person a role no SOP declares."),
+    Code("W303", "region-dropped", "A new version has no variant for a region the last one had."),
+    Code("W304", "shadowed-rule", "A rule or branch after a default can never match."),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODE_LIST}

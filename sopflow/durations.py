@@ -13,10 +13,14 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # ISO 8601 durations without years or months, whose length in seconds varies.
 _ISO = re.compile(
     r"^P(?:(?P<w>\d+)W)?(?:(?P<d>\d+)D)?"
-    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+    r"(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$"
 )
 
 DURATION_HELP = "write a duration like 30s, 15m, 4h, 3d, 2w or ISO 8601 (PT15M, P90D)"
+# The same rule for editors, in the JSON Schema (ECMA 262 regex: no inline flags).
+DURATION_PATTERN = (
+    r"^\s*\d+\s*[smhdw]\s*$|^P(?=\d|T\d)(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$"
+)
 
 
 class DurationError(ValueError):
@@ -29,8 +33,8 @@ def parse_duration(text: str) -> int:
     if short:
         seconds = int(short.group(1)) * _UNIT_SECONDS[short.group(2)]
     else:
-        iso = _ISO.match(text.strip().upper())
-        if not iso or text.strip().upper() in ("P", "PT") or text.strip().upper().endswith("T"):
+        iso = _ISO.match(text.strip())
+        if not iso or text.strip() in ("P", "PT") or text.strip().endswith("T"):
             if re.fullmatch(r"\s*\d+\s*", text):
                 raise DurationError(f"{text!r} has no unit; {DURATION_HELP}")
             if re.fullmatch(r"P(\d+Y)?(\d+M)?.*", text.strip().upper()) and re.search(
@@ -40,8 +44,8 @@ def parse_duration(text: str) -> int:
                     f"{text!r} uses years or months, whose length varies; use days or weeks"
                 )
             raise DurationError(f"{text!r} is not a duration; {DURATION_HELP}")
-        parts = {k: float(v) for k, v in iso.groupdict().items() if v is not None}
-        seconds = int(
+        parts = {k: int(v) for k, v in iso.groupdict().items() if v is not None}
+        seconds = (
             parts.get("w", 0) * 604800
             + parts.get("d", 0) * 86400
             + parts.get("h", 0) * 3600

@@ -178,17 +178,27 @@ def _comprehension_vars(toks: list[Token]) -> set[str]:
     return bound
 
 
-def check_expression(
-    source: str,
-    *,
-    allowed: tuple[str, ...] = SOP_VARIABLES,
-    step_ids: frozenset[str] | None = None,
-    outputs: Mapping[str, list[str] | None] | None = None,
-) -> list[ExprProblem]:
-    """Every problem in one expression: syntax, unknown names, unknown steps and members.
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What an expression may refer to where it stands. None means "not known: not checked"."""
 
-    ``outputs`` maps a step id to the fields its output has (None: open), so that a typo in
-    ``steps.verify.output.verfied`` is caught at lint time, not on a live case."""
+    allowed: tuple[str, ...] = SOP_VARIABLES
+    step_ids: frozenset[str] | None = None
+    # step id -> the fields of its output (None: open, e.g. an event's data)
+    outputs: Mapping[str, list[str] | None] | None = None
+    # the properties of the SOP's input schema, when it declares them
+    input_fields: list[str] | None = None
+
+
+def check_expression(source: str, scope: Scope = Scope()) -> list[ExprProblem]:
+    """Every problem in one expression: syntax, unknown names, unknown steps and members
+    (a typo in ``steps.verify.output.verfied`` is caught at lint time, not on a live case)."""
+    allowed, step_ids, outputs, input_fields = (
+        scope.allowed,
+        scope.step_ids,
+        scope.outputs,
+        scope.input_fields,
+    )
     problem = syntax_problem(source)
     if problem is not None:
         return [problem]
@@ -228,6 +238,10 @@ def check_expression(
             message = f"the output of `{step_id}` has no field `{name}` (it has {listed}){hint}"
             problems.append(ExprProblem("E404", message, offset))
     for variable, field, offset in refs.members:
+        if variable == "input" and input_fields is not None and field not in input_fields:
+            hint = _close(field, input_fields)
+            message = f"the SOP's `input` schema has no property `{field}`{hint}"
+            problems.append(ExprProblem("E404", message, offset))
         if variable == "incident" and field not in INCIDENT_FIELDS:
             hint = _close(field, list(INCIDENT_FIELDS))
             problems.append(ExprProblem("E404", f"`incident` has no field `{field}`{hint}", offset))
@@ -256,6 +270,13 @@ def _hyphenated_step_refs(
         if found and f"{step_id}-{found.group(1)}" in step_ids:
             skip.add(found.start(1))
     return skip
+
+
+def request_facts(source: str) -> list[tuple[str, int]]:
+    """The ``request.<fact>`` names a policy condition reads, with their offsets."""
+    if syntax_problem(source) is not None:
+        return []
+    return [(f, off) for var, f, off in references(source).members if var == "request"]
 
 
 def _unknown_name_message(name: str, allowed: tuple[str, ...], source: str, offset: int) -> str:

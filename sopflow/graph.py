@@ -20,10 +20,12 @@ from sopflow.plan import (
     Plan,
     PlanStep,
     TaskPlan,
+    possible_outcomes,
 )
 
 # Upper case: step ids are lower case, so these never collide with a step.
 DONE = "DONE"
+FAILED = "FAILED"
 START = "START"
 
 
@@ -112,7 +114,7 @@ class _Builder:
                 label = _short(branch.when, 40) if branch.when else "otherwise"
                 self.edges.append(Edge(step.id, dest(branch.goto), label))
             if all(b.when for b in step.branches):
-                self.edges.append(Edge(step.id, following, "no match: fail", True))
+                self.edges.append(Edge(step.id, FAILED, "no branch matches", True))
             return
         if isinstance(step, ParallelPlan):
             join = f"{step.id}__join"
@@ -127,9 +129,13 @@ class _Builder:
         mapped = dict(step.on)
         for outcome, target in sorted(mapped.items()):
             self.edges.append(Edge(step.id, dest(target), outcome))
-        self.edges.append(Edge(step.id, dest(step.next), "" if not mapped else "otherwise"))
+        possible = possible_outcomes(step)
+        if not possible or any(o not in mapped for o in possible):
+            self.edges.append(Edge(step.id, dest(step.next), "otherwise" if mapped else ""))
         if isinstance(step, TaskPlan | ApprovalPlan) and step.on_timeout.action == "goto":
             self.edges.append(Edge(step.id, dest(step.on_timeout.goto), "SLA spent", True))
+        if isinstance(step, TaskPlan | ApprovalPlan) and step.on_timeout.action == "fail":
+            self.edges.append(Edge(step.id, FAILED, "SLA spent", True))
 
 
 def build(plan: Plan) -> tuple[list[Node], list[Edge]]:
@@ -140,6 +146,8 @@ def build(plan: Plan) -> tuple[list[Node], list[Edge]]:
     builder.steps(list(plan.steps), DONE, None)
     if any(e.dst == DONE for e in builder.edges):
         builder.nodes.append(Node(DONE, "completed", "circle", None))
+    if any(e.dst == FAILED for e in builder.edges):
+        builder.nodes.append(Node(FAILED, "failed", "circle", None))
     return builder.nodes, builder.edges
 
 

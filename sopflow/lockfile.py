@@ -21,6 +21,8 @@ class Lock:
     path: Path
     # "sop-id@version" -> region -> plan hash
     published: dict[str, dict[str, str]] = field(default_factory=dict)
+    # "sop-id@version" -> region -> part name -> hash (see Plan.part_hashes)
+    parts: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     text: str = ""
 
     def position_of(self, key: str) -> tuple[int, int]:
@@ -35,6 +37,7 @@ class Lock:
         body = {
             "format": LOCK_FORMAT,
             "published": {k: dict(sorted(v.items())) for k, v in sorted(self.published.items())},
+            "parts": {k: dict(sorted(v.items())) for k, v in sorted(self.parts.items())},
         }
         return json.dumps(body, indent=2, sort_keys=False) + "\n"
 
@@ -67,7 +70,25 @@ def read_lock(root: Path) -> tuple[Lock, list[Diagnostic]]:
         message = f"the lock file is not a sopflow lock (format {LOCK_FORMAT}); regenerate it"
         return lock, [Diagnostic(name, 1, 1, "E601", message)]
     lock.published = published
+    parts = data.get("parts", {})
+    lock.parts = parts if isinstance(parts, dict) else {}
     return lock, []
+
+
+def changed_parts(recorded: dict[str, str], now: dict[str, str]) -> list[str]:
+    """The names of the parts whose hashes differ, in words (none when nothing was recorded)."""
+    if not recorded:
+        return []
+    out = []
+    for name in sorted(set(recorded) | set(now)):
+        if recorded.get(name) != now.get(name):
+            if name == "procedure":
+                out.append("the procedure itself")
+            elif name == "region":
+                out.append("the region's settings in the Regions document")
+            else:
+                out.append(f"disclosure policy {name.split(':', 1)[1]}")
+    return out
 
 
 def write_lock(lock: Lock) -> None:

@@ -148,6 +148,17 @@ PlanStep = Annotated[
 ParallelBranchPlan.model_rebuild()
 
 
+def possible_outcomes(step: PlanStep) -> tuple[str, ...]:
+    """The outcomes a step can produce, which its ``on`` map may route."""
+    if isinstance(step, ApprovalPlan):
+        return ("approved", "rejected")
+    if isinstance(step, DisclosureCheckPlan):
+        return ("allowed", "needs_approval", "denied")
+    if isinstance(step, WaitPlan) and step.event is not None:
+        return ("received", "timeout") if step.timeout_s is not None else ("received",)
+    return ()
+
+
 class PolicyRule(_Plan):
     when: str | None
     decision: Literal["allowed", "needs_approval", "denied"]
@@ -204,6 +215,22 @@ class Plan(_Plan):
 
     def compute_hash(self) -> str:
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+    def part_hashes(self) -> dict[str, str]:
+        """Hashes of the parts a plan is built from: the procedure itself, each embedded
+        policy and the region's settings, so a changed plan can say what changed."""
+        body = self.model_dump(mode="json", exclude={"plan_hash"})
+        parts = {
+            "procedure": {k: v for k, v in body.items() if k not in ("policies", "region")},
+            "region": body["region"],
+            **{f"policy:{pid}": policy for pid, policy in body["policies"].items()},
+        }
+        return {
+            name: hashlib.sha256(
+                json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+            ).hexdigest()
+            for name, value in sorted(parts.items())
+        }
 
     def with_hash(self) -> Plan:
         return self.model_copy(update={"plan_hash": self.compute_hash()})

@@ -63,8 +63,9 @@ class SourceDoc:
 
     path: str
     data: Any
-    positions: dict[JsonPath, Pos] = field(default_factory=dict)
-    key_positions: dict[JsonPath, Pos] = field(default_factory=dict)
+    # YAML marks (0-based); turned into 1-based positions only when a diagnostic needs one.
+    positions: dict[JsonPath, yaml.Mark] = field(default_factory=dict)
+    key_positions: dict[JsonPath, yaml.Mark] = field(default_factory=dict)
     # Where each scalar stands, so an error inside an expression points at its character.
     spans: dict[JsonPath, ScalarSpan] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
@@ -75,12 +76,13 @@ class SourceDoc:
         for cut in range(len(path), -1, -1):
             found = self.positions.get(path[:cut])
             if found is not None:
-                return found
+                return Pos(found.line + 1, found.column + 1)
         return Pos(1, 1)
 
     def key_pos(self, path: JsonPath) -> Pos:
         """The position of the key that holds ``path`` (falls back to the value)."""
-        return self.key_positions.get(path) or self.pos(path)
+        found = self.key_positions.get(path)
+        return Pos(found.line + 1, found.column + 1) if found else self.pos(path)
 
     def expr_pos(self, path: JsonPath, offset: int) -> Pos:
         """The position of character ``offset`` of the value of the scalar at ``path``."""
@@ -117,7 +119,8 @@ class _Build:
                 raise _AliasBombError(node)
         else:
             self.seen.add(id(node))
-        self.doc.positions.setdefault(path, self._at(node))
+        if path not in self.doc.positions:
+            self.doc.positions[path] = node.start_mark
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -141,14 +144,14 @@ class _Build:
             key = str(key_node.value)
             child = (*path, key)
             if key in out:
-                first = self.doc.key_positions[child]
+                first = self.doc.key_pos(child)
                 self._fail(
                     key_node,
                     "E102",
                     f"duplicate key {key!r} (first defined at line {first.line})",
                 )
                 continue
-            self.doc.key_positions[child] = self._at(key_node)
+            self.doc.key_positions[child] = key_node.start_mark
             out[key] = self.value(value_node, child)
         return out
 

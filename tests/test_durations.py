@@ -16,7 +16,7 @@ from sopflow.durations import DurationError, format_duration, parse_duration
         ("PT15M", 900),
         ("P90D", 7776000),
         ("P1DT2H", 93600),
-        ("pt1h30m", 5400),
+        ("PT1H30M", 5400),
     ],
 )
 def test_accepted_forms(text: str, seconds: int) -> None:
@@ -33,6 +33,8 @@ def test_accepted_forms(text: str, seconds: int) -> None:
         ("PT", "not a duration"),
         ("", "not a duration"),
         ("-5m", "not a duration"),
+        ("p1d", "not a duration"),  # ISO 8601 designators are upper case
+        ("PT1.5S", "not a duration"),
     ],
 )
 def test_refused_forms_say_why(text: str, reason: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sopflow.expressions import (
+    Scope,
     check_expression,
     evaluate,
     placeholders,
@@ -14,7 +15,7 @@ STEPS = frozenset({"verify", "spoc-check"})
 
 
 def codes(source: str) -> list[tuple[str, int]]:
-    return [(p.code, p.offset) for p in check_expression(source, step_ids=STEPS)]
+    return [(p.code, p.offset) for p in check_expression(source, Scope(step_ids=STEPS))]
 
 
 def test_valid_expressions_have_no_problems() -> None:
@@ -38,9 +39,9 @@ def test_unknown_variable() -> None:
 
 
 def test_hyphenated_step_id_hint() -> None:
-    [problem] = check_expression("steps.spoc-check.status", step_ids=STEPS)
+    [problem] = check_expression("steps.spoc-check.status", Scope(step_ids=STEPS))
     assert problem.code == "E402" and 'steps["spoc-check"]' in problem.message
-    [problem] = check_expression("steps.verify-x.status", step_ids=STEPS)
+    [problem] = check_expression("steps.verify-x.status", Scope(step_ids=STEPS))
     assert problem.code == "E401" and 'steps["a-b"]' in problem.message
 
 
@@ -75,8 +76,7 @@ def test_output_fields_are_checked_when_known() -> None:
     outputs: dict[str, list[str] | None] = {"verify": ["verified", "notes"], "spoc-check": None}
     problems = check_expression(
         "steps.verify.output.verfied && steps['spoc-check'].output.anything",
-        step_ids=STEPS,
-        outputs=outputs,
+        Scope(step_ids=STEPS, outputs=outputs),
     )
     assert [(p.code, p.offset) for p in problems] == [("E404", 20)]
     assert "did you mean `verified`" in problems[0].message

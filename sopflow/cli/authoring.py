@@ -177,6 +177,7 @@ def publish(definitions: Path | None = DefinitionsOpt) -> None:
         entry = lock.published.setdefault(f"{sop_id}@{version}", {})
         if region not in entry:
             entry[region] = plan.plan_hash
+            lock.parts.setdefault(f"{sop_id}@{version}", {})[region] = plan.part_hashes()
             added.append(f"{sop_id}@{version} ({region}) {plan.plan_hash[:12]}")
     write_lock(lock)
     for line in added:

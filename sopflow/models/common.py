@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from sopflow.durations import DurationError, parse_duration
+from sopflow.durations import DURATION_PATTERN, DurationError, parse_duration
 
 API_VERSION = "sopflow/v1"
 
@@ -37,7 +37,7 @@ Duration = Annotated[
     AfterValidator(_check_duration),
     Field(
         json_schema_extra={
-            "pattern": r"^\s*\d+\s*[smhdw]\s*$|^P(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$",
+            "pattern": DURATION_PATTERN,
             "examples": ["30s", "15m", "4h", "3d", "2w", "PT15M"],
         }
     ),

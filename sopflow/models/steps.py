@@ -47,6 +47,10 @@ class StepBase(Strict):
         (e.g. an event's data). The interpreter produces exactly these."""
         return None
 
+    def possible_outcomes(self) -> tuple[str, ...]:
+        """The outcomes this step can actually produce (``on`` keys that may fire)."""
+        return self.OUTCOMES
+
     def type_name(self) -> str:
         """The step's `type` as written (each subclass declares it as a literal)."""
         return str(getattr(self, "type", ""))
@@ -125,9 +129,20 @@ class Branch(Strict):
     goto: StepId
 
 
+def _no_next(step: StepBase, why: str) -> None:
+    if step.next_ is not None:
+        article = "an" if step.type_name()[:1] in "aeiou" else "a"
+        raise ValueError(f"{article} {step.type_name()} step has no `next`: {why}")
+
+
 class DecisionStep(StepBase):
     type: Literal["decision"]
     branches: list[Branch] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _branches_decide(self) -> DecisionStep:
+        _no_next(self, "its branches say where to go")
+        return self
 
     def output_fields(self) -> list[str] | None:
         return ["goto"]
@@ -183,7 +198,16 @@ class WaitStep(StepBase):
         if len(chosen) != 1:
             found = ", ".join(chosen) or "none"
             raise ValueError(f"a wait needs exactly one of for, until, event (found: {found})")
+        if self.on.timeout is not None and self.timeout is None:
+            raise ValueError("`on.timeout` can never happen: this wait has no `timeout`")
+        if self.on.received is not None and self.event is None:
+            raise ValueError("`on.received` is for event waits; this wait waits for time")
         return self
+
+    def possible_outcomes(self) -> tuple[str, ...]:
+        if self.event is None:
+            return ()
+        return ("received", "timeout") if self.timeout is not None else ("received",)
 
     def outcome_map(self) -> dict[str, str]:
         return self.on.model_dump(exclude_none=True)
@@ -218,8 +242,15 @@ class PostmortemStep(StepBase):
 
 
 class EndStep(StepBase):
+    """Finishes the incident with ``outcome``, also from inside a parallel branch."""
+
     type: Literal["end"]
     outcome: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+
+    @model_validator(mode="after")
+    def _final(self) -> EndStep:
+        _no_next(self, "it finishes the incident")
+        return self
 
 
 Step = Annotated[

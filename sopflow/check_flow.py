@@ -1,0 +1,157 @@
+"""Flow checks: where control can go from each step, what no path reaches, what no path
+leaves, and rules that can never match.
+
+Each list of steps (the top level, and each parallel branch) is a graph of its own: jumps stay
+inside their list, and falling off the end of a list finishes the incident (top level) or the
+branch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from sopflow.diagnostics import Diagnostic
+from sopflow.effective import Effective
+from sopflow.models.steps import (
+    DecisionStep,
+    EndStep,
+    HumanStep,
+    ParallelStep,
+    StepBase,
+    TriageStep,
+)
+
+END = "end"
+FAIL = "<fail>"  # the incident fails here (a decision with no match, an SLA chain set to fail)
+
+
+def jumps(step: StepBase) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every (field path, target) by which ``step`` names another step."""
+    if step.next_ is not None:
+        yield ("next",), step.next_
+    for outcome, target in step.outcome_map().items():
+        yield ("on", outcome), target
+    if isinstance(step, HumanStep) and not isinstance(step.on_timeout, str):
+        yield ("on_timeout", "goto"), step.on_timeout.goto
+    if isinstance(step, DecisionStep):
+        for i, branch in enumerate(step.branches):
+            yield ("branches", i, "goto"), branch.goto
+
+
+def successors(steps: list[StepBase], index: int) -> list[str]:
+    """Where control can go right after ``steps[index]``: step ids, END or FAIL."""
+    step = steps[index]
+    following = steps[index + 1].id if index + 1 < len(steps) else END
+    nxt = step.next_ or following
+    out: list[str] = []
+    if isinstance(step, EndStep):
+        out.append(END)
+    elif isinstance(step, DecisionStep):
+        out += [b.goto for b in step.branches]
+        if all(b.when is not None for b in step.branches):
+            out.append(FAIL)
+    else:
+        mapped = step.outcome_map()
+        possible = step.possible_outcomes()
+        out += [mapped[o] for o in possible if o in mapped]
+        # The default path is taken by outcomes `on` leaves unmapped, or when there are none.
+        if not possible or any(o not in mapped for o in possible):
+            out.append(nxt)
+        if isinstance(step, HumanStep) and step.on_timeout == "fail":
+            out.append(FAIL)
+        elif isinstance(step, HumanStep) and not isinstance(step.on_timeout, str):
+            out.append(step.on_timeout.goto)
+    if step.when is not None:
+        out.append(following)  # a skipped step continues with the following one
+    return out
+
+
+def step_lists(steps: list[StepBase]) -> Iterator[list[StepBase]]:
+    """The top-level list and every parallel branch's list, depth first."""
+    yield steps
+    for step in steps:
+        if isinstance(step, ParallelStep):
+            for branch in step.branches:
+                yield from step_lists(list(branch.steps))
+
+
+def _graph(holder: list[StepBase]) -> dict[str, list[str]]:
+    return {step.id: successors(holder, i) for i, step in enumerate(holder)}
+
+
+def _reach(graph: dict[str, list[str]], start: str) -> set[str]:
+    seen = {start}
+    queue = [start]
+    while queue:
+        for nxt in graph.get(queue.pop(), []):
+            if nxt in graph and nxt not in seen:
+                seen.add(nxt)
+                queue.append(nxt)
+    return seen
+
+
+def check_reachable(eff: Effective, holder: list[StepBase]) -> list[Diagnostic]:
+    seen = _reach(_graph(holder), holder[0].id)
+    return [
+        eff.diag(
+            step.id,
+            ("id",),
+            "W300",
+            f"step `{step.id}` is unreachable: no path from `{holder[0].id}` leads here",
+        )
+        for step in holder
+        if step.id not in seen
+    ]
+
+
+def check_exits(eff: Effective, holder: list[StepBase]) -> list[Diagnostic]:
+    """Every reachable step has a path that leaves the list (finishes or fails)."""
+    graph = _graph(holder)
+    reachable = _reach(graph, holder[0].id)
+    can_leave = {sid for sid, nexts in graph.items() if END in nexts or FAIL in nexts}
+    changed = True
+    while changed:
+        changed = False
+        for sid, nexts in graph.items():
+            if sid not in can_leave and any(n in can_leave for n in nexts):
+                can_leave.add(sid)
+                changed = True
+    stuck_ids = {s.id for s in holder if s.id in reachable and s.id not in can_leave}
+    # Name the loop itself, not every step that leads into it.
+    inner = {sid: [n for n in graph[sid] if n in stuck_ids] for sid in stuck_ids}
+    looping = {sid for sid in stuck_ids if any(sid in _reach(inner, n) for n in inner[sid])}
+    stuck = [s for s in holder if s.id in (looping or stuck_ids)]
+    if not stuck:
+        return []
+    names = ", ".join(f"`{s.id}`" for s in stuck)
+    message = f"steps {names} loop with no way out: add a decision or an end step that leaves"
+    return [eff.diag(stuck[0].id, ("id",), "E312", message)]
+
+
+def check_shadowed(eff: Effective, step: StepBase) -> list[Diagnostic]:
+    """Rules or branches after one without `when` can never match."""
+    if isinstance(step, TriageStep):
+        field, items = "rules", [r.when for r in step.rules]
+    elif isinstance(step, DecisionStep):
+        field, items = "branches", [b.when for b in step.branches]
+    else:
+        return []
+    for i, when in enumerate(items[:-1]):
+        if when is None:
+            message = (
+                f"{field}[{i}] has no `when`, so it always matches: the {len(items) - i - 1} "
+                f"after it can never be chosen; put the default last"
+            )
+            return [eff.diag(step.id, (field, i + 1), "W304", message)]
+    return []
+
+
+def check_flow(eff: Effective) -> list[Diagnostic]:
+    """Reachability, exits and shadowed rules for every list of steps in the SOP."""
+    out: list[Diagnostic] = []
+    for holder in step_lists(list(eff.sop.steps)):
+        out += check_reachable(eff, holder)
+        out += check_exits(eff, holder)
+        for step in holder:
+            out += check_shadowed(eff, step)
+    return out

@@ -1,0 +1,190 @@
+"""A fast, exact check of the JSON Schemas that SOP forms and inputs are made of.
+
+Checking a schema against the 2020-12 meta-schema costs about a millisecond with
+``jsonschema`` (it resolves the meta-schema's dynamic references on every call), which made
+it most of a lint's time. Forms use a small vocabulary: ``type``, ``properties``,
+``required``, ``enum``, ``items``, bounds, ``pattern``, ``format`` and annotations. For a
+schema that uses only that vocabulary this module checks exactly what the meta-schema
+checks; a schema using anything else falls back to the full ``jsonschema`` check, so no
+schema is ever judged by a weaker rule.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+_TYPES = {"array", "boolean", "integer", "null", "number", "object", "string"}
+SchemaPath = tuple[str | int, ...]
+Problem = tuple[SchemaPath, str]
+
+
+class _UnsupportedError(Exception):
+    """The schema uses a keyword outside the fast vocabulary."""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _non_negative_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_type(value: Any) -> str | None:
+    names = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and (not value or len(set(map(str, value))) != len(value)):
+        return f"{value!r} is not valid under any of the given schemas"
+    for name in names:
+        if not isinstance(name, str) or name not in _TYPES:
+            return f"{name!r} is not valid under any of the given schemas"
+    return None
+
+
+def _check_pattern(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"{value!r} is not of type 'string'"
+    try:
+        re.compile(value)
+    except re.error:
+        return f"{value!r} is not a 'regex'"
+    return None
+
+
+def _check_required(value: Any) -> str | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return f"{value!r} is not of type 'array' of strings"
+    if len(set(value)) != len(value):
+        return f"{value!r} has non-unique elements"
+    return None
+
+
+def _check_enum(value: Any) -> str | None:
+    return None if isinstance(value, list) else f"{value!r} is not of type 'array'"
+
+
+def _scalar_rule(test: Callable[[Any], bool], what: str) -> Callable[[Any], str | None]:
+    return lambda value: None if test(value) else f"{value!r} is not of type '{what}'"
+
+
+_SCALAR_KEYWORDS: dict[str, Callable[[Any], str | None]] = {
+    "type": _check_type,
+    "required": _check_required,
+    "enum": _check_enum,
+    "pattern": _check_pattern,
+    "const": lambda value: None,
+    "default": lambda value: None,
+    "examples": _scalar_rule(lambda v: isinstance(v, list), "array"),
+    "title": _scalar_rule(lambda v: isinstance(v, str), "string"),
+    "description": _scalar_rule(lambda v: isinstance(v, str), "string"),
+    "format": _scalar_rule(lambda v: isinstance(v, str), "string"),
+    "$comment": _scalar_rule(lambda v: isinstance(v, str), "string"),
+    "uniqueItems": _scalar_rule(lambda v: isinstance(v, bool), "boolean"),
+    "readOnly": _scalar_rule(lambda v: isinstance(v, bool), "boolean"),
+    "writeOnly": _scalar_rule(lambda v: isinstance(v, bool), "boolean"),
+    "deprecated": _scalar_rule(lambda v: isinstance(v, bool), "boolean"),
+    "minimum": _scalar_rule(_is_number, "number"),
+    "maximum": _scalar_rule(_is_number, "number"),
+    "exclusiveMinimum": _scalar_rule(_is_number, "number"),
+    "exclusiveMaximum": _scalar_rule(_is_number, "number"),
+    "multipleOf": _scalar_rule(lambda v: _is_number(v) and v > 0, "number > 0"),
+    "minLength": _scalar_rule(_non_negative_int, "non-negative integer"),
+    "maxLength": _scalar_rule(_non_negative_int, "non-negative integer"),
+    "minItems": _scalar_rule(_non_negative_int, "non-negative integer"),
+    "maxItems": _scalar_rule(_non_negative_int, "non-negative integer"),
+    "minProperties": _scalar_rule(_non_negative_int, "non-negative integer"),
+    "maxProperties": _scalar_rule(_non_negative_int, "non-negative integer"),
+}
+_SCHEMA_KEYWORDS = ("items", "additionalProperties", "not")
+# The rest of JSON Schema 2020-12 (and two draft-7 names still in wide use): valid, but
+# checked by the full meta-schema check.
+_OTHER_KEYWORDS = frozenset(
+    (
+        "$schema",
+        "$id",
+        "$ref",
+        "$defs",
+        "$anchor",
+        "$dynamicRef",
+        "$dynamicAnchor",
+        "$vocabulary",
+        "allOf",
+        "anyOf",
+        "oneOf",
+        "if",
+        "then",
+        "else",
+        "dependentSchemas",
+        "prefixItems",
+        "contains",
+        "patternProperties",
+        "propertyNames",
+        "unevaluatedItems",
+        "unevaluatedProperties",
+        "maxContains",
+        "minContains",
+        "dependentRequired",
+        "contentEncoding",
+        "contentMediaType",
+        "contentSchema",
+        "definitions",
+        "dependencies",
+    )
+)
+_KNOWN = sorted({*_SCALAR_KEYWORDS, *_SCHEMA_KEYWORDS, "properties", *_OTHER_KEYWORDS})
+
+
+def _walk(schema: Any, path: SchemaPath) -> Problem | None:
+    if isinstance(schema, bool):
+        return None
+    if not isinstance(schema, dict):
+        return path, f"{schema!r} is not of type 'object', 'boolean'"
+    for key, value in schema.items():
+        if key in _SCALAR_KEYWORDS:
+            message = _SCALAR_KEYWORDS[key](value)
+            if message:
+                return (*path, key), message
+        elif key in _SCHEMA_KEYWORDS:
+            found = _walk(value, (*path, key))
+            if found:
+                return found
+        elif key == "properties":
+            if not isinstance(value, dict):
+                return (*path, key), f"{value!r} is not of type 'object'"
+            for name, sub in value.items():
+                found = _walk(sub, (*path, key, name))
+                if found:
+                    return found
+        elif key in _OTHER_KEYWORDS:
+            raise _UnsupportedError(key)
+        elif not key.startswith("x-"):
+            # JSON Schema ignores unknown keywords, so a typo (`requird`) or a stray comma in
+            # a flow mapping would silently weaken the form; extensions are spelt `x-...`.
+            close = difflib.get_close_matches(key, _KNOWN, n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            return (*path, key), f"unknown keyword `{key}`{hint}; name extensions `x-...`"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _full_check_cached(canonical: str) -> Problem | None:
+    try:
+        Draft202012Validator.check_schema(json.loads(canonical))
+    except SchemaError as exc:
+        return tuple(exc.path), exc.message
+    return None
+
+
+def schema_problem(schema: dict[str, Any]) -> Problem | None:
+    """(path inside the schema, message) when ``schema`` is not a valid 2020-12 JSON Schema."""
+    try:
+        return _walk(schema, ())
+    except _UnsupportedError:
+        return _full_check_cached(json.dumps(schema, sort_keys=True))
