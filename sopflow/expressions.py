@@ -101,8 +101,10 @@ class References:
     outputs: tuple[tuple[str, str, int], ...]
 
 
+@lru_cache(maxsize=8192)
 def references(source: str) -> References:
-    """Names ``source`` uses at its top level. Assumes it parses."""
+    """Names ``source`` uses at its top level. Assumes it parses. Cached: every variant
+    re-checks its base's expressions."""
     toks = _tokens(source)
     bound = _comprehension_vars(toks)
     variables: list[tuple[str, int]] = []

@@ -34,7 +34,25 @@ MAX_ALIAS_EXPANSION = 10_000
 
 JsonPath = tuple[str | int, ...]
 
-_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PLAIN = "tag:sopflow,2026:plain"  # an untagged scalar, resolved below by YAML 1.2 rules
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """libyaml's parser with no implicit resolvers: PyYAML's are YAML 1.1 (`on`, `yes` and
+    `NO` are booleans) and cost a regex scan per scalar. Untagged scalars get ``_PLAIN`` and
+    ``_Build._scalar`` resolves them by YAML 1.2's core schema, as editors do."""
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 - PyYAML's class-level table
+    DEFAULT_SCALAR_TAG = _PLAIN
+
+
+_CORE_NULL = frozenset(("", "~", "null", "Null", "NULL"))
+_CORE_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False}
+_CORE_BOOL["FALSE"] = False
+_CORE_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_CORE_FLOAT = re.compile(
+    r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
 
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
@@ -44,7 +62,7 @@ _NULL = "tag:yaml.org,2002:null"
 _SEQ = "tag:yaml.org,2002:seq"
 _MAP = "tag:yaml.org,2002:map"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
-_SCALAR_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP}
+_KEY_TAGS = {_PLAIN, _STR}
 
 _MODELINE = re.compile(r"#\s*yaml-language-server:\s*\$schema=(\S+)")
 
@@ -135,10 +153,12 @@ class _Build:
             self._fail(node, "E104", f"unsupported YAML tag {node.tag!r}")
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
+            if key_node.tag == "tag:yaml.org,2002:merge" or (
+                key_node.value == "<<" and not getattr(key_node, "style", None)
+            ):
                 self._fail(key_node, "E104", "merge keys (<<) are not supported; write fields out")
                 continue
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _SCALAR_TAGS:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _KEY_TAGS:
                 self._fail(key_node, "E203", "mapping keys must be plain text")
                 continue
             key = str(key_node.value)
@@ -160,14 +180,17 @@ class _Build:
         style = node.style or ""
         self.doc.spans[path] = ScalarSpan(style, start.line, start.column, end.line, end.column)
         tag, text = node.tag, node.value
+        if tag == _PLAIN:
+            if style:
+                return text  # quoted or block: always text
+            tag = _core_tag(text)
         if tag in (_STR, _TIMESTAMP):
             return text
         if tag == _NULL:
             return None
         if tag == _BOOL:
             # YAML 1.2: only true/false are booleans, so `region: NO` stays the text "NO".
-            lowered = text.lower()
-            return lowered == "true" if lowered in ("true", "false") else text
+            return _CORE_BOOL.get(text, text)
         if tag == _INT:
             try:
                 return _to_int(text)
@@ -183,6 +206,19 @@ class _Build:
             return number
         self._fail(node, "E104", f"unsupported YAML tag {tag!r}; only standard YAML is allowed")
         return text
+
+
+def _core_tag(text: str) -> str:
+    """The YAML 1.2 core-schema tag of a plain scalar."""
+    if text in _CORE_NULL:
+        return _NULL
+    if text in _CORE_BOOL:
+        return _BOOL
+    if text[:1] in "0123456789-+." and _CORE_INT.fullmatch(text):
+        return _INT
+    if text[:1] in "0123456789-+." and _CORE_FLOAT.fullmatch(text):
+        return _FLOAT
+    return _STR
 
 
 class _AliasBombError(Exception):

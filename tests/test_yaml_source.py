@@ -90,3 +90,30 @@ def test_non_utf8_file_is_refused(tmp_path: Path) -> None:
 def test_modeline_is_recorded() -> None:
     doc, _ = parse_text("# yaml-language-server: $schema=../schema/sop.schema.json\na: 1\n", "f")
     assert doc is not None and doc.schema_modeline == "../schema/sop.schema.json"
+
+
+def test_plain_scalars_follow_the_yaml_1_2_core_schema() -> None:
+    text = (
+        "a: ~\nb: null\nc: True\nd: 'true'\ne: 0x1F\nf: 1_000\ng: 1.5e3\nh: !!str 5\n"
+        "i: 2026-01-01\nj: off\nk: -7\n"
+    )
+    doc, problems = parse_text(text, "f.yaml")
+    assert problems == [] and doc is not None
+    assert doc.data == {
+        "a": None,
+        "b": None,
+        "c": True,
+        "d": "true",
+        "e": 31,
+        "f": "1_000",
+        "g": 1500.0,
+        "h": "5",
+        "i": "2026-01-01",
+        "j": "off",
+        "k": -7,
+    }
+
+
+def test_infinite_numbers_are_refused() -> None:
+    _, problems = parse_text("a: .inf\n", "f.yaml")
+    assert [p.code for p in problems] == ["E205"]

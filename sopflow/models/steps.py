@@ -115,7 +115,7 @@ class ApprovalStep(HumanStep):
     on: ApprovalOn = Field(default_factory=ApprovalOn)
 
     def outcome_map(self) -> dict[str, str]:
-        return self.on.model_dump(exclude_none=True)
+        return _mapped(self.on)
 
     def output_fields(self) -> list[str] | None:
         return ["outcome", "votes"]
@@ -164,7 +164,7 @@ class DisclosureCheckStep(StepBase):
     on: DisclosureOn = Field(default_factory=DisclosureOn)
 
     def outcome_map(self) -> dict[str, str]:
-        return self.on.model_dump(exclude_none=True)
+        return _mapped(self.on)
 
     def output_fields(self) -> list[str] | None:
         return ["decision", "allow", "legal_basis", "reason", "policy"]
@@ -210,7 +210,12 @@ class WaitStep(StepBase):
         return ("received", "timeout") if self.timeout is not None else ("received",)
 
     def outcome_map(self) -> dict[str, str]:
-        return self.on.model_dump(exclude_none=True)
+        return _mapped(self.on)
+
+
+def _mapped(on: Strict) -> dict[str, str]:
+    # Read the fields directly: model_dump is the slow path, and flow checks call this often.
+    return {k: v for k in type(on).model_fields if (v := getattr(on, k)) is not None}
 
 
 def _attr(name: str) -> str:
