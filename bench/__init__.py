@@ -1,0 +1,1 @@
+"""Benchmarks of sopflow: a synthetic library generator and the lint throughput benchmark."""
