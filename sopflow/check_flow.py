@@ -124,7 +124,8 @@ def check_exits(eff: Effective, holder: list[StepBase]) -> list[Diagnostic]:
     if not stuck:
         return []
     names = ", ".join(f"`{s.id}`" for s in stuck)
-    message = f"steps {names} loop with no way out: add a decision or an end step that leaves"
+    subject = f"steps {names} loop" if len(stuck) > 1 else f"step {names} loops"
+    message = f"{subject} with no way out: add a decision or an end step that leaves"
     return [eff.diag(stuck[0].id, ("id",), "E312", message)]
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sopflow.diagnostics import Diagnostic
 from sopflow.effective import Effective, walk_steps
-from sopflow.form_schema import schema_problem
+from sopflow.form_schema import form_problem, schema_problem
 from sopflow.library import Library, Loaded
 from sopflow.models import RehearsalDoc
 from sopflow.models.steps import TaskStep
@@ -15,12 +15,17 @@ from sopflow.validation import did_you_mean
 from sopflow.yaml_source import JsonPath, SourceDoc
 
 
-def _schema_diag(source: SourceDoc, at: JsonPath, schema: dict[str, Any]) -> Diagnostic | None:
-    problem = schema_problem(schema)
+def _schema_diag(
+    source: SourceDoc, at: JsonPath, schema: dict[str, Any], *, form: bool = False
+) -> Diagnostic | None:
+    problem = form_problem(schema) if form else schema_problem(schema)
     if problem is None:
         return None
     inner, message = problem
-    return source.diag((*at, *inner), "E207", f"not a valid JSON Schema: {message}")
+    # A keyword that should not be there: point at the keyword, not at its value.
+    on_key = message.startswith("unknown keyword") or "not supported in a task form" in message
+    prefix = "" if "task form" in message else "not a valid JSON Schema: "
+    return source.diag((*at, *inner), "E207", prefix + message, key=on_key)
 
 
 def check_schemas(eff: Effective) -> list[Diagnostic]:
@@ -35,7 +40,7 @@ def check_schemas(eff: Effective) -> list[Diagnostic]:
             source, path = eff.where(step.id, "form")
             if eff.variant is not None and source is eff.base.source:
                 continue  # the base's own lint checked this form
-            found = _schema_diag(source, path, step.form)
+            found = _schema_diag(source, path, step.form, form=True)
             if found:
                 out.append(found)
     return out
@@ -60,9 +65,9 @@ def check_regions_kept(lib: Library) -> list[Diagnostic]:
             if dropped:
                 names = ", ".join(dropped)
                 message = (
-                    f"{sop_id}@{newer} has no {names} variant, which @{older} has: those desks "
-                    f"stay on @{older}; variants belong to one base version, so add them for "
-                    f"@{newer} too"
+                    f"{sop_id}@{newer} does not serve {names}, which @{older} does: an "
+                    f"incident there started without a version is refused; add a variant "
+                    f"for @{newer} (variants belong to one base version)"
                 )
                 out.append(lib.sops[(sop_id, newer)].source.diag(("version",), "W303", message))
     return out

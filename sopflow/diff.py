@@ -60,6 +60,8 @@ def _field_changes(old: Any, new: Any, prefix: str = "") -> list[tuple[str, Any,
     changes = []
     for key in sorted(set(a) | set(b)):
         left, right = a.get(key, _MISSING), b.get(key, _MISSING)
+        if {id(left), id(right)} <= {id(_MISSING), id(None)}:
+            continue  # absent on one side and null on the other: no change
         if left != right:
             changes.append(
                 (key, None if left is _MISSING else left, None if right is _MISSING else right)

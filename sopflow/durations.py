@@ -43,6 +43,10 @@ def parse_duration(text: str) -> int:
                 raise DurationError(
                     f"{text!r} uses years or months, whose length varies; use days or weeks"
                 )
+            if text.strip() != text.strip().upper() and _ISO.match(text.strip().upper()):
+                raise DurationError(
+                    f"{text!r}: ISO 8601 letters are upper case: write {text.upper()!r}"
+                )
             raise DurationError(f"{text!r} is not a duration; {DURATION_HELP}")
         parts = {k: int(v) for k, v in iso.groupdict().items() if v is not None}
         seconds = (

@@ -139,6 +139,7 @@ _OTHER_KEYWORDS = frozenset(
     )
 )
 _KNOWN = sorted({*_SCALAR_KEYWORDS, *_SCHEMA_KEYWORDS, "properties", *_OTHER_KEYWORDS})
+_KNOWN_SET = frozenset(_KNOWN)
 
 
 def _walk(schema: Any, path: SchemaPath) -> Problem | None:
@@ -182,9 +183,69 @@ def _full_check_cached(canonical: str) -> Problem | None:
     return None
 
 
+FORM_VOCABULARY = sorted({*_SCALAR_KEYWORDS, *_SCHEMA_KEYWORDS, "properties"})
+
+
+def form_problem(schema: dict[str, Any]) -> Problem | None:
+    """Like ``schema_problem``, for a task form: forms are checked inside the workflow, which
+    supports the fast vocabulary only, so any other keyword is refused here."""
+    try:
+        return _walk(schema, ())
+    except _UnsupportedError as exc:
+        keyword = str(exc)
+        message = (
+            f"`{keyword}` is not supported in a task form (forms are checked inside the "
+            f"workflow); use: {', '.join(k for k in FORM_VOCABULARY if not k.startswith('$'))}"
+        )
+        return _find_keyword(schema, keyword, ()) or (), message
+
+
+def _find_keyword(schema: Any, keyword: str, path: SchemaPath) -> SchemaPath | None:
+    if isinstance(schema, dict):
+        if keyword in schema:
+            return (*path, keyword)
+        for key, value in schema.items():
+            found = _find_keyword(value, keyword, (*path, key))
+            if found:
+                return found
+    return None
+
+
+_SUB_ONE = (
+    *("items", "additionalProperties", "not", "if", "then", "else", "contains"),
+    *("propertyNames", "unevaluatedItems", "unevaluatedProperties", "contentSchema"),
+)
+_SUB_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SUB_LIST = ("allOf", "anyOf", "oneOf", "prefixItems")
+
+
+def _unknown_keyword(schema: Any, path: SchemaPath) -> Problem | None:
+    """The first keyword JSON Schema does not define, anywhere a subschema stands."""
+    if not isinstance(schema, dict):
+        return None
+    for key, value in schema.items():
+        if key not in _KNOWN_SET and not key.startswith("x-"):
+            close = difflib.get_close_matches(key, _KNOWN, n=1)
+            hint = f" (did you mean `{close[0]}`?)" if close else ""
+            return (*path, key), f"unknown keyword `{key}`{hint}; name extensions `x-...`"
+        found = None
+        if key in _SUB_ONE:
+            found = _unknown_keyword(value, (*path, key))
+        elif key in _SUB_MAP and isinstance(value, dict):
+            for name, sub in value.items():
+                found = found or _unknown_keyword(sub, (*path, key, name))
+        elif key in _SUB_LIST and isinstance(value, list):
+            for i, sub in enumerate(value):
+                found = found or _unknown_keyword(sub, (*path, key, i))
+        if found:
+            return found
+    return None
+
+
 def schema_problem(schema: dict[str, Any]) -> Problem | None:
     """(path inside the schema, message) when ``schema`` is not a valid 2020-12 JSON Schema."""
     try:
         return _walk(schema, ())
     except _UnsupportedError:
-        return _full_check_cached(json.dumps(schema, sort_keys=True))
+        canonical = json.dumps(schema, sort_keys=True)
+        return _full_check_cached(canonical) or _unknown_keyword(schema, ())

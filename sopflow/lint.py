@@ -214,11 +214,24 @@ def _check_lock(result: LintResult) -> list[Diagnostic]:
                     f"{key} ({region}) is published and its compiled plan changed "
                     f"(locked {recorded[:12]}, now {plan.plan_hash[:12]})"
                     + (f": {', '.join(what)} changed" if what else "")
-                    + "; a published plan never changes: revert the edit, and publish the "
-                    "change as a new version (a changed policy under a new policy id)"
+                    + "; a published plan never changes: "
+                    + _advice(what)
                 )
                 out.append(source.diag(("version",), "E600", message))
     return out
+
+
+def _advice(changed: list[str]) -> str:
+    if changed and all("Regions" in c for c in changed):
+        return (
+            "revert the Regions edit (published plans embed their region's settings); "
+            "a new desk gets a new region code"
+        )
+    if changed and all(c.startswith("disclosure policy") for c in changed):
+        return (
+            "revert the policy edit; put the new rules under a new policy id used by a new version"
+        )
+    return "revert the edit, and publish the change as a new version"
 
 
 def _known(lib: Library) -> set[EffKey]:

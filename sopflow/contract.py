@@ -1,0 +1,249 @@
+"""The run-time contract: names and payloads shared by the workflow, the activities, the worker
+and the clients (CLI, console).
+
+Like ``sopflow.plan`` this module imports only pydantic, so the Temporal sandbox can load it.
+Every workflow, update, signal, query and activity takes one model and returns one model, so
+fields can be added later without breaking histories: add fields with defaults, never
+rename or remove one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sopflow.plan import Plan, Policy
+
+TASK_QUEUE = "sopflow"
+CONTRACT_VERSION = 1
+
+# Workflow Updates (responder actions, validated before anything reaches the history)
+UPDATE_COMPLETE = "complete_task"
+UPDATE_VOTE = "vote"
+UPDATE_NOTE = "add_note"
+UPDATE_CANCEL = "cancel_incident"
+# Signal (external events for `wait: {event: ...}`) and query (the incident's state)
+SIGNAL_EVENT = "event"
+QUERY_STATE = "state"
+
+# Activities
+ACT_ENRICH = "sopflow.enrich"
+ACT_NOTIFY = "sopflow.notify"
+ACT_DISCLOSURE = "sopflow.disclosure_check"
+ACT_POSTMORTEM = "sopflow.postmortem"
+
+# The role that may cancel an incident, whatever the SOP calls its other roles.
+LEAD_ROLE = "lead"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- Workflow input
+
+
+class IncidentInput(_Model):
+    """What starts an incident: the compiled plan travels in the history with it."""
+
+    incident_id: str
+    plan: Plan
+    input: dict[str, Any]
+    opened_by: str
+    # Tuning for long incidents and tests: continue-as-new past this many history events.
+    continue_as_new_after: int = 10_000
+    # Activities that handle user data run here (a queue per data region), when set.
+    data_task_queue: str | None = None
+    # Set when the workflow continues as new: the state it carries over.
+    carried: IncidentState | None = None
+
+
+# --- Responder actions (updates). `roles` are resolved by the client from the Roster.
+
+
+class Actor(_Model):
+    id: str = Field(min_length=1)
+    roles: list[str] = Field(default_factory=list)
+
+
+class CompleteTask(_Model):
+    step: str
+    actor: Actor
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Vote(_Model):
+    step: str
+    actor: Actor
+    decision: Literal["approve", "reject"]
+    reason: str = Field(min_length=1)
+
+
+class Note(_Model):
+    actor: Actor
+    text: str = Field(min_length=1)
+    step: str | None = None
+
+
+class Cancel(_Model):
+    actor: Actor
+    reason: str = Field(min_length=1)
+
+
+class ActionResult(_Model):
+    """What an accepted action did, for the caller."""
+
+    accepted: bool = True
+    step: str | None = None
+    detail: str = ""
+
+
+class ExternalEvent(_Model):
+    name: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+# --- State (the query's answer, and what continue-as-new carries)
+
+StepStatus = Literal["pending", "active", "done", "skipped", "failed"]
+IncidentStatus = Literal["running", "completed", "failed", "cancelled"]
+
+
+class VoteRecord(_Model):
+    actor: str
+    decision: Literal["approve", "reject"]
+    reason: str
+    at: datetime
+
+
+class StepState(BaseModel):
+    """One step as the incident sees it. Mutable inside the workflow; frozen copies go out."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    type: str
+    status: StepStatus = "pending"
+    role: str | None = None
+    due_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    output: Any = None
+    breaches: int = 0
+    starts: int = 0  # how many times the step began (loops), for idempotency keys
+    escalated_to: list[str] = Field(default_factory=list)
+    votes: list[VoteRecord] = Field(default_factory=list)
+    submitted_by: str | None = None
+
+
+class TimelineEntry(_Model):
+    at: datetime
+    actor: str  # a person, or "system"
+    kind: str  # e.g. step.started, task.completed, vote, sla.breached, note, event
+    step: str | None = None
+    detail: str = ""
+
+
+class IncidentState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    incident_id: str
+    sop: str
+    version: int
+    region: str
+    plan_hash: str
+    opened_by: str
+    opened_at: datetime
+    status: IncidentStatus = "running"
+    outcome: str | None = None
+    severity: str | None = None
+    labels: list[str] = Field(default_factory=list)
+    sla_breached: bool = False
+    steps: dict[str, StepState] = Field(default_factory=dict)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    # Where the top level resumes after continue-as-new (a step id), if anywhere.
+    resume_at: str | None = None
+    # External events received and not yet consumed by a `wait: {event: ...}` step.
+    pending_events: list[ExternalEvent] = Field(default_factory=list)
+    runs: int = 1
+
+
+# --- Activities
+
+
+class EnrichRequest(_Model):
+    incident_id: str
+    sop: str
+    region: str
+    names: list[str]
+    input: dict[str, Any]
+
+
+class EnrichResult(_Model):
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotifyRequest(_Model):
+    incident_id: str
+    step: str
+    channel: str
+    to: str  # a role name or an address
+    to_is_role: bool
+    region: str
+    message: str
+    # Same on every retry of the same notification, so receivers can drop duplicates.
+    idempotency_key: str
+
+
+class NotifyResult(_Model):
+    channel: str
+    delivered: bool
+    detail: str = ""
+
+
+class DisclosureRequest(_Model):
+    incident_id: str
+    step: str
+    sop: str
+    version: int
+    region: str
+    policy: Policy
+    facts: dict[str, Any]
+    # Same on every retry, so the log records one outcome per check.
+    idempotency_key: str
+
+
+class DisclosureResult(_Model):
+    decision: Literal["allowed", "needs_approval", "denied"]
+    allow: list[str] = Field(default_factory=list)
+    legal_basis: str | None = None
+    reason: str | None = None
+    policy: str
+    rule: int  # index of the rule that matched
+    record_hash: str = ""
+
+
+class PostmortemRequest(_Model):
+    incident_id: str
+    sop: str
+    version: int
+    region: str
+    title: str
+    severity: str | None
+    outcome: str | None
+    owner: str
+    due_at: datetime
+    template: str
+    timeline: list[TimelineEntry]
+    steps: list[StepState]
+
+
+class PostmortemResult(_Model):
+    document: str
+    owner: str
+    due_at: datetime
+
+
+IncidentInput.model_rebuild()

@@ -1,0 +1,203 @@
+"""Running incidents on the real time-skipping Temporal test server, with recording fakes
+in place of the side-effect activities (registered under the same activity names)."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import textwrap
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from sopflow.contract import (
+    ACT_DISCLOSURE,
+    ACT_ENRICH,
+    ACT_NOTIFY,
+    ACT_POSTMORTEM,
+    QUERY_STATE,
+    DisclosureRequest,
+    DisclosureResult,
+    EnrichRequest,
+    EnrichResult,
+    IncidentInput,
+    IncidentState,
+    NotifyRequest,
+    NotifyResult,
+    PostmortemRequest,
+    PostmortemResult,
+)
+from sopflow.expressions import evaluate
+from sopflow.lint import lint_library
+from sopflow.plan import Plan
+from sopflow.temporal_setup import register_search_attributes
+from workflows import search
+from workflows.incident import IncidentWorkflow
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+
+def compile_text(sop: str, *extra: str, region: str | None = None) -> Plan:
+    """Compile an SOP written inline (plus policies, variants...) through the real linter."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, text in enumerate((sop, *extra)):
+            Path(tmp, f"doc{i}.yaml").write_text(textwrap.dedent(text), encoding="utf-8")
+        result = lint_library(Path(tmp))
+        errors = [d.format() for d in result.diagnostics if d.severity == "error"]
+        assert not errors, errors
+        [(_key, plan)] = [
+            (k, p) for k, p in result.plans.items() if region is None or k[2] == region
+        ]
+        return plan
+
+
+@dataclass
+class Fakes:
+    """Recording stand-ins for the side-effect activities."""
+
+    notifications: list[NotifyRequest] = field(default_factory=list)
+    disclosures: list[DisclosureRequest] = field(default_factory=list)
+    postmortems: list[PostmortemRequest] = field(default_factory=list)
+    enrichment: dict[str, Any] = field(default_factory=dict)
+    fail_notify: bool = False
+
+    def activities(self) -> list[Callable[..., Any]]:
+        @activity.defn(name=ACT_NOTIFY)
+        def notify(req: NotifyRequest) -> NotifyResult:
+            if self.fail_notify:
+                raise RuntimeError("channel down")
+            self.notifications.append(req)
+            return NotifyResult(channel=req.channel, delivered=True)
+
+        @activity.defn(name=ACT_ENRICH)
+        def enrich(req: EnrichRequest) -> EnrichResult:
+            return EnrichResult(data=self.enrichment)
+
+        @activity.defn(name=ACT_DISCLOSURE)
+        def disclosure(req: DisclosureRequest) -> DisclosureResult:
+            self.disclosures.append(req)
+            for index, rule in enumerate(req.policy.rules):
+                if rule.when is None or evaluate(rule.when, {"request": req.facts}):
+                    return DisclosureResult(
+                        decision=rule.decision,
+                        allow=rule.allow,
+                        legal_basis=rule.legal_basis,
+                        reason=rule.reason,
+                        policy=req.policy.id,
+                        rule=index,
+                    )
+            raise AssertionError("lint guarantees a default rule")
+
+        @activity.defn(name=ACT_POSTMORTEM)
+        def postmortem(req: PostmortemRequest) -> PostmortemResult:
+            self.postmortems.append(req)
+            return PostmortemResult(
+                document=f"{req.incident_id}.md", owner=req.owner, due_at=req.due_at
+            )
+
+        return [notify, enrich, disclosure, postmortem]
+
+
+@dataclass
+class Bench:
+    env: WorkflowEnvironment
+    client: Client
+    task_queue: str
+    fakes: Fakes
+
+    async def start(
+        self,
+        plan: Plan,
+        data: dict[str, Any] | None = None,
+        *,
+        opened_by: str = "opener",
+        **kw: Any,
+    ) -> WorkflowHandle[Any, Any]:
+        incident_id = f"inc-{uuid.uuid4().hex[:8]}"
+        inp = IncidentInput(
+            incident_id=incident_id, plan=plan, input=data or {}, opened_by=opened_by, **kw
+        )
+        return await self.client.start_workflow(
+            plan.sop.id,
+            inp,
+            id=incident_id,
+            task_queue=self.task_queue,
+            result_type=IncidentState,
+            search_attributes=search.start_attributes(
+                plan.sop.id, plan.sop.version, plan.region.code
+            ),
+        )
+
+    async def state(self, handle: WorkflowHandle[Any, Any]) -> IncidentState:
+        result: IncidentState = await handle.query(QUERY_STATE, result_type=IncidentState)
+        return result
+
+    async def until(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        ready: Callable[[IncidentState], bool],
+        *,
+        deadline: float = 10.0,
+    ) -> IncidentState:
+        """Poll the query until ``ready`` holds, in real time, with a deadline."""
+        import asyncio
+        import time
+
+        stop = time.monotonic() + deadline
+        while True:
+            current = await self.state(handle)
+            if ready(current):
+                return current
+            if time.monotonic() > stop:
+                raise AssertionError(f"condition not met before the deadline: {current}")
+            await asyncio.sleep(0.02)
+
+    async def history_length(self, handle: WorkflowHandle[Any, Any]) -> int:
+        history = await handle.fetch_history()
+        return len(history.events)
+
+
+@asynccontextmanager
+async def bench(fakes: Fakes | None = None) -> AsyncIterator[Bench]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
+    )
+    try:
+        await register_search_attributes(env.client)
+        fakes = fakes or Fakes()
+        queue = f"tq-{uuid.uuid4().hex[:8]}"
+        async with Worker(
+            env.client,
+            task_queue=queue,
+            workflows=[IncidentWorkflow],
+            activities=fakes.activities(),
+            activity_executor=_executor(),
+        ):
+            yield Bench(env, env.client, queue, fakes)
+    finally:
+        await env.shutdown()
+
+
+def _executor() -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=4)
+
+
+def run(scenario: Callable[[], Awaitable[None]]) -> None:
+    import asyncio
+
+    asyncio.run(scenario())  # type: ignore[arg-type]
+
+
+ONE_DAY = timedelta(days=1)

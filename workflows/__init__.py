@@ -1,0 +1,1 @@
+"""The durable interpreter: one workflow that runs any compiled plan."""

@@ -1,0 +1,197 @@
+"""The conductor: what happens next in an incident, decided without executing anything.
+
+Pure functions over the plan and the incident state: evaluate conditions, pick a triage rule
+or a decision branch, route an outcome to the next step, check a responder's action. The
+Temporal glue (``workflows.incident``) executes what these decide; keeping them apart means
+every rule here is unit-tested without a server, and nothing here can touch the history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sopflow.contract import LEAD_ROLE, Actor, IncidentState
+from sopflow.expressions import evaluate, render_template
+from sopflow.plan import (
+    ApprovalPlan,
+    DecisionPlan,
+    PlanStep,
+    TaskPlan,
+    TriagePlan,
+    possible_outcomes,
+)
+from workflows.form_check import form_errors
+
+
+class ExpressionFailed(Exception):
+    """An SOP expression could not be evaluated on this incident's data."""
+
+    def __init__(self, step: str, source: str, error: Exception) -> None:
+        super().__init__(f"step {step}: cannot evaluate {source!r}: {error}")
+        self.step = step
+
+
+class ActionRefused(Exception):
+    """A responder action that the incident does not accept, with the reason for the caller."""
+
+
+def context(state: IncidentState, incident_input: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The names an SOP expression sees (see SOP-FORMAT: input, steps, incident, now)."""
+    return {
+        "input": incident_input,
+        "steps": {
+            sid: {"status": s.status, "output": {} if s.output is None else s.output}
+            for sid, s in state.steps.items()
+        },
+        "incident": {
+            "id": state.incident_id,
+            "sop": state.sop,
+            "version": state.version,
+            "region": state.region,
+            "severity": state.severity or "",
+            "labels": list(state.labels),
+            "opened_at": state.opened_at,
+            "sla_breached": state.sla_breached,
+        },
+        "now": now,
+    }
+
+
+def check(step: str, source: str, variables: dict[str, Any]) -> Any:
+    """Evaluate ``source``; any failure becomes ExpressionFailed naming the step."""
+    try:
+        return evaluate(source, variables)
+    except Exception as exc:  # the CEL engine raises several types; all mean the same here
+        raise ExpressionFailed(step, source, exc) from exc
+
+
+def holds(step: str, source: str | None, variables: dict[str, Any]) -> bool:
+    """A condition; absent means true. A non-boolean result is an error, not truthiness."""
+    if source is None:
+        return True
+    value = check(step, source, variables)
+    if not isinstance(value, bool):
+        raise ExpressionFailed(step, source, TypeError(f"gave {value!r}, not true or false"))
+    return value
+
+
+def render(step: str, template: str, variables: dict[str, Any]) -> str:
+    try:
+        return render_template(template, variables)
+    except Exception as exc:
+        raise ExpressionFailed(step, template, exc) from exc
+
+
+def triage(step: TriagePlan, variables: dict[str, Any]) -> tuple[str, list[str], int]:
+    """(severity, labels, index of the rule) of the first rule that matches."""
+    for index, rule in enumerate(step.rules):
+        if holds(step.id, rule.when, variables):
+            return rule.severity, list(rule.labels), index
+    raise ExpressionFailed(step.id, "rules", ValueError("no rule matched"))
+
+
+def decide(step: DecisionPlan, variables: dict[str, Any]) -> str | None:
+    """The target of the first matching branch (None: the end of the list)."""
+    for branch in step.branches:
+        if holds(step.id, branch.when, variables):
+            return branch.goto
+    raise ExpressionFailed(step.id, "branches", ValueError("no branch matched"))
+
+
+def route(step: PlanStep, outcome: str | None) -> str | None:
+    """The step after ``step`` finished with ``outcome``: its `on` mapping, else `next`."""
+    if outcome is not None and outcome in step.on:
+        return step.on[outcome]
+    return step.next
+
+
+def outcome_is_known(step: PlanStep, outcome: str) -> bool:
+    return outcome in possible_outcomes(step)
+
+
+# --- Responder actions: every refusal names its reason.
+
+
+def _active(state: IncidentState, step_id: str, kind: str) -> None:
+    if state.status != "running":
+        raise ActionRefused(f"the incident is {state.status}")
+    found = state.steps.get(step_id)
+    if found is None:
+        raise ActionRefused(f"this incident has no step {step_id!r}")
+    if found.type != kind:
+        raise ActionRefused(f"step {step_id!r} is a {found.type}, not a {kind}")
+    if found.status != "active":
+        raise ActionRefused(f"step {step_id!r} is {found.status}, not active")
+
+
+def check_completion(
+    state: IncidentState, step: TaskPlan, actor: Actor, data: dict[str, Any]
+) -> None:
+    _active(state, step.id, "task")
+    if step.assignee not in actor.roles:
+        raise ActionRefused(
+            f"{actor.id} does not hold role {step.assignee!r}, which {step.id!r} needs"
+        )
+    problems = form_errors(step.form, data)
+    if problems:
+        raise ActionRefused("the form is not valid: " + "; ".join(problems))
+
+
+def four_eyes_excluded(state: IncidentState) -> set[str]:
+    """Who may not approve: whoever opened the incident or submitted any of its work."""
+    excluded = {state.opened_by}
+    excluded |= {s.submitted_by for s in state.steps.values() if s.submitted_by}
+    return excluded
+
+
+def check_vote(state: IncidentState, step: ApprovalPlan, actor: Actor) -> None:
+    _active(state, step.id, "approval")
+    if not set(step.approvers) & set(actor.roles):
+        needs = " or ".join(step.approvers)
+        raise ActionRefused(
+            f"{actor.id} holds none of the roles that approve {step.id!r} ({needs})"
+        )
+    votes = state.steps[step.id].votes
+    if step.distinct and any(v.actor == actor.id for v in votes):
+        raise ActionRefused(f"{actor.id} has already voted on {step.id!r}")
+    if step.four_eyes and actor.id in four_eyes_excluded(state):
+        raise ActionRefused(
+            f"four eyes: {actor.id} opened this incident or submitted its work, so cannot approve"
+        )
+
+
+def tally(step: ApprovalPlan, state: IncidentState) -> str | None:
+    """`rejected` on any rejection, `approved` at quorum, else None (still voting)."""
+    votes = state.steps[step.id].votes
+    if any(v.decision == "reject" for v in votes):
+        return "rejected"
+    if sum(v.decision == "approve" for v in votes) >= step.quorum:
+        return "approved"
+    return None
+
+
+def check_note(state: IncidentState, actor: Actor, roles: list[str]) -> None:
+    if not set(actor.roles) & set(roles):
+        raise ActionRefused(f"{actor.id} holds none of this SOP's roles ({', '.join(roles)})")
+
+
+def check_cancel(state: IncidentState, actor: Actor) -> None:
+    if state.status != "running":
+        raise ActionRefused(f"the incident is already {state.status}")
+    if LEAD_ROLE not in actor.roles:
+        raise ActionRefused(f"only the {LEAD_ROLE!r} role can cancel an incident")
+
+
+def pending_roles(plan_steps: dict[str, PlanStep], state: IncidentState) -> list[str]:
+    """Roles that active human steps are waiting on, sorted (no set iteration: determinism)."""
+    roles: list[str] = []
+    for sid, s in state.steps.items():
+        step = plan_steps.get(sid)
+        if s.status != "active" or step is None:
+            continue
+        if isinstance(step, TaskPlan):
+            roles.append(step.assignee)
+        elif isinstance(step, ApprovalPlan):
+            roles += step.approvers
+    return sorted(dict.fromkeys(roles))

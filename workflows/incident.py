@@ -1,0 +1,207 @@
+"""The incident workflow: one durable interpreter for every compiled plan.
+
+Registered as a dynamic workflow, so each SOP shows in the Temporal UI under its own workflow
+type (the SOP id); the plan arrives in the input and is the only procedure it reads. What to
+do next is decided by ``workflows.conductor``; this module only turns those decisions into
+Temporal commands (activities, timers, conditions) and handles responder actions as Updates
+whose validators refuse bad actions before anything reaches the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from temporalio import workflow
+from temporalio.common import RawValue, VersioningBehavior
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from sopflow.contract import (
+        QUERY_STATE,
+        SIGNAL_EVENT,
+        UPDATE_CANCEL,
+        UPDATE_COMPLETE,
+        UPDATE_NOTE,
+        UPDATE_VOTE,
+        ActionResult,
+        Cancel,
+        CompleteTask,
+        ExternalEvent,
+        IncidentInput,
+        IncidentState,
+        Note,
+        StepState,
+        Vote,
+        VoteRecord,
+    )
+    from sopflow.plan import ApprovalPlan, ParallelPlan, PlanStep, TaskPlan
+    from workflows import conductor
+    from workflows.runner import Finished, StepRunner
+
+
+def _refuse(exc: conductor.ActionRefused) -> ApplicationError:
+    return ApplicationError(str(exc), type="ActionRefused", non_retryable=True)
+
+
+@workflow.defn(dynamic=True, versioning_behavior=VersioningBehavior.PINNED)
+class IncidentWorkflow:
+    """Runs one incident from its plan; the workflow type is the SOP id."""
+
+    @workflow.init
+    def __init__(self, args: Sequence[RawValue]) -> None:
+        self.inp = workflow.payload_converter().from_payload(args[0].payload, IncidentInput)
+        self.plan = self.inp.plan
+        self.steps: dict[str, PlanStep] = {}
+        _index(list(self.plan.steps), self.steps)
+        self.state = self.inp.carried or IncidentState(
+            incident_id=self.inp.incident_id,
+            sop=self.plan.sop.id,
+            version=self.plan.sop.version,
+            region=self.plan.region.code,
+            plan_hash=self.plan.plan_hash,
+            opened_by=self.inp.opened_by,
+            opened_at=workflow.now(),
+            steps={sid: StepState(id=sid, type=s.type) for sid, s in self.steps.items()},
+        )
+        self.cancel_request: Cancel | None = None
+        self.runner = StepRunner(self.inp, self.steps, self.state, self._is_cancelled)
+        self.last_attributes: dict[str, object] = {}
+
+    def _is_cancelled(self) -> bool:
+        return self.cancel_request is not None
+
+    @workflow.run
+    async def run(self, args: Sequence[RawValue]) -> IncidentState:
+        if self.inp.carried is None:
+            self.runner.log("system", "incident.opened", detail=f"by {self.inp.opened_by}")
+        main = asyncio.ensure_future(self.runner.run_top(self.state.resume_at))
+        cancelled = asyncio.ensure_future(workflow.wait_condition(self._is_cancelled))
+        await workflow.wait([main, cancelled], return_when=asyncio.FIRST_COMPLETED)
+        if not main.done():
+            main.cancel()
+            await workflow.wait([main])
+        cancelled.cancel()
+        try:
+            self._finish(main)
+        except _ContinueAsNew:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            self.state.runs += 1
+            carried = self.inp.model_copy(update={"carried": self.state})
+            workflow.continue_as_new(carried)
+        self.runner.flush_search_attributes(final=True)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state
+
+    def _finish(self, main: asyncio.Future[None]) -> None:
+        state = self.state
+        if self.cancel_request is not None:
+            state.status, state.outcome = "cancelled", "cancelled"
+            req = self.cancel_request
+            self.runner.log(req.actor.id, "incident.cancelled", detail=req.reason)
+            return
+        error = main.exception()
+        if error is None:
+            state.status, state.outcome = "completed", state.outcome or "completed"
+        elif isinstance(error, Finished):
+            state.status, state.outcome = error.status, error.outcome
+            if error.detail:
+                self.runner.log("system", f"incident.{error.status}", error.step, error.detail)
+        elif isinstance(error, conductor.ExpressionFailed):
+            # The SOP's data did not fit an expression (e.g. a missing optional field):
+            # stop loudly rather than guess; the timeline says which step and why.
+            state.status, state.outcome = "failed", "expression_error"
+            state.steps[error.step].status = "failed"
+            self.runner.log("system", "incident.failed", error.step, str(error))
+        elif isinstance(error, StepRunner.ContinueAsNew):
+            raise _ContinueAsNew from error
+        else:
+            raise error  # a bug: fail the workflow task, keep the history, retry on a fix
+        self.runner.log("system", "incident.closed", detail=f"{state.status}: {state.outcome}")
+
+    # --- Queries and signals
+
+    @workflow.query(name=QUERY_STATE)
+    def get_state(self) -> IncidentState:
+        return self.state
+
+    @workflow.signal(name=SIGNAL_EVENT)
+    def on_event(self, event: ExternalEvent) -> None:
+        self.state.pending_events.append(event)
+        self.runner.log("external", "event.received", detail=event.name)
+
+    # --- Responder actions: validators refuse before anything is written to the history
+
+    @workflow.update(name=UPDATE_COMPLETE)
+    def complete_task(self, req: CompleteTask) -> ActionResult:
+        step = self.state.steps[req.step]
+        step.output, step.submitted_by = dict(req.data), req.actor.id
+        self.runner.log(req.actor.id, "task.completed", req.step)
+        return ActionResult(step=req.step, detail="completed")
+
+    @complete_task.validator
+    def _validate_complete(self, req: CompleteTask) -> None:
+        step = self.steps.get(req.step)
+        try:
+            if not isinstance(step, TaskPlan):
+                raise conductor.ActionRefused(f"this incident has no task {req.step!r}")
+            conductor.check_completion(self.state, step, req.actor, req.data)
+        except conductor.ActionRefused as exc:
+            raise _refuse(exc) from None
+
+    @workflow.update(name=UPDATE_VOTE)
+    def vote(self, req: Vote) -> ActionResult:
+        record = VoteRecord(
+            actor=req.actor.id, decision=req.decision, reason=req.reason, at=workflow.now()
+        )
+        self.state.steps[req.step].votes.append(record)
+        self.runner.log(req.actor.id, f"vote.{req.decision}", req.step, req.reason)
+        return ActionResult(step=req.step, detail=req.decision)
+
+    @vote.validator
+    def _validate_vote(self, req: Vote) -> None:
+        step = self.steps.get(req.step)
+        try:
+            if not isinstance(step, ApprovalPlan):
+                raise conductor.ActionRefused(f"this incident has no approval {req.step!r}")
+            conductor.check_vote(self.state, step, req.actor)
+        except conductor.ActionRefused as exc:
+            raise _refuse(exc) from None
+
+    @workflow.update(name=UPDATE_NOTE)
+    def add_note(self, req: Note) -> ActionResult:
+        self.runner.log(req.actor.id, "note", req.step, req.text)
+        return ActionResult(step=req.step, detail="noted")
+
+    @add_note.validator
+    def _validate_note(self, req: Note) -> None:
+        try:
+            if req.step is not None and req.step not in self.steps:
+                raise conductor.ActionRefused(f"this incident has no step {req.step!r}")
+            conductor.check_note(self.state, req.actor, list(self.plan.roles))
+        except conductor.ActionRefused as exc:
+            raise _refuse(exc) from None
+
+    @workflow.update(name=UPDATE_CANCEL)
+    def cancel_incident(self, req: Cancel) -> ActionResult:
+        self.cancel_request = req
+        return ActionResult(detail="cancelling")
+
+    @cancel_incident.validator
+    def _validate_cancel(self, req: Cancel) -> None:
+        try:
+            conductor.check_cancel(self.state, req.actor)
+        except conductor.ActionRefused as exc:
+            raise _refuse(exc) from None
+
+
+class _ContinueAsNew(Exception):
+    pass
+
+
+def _index(steps: list[PlanStep], out: dict[str, PlanStep]) -> None:
+    for step in steps:
+        out[step.id] = step
+        if isinstance(step, ParallelPlan):
+            for branch in step.branches:
+                _index(list(branch.steps), out)

@@ -1,0 +1,468 @@
+"""Executing steps: the Temporal commands behind each step type.
+
+``StepRunner`` walks a list of plan steps, asks the conductor what each one decides, and
+turns that into activities, timers and conditions. Conditions and decisions cost no history
+events; each activity costs its own; search attributes are written once per wait, not once
+per step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from sopflow.contract import (
+        ACT_DISCLOSURE,
+        ACT_ENRICH,
+        ACT_NOTIFY,
+        ACT_POSTMORTEM,
+        DisclosureRequest,
+        DisclosureResult,
+        EnrichRequest,
+        EnrichResult,
+        IncidentInput,
+        IncidentState,
+        IncidentStatus,
+        NotifyRequest,
+        NotifyResult,
+        PostmortemRequest,
+        PostmortemResult,
+        TimelineEntry,
+    )
+    from sopflow.plan import (
+        ApprovalPlan,
+        DecisionPlan,
+        DisclosureCheckPlan,
+        EndPlan,
+        NotifyPlan,
+        ParallelPlan,
+        PlanStep,
+        PostmortemPlan,
+        TaskPlan,
+        TriagePlan,
+        WaitPlan,
+    )
+    from workflows import conductor, search
+
+ESCALATION_CHANNEL = "escalation"
+_HUMAN_TYPES = ("task", "approval", "wait")
+
+
+class Finished(Exception):
+    """The incident ends here: an end step, a failure, or an SLA chain set to fail."""
+
+    def __init__(
+        self, status: IncidentStatus, outcome: str, step: str | None = None, detail: str = ""
+    ) -> None:
+        super().__init__(f"{status}: {outcome}")
+        self.status: IncidentStatus = status
+        self.outcome, self.step, self.detail = outcome, step, detail
+
+
+class StepRunner:
+    class ContinueAsNew(Exception):
+        """The history is long: continue as new at this step boundary."""
+
+    def __init__(
+        self,
+        inp: IncidentInput,
+        steps: dict[str, PlanStep],
+        state: IncidentState,
+        cancelled: Callable[[], bool],
+    ) -> None:
+        self.inp, self.plan, self.steps, self.state = inp, inp.plan, steps, state
+        self.cancelled = cancelled
+        retry = self.plan.defaults.retry
+        self.retry = RetryPolicy(
+            maximum_attempts=retry.max_attempts,
+            initial_interval=timedelta(seconds=retry.initial_interval_s),
+            backoff_coefficient=retry.backoff,
+            maximum_interval=timedelta(seconds=retry.max_interval_s),
+        )
+        self.last_attributes: dict[str, object] = {}
+
+    # --- bookkeeping
+
+    def log(self, actor: str, kind: str, step: str | None = None, detail: str = "") -> None:
+        entry = TimelineEntry(at=workflow.now(), actor=actor, kind=kind, step=step, detail=detail)
+        self.state.timeline.append(entry)
+
+    def variables(self) -> dict[str, Any]:
+        return conductor.context(self.state, self.inp.input, workflow.now())
+
+    def flush_search_attributes(self, *, final: bool = False) -> None:
+        state = self.state
+        waiting = [
+            sid for sid, s in state.steps.items() if s.status == "active" and s.type in _HUMAN_TYPES
+        ]
+        current: dict[str, object] = {
+            search.SOP_ID.name: state.sop,
+            search.SOP_VERSION.name: state.version,
+            search.REGION.name: state.region,
+            search.ACTIVE_STEPS.name: waiting,
+            search.PENDING_ROLES.name: conductor.pending_roles(self.steps, state),
+            search.SLA_BREACHED.name: state.sla_breached,
+        }
+        if state.severity:
+            current[search.SEVERITY.name] = state.severity
+        if final and state.outcome:
+            current[search.OUTCOME.name] = state.outcome
+        if not self.last_attributes:
+            self.last_attributes = _known_attributes()
+        changes = search.updates(current, self.last_attributes)
+        if changes:
+            workflow.upsert_search_attributes(changes)
+            self.last_attributes.update(current)
+
+    # --- walking lists of steps
+
+    async def run_top(self, resume_at: str | None) -> None:
+        await self.run_list(list(self.plan.steps), resume_at, top=True)
+
+    async def run_list(self, steps: list[PlanStep], start: str | None, *, top: bool) -> None:
+        position = {s.id: i for i, s in enumerate(steps)}
+        current: str | None = start or steps[0].id
+        while current is not None:
+            if top and self._history_is_long():
+                self.state.resume_at = current
+                raise StepRunner.ContinueAsNew
+            index = position[current]
+            following = steps[index + 1].id if index + 1 < len(steps) else None
+            current = await self.run_step(steps[index], following)
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.get_current_history_length() >= self.inp.continue_as_new_after
+            or info.is_continue_as_new_suggested()
+        )
+
+    async def run_step(self, step: PlanStep, following: str | None) -> str | None:
+        """Run one step; the id of the step to run next in the same list, or None."""
+        s = self.state.steps[step.id]
+        if not conductor.holds(step.id, step.when, self.variables()):
+            s.status = "skipped"
+            self.log("system", "step.skipped", step.id, f"when: {step.when}")
+            return following
+        s.status, s.starts, s.started_at = "active", s.starts + 1, workflow.now()
+        s.output, s.votes, s.submitted_by, s.due_at = None, [], None, None
+        try:
+            outcome = await self._execute(step)
+        except ActivityError as exc:
+            s.status = "failed"
+            cause = exc.cause or exc
+            raise Finished("failed", f"step_failed:{step.id}", step.id, str(cause)) from exc
+        if s.status == "active":
+            s.status = "done"
+        s.finished_at = workflow.now()
+        if isinstance(outcome, Goto):
+            return outcome.target
+        return conductor.route(step, outcome)
+
+    async def _execute(self, step: PlanStep) -> Outcome:
+        if isinstance(step, TriagePlan):
+            await self._triage(step)
+            return None
+        if isinstance(step, TaskPlan):
+            return await self._task(step)
+        if isinstance(step, ApprovalPlan):
+            return await self._approval(step)
+        if isinstance(step, DecisionPlan):
+            target = conductor.decide(step, self.variables())
+            self.state.steps[step.id].output = {"goto": target}
+            self.state.steps[step.id].status = "done"
+            # A decision's target replaces routing: signal it with a pseudo-outcome.
+            return Goto(target)
+        if isinstance(step, DisclosureCheckPlan):
+            return await self._disclosure(step)
+        if isinstance(step, NotifyPlan):
+            await self._notify(step)
+            return None
+        if isinstance(step, WaitPlan):
+            return await self._wait(step)
+        if isinstance(step, ParallelPlan):
+            await self._parallel(step)
+            return None
+        if isinstance(step, PostmortemPlan):
+            await self._postmortem(step)
+            return None
+        assert isinstance(step, EndPlan)
+        self.state.steps[step.id].status = "done"
+        self.state.outcome = step.outcome
+        raise Finished("completed", step.outcome, step.id)
+
+    # --- step types
+
+    async def _triage(self, step: TriagePlan) -> None:
+        enrichment: dict[str, Any] = {}
+        if step.enrich:
+            request = EnrichRequest(
+                incident_id=self.state.incident_id,
+                sop=self.state.sop,
+                region=self.state.region,
+                names=step.enrich,
+                input=self.inp.input,
+            )
+            result = await self._activity(ACT_ENRICH, request, EnrichResult, data=True)
+            enrichment = result.data
+        severity, labels, rule = conductor.triage(step, self.variables())
+        self.state.severity = severity
+        self.state.labels = sorted(dict.fromkeys([*self.state.labels, *labels]))
+        out = {"severity": severity, "labels": labels, "enrichment": enrichment}
+        self.state.steps[step.id].output = out
+        self.log("system", "triage", step.id, f"{severity} (rule {rule})")
+
+    async def _task(self, step: TaskPlan) -> Outcome:
+        s = self.state.steps[step.id]
+        s.role = step.assignee
+        return await self._await_people(step, lambda: s.submitted_by is not None)
+
+    async def _approval(self, step: ApprovalPlan) -> Outcome:
+        s = self.state.steps[step.id]
+        s.role = step.approvers[0]
+        timed_out = await self._await_people(
+            step, lambda: conductor.tally(step, self.state) is not None
+        )
+        if timed_out is not None:
+            return timed_out
+        outcome = conductor.tally(step, self.state)
+        s.output = {"outcome": outcome, "votes": [v.model_dump(mode="json") for v in s.votes]}
+        self.log("system", f"approval.{outcome}", step.id)
+        return outcome
+
+    async def _await_people(
+        self, step: TaskPlan | ApprovalPlan, done: Callable[[], bool]
+    ) -> Goto | None:
+        """Wait for ``done`` under the step's SLA. None when done; a Goto when the escalation
+        chain is spent and `on_timeout` says where to go."""
+        s = self.state.steps[step.id]
+        chain = [r for r in step.escalate if r not in s.escalated_to]
+        deadline = workflow.now() + timedelta(seconds=step.sla_s)
+        while True:
+            s.due_at = deadline
+            self.flush_search_attributes()
+            remaining = max((deadline - workflow.now()).total_seconds(), 1.0)
+            try:
+                await workflow.wait_condition(done, timeout=timedelta(seconds=remaining))
+                return None
+            except TimeoutError:
+                pass
+            s.breaches += 1
+            self.state.sla_breached = True
+            if chain:
+                role = chain.pop(0)
+                s.escalated_to.append(role)
+                self.log("system", "sla.breached", step.id, f"escalated to {role}")
+                await self._send(
+                    step.id, ESCALATION_CHANNEL, role, True, _escalation_text(self, step)
+                )
+                deadline = deadline + timedelta(seconds=step.sla_s)
+                continue
+            self.log(
+                "system",
+                "sla.breached",
+                step.id,
+                f"escalation chain spent: {step.on_timeout.action}",
+            )
+            if step.on_timeout.action == "fail":
+                s.status = "failed"
+                raise Finished("failed", f"sla_spent:{step.id}", step.id, "SLA chain spent")
+            if step.on_timeout.action == "goto":
+                s.status = "failed"
+                return Goto(step.on_timeout.goto)
+            self.flush_search_attributes()
+            await workflow.wait_condition(done)  # keep waiting: the breach is on record
+            return None
+
+    async def _disclosure(self, step: DisclosureCheckPlan) -> str:
+        variables = self.variables()
+        facts = {
+            name: conductor.check(step.id, expr, variables) for name, expr in step.request.items()
+        }
+        s = self.state.steps[step.id]
+        request = DisclosureRequest(
+            incident_id=self.state.incident_id,
+            step=step.id,
+            sop=self.state.sop,
+            version=self.state.version,
+            region=self.state.region,
+            policy=self.plan.policies[step.policy],
+            facts=_plain(facts),
+            idempotency_key=f"{self.state.incident_id}/{step.id}/{s.starts}",
+        )
+        result: DisclosureResult = await self._activity(
+            ACT_DISCLOSURE, request, DisclosureResult, data=True
+        )
+        s.output = result.model_dump(mode="json")
+        basis = result.legal_basis or result.reason or ""
+        self.log("system", f"disclosure.{result.decision}", step.id, f"{result.policy}: {basis}")
+        return result.decision
+
+    async def _notify(self, step: NotifyPlan) -> None:
+        variables = self.variables()
+        message = conductor.render(step.id, step.message, variables)
+        if step.to_role is not None:
+            to, is_role = step.to_role, True
+        else:
+            to, is_role = str(conductor.check(step.id, step.to_expr or "", variables)), False
+        result = await self._send(step.id, step.channel, to, is_role, message)
+        self.state.steps[step.id].output = {
+            "channel": result.channel,
+            "delivered": result.delivered,
+        }
+
+    async def _send(
+        self, step_id: str, channel: str, to: str, is_role: bool, message: str
+    ) -> NotifyResult:
+        s = self.state.steps[step_id]
+        key = f"{self.state.incident_id}/{step_id}/{s.starts}/{channel}/{s.breaches}"
+        request = NotifyRequest(
+            incident_id=self.state.incident_id,
+            step=step_id,
+            channel=channel,
+            to=to,
+            to_is_role=is_role,
+            region=self.state.region,
+            message=message,
+            idempotency_key=key,
+        )
+        result: NotifyResult = await self._activity(ACT_NOTIFY, request, NotifyResult, data=True)
+        self.log("system", "notified", step_id, f"{channel} to {to}")
+        return result
+
+    async def _wait(self, step: WaitPlan) -> str | None:
+        s = self.state.steps[step.id]
+        self.flush_search_attributes()
+        if step.for_s is not None or step.until is not None:
+            seconds = step.for_s if step.for_s is not None else self._until_seconds(step)
+            s.due_at = workflow.now() + timedelta(seconds=seconds)
+            if seconds > 0:
+                await workflow.sleep(timedelta(seconds=seconds))
+            s.output = {"elapsed": True}
+            return None
+        name = step.event or ""
+        received = lambda: any(e.name == name for e in self.state.pending_events)  # noqa: E731
+        if step.timeout_s is None:
+            await workflow.wait_condition(received)
+        else:
+            s.due_at = workflow.now() + timedelta(seconds=step.timeout_s)
+            try:
+                await workflow.wait_condition(received, timeout=timedelta(seconds=step.timeout_s))
+            except TimeoutError:
+                s.output = {"timed_out": True}
+                self.log("system", "wait.timeout", step.id, name)
+                return "timeout"
+        event = next(e for e in self.state.pending_events if e.name == name)
+        self.state.pending_events.remove(event)
+        s.output = dict(event.data)
+        return "received"
+
+    def _until_seconds(self, step: WaitPlan) -> float:
+        value = conductor.check(step.id, step.until or "", self.variables())
+        if not isinstance(value, datetime):
+            raise conductor.ExpressionFailed(
+                step.id, step.until or "", TypeError("not a timestamp")
+            )
+        return max((value - workflow.now()).total_seconds(), 0.0)
+
+    async def _parallel(self, step: ParallelPlan) -> None:
+        lanes = [
+            asyncio.ensure_future(self.run_list(list(branch.steps), None, top=False))
+            for branch in step.branches
+        ]
+        mode = asyncio.FIRST_COMPLETED if step.join == "any" else asyncio.FIRST_EXCEPTION
+        done, pending = await workflow.wait(lanes, return_when=mode)
+        for lane in pending:
+            lane.cancel()
+        if pending:
+            await workflow.wait(pending)
+            self._mark_cancelled(step)
+        for lane in lanes:
+            if lane in done and lane.exception() is not None:
+                raise lane.exception()  # type: ignore[misc]
+
+    def _mark_cancelled(self, step: ParallelPlan) -> None:
+        for branch in step.branches:
+            for inner in branch.steps:
+                s = self.state.steps[inner.id]
+                if s.status in ("active", "pending"):
+                    s.status = "skipped"
+                    self.log("system", "step.cancelled", inner.id, f"join {step.join}")
+
+    async def _postmortem(self, step: PostmortemPlan) -> None:
+        request = PostmortemRequest(
+            incident_id=self.state.incident_id,
+            sop=self.state.sop,
+            version=self.state.version,
+            region=self.state.region,
+            title=self.plan.sop.title,
+            severity=self.state.severity,
+            outcome=self.state.outcome,
+            owner=step.owner,
+            due_at=workflow.now() + timedelta(seconds=step.due_s),
+            template=step.template,
+            timeline=list(self.state.timeline),
+            steps=list(self.state.steps.values()),
+        )
+        result = await self._activity(ACT_POSTMORTEM, request, PostmortemResult, data=True)
+        self.state.steps[step.id].output = result.model_dump(mode="json")
+        self.log("system", "postmortem.opened", step.id, result.document)
+
+    async def _activity(
+        self, name: str, request: Any, result_type: type[Any], *, data: bool
+    ) -> Any:
+        queue = self.inp.data_task_queue if data else None
+        return await workflow.execute_activity(
+            name,
+            request,
+            result_type=result_type,
+            task_queue=queue,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=self.retry,
+        )
+
+
+class Goto:
+    """Go to ``target`` whatever `on` and `next` say: a decision's branch, an SLA goto."""
+
+    def __init__(self, target: str | None) -> None:
+        self.target = target
+
+
+Outcome = str | Goto | None
+
+
+def _escalation_text(runner: StepRunner, step: TaskPlan | ApprovalPlan) -> str:
+    state = runner.state
+    return (
+        f"Incident {state.incident_id} ({state.sop}@{state.version}, {state.region}): step "
+        f"'{step.title}' is overdue and escalated to you."
+    )
+
+
+def _plain(value: Any) -> Any:
+    """CEL results as JSON data (timestamps become ISO text)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _known_attributes() -> dict[str, object]:
+    typed = workflow.info().typed_search_attributes
+    known: dict[str, object] = {}
+    for key in search.ALL_KEYS:
+        value = typed.get(key)
+        if value is not None:
+            known[key.name] = value
+    return known
