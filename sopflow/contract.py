@@ -34,6 +34,10 @@ ACT_NOTIFY = "sopflow.notify"
 ACT_DISCLOSURE = "sopflow.disclosure_check"
 ACT_POSTMORTEM = "sopflow.postmortem"
 
+# SLA escalations go out on this channel; without one configured they go to the log channel
+# (never dropped: the breach is also on the incident's timeline).
+ESCALATION_CHANNEL = "escalation"
+
 # The role that may cancel an incident, whatever the SOP calls its other roles.
 LEAD_ROLE = "lead"
 

@@ -45,6 +45,7 @@ from workflows import search
 from workflows.incident import IncidentWorkflow
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 
 
 def compile_text(sop: str, *extra: str, region: str | None = None) -> Plan:
@@ -168,12 +169,23 @@ class Bench:
 
 
 @asynccontextmanager
-async def bench(fakes: Fakes | None = None) -> AsyncIterator[Bench]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
-    )
+async def bench(fakes: Fakes | None = None, *, dev_server: bool = False) -> AsyncIterator[Bench]:
+    """A worker on a fresh task queue, against the time-skipping test server, or against the
+    real dev server where a test needs what only it does (rejected updates leave no trace
+    there; the test server still records the workflow task that ran the validator)."""
+    if dev_server:
+        env = await WorkflowEnvironment.start_local(
+            data_converter=pydantic_data_converter,
+            dev_server_existing_path=str(TEMPORAL_CLI),
+            search_attributes=search.ALL_KEYS,
+        )
+    else:
+        env = await WorkflowEnvironment.start_time_skipping(
+            data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
+        )
     try:
-        await register_search_attributes(env.client)
+        if not dev_server:
+            await register_search_attributes(env.client)
         fakes = fakes or Fakes()
         queue = f"tq-{uuid.uuid4().hex[:8]}"
         async with Worker(

@@ -3,12 +3,13 @@ an aiosmtpd SMTP server for the email channel; the configuration from a real TOM
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,8 @@ def webhook() -> Iterator[WebhookServer]:
             pass  # keep the test output clean
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the serving loop to look.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     try:
@@ -125,7 +127,8 @@ def webhook_notifier(
     webhook: WebhookServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Notifier:
     monkeypatch.setenv("HOOK_TOKEN", "s3cret-token")
-    toml = f'[channels.webhook]\nkind = "webhook"\nurl = "{webhook.url}"\ntoken_env = "HOOK_TOKEN"\n'
+    toml = f'[channels.webhook]\nkind = "webhook"\nurl = "{webhook.url}"\n'
+    toml += 'token_env = "HOOK_TOKEN"\n'
     return notifier_from(tmp_path, monkeypatch, toml)
 
 
@@ -187,9 +190,7 @@ def test_webhook_client_errors_are_final(
     assert "threat to life" not in str(failure.value)
 
 
-def test_an_unreachable_webhook_is_retried(
-    webhook: WebhookServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_unreachable_webhook_is_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A port that was just free: nothing listens there.
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     port = server.server_address[1]
@@ -219,7 +220,7 @@ def test_log_channel_works_without_config_and_keeps_text_out_of_info(
 ) -> None:
     monkeypatch.delenv("SOPFLOW_CONFIG", raising=False)
     notifier = Notifier.from_config(load_config())
-    assert notifier.channel_names == ["log"]
+    assert notifier.channel_names == ["escalation", "log"]  # escalation falls back to the log
     req = request(channel="log", to="someone@example.org", to_is_role=False)
     with capture_logs() as logs:
         result = ActivityEnvironment().run(notifier.notify, req)
@@ -234,7 +235,7 @@ def test_log_channel_works_without_config_and_keeps_text_out_of_info(
 
 def test_any_channel_name_can_be_the_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     notifier = notifier_from(tmp_path, monkeypatch, '[channels.pager]\nkind = "log"\n')
-    assert notifier.channel_names == ["log", "pager"]
+    assert notifier.channel_names == ["escalation", "log", "pager"]
     result = ActivityEnvironment().run(notifier.notify, request(channel="pager"))
     assert result.delivered and result.channel == "pager"
 
@@ -300,21 +301,30 @@ def test_a_secret_file_is_read_relative_to_the_config(
 class Received:
     mail_from: str
     rcpt_tos: list[str]
-    message: Message
+    message: EmailMessage
 
 
 class _Collect:
+    """An aiosmtpd handler that keeps what it receives and refuses ``bounce@`` mailboxes."""
+
     def __init__(self) -> None:
         self.messages: list[Received] = []
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    # aiosmtpd calls its hooks by these upper-case names.
+    async def handle_DATA(  # noqa: N802
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
         assert isinstance(envelope.content, bytes) and envelope.mail_from is not None
         self.messages.append(
-            Received(envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
+            Received(
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                message_from_bytes(envelope.content, policy=policy.default),
+            )
         )
         return "250 OK"
 
-    async def handle_RCPT(
+    async def handle_RCPT(  # noqa: N802
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if address.startswith("bounce@"):
@@ -327,9 +337,9 @@ class _AnyPortController(Controller):
     """Binds port 0 and learns the port the system chose before the readiness probe."""
 
     def _trigger_server(self) -> None:
-        assert self.server is not None
+        assert isinstance(self.server, asyncio.Server)
         self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
+        super()._trigger_server()  # type: ignore[no-untyped-call]  # aiosmtpd leaves it untyped
 
 
 @pytest.fixture
@@ -374,9 +384,7 @@ def test_email_to_a_role_goes_to_its_holders_in_the_incidents_region(
     assert got.message["Idempotency-Key"] == "inc-42/page/1"
     assert got.message["Message-ID"] == message_id("inc-42/page/1", "desk.example")
     assert got.message["Subject"] == "[sopflow] inc-42: page"
-    assert got.message.get_payload(decode=True).decode().strip() == (
-        "SEV1 threat to life: call the desk"
-    )
+    assert got.message.get_content().strip() == "SEV1 threat to life: call the desk"
     assert result.delivered and "2 of 2" in result.detail
 
 

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Sequence
 
 from temporalio import workflow
-from temporalio.common import RawValue, VersioningBehavior
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -44,7 +44,10 @@ def _refuse(exc: conductor.ActionRefused) -> ApplicationError:
     return ApplicationError(str(exc), type="ActionRefused", non_retryable=True)
 
 
-@workflow.defn(dynamic=True, versioning_behavior=VersioningBehavior.PINNED)
+# Runs are pinned to the build they started on by the worker's deployment settings
+# (worker.py: default_versioning_behavior=PINNED when Worker Versioning is on); naming the
+# behaviour here would make a worker without versioning fail every workflow task.
+@workflow.defn(dynamic=True)
 class IncidentWorkflow:
     """Runs one incident from its plan; the workflow type is the SOP id."""
 
@@ -107,12 +110,6 @@ class IncidentWorkflow:
             state.status, state.outcome = error.status, error.outcome
             if error.detail:
                 self.runner.log("system", f"incident.{error.status}", error.step, error.detail)
-        elif isinstance(error, conductor.ExpressionFailed):
-            # The SOP's data did not fit an expression (e.g. a missing optional field):
-            # stop loudly rather than guess; the timeline says which step and why.
-            state.status, state.outcome = "failed", "expression_error"
-            state.steps[error.step].status = "failed"
-            self.runner.log("system", "incident.failed", error.step, str(error))
         elif isinstance(error, StepRunner.ContinueAsNew):
             raise _ContinueAsNew from error
         else:

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ACT_ENRICH,
         ACT_NOTIFY,
         ACT_POSTMORTEM,
+        ESCALATION_CHANNEL,
         DisclosureRequest,
         DisclosureResult,
         EnrichRequest,
@@ -51,7 +52,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import conductor, search
 
-ESCALATION_CHANNEL = "escalation"
 _HUMAN_TYPES = ("task", "approval", "wait")
 
 
@@ -146,6 +146,15 @@ class StepRunner:
 
     async def run_step(self, step: PlanStep, following: str | None) -> str | None:
         """Run one step; the id of the step to run next in the same list, or None."""
+        try:
+            return await self._run_step(step, following)
+        except conductor.ExpressionFailed as exc:
+            # The incident's data did not fit an expression (e.g. a missing optional field):
+            # stop loudly rather than guess; the timeline says which step and why.
+            self.state.steps[step.id].status = "failed"
+            raise Finished("failed", "expression_error", step.id, str(exc)) from exc
+
+    async def _run_step(self, step: PlanStep, following: str | None) -> str | None:
         s = self.state.steps[step.id]
         if not conductor.holds(step.id, step.when, self.variables()):
             s.status = "skipped"
@@ -195,6 +204,7 @@ class StepRunner:
             return None
         assert isinstance(step, EndPlan)
         self.state.steps[step.id].status = "done"
+        self.state.steps[step.id].finished_at = workflow.now()
         self.state.outcome = step.outcome
         raise Finished("completed", step.outcome, step.id)
 

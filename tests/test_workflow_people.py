@@ -1,0 +1,199 @@
+"""Human steps on the time-skipping server: tasks, votes, SLA escalation, refusals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+
+from sopflow.contract import (
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+    ActionResult,
+    Actor,
+    Cancel,
+    CompleteTask,
+    IncidentState,
+    Note,
+    Vote,
+)
+from tests.harness import Bench, bench, compile_text, run
+
+PEOPLE = """\
+apiVersion: sopflow/v1
+kind: SOP
+id: people
+version: 1
+title: People
+owner: tests
+region: US
+roles:
+  responder: {description: Responder}
+  lead: {description: Lead}
+  legal: {description: Counsel}
+defaults:
+  sla: 30m
+steps:
+  - id: verify
+    type: task
+    assignee: responder
+    escalate: [lead, legal]
+    on_timeout: fail
+    form:
+      type: object
+      required: [verified]
+      additionalProperties: false
+      properties: {verified: {type: boolean}}
+  - id: approve
+    type: approval
+    approvers: [lead, legal]
+    quorum: 2
+    on: {rejected: refused}
+  - id: done
+    type: end
+    outcome: resolved
+  - id: refused
+    type: end
+    outcome: rejected
+"""
+
+ALICE = Actor(id="alice", roles=["responder"])
+BOB = Actor(id="bob", roles=["lead"])
+CARA = Actor(id="cara", roles=["legal"])
+
+
+async def complete(h: WorkflowHandle[Any, Any], actor: Actor, data: dict[str, Any]) -> ActionResult:
+    result: ActionResult = await h.execute_update(
+        UPDATE_COMPLETE,
+        CompleteTask(step="verify", actor=actor, data=data),
+        result_type=ActionResult,
+    )
+    return result
+
+
+async def vote(h: WorkflowHandle[Any, Any], actor: Actor, decision: str) -> ActionResult:
+    req = Vote(step="approve", actor=actor, decision=decision, reason="checked")
+    result: ActionResult = await h.execute_update(UPDATE_VOTE, req, result_type=ActionResult)
+    return result
+
+
+async def refused(
+    b: Bench, h: WorkflowHandle[Any, Any], update: str, arg: Any, reason: str
+) -> None:
+    """The action is refused with ``reason`` and the history does not grow."""
+    before = await b.history_length(h)
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await h.execute_update(update, arg, result_type=ActionResult)
+    assert reason in str(caught.value.cause)
+    assert await b.history_length(h) == before
+
+
+def active(step: str) -> Any:
+    return lambda s: s.steps[step].status == "active"
+
+
+def test_task_then_quorum_of_two_approves() -> None:
+    async def scenario() -> None:
+        async with bench() as b:
+            h = await b.start(compile_text(PEOPLE))
+            await b.until(h, active("verify"))
+            await complete(h, ALICE, {"verified": True})
+            await b.until(h, active("approve"))
+            await vote(h, BOB, "approve")
+            await vote(h, CARA, "approve")
+            final: IncidentState = await h.result()
+            assert (final.status, final.outcome) == ("completed", "resolved")
+            assert final.steps["verify"].output == {"verified": True}
+            assert final.steps["approve"].output["outcome"] == "approved"
+            assert [v.actor for v in final.steps["approve"].votes] == ["bob", "cara"]
+            kinds = [e.kind for e in final.timeline]
+            assert kinds.count("vote.approve") == 2 and "task.completed" in kinds
+
+    run(scenario)
+
+
+def test_a_rejection_routes_to_its_step() -> None:
+    async def scenario() -> None:
+        async with bench() as b:
+            h = await b.start(compile_text(PEOPLE))
+            await b.until(h, active("verify"))
+            await complete(h, ALICE, {"verified": True})
+            await b.until(h, active("approve"))
+            await vote(h, BOB, "reject")
+            final: IncidentState = await h.result()
+            assert final.outcome == "rejected" and final.steps["refused"].status == "done"
+
+    run(scenario)
+
+
+def test_refused_actions_leave_the_history_untouched() -> None:
+    async def scenario() -> None:
+        async with bench(dev_server=True) as b:
+            h = await b.start(compile_text(PEOPLE), opened_by="bob")
+            await b.until(h, active("verify"))
+            task = CompleteTask(step="verify", actor=BOB, data={"verified": True})
+            await refused(b, h, UPDATE_COMPLETE, task, "does not hold role 'responder'")
+            bad_form = CompleteTask(step="verify", actor=ALICE, data={"verified": "yes"})
+            await refused(b, h, UPDATE_COMPLETE, bad_form, "verified: must be boolean")
+            extra = CompleteTask(step="verify", actor=ALICE, data={"verified": True, "x": 1})
+            await refused(b, h, UPDATE_COMPLETE, extra, "x: is not a field of this form")
+            early = Vote(step="approve", actor=CARA, decision="approve", reason="r")
+            await refused(b, h, UPDATE_VOTE, early, "'approve' is pending, not active")
+            await refused(b, h, UPDATE_CANCEL, Cancel(actor=ALICE, reason="r"), "only the 'lead'")
+            outsider = Note(actor=Actor(id="eve", roles=["press"]), text="hi")
+            await refused(b, h, UPDATE_NOTE, outsider, "holds none of this SOP's roles")
+            await complete(h, ALICE, {"verified": True})
+            await b.until(h, active("approve"))
+            # bob opened the incident: four eyes refuses his vote.
+            await refused(
+                b,
+                h,
+                UPDATE_VOTE,
+                Vote(step="approve", actor=BOB, decision="approve", reason="r"),
+                "four eyes",
+            )
+            await vote(h, CARA, "approve")
+            again = Vote(step="approve", actor=CARA, decision="approve", reason="r")
+            await refused(b, h, UPDATE_VOTE, again, "already voted")
+            await refused(b, h, UPDATE_COMPLETE, task, "'verify' is done, not active")
+
+    run(scenario)
+
+
+def test_sla_breach_escalates_along_the_chain_then_fails() -> None:
+    async def scenario() -> None:
+        async with bench() as b:
+            h = await b.start(compile_text(PEOPLE))
+            await b.until(h, active("verify"))
+            await b.env.sleep(timedelta(minutes=31))
+            state = await b.until(h, lambda s: s.steps["verify"].breaches == 1)
+            assert state.sla_breached and state.steps["verify"].escalated_to == ["lead"]
+            await b.env.sleep(timedelta(minutes=30))
+            await b.until(h, lambda s: s.steps["verify"].breaches == 2)
+            final: IncidentState = await h.result()  # the third breach spends the chain
+            assert (final.status, final.outcome) == ("failed", "sla_spent:verify")
+            assert [n.to for n in b.fakes.notifications] == ["lead", "legal"]
+            assert len({n.idempotency_key for n in b.fakes.notifications}) == 2
+
+    run(scenario)
+
+
+def test_lead_cancels_with_a_reason() -> None:
+    async def scenario() -> None:
+        async with bench() as b:
+            h = await b.start(compile_text(PEOPLE))
+            await b.until(h, active("verify"))
+            await h.execute_update(
+                UPDATE_CANCEL,
+                Cancel(actor=BOB, reason="duplicate of another case"),
+                result_type=ActionResult,
+            )
+            final: IncidentState = await h.result()
+            assert (final.status, final.outcome) == ("cancelled", "cancelled")
+            assert any(e.kind == "incident.cancelled" and e.actor == "bob" for e in final.timeline)
+
+    run(scenario)
