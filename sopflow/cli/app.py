@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from sopflow.cli import authoring
+from sopflow.cli import authoring, stack
 
 app = typer.Typer(
     name="sopflow",
@@ -20,6 +20,8 @@ app.command("graph")(authoring.graph)
 app.command("diff")(authoring.diff)
 app.command("publish")(authoring.publish)
 app.command("schema")(authoring.schema)
+app.command("setup")(stack.setup)
+app.command("dev")(stack.dev)
 
 
 def main() -> None:

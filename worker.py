@@ -1,0 +1,152 @@
+"""The sopflow worker: the incident workflow and its activities on a Temporal task queue.
+
+Configuration comes from the environment, so the same worker runs against the embedded dev
+server and a production cluster:
+
+- ``TEMPORAL_ADDRESS`` (default ``localhost:7233``), ``TEMPORAL_NAMESPACE`` (``default``);
+- TLS: ``TEMPORAL_TLS_CERT`` and ``TEMPORAL_TLS_KEY`` (client certificate files),
+  ``TEMPORAL_TLS_CA`` (server CA file), or ``TEMPORAL_TLS=1`` for TLS with system roots;
+  ``TEMPORAL_API_KEY`` for Temporal Cloud API keys;
+- ``SOPFLOW_TASK_QUEUE`` (default ``sopflow``);
+- ``SOPFLOW_DATA_REGIONS`` (e.g. ``UK``): also serve the user-data activities of these data
+  regions on their own queues (``sopflow-data-UK``), so a UK worker never receives US data;
+- ``SOPFLOW_DEPLOYMENT`` and ``SOPFLOW_BUILD_ID``: turn on Worker Versioning; runs are pinned
+  to the build they started on;
+- ``SOPFLOW_CONFIG``: the notification channels (see activities/config.py).
+
+Logs are structured (structlog): JSON when stdout is not a terminal. SIGTERM and SIGINT
+stop it cleanly: in-flight activities finish, then it exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+from temporalio.client import Client, TLSConfig
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker, WorkerDeploymentConfig
+
+from activities.config import load_config
+from activities.registry import build_activities
+from sopflow.contract import TASK_QUEUE
+from workflows.incident import IncidentWorkflow
+
+log = structlog.get_logger("sopflow.worker")
+
+
+def configure_logging() -> None:
+    """JSON lines for machines, readable lines on a terminal."""
+    renderer = (
+        structlog.dev.ConsoleRenderer()
+        if sys.stdout.isatty()
+        else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ]
+    )
+
+
+def data_task_queue(region: str, base: str = TASK_QUEUE) -> str:
+    """The queue serving user-data activities for one data region."""
+    return f"{base}-data-{region}"
+
+
+def _read(path: str | None) -> bytes | None:
+    if not path:
+        return None
+    with open(path, "rb") as handle:  # noqa: PTH123 - a secret file, read once
+        return handle.read()
+
+
+def tls_from_env() -> TLSConfig | bool:
+    cert, key, ca = (os.environ.get(f"TEMPORAL_TLS_{k}") for k in ("CERT", "KEY", "CA"))
+    if cert or key or ca:
+        return TLSConfig(
+            client_cert=_read(cert), client_private_key=_read(key), server_root_ca_cert=_read(ca)
+        )
+    return os.environ.get("TEMPORAL_TLS", "") in ("1", "true", "yes")
+
+
+async def connect_from_env() -> Client:
+    return await Client.connect(
+        os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
+        namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"),
+        data_converter=pydantic_data_converter,
+        tls=tls_from_env(),
+        api_key=os.environ.get("TEMPORAL_API_KEY") or None,
+    )
+
+
+def deployment_from_env() -> WorkerDeploymentConfig | None:
+    name, build = os.environ.get("SOPFLOW_DEPLOYMENT"), os.environ.get("SOPFLOW_BUILD_ID")
+    if not (name and build):
+        return None
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(deployment_name=name, build_id=build),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.PINNED,
+    )
+
+
+def build_workers(client: Client, executor: ThreadPoolExecutor) -> list[Worker]:
+    """The main worker (workflows and all activities) and one per served data region."""
+    base = os.environ.get("SOPFLOW_TASK_QUEUE", TASK_QUEUE)
+    activities = build_activities(load_config())
+    deployment = deployment_from_env()
+    workers = [
+        Worker(
+            client,
+            task_queue=base,
+            workflows=[IncidentWorkflow],
+            activities=activities,
+            activity_executor=executor,
+            deployment_config=deployment,
+        )
+    ]
+    regions = [
+        r.strip() for r in os.environ.get("SOPFLOW_DATA_REGIONS", "").split(",") if r.strip()
+    ]
+    for region in regions:
+        workers.append(
+            Worker(
+                client,
+                task_queue=data_task_queue(region, base),
+                activities=activities,
+                activity_executor=executor,
+            )
+        )
+    return workers
+
+
+async def main() -> None:
+    configure_logging()
+    client = await connect_from_env()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        workers = build_workers(client, executor)
+        queues = [w.task_queue for w in workers]
+        log.info("worker.started", address=client.service_client.config.target_host, queues=queues)
+        runs = [asyncio.create_task(w.run()) for w in workers]
+        await stop.wait()
+        log.info("worker.stopping")
+        await asyncio.gather(*(w.shutdown() for w in workers))
+        await asyncio.gather(*runs, return_exceptions=True)
+    log.info("worker.stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
