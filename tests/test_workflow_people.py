@@ -195,5 +195,8 @@ def test_lead_cancels_with_a_reason() -> None:
             final: IncidentState = await h.result()
             assert (final.status, final.outcome) == ("cancelled", "cancelled")
             assert any(e.kind == "incident.cancelled" and e.actor == "bob" for e in final.timeline)
+            # Nothing stays active, so no queue lists a closed incident.
+            assert final.steps["verify"].status == "skipped"
+            assert final.timeline[-1].kind == "incident.closed"
 
     run(scenario)

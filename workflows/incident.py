@@ -102,6 +102,8 @@ class IncidentWorkflow:
             state.status, state.outcome = "cancelled", "cancelled"
             req = self.cancel_request
             self.runner.log(req.actor.id, "incident.cancelled", detail=req.reason)
+            self._close_open_steps()
+            self.runner.log("system", "incident.closed", detail="cancelled: cancelled")
             return
         error = main.exception()
         if error is None:
@@ -114,7 +116,15 @@ class IncidentWorkflow:
             raise _ContinueAsNew from error
         else:
             raise error  # a bug: fail the workflow task, keep the history, retry on a fix
+        self._close_open_steps()
         self.runner.log("system", "incident.closed", detail=f"{state.status}: {state.outcome}")
+
+    def _close_open_steps(self) -> None:
+        """Nothing stays active on a closed incident: queues (PendingRoles) must not list it."""
+        for step in self.state.steps.values():
+            if step.status == "active":
+                step.status = "skipped"
+                self.runner.log("system", "step.cancelled", step.id, self.state.status)
 
     # --- Queries and signals
 

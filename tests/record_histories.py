@@ -1,0 +1,580 @@
+"""(Re)record the incident histories that tests/test_replay.py replays.
+
+    .venv/bin/python tests/record_histories.py            # every scenario
+    .venv/bin/python tests/record_histories.py csea-report  # the scenarios whose file starts so
+
+Each scenario compiles a shipped SOP with the real linter, opens an incident on the
+time-skipping test server with the recording fakes (tests/harness.py), and drives it to its
+outcome the way responders would: every active task is completed with a form generated from
+its JSON Schema (plus the scenario's few overrides that pick a path), approvals get votes from
+roster people that four eyes allows, event waits get their signal, and time jumps forward
+past timed waits and, where the scenario asks for it, past SLAs. The histories are written to
+tests/histories/<sop>-v<version>-<region>[-<scenario>].json; a run that continued as new is
+written one file per run (``-run1``, ``-run2``, ...).
+
+Record again after a deliberate change to what the interpreter does (a new step type, a
+patched code path) so new histories cover it; never re-record to make a replay failure go
+away: that failure is a running incident the new code would break (docs/versioning.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, NamedTuple
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import jsonschema
+import yaml
+from temporalio.client import WorkflowHandle, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+
+from sopflow.contract import (
+    LEAD_ROLE,
+    QUERY_STATE,
+    SIGNAL_EVENT,
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+    ActionResult,
+    Actor,
+    Cancel,
+    CompleteTask,
+    ExternalEvent,
+    IncidentInput,
+    IncidentState,
+    Note,
+    Vote,
+)
+from sopflow.lint import lint_library
+from sopflow.plan import ApprovalPlan, ParallelPlan, Plan, PlanStep, TaskPlan, WaitPlan
+from tests.harness import Bench, Fakes, bench
+from workflows import conductor, search
+from workflows.form_check import form_errors
+from workflows.incident import IncidentWorkflow
+
+REPO = Path(__file__).resolve().parent.parent
+LIBRARY = REPO / "sop_definitions"
+HISTORIES = Path(__file__).resolve().parent / "histories"
+# Incidents arrive through the law-enforcement / trust-and-safety intake queue, which is
+# nobody on the roster: four eyes then only excludes the people who did the work.
+OPENER = "intake-queue"
+MAX_BYTES = 300_000
+
+
+class After(NamedTuple):
+    """A date-time form value this long after the incident's current (skipped) time."""
+
+    delta: timedelta
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One recorded incident: the SOP, the path its overrides pick, what time does."""
+
+    sop: str
+    version: int
+    region: str
+    summary: str
+    expect: str  # the incident's outcome
+    name: str = ""  # file suffix; empty for the family's main path in that region
+    input: Mapping[str, Any] = field(default_factory=dict)  # over the schema-made input
+    forms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # step -> fields
+    reject: frozenset[str] = frozenset()  # approvals whose first vote rejects
+    events: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> data
+    breaches: Mapping[str, int] = field(default_factory=dict)  # step -> SLAs to let lapse
+    note_on: str | None = None  # the assignee adds a note when this step is active
+    cancel_on: str | None = None  # a lead cancels when this step is active
+    continue_as_new_after: int | None = None
+    enrichment: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def stem(self) -> str:
+        base = f"{self.sop}-v{self.version}-{self.region}"
+        return f"{base}-{self.name}" if self.name else base
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(
+        "emergency-disclosure",
+        1,
+        "US",
+        "complete and genuine; counsel finds an emergency; one approval; produced",
+        expect="resolved",
+        forms={"verify": {"notes": "letterhead checked"}},
+        note_on="assess",
+    ),
+    Scenario(
+        "emergency-disclosure",
+        2,
+        "US",
+        "verified by call-back; scoped incl. contents; counsel and lead approve (quorum 2); "
+        "notice delayed 90 days, then sent",
+        expect="resolved",
+        forms={"scope": {"categories": ["location", "contents"]}},
+    ),
+    Scenario(
+        "emergency-disclosure",
+        2,
+        "US",
+        "verify breached once (escalated to lead) then done; call-back never made: "
+        "escalated to lead, then legal, then on_timeout goto unable_to_verify",
+        expect="declined",
+        name="sla-breach",
+        breaches={"verify": 1, "callback": 3},
+    ),
+    Scenario(
+        "emergency-disclosure",
+        2,
+        "UK",
+        "the force denies sending the request: suspected fraud (parallel page and report)",
+        expect="rejected",
+        forms={"callback": {"result": "agency_denies_request"}},
+    ),
+    Scenario(
+        "csea-report",
+        1,
+        "US",
+        "SEV0 child in danger: preserved, reported; report, enforce and threat-to-life in "
+        "parallel; post-mortem; legal process served during the one-year hold",
+        expect="reported",
+        input={"minor_in_imminent_danger": True, "source": "user_report"},
+        events={"legal-process-served": {"incident": "inc-legal-process-v1-US"}},
+    ),
+    Scenario(
+        "csea-report",
+        1,
+        "UK",
+        "ongoing contact, not reportable to NCMEC but UK-linked: NCA check, preserve, NCA "
+        "report, enforce",
+        expect="resolved",
+        input={"linked_countries": ["GB"], "minor_in_imminent_danger": False},
+        forms={"specialist_review": {"reportable": False, "category": "sextortion"}},
+    ),
+    Scenario(
+        "csea-report",
+        1,
+        "AU",
+        "AU-linked known material (SEV3, no post-mortem): NCMEC report, counsel approves the "
+        "ACCCE referral; the one-year hold times out into the retention review",
+        expect="reported",
+        input={
+            "linked_countries": ["AU"],
+            "source": "hash_match",
+            "minor_in_imminent_danger": False,
+            "ongoing_contact": False,
+        },
+        forms={"specialist_review": {"child_in_imminent_danger": False}},
+    ),
+    Scenario(
+        "legal-process",
+        1,
+        "US",
+        "a subpoena under a non-disclosure order; produced; the order is lifted by signal, "
+        "then the account holder is told",
+        expect="resolved",
+        input={"process_type": "subpoena"},
+        forms={"intake": {"process_type": "subpoena"}},
+        events={"nondisclosure-order-lifted": {"lifted_by": "court"}},
+    ),
+    Scenario(
+        "legal-process",
+        1,
+        "US",
+        "a 2703(f) preservation over ~200 days: day-80 reminder, extension requested and "
+        "granted, released; continues as new past 30 events",
+        expect="resolved",
+        name="continue-as-new",
+        input={"process_type": "preservation_request"},
+        forms={
+            "intake": {"process_type": "preservation_request"},
+            "extend": {"expires_at": After(timedelta(days=90))},
+        },
+        events={"preservation-extension-requested": {"requested_by": "agency"}},
+        continue_as_new_after=30,
+    ),
+    Scenario(
+        "legal-process",
+        1,
+        "UK",
+        "an order under the US-UK Data Access Agreement: DAA check, approval, production",
+        expect="resolved",
+        input={"process_type": "daa_order"},
+        forms={
+            "intake": {"process_type": "daa_order", "nondisclosure_order": False},
+            "daa_check": {"targets_us_person": False},
+            "legal_review": {"categories": ["basic_subscriber_info", "ip_logs"]},
+        },
+    ),
+    Scenario(
+        "threat-to-life",
+        1,
+        "US",
+        "immediate self-harm threat: commander paged, referral allowed, no acknowledgement "
+        "within the hour (chase), content actioned, follow-up after a day, post-mortem",
+        expect="referred",
+        input={"imminence": "immediate", "threat_type": "suicide_self_harm"},
+        forms={"assess": {"imminence": "immediate"}},
+        enrichment={"account_history": {"prior_reports": 2}},
+    ),
+    Scenario(
+        "threat-to-life",
+        1,
+        "AU",
+        "credible but not immediate: referral approved, the agency acknowledges, content "
+        "actioned and the abhorrent-violent-material referral made",
+        expect="referred",
+        input={
+            "imminence": "within_days",
+            "threat_type": "violence_against_others",
+            "location_country": "AU",
+            "records_violent_conduct": True,
+        },
+        forms={"assess": {"imminence": "within_days"}},
+        events={"le-acknowledged": {"agency": "AFP"}},
+    ),
+    Scenario(
+        "threat-to-life",
+        1,
+        "UK",
+        "a duplicate report: the lead cancels it during the assessment",
+        expect="cancelled",
+        name="cancelled",
+        cancel_on="assess",
+    ),
+)
+
+
+# --- Values from JSON Schemas
+
+
+def sample(schema: Any, name: str, now: datetime) -> Any:
+    """A small valid value for ``schema`` (the subset SOP inputs and forms use)."""
+    if not isinstance(schema, dict):
+        return True
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next(k for k in kind if k != "null")
+    if kind == "boolean":
+        return True
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 1)
+    if kind == "array":
+        item = schema.get("items", {})
+        count = max(schema.get("minItems", 1), 1)
+        if isinstance(item, dict) and "enum" in item:
+            return list(item["enum"][:count])
+        plain = isinstance(item, dict) and not ({"pattern", "format"} & item.keys())
+        values = [sample(item, name, now) for _ in range(count)]
+        return [f"{v}-{i + 1}" if plain and isinstance(v, str) else v for i, v in enumerate(values)]
+    if kind == "object":
+        properties = schema.get("properties", {})
+        return {
+            key: sample(properties.get(key, {}), key, now) for key in schema.get("required", [])
+        }
+    return _string(schema, name, now)
+
+
+def _string(schema: dict[str, Any], name: str, now: datetime) -> str:
+    fmt, pattern = schema.get("format"), schema.get("pattern")
+    if fmt == "date-time":
+        return _iso(now)
+    if fmt == "date":
+        return now.date().isoformat()
+    if fmt == "email":
+        return f"{name.replace('_', '.')}@agency.example"
+    if pattern is not None:
+        if pattern not in _PATTERN_SAMPLES:
+            raise ValueError(f"{name}: add a sample for pattern {pattern!r}")
+        return _PATTERN_SAMPLES[pattern]
+    return name.replace("_", " ").ljust(schema.get("minLength", 1), ".")
+
+
+_PATTERN_SAMPLES = {
+    "^[0-9a-f]{64}$": "5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef",
+    "^[A-Z]{2}$": "US",
+    "^([A-Z]{2})?$": "US",
+}
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _resolve(value: Any, now: datetime) -> Any:
+    return _iso(now + value.delta) if isinstance(value, After) else value
+
+
+def incident_input(plan: Plan, scenario: Scenario, now: datetime) -> dict[str, Any]:
+    data = sample(plan.input_schema, "input", now)
+    data.update(scenario.input)
+    validator = jsonschema.Draft202012Validator(
+        plan.input_schema, format_checker=jsonschema.FormatChecker()
+    )
+    problems = [e.message for e in validator.iter_errors(data)]
+    assert not problems, f"{scenario.stem}: input does not fit the SOP: {problems}"
+    return dict(data)
+
+
+def form(step: TaskPlan, scenario: Scenario, now: datetime) -> dict[str, Any]:
+    data = sample(step.form, "form", now)
+    for key, value in scenario.forms.get(step.id, {}).items():
+        data[key] = _resolve(value, now)
+    problems = form_errors(step.form, data)
+    assert not problems, f"{scenario.stem}: form for {step.id} is not valid: {problems}"
+    return dict(data)
+
+
+# --- People
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    region: str
+    roles: tuple[str, ...]
+
+    def actor(self) -> Actor:
+        return Actor(id=self.id, roles=list(self.roles))
+
+
+def load_roster() -> list[Person]:
+    doc = yaml.safe_load((LIBRARY / "roster.yaml").read_text(encoding="utf-8"))
+    return [
+        Person(handle, body["region"], tuple(body["roles"]))
+        for handle, body in sorted(doc["people"].items())
+    ]
+
+
+def _by_region(people: list[Person], region: str) -> list[Person]:
+    return sorted(people, key=lambda p: (p.region != region, p.id))
+
+
+def assignee(roster: list[Person], region: str, role: str) -> Person:
+    for person in _by_region(roster, region):
+        if role in person.roles:
+            return person
+    raise AssertionError(f"nobody on the roster holds {role!r}")
+
+
+def voter(roster: list[Person], region: str, step: ApprovalPlan, state: IncidentState) -> Person:
+    """Someone holding an approver role whom four eyes and `distinct` allow to vote now."""
+    excluded = conductor.four_eyes_excluded(state) if step.four_eyes else set()
+    voted = {v.actor for v in state.steps[step.id].votes}
+    for person in _by_region(roster, region):
+        if person.id in excluded or person.id in voted:
+            continue
+        if any(role in person.roles for role in step.approvers):
+            return person
+    raise AssertionError(f"{step.id}: nobody left on the roster may vote")
+
+
+# --- Driving an incident
+
+
+def _index(steps: list[PlanStep], out: dict[str, PlanStep]) -> dict[str, PlanStep]:
+    for step in steps:
+        out[step.id] = step
+        if isinstance(step, ParallelPlan):
+            for branch in step.branches:
+                _index(list(branch.steps), out)
+    return out
+
+
+def _fingerprint(state: IncidentState) -> tuple[Any, ...]:
+    steps = tuple(
+        (sid, s.status, s.breaches, len(s.votes), s.submitted_by) for sid, s in state.steps.items()
+    )
+    return (state.status, steps, len(state.timeline), len(state.pending_events))
+
+
+@dataclass
+class Driver:
+    bench: Bench
+    scenario: Scenario
+    plan: Plan
+    roster: list[Person]
+    handle: WorkflowHandle[Any, Any]
+    steps: dict[str, PlanStep] = field(init=False)
+    signalled: set[str] = field(default_factory=set)
+    noted: bool = False
+
+    def __post_init__(self) -> None:
+        self.steps = _index(list(self.plan.steps), {})
+
+    async def state(self) -> IncidentState:
+        result: IncidentState = await self.handle.query(QUERY_STATE, result_type=IncidentState)
+        return result
+
+    async def settle(self, before: tuple[Any, ...], *, deadline: float = 10.0) -> IncidentState:
+        """The state once it differs from ``before`` (the workflow took its turn)."""
+        stop = time.monotonic() + deadline
+        while True:
+            state = await self.state()
+            if _fingerprint(state) != before:
+                return state
+            if time.monotonic() > stop:
+                raise AssertionError(f"{self.scenario.stem}: stuck at {state}")
+            await asyncio.sleep(0.02)
+
+    async def run(self) -> IncidentState:
+        state = await self.state()
+        while state.status == "running":
+            before = _fingerprint(state)
+            if await self.act(state):
+                state = await self.settle(before)
+                continue
+            due = self.next_due(state)
+            if due is not None:
+                now = await self.bench.env.get_current_time()
+                await self.bench.env.sleep(max(due - now, timedelta(0)) + timedelta(seconds=1))
+            state = await self.settle(before)
+        return state
+
+    async def act(self, state: IncidentState) -> bool:
+        """Take one responder action the state allows; False when there is none."""
+        now = await self.bench.env.get_current_time()
+        for sid, s in state.steps.items():
+            if s.status != "active" or s.breaches < self.scenario.breaches.get(sid, 0):
+                continue
+            step = self.steps[sid]
+            if self.scenario.cancel_on == sid:
+                lead = assignee(self.roster, self.plan.region.code, LEAD_ROLE)
+                reason = "duplicate of an open incident"
+                await self.update(UPDATE_CANCEL, Cancel(actor=lead.actor(), reason=reason))
+                return True
+            if isinstance(step, TaskPlan) and s.submitted_by is None:
+                person = assignee(self.roster, self.plan.region.code, step.assignee)
+                if self.scenario.note_on == sid and not self.noted:
+                    self.noted = True
+                    note = Note(actor=person.actor(), text="picked up", step=sid)
+                    await self.update(UPDATE_NOTE, note)
+                    return True
+                data = form(step, self.scenario, now)
+                await self.update(
+                    UPDATE_COMPLETE, CompleteTask(step=sid, actor=person.actor(), data=data)
+                )
+                return True
+            if isinstance(step, ApprovalPlan):
+                person = voter(self.roster, self.plan.region.code, step, state)
+                decision = "reject" if sid in self.scenario.reject else "approve"
+                vote = Vote(step=sid, actor=person.actor(), decision=decision, reason="reviewed")
+                await self.update(UPDATE_VOTE, vote)
+                return True
+            event = step.event if isinstance(step, WaitPlan) else None
+            if event in self.scenario.events and event not in self.signalled:
+                assert event is not None
+                self.signalled.add(event)
+                data = dict(self.scenario.events[event])
+                await self.handle.signal(SIGNAL_EVENT, ExternalEvent(name=event, data=data))
+                return True
+        return False
+
+    def next_due(self, state: IncidentState) -> datetime | None:
+        dues = [s.due_at for s in state.steps.values() if s.status == "active" and s.due_at]
+        return min(dues) if dues else None
+
+    async def update(self, name: str, arg: Any) -> None:
+        await self.handle.execute_update(name, arg, result_type=ActionResult)
+
+
+async def record(scenario: Scenario, plan: Plan, roster: list[Person]) -> list[WorkflowHistory]:
+    fakes = Fakes(enrichment=dict(scenario.enrichment))
+    async with bench(fakes) as b:
+        now = await b.env.get_current_time()
+        incident_id = f"inc-{scenario.stem}"
+        extra: dict[str, Any] = {}
+        if scenario.continue_as_new_after is not None:
+            extra["continue_as_new_after"] = scenario.continue_as_new_after
+        inp = IncidentInput(
+            incident_id=incident_id,
+            plan=plan,
+            input=incident_input(plan, scenario, now),
+            opened_by=OPENER,
+            **extra,
+        )
+        first = await b.client.start_workflow(
+            plan.sop.id,
+            inp,
+            id=incident_id,
+            task_queue=b.task_queue,
+            result_type=IncidentState,
+            search_attributes=search.start_attributes(
+                plan.sop.id, plan.sop.version, plan.region.code
+            ),
+        )
+        latest = b.client.get_workflow_handle(incident_id, result_type=IncidentState)
+        driver = Driver(b, scenario, plan, roster, latest)
+        final = await driver.run()
+        await latest.result()
+        assert final.outcome == scenario.expect, f"{scenario.stem}: {final.outcome}"
+        return await all_runs(b, incident_id, first.result_run_id or "")
+
+
+async def all_runs(b: Bench, workflow_id: str, run_id: str) -> list[WorkflowHistory]:
+    """The history of every run of the incident, following continue-as-new."""
+    runs = []
+    while run_id:
+        history = await b.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        runs.append(history)
+        last = history.events[-1]
+        continued = last.HasField("workflow_execution_continued_as_new_event_attributes")
+        attrs = last.workflow_execution_continued_as_new_event_attributes
+        run_id = attrs.new_execution_run_id if continued else ""
+    return runs
+
+
+def write(scenario: Scenario, runs: list[WorkflowHistory]) -> list[Path]:
+    for old in HISTORIES.glob(f"{scenario.stem}.json"):
+        old.unlink()
+    for old in HISTORIES.glob(f"{scenario.stem}-run*.json"):
+        old.unlink()
+    paths = []
+    for i, history in enumerate(runs, start=1):
+        suffix = f"-run{i}" if len(runs) > 1 else ""
+        path = HISTORIES / f"{scenario.stem}{suffix}.json"
+        text = history.to_json()
+        assert len(text) < MAX_BYTES, f"{path.name} is {len(text)} bytes"
+        path.write_text(text + "\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+async def check_replay(paths: list[Path]) -> None:
+    replayer = Replayer(workflows=[IncidentWorkflow], data_converter=pydantic_data_converter)
+    for path in paths:
+        history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+        await replayer.replay_workflow(history)
+
+
+async def main(prefixes: list[str]) -> None:
+    plans = lint_library(LIBRARY).plans
+    roster = load_roster()
+    HISTORIES.mkdir(exist_ok=True)
+    chosen = [s for s in SCENARIOS if not prefixes or s.stem.startswith(tuple(prefixes))]
+    for scenario in chosen:
+        plan = plans[(scenario.sop, scenario.version, scenario.region)]
+        runs = await record(scenario, plan, roster)
+        paths = write(scenario, runs)
+        await check_replay(paths)
+        print(f"{scenario.stem}: {scenario.summary}")
+        for path, history in zip(paths, runs, strict=True):
+            size = path.stat().st_size
+            print(f"  {path.name:53} {len(history.events):4} events {size / 1024:6.1f} KB")
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1:]))
