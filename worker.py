@@ -27,15 +27,29 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import structlog
-from temporalio.client import Client, TLSConfig
+from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.config import load_config
 from activities.registry import build_activities
-from sopflow.contract import TASK_QUEUE
+from sopflow.temporal_setup import (  # re-exported: worker.tls_from_env etc. keep working
+    connect_from_env,
+    data_task_queue,
+    task_queue_from_env,
+    tls_from_env,
+)
 from workflows.incident import IncidentWorkflow
+
+__all__ = [
+    "build_workers",
+    "configure_logging",
+    "connect_from_env",
+    "data_task_queue",
+    "deployment_from_env",
+    "main",
+    "tls_from_env",
+]
 
 log = structlog.get_logger("sopflow.worker")
 
@@ -57,37 +71,6 @@ def configure_logging() -> None:
     )
 
 
-def data_task_queue(region: str, base: str = TASK_QUEUE) -> str:
-    """The queue serving user-data activities for one data region."""
-    return f"{base}-data-{region}"
-
-
-def _read(path: str | None) -> bytes | None:
-    if not path:
-        return None
-    with open(path, "rb") as handle:  # noqa: PTH123 - a secret file, read once
-        return handle.read()
-
-
-def tls_from_env() -> TLSConfig | bool:
-    cert, key, ca = (os.environ.get(f"TEMPORAL_TLS_{k}") for k in ("CERT", "KEY", "CA"))
-    if cert or key or ca:
-        return TLSConfig(
-            client_cert=_read(cert), client_private_key=_read(key), server_root_ca_cert=_read(ca)
-        )
-    return os.environ.get("TEMPORAL_TLS", "") in ("1", "true", "yes")
-
-
-async def connect_from_env() -> Client:
-    return await Client.connect(
-        os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
-        namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"),
-        data_converter=pydantic_data_converter,
-        tls=tls_from_env(),
-        api_key=os.environ.get("TEMPORAL_API_KEY") or None,
-    )
-
-
 def deployment_from_env() -> WorkerDeploymentConfig | None:
     name, build = os.environ.get("SOPFLOW_DEPLOYMENT"), os.environ.get("SOPFLOW_BUILD_ID")
     if not (name and build):
@@ -101,7 +84,7 @@ def deployment_from_env() -> WorkerDeploymentConfig | None:
 
 def build_workers(client: Client, executor: ThreadPoolExecutor) -> list[Worker]:
     """The main worker (workflows and all activities) and one per served data region."""
-    base = os.environ.get("SOPFLOW_TASK_QUEUE", TASK_QUEUE)
+    base = task_queue_from_env()
     activities = build_activities(load_config())
     deployment = deployment_from_env()
     workers = [

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
-from sopflow.cli import authoring, stack
+from sopflow.cli import authoring, incidents, stack, tasks
 
 app = typer.Typer(
     name="sopflow",
@@ -23,9 +26,43 @@ app.command("schema")(authoring.schema)
 app.command("setup")(stack.setup)
 app.command("dev")(stack.dev)
 
+incident_app = typer.Typer(
+    help="Run incidents: start, list, show, signal, cancel.", no_args_is_help=True
+)
+incident_app.command("start")(incidents.start)
+incident_app.command("list")(incidents.list_incidents)
+incident_app.command("show")(incidents.show)
+incident_app.command("signal")(tasks.signal)
+incident_app.command("cancel")(tasks.cancel)
+app.add_typer(incident_app, name="incident")
+
+task_app = typer.Typer(
+    help="A responder's queue and actions: list, complete, approve, reject, note.",
+    no_args_is_help=True,
+)
+task_app.command("list")(tasks.list_tasks)
+task_app.command("complete")(tasks.complete)
+task_app.command("approve")(tasks.approve)
+task_app.command("reject")(tasks.reject)
+task_app.command("note")(tasks.note)
+app.add_typer(task_app, name="task")
+
 
 def main() -> None:
-    app()
+    """Run the CLI, then leave without interpreter teardown: the Temporal client's Rust
+    threads can abort a finalizing interpreter ("PyGILState_Release", temporalio/sdk-python
+    #300), which would turn a successful command into exit 134."""
+    try:
+        app()
+        code: int | str | None = 0
+    except SystemExit as exc:
+        code = exc.code
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,298 @@
+"""End to end, as a team runs it: ``sopflow dev`` (the real Temporal dev server, setup and the
+worker) as a subprocess, and every command through the installed ``sopflow`` console script.
+
+The kill test runs its own workers (``python -m worker``, with the environment ``sopflow dev``
+gives its worker) on their own task queue, SIGKILLs them mid-incident, and checks that the
+incident still ran every step once and sent one notification per idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+
+from sopflow.contract import IncidentState
+from sopflow.temporal_setup import connect
+from tests.conftest import SHIPPED
+from tests.test_cli_incidents import ID_LINE, THREAT
+
+BIN = Path(sys.executable).parent
+SOPFLOW = BIN / "sopflow"
+ASSESS_FALSE = {"credible": False, "imminence": "none", "location_known": False, "rationale": "r"}
+PRESERVED = {"preservation_id": "P-1", "preserved_at": "2025-03-01T11:00:00Z"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any Temporal or sopflow setting, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "SOPFLOW_"))}
+    return {**env, **extra}
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Ask a process we started to stop, then kill it."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+@dataclass
+class Dev:
+    address: str
+    tmp: Path
+
+    def sopflow(self, *args: str, queue: str | None = None) -> subprocess.CompletedProcess[str]:
+        env = clean_env(TEMPORAL_ADDRESS=self.address, SOPFLOW_DEFINITIONS=str(SHIPPED))
+        if queue:
+            env["SOPFLOW_TASK_QUEUE"] = queue
+        done = subprocess.run(
+            [str(SOPFLOW), *args], env=env, capture_output=True, text=True, timeout=90
+        )
+        assert "Traceback" not in done.stderr and "Fatal Python error" not in done.stderr
+        return done
+
+    def ok(self, *args: str, queue: str | None = None) -> str:
+        done = self.sopflow(*args, queue=queue)
+        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        return done.stdout
+
+    def start(self, ref: str, region: str, data: dict[str, Any], opener: str, **kw: Any) -> str:
+        path = self.tmp / f"input-{time.monotonic_ns()}.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        out = self.ok("incident", "start", ref, "-r", region, "-i", str(path), "--as", opener, **kw)
+        incident = out.strip().splitlines()[-1]
+        assert ID_LINE.match(incident), out
+        return incident
+
+    def until(
+        self, incident: str, ready: Callable[[dict[str, Any]], bool], deadline: float = 30.0
+    ) -> dict[str, Any]:
+        stop_at = time.monotonic() + deadline
+        while True:
+            view: dict[str, Any] = json.loads(self.ok("incident", "show", incident, "--json"))
+            if ready(view):
+                return view
+            if time.monotonic() > stop_at:
+                raise AssertionError(f"not reached before the deadline: {json.dumps(view)[:2000]}")
+            time.sleep(0.1)
+
+
+def status_of(view: dict[str, Any], step_id: str) -> str:
+    return str(next(s["status"] for s in view["steps"] if s["id"] == step_id))
+
+
+def active(*steps: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda view: all(status_of(view, s) == "active" for s in steps)
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], deadline: float = 30.0) -> None:
+    stop_at = time.monotonic() + deadline
+    while time.monotonic() < stop_at:
+        assert proc.poll() is None, "sopflow dev exited"
+        with socket.socket() as probe:
+            probe.settimeout(0.2)
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"nothing listened on port {port} in {deadline}s")
+
+
+def _default_sigint() -> None:
+    # A shell without job control starts background jobs with SIGINT ignored, and the child
+    # would inherit that: `sopflow dev` stops cleanly on Ctrl-C (SIGINT) only.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
+    """``sopflow dev`` on free ports, its state in a temporary directory."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    port, ui_port = free_port(), free_port()
+    command = [str(SOPFLOW), "dev", "--port", str(port), "--ui-port", str(ui_port)]
+    with (tmp / "dev.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [*command, "--state-dir", str(tmp / "state")],
+            env=clean_env(),
+            cwd=tmp,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so nothing it starts can leak
+            preexec_fn=_default_sigint,
+        )
+        try:
+            wait_for_port(port, proc)
+            yield Dev(address=f"127.0.0.1:{port}", tmp=tmp)
+        finally:
+            stop(proc, signal.SIGINT)  # Ctrl-C: `sopflow dev` stops its worker and server
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # anything of ours still in the group
+
+
+def test_an_incident_through_the_cli_on_sopflow_dev(dev: Dev) -> None:
+    data = {**THREAT, "imminence": "unclear", "location_country": "GB"}
+    incident = dev.start("threat-to-life@1", "UK", data, "tbrennan")
+    view = dev.until(incident, active("assess"))
+    assert (view["sop"], view["region"], view["severity"]) == ("threat-to-life", "UK", "SEV2")
+    queue = json.loads(dev.ok("task", "list", "--as", "pshah", "--json"))
+    mine = [(r["step"], r["type"]) for r in queue if r["incident"] == incident]
+    assert mine == [("assess", "task")]
+    form = json.dumps(ASSESS_FALSE)
+    done = dev.sopflow("task", "complete", incident, "assess", "--as", "ewhitfield", "--data", form)
+    assert done.returncode == 1 and "refused: ewhitfield does not hold role" in done.stderr
+    dev.ok("task", "complete", incident, "assess", "--as", "pshah", "--data", form)
+    dev.until(incident, active("content_action", "preserve"))
+    action = json.dumps({"action": "restricted"})
+    dev.ok("task", "complete", incident, "content_action", "--as", "pshah", "--data", action)
+    preserved = json.dumps(PRESERVED)
+    dev.ok("task", "complete", incident, "preserve", "--as", "tbrennan", "--data", preserved)
+    view = dev.until(incident, lambda v: v["status"] != "running")
+    assert (view["status"], view["outcome"]) == ("completed", "resolved")
+    listed = json.loads(dev.ok("incident", "list", "-q", "SopId = 'threat-to-life'", "--json"))
+    assert [(r["status"], r["outcome"]) for r in listed if r["id"] == incident] == [
+        ("completed", "resolved")
+    ]
+
+
+# --- the kill test
+
+
+class Sink(BaseHTTPRequestHandler):
+    """A webhook receiver that records each request's Idempotency-Key."""
+
+    keys: list[str]
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.keys.append(self.headers.get("Idempotency-Key", ""))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[str, list[str]]]:
+    keys: list[str] = []
+    handler = type("RecordingSink", (Sink,), {"keys": keys})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", keys
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def _history(address: str, incident: str) -> tuple[IncidentState, Counter[str], list[int]]:
+    client = await connect(address, "default")
+    handle = client.get_workflow_handle(incident, result_type=IncidentState)
+    history = await handle.fetch_history()
+    scheduled: Counter[str] = Counter()
+    attempts = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled[event.activity_task_scheduled_event_attributes.activity_type.name] += 1
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+            attempts.append(event.activity_task_started_event_attributes.attempt)
+    return await handle.result(), scheduled, attempts
+
+
+def test_killing_the_worker_mid_incident_runs_every_step_once(
+    dev: Dev, sink: tuple[str, list[str]]
+) -> None:
+    url, keys = sink
+    config = dev.tmp / "kill.toml"
+    config.write_text(
+        f'[channels.pager]\nkind = "webhook"\nurl = "{url}"\n'
+        '[channels.email]\nkind = "log"\n[channels.webhook]\nkind = "log"\n',
+        encoding="utf-8",
+    )
+    queue = "e2e-kill"
+    env = clean_env(
+        TEMPORAL_ADDRESS=dev.address,
+        SOPFLOW_TASK_QUEUE=queue,
+        SOPFLOW_CONFIG=str(config),
+        SOPFLOW_ARTIFACTS=str(dev.tmp / "kill-artifacts"),
+        SOPFLOW_DISCLOSURE_LOG=str(dev.tmp / "kill-disclosures.jsonl"),
+    )
+    workers: list[subprocess.Popen[bytes]] = []
+    logs: list[IO[bytes]] = []
+
+    def worker() -> subprocess.Popen[bytes]:
+        logs.append((dev.tmp / f"kill-worker-{len(workers)}.log").open("wb"))
+        command = [sys.executable, "-m", "worker"]
+        proc = subprocess.Popen(command, env=env, cwd=dev.tmp, stdout=logs[-1], stderr=logs[-1])
+        workers.append(proc)
+        return proc
+
+    def kill(proc: subprocess.Popen[bytes]) -> None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+
+    try:
+        first = worker()
+        data = {**THREAT, "imminence": "immediate"}  # SEV1: pages the commander
+        incident = dev.start("threat-to-life", "US", data, "dokafor", queue=queue)
+        view = dev.until(incident, active("assess"))
+        assert view["severity"] == "SEV1" and status_of(view, "page_commander") == "done"
+        kill(first)  # mid-incident, waiting on a person
+        second = worker()
+        form = json.dumps(ASSESS_FALSE)
+        dev.ok("task", "complete", incident, "assess", "--as", "amoreno", "--data", form)
+        kill(second)  # right after a step completed
+        worker()
+        action = json.dumps({"action": "removed"})
+        dev.ok("task", "complete", incident, "content_action", "--as", "amoreno", "--data", action)
+        preserved = json.dumps(PRESERVED)
+        dev.ok("task", "complete", incident, "preserve", "--as", "pshah", "--data", preserved)
+        view = dev.until(incident, lambda v: v["status"] != "running")
+    finally:
+        for proc in workers:
+            stop(proc)
+        for log in logs:
+            log.close()
+
+    assert (view["status"], view["outcome"]) == ("completed", "resolved")
+    state, scheduled, attempts = asyncio.run(_history(dev.address, incident))
+    # Every step ran at most once, every activity was scheduled once and ran on its first try.
+    assert {s.id: s.starts for s in state.steps.values() if s.starts != 1} == {
+        s.id: 0 for s in state.steps.values() if s.status in ("pending", "skipped")
+    }
+    assert scheduled == {"sopflow.enrich": 1, "sopflow.notify": 1, "sopflow.postmortem": 1}
+    assert attempts == [1, 1, 1]
+    timeline = Counter((e["kind"], e["step"]) for e in view["timeline"])
+    assert timeline[("notified", "page_commander")] == 1
+    assert timeline[("postmortem.opened", "postmortem")] == 1
+    assert timeline[("triage", "triage")] == 1
+    # One notification per idempotency key: the sink saw the page's key, and no other.
+    assert set(keys) == {f"{incident}/page_commander/1/pager/0"}
+    assert [p.name for p in (dev.tmp / "kill-artifacts").iterdir()] == [f"{incident}.md"]
