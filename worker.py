@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import structlog
 from temporalio.client import Client
@@ -95,6 +96,9 @@ def build_workers(client: Client, executor: ThreadPoolExecutor) -> list[Worker]:
             activities=activities,
             activity_executor=executor,
             deployment_config=deployment,
+            # After a worker dies, the server retries its sticky queue this long before
+            # handing the incident to another worker: keep the pause short.
+            sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
         )
     ]
     regions = [

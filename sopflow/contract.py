@@ -131,6 +131,7 @@ class StepState(BaseModel):
     type: str
     status: StepStatus = "pending"
     role: str | None = None
+    roles: list[str] = Field(default_factory=list)  # every role that may act (approvers)
     due_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -231,12 +231,12 @@ class StepRunner:
 
     async def _task(self, step: TaskPlan) -> Outcome:
         s = self.state.steps[step.id]
-        s.role = step.assignee
+        s.role, s.roles = step.assignee, [step.assignee]
         return await self._await_people(step, lambda: s.submitted_by is not None)
 
     async def _approval(self, step: ApprovalPlan) -> Outcome:
         s = self.state.steps[step.id]
-        s.role = step.approvers[0]
+        s.role, s.roles = step.approvers[0], list(step.approvers)
         timed_out = await self._await_people(
             step, lambda: conductor.tally(step, self.state) is not None
         )
@@ -434,7 +434,9 @@ class StepRunner:
             request,
             result_type=result_type,
             task_queue=queue,
-            start_to_close_timeout=timedelta(minutes=2),
+            # Short: a worker that dies mid-activity delays the retry by this much. Channels
+            # time out in 10 s; the retry policy (the SOP's) covers longer outages.
+            start_to_close_timeout=timedelta(seconds=30),
             retry_policy=self.retry,
         )
 

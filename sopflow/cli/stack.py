@@ -57,6 +57,10 @@ def setup(
     print(f"search attributes added: {', '.join(added)}" if added else "search attributes: ok")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _fail(message: str) -> typer.Exit:
     print(f"error: {message}", file=sys.stderr)
     return typer.Exit(1)
@@ -105,6 +109,9 @@ def dev(
         "--log-level", "warn",
         *dev_server_flags(),
     ]  # fmt: skip
+    # SIGTERM (a supervisor, `kill`) stops the stack as Ctrl-C does: children never outlive it.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     server = subprocess.Popen(command, env=env)  # noqa: S603 - our own pinned binary
     worker: subprocess.Popen[bytes] | None = None
     try:
