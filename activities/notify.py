@@ -34,7 +34,12 @@ class Notifier:
     def notify(self, request: NotifyRequest) -> NotifyResult:
         """Send ``request`` through its channel. An unknown channel is a non-retryable error:
         a notification is never dropped silently."""
-        log = _log.bind(incident=request.incident_id, step=request.step, channel=request.channel)
+        log = _log.bind(
+            incident=request.incident_id,
+            sop=activity.info().workflow_type,  # the workflow type is the SOP id
+            step=request.step,
+            channel=request.channel,
+        )
         channel = self._channels.get(request.channel)
         if channel is None:
             known = ", ".join(self.channel_names)
