@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit bench clean
+.PHONY: install run test lint typecheck unit bench bench-workflow clean
 
 install: $(STAMP)
 
@@ -34,6 +34,13 @@ test: lint typecheck unit
 
 bench: install
 	$(BIN)/python bench/lint.py
+
+# Execution benchmarks against the real dev server (several minutes; see bench/README.md).
+bench-workflow: install
+	$(BIN)/python bench/events.py
+	$(BIN)/python bench/update_latency.py
+	$(BIN)/python bench/incidents.py
+	$(BIN)/python bench/worker_memory.py
 
 clean:
 	rm -rf $(VENV) .sopflow .pytest_cache .mypy_cache .ruff_cache

@@ -17,6 +17,9 @@ from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    # `import a.b as b`, not `from a import b`: only the former passes the module through the
+    # sandbox; the latter re-executed the conductor for every workflow run.
+    import workflows.conductor as conductor
     from sopflow.contract import (
         QUERY_STATE,
         SIGNAL_EVENT,
@@ -36,7 +39,6 @@ with workflow.unsafe.imports_passed_through():
         VoteRecord,
     )
     from sopflow.plan import ApprovalPlan, ParallelPlan, PlanStep, TaskPlan
-    from workflows import conductor
     from workflows.runner import Finished, StepRunner
 
 

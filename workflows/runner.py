@@ -18,6 +18,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.conductor as conductor
+    import workflows.search as search
     from sopflow.contract import (
         ACT_DISCLOSURE,
         ACT_ENRICH,
@@ -50,7 +52,6 @@ with workflow.unsafe.imports_passed_through():
         TriagePlan,
         WaitPlan,
     )
-    from workflows import conductor, search
 
 _HUMAN_TYPES = ("task", "approval", "wait")
 

@@ -1,0 +1,91 @@
+"""A worker process configured as ``worker.py`` configures sopflow's, for the benchmarks.
+
+``python -m bench.bench_worker`` (from the repository root) connects to ``$TEMPORAL_ADDRESS``
+with the pydantic data converter and serves, on ``$SOPFLOW_TASK_QUEUE`` (default ``sopflow``),
+the recording no-op activities and the workflows listed in ``$BENCH_WORKFLOWS`` (comma
+separated: ``sopflow`` for ``IncidentWorkflow``, ``hand`` for ``handwritten.HandStep``,
+``hand-incident`` for ``handwritten.HandIncident``; default ``hand``), with a 16-thread
+activity executor and the SDK's default caches and slots, until SIGTERM or SIGINT. It prints
+``worker.started`` once polling, as ``worker.py`` logs it; with ``BENCH_RECORD=FILE`` it writes
+the activity calls it served (workflow id -> activity names, in order) to FILE as JSON on exit.
+
+What-if settings (``--experiment`` of the benchmarks, see ``experiments.py``):
+``BENCH_PASSTHROUGH=1`` passes the workflow packages through the sandbox;
+``BENCH_LEAN_CEL=1`` evaluates CEL with only the names each expression uses;
+``BENCH_MAX_CACHED=N`` sets ``max_cached_workflows`` (the SDK's default is 1,000).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from bench.experiments import lean_cel, passthrough_runner
+from bench.handwritten import HandIncident, HandStep
+from bench.noop_activities import Recorder
+from sopflow.contract import TASK_QUEUE
+from workflows.incident import IncidentWorkflow
+
+
+def settings() -> dict[str, Any]:
+    """The Worker keyword arguments that the environment asks for."""
+    kwargs: dict[str, Any] = {}
+    if os.environ.get("BENCH_PASSTHROUGH") == "1":
+        kwargs["workflow_runner"] = passthrough_runner()
+    if os.environ.get("BENCH_MAX_CACHED"):
+        kwargs["max_cached_workflows"] = int(os.environ["BENCH_MAX_CACHED"])
+    return kwargs
+
+
+WORKFLOWS: dict[str, type] = {
+    "sopflow": IncidentWorkflow,
+    "hand": HandStep,
+    "hand-incident": HandIncident,
+}
+
+
+async def main() -> None:
+    client = await Client.connect(
+        os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
+        data_converter=pydantic_data_converter,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    names = os.environ.get("BENCH_WORKFLOWS", "hand").split(",")
+    recorder = Recorder()
+    with ExitStack() as stack:
+        if os.environ.get("BENCH_LEAN_CEL") == "1":
+            stack.enter_context(lean_cel())
+        executor = stack.enter_context(ThreadPoolExecutor(max_workers=16))
+        worker = Worker(
+            client,
+            task_queue=os.environ.get("SOPFLOW_TASK_QUEUE", TASK_QUEUE),
+            workflows=[WORKFLOWS[name.strip()] for name in names],
+            activities=recorder.activities(),
+            activity_executor=executor,
+            **settings(),
+        )
+        run = asyncio.create_task(worker.run())
+        print('{"event": "worker.started"}', flush=True)
+        await stop.wait()
+        await worker.shutdown()
+        await asyncio.gather(run, return_exceptions=True)
+    if os.environ.get("BENCH_RECORD"):
+        text = json.dumps(dict(recorder.calls))
+        Path(os.environ["BENCH_RECORD"]).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
