@@ -53,7 +53,9 @@ with workflow.unsafe.imports_passed_through():
         WaitPlan,
     )
 
-_HUMAN_TYPES = ("task", "approval", "wait")
+# ActiveSteps lists steps waiting on someone: people, or an external event. A timed wait
+# waits on no one, so it is not published (it would cost an event and tell no responder).
+_WAITING_TYPES = ("task", "approval", "event-wait")
 
 
 class Finished(Exception):
@@ -98,10 +100,18 @@ class StepRunner:
     def variables(self) -> dict[str, Any]:
         return conductor.context(self.state, self.inp.input, workflow.now())
 
+    def _waiting_kind(self, step_id: str) -> str:
+        step = self.steps[step_id]
+        if isinstance(step, WaitPlan):
+            return "event-wait" if step.event is not None else "timed-wait"
+        return step.type
+
     def flush_search_attributes(self, *, final: bool = False) -> None:
         state = self.state
         waiting = [
-            sid for sid, s in state.steps.items() if s.status == "active" and s.type in _HUMAN_TYPES
+            sid
+            for sid, s in state.steps.items()
+            if s.status == "active" and self._waiting_kind(sid) in _WAITING_TYPES
         ]
         current: dict[str, object] = {
             search.SOP_ID.name: state.sop,

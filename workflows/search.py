@@ -52,6 +52,9 @@ def updates(current: dict[str, Any], last: dict[str, Any]) -> list[SearchAttribu
     out: list[SearchAttributeUpdate[Any]] = []
     for key in ALL_KEYS:
         value: Any = current.get(key.name)
-        if key.name in current and value != last.get(key.name):
-            out.append(key.value_set(value))
+        if key.name not in current or value == last.get(key.name):
+            continue
+        if key.name not in last and value in ([], False):
+            continue  # an unset list or flag already reads as empty or false
+        out.append(key.value_set(value))
     return out
