@@ -21,6 +21,7 @@ stop it cleanly: in-flight activities finish, then it exits.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -28,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import structlog
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Worker, WorkerDeploymentConfig
@@ -70,6 +72,25 @@ def configure_logging() -> None:
             renderer,
         ]
     )
+    # The workflow logs through the SDK's replay-safe stdlib logger; render those records
+    # the same way, with their incident, SOP and step fields.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+            ],
+            foreign_pre_chain=[
+                structlog.stdlib.add_log_level,
+                structlog.stdlib.ExtraAdder(allow=("incident", "sop", "step")),
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+        )
+    )
+    logging.basicConfig(handlers=[handler], level=logging.INFO, force=True)
+    # Our fields carry the incident; the SDK's "(workflow info)" suffix would only repeat it.
+    workflow.logger.workflow_info_on_message = False
 
 
 def deployment_from_env() -> WorkerDeploymentConfig | None:

@@ -96,6 +96,12 @@ class StepRunner:
     def log(self, actor: str, kind: str, step: str | None = None, detail: str = "") -> None:
         entry = TimelineEntry(at=workflow.now(), actor=actor, kind=kind, step=step, detail=detail)
         self.state.timeline.append(entry)
+        # The same event for operators: workflow.logger is silent during replay. Details can
+        # hold case data, so they stay on the timeline (in the encrypted history), not the log.
+        workflow.logger.info(
+            kind,
+            extra={"incident": self.state.incident_id, "sop": self.state.sop, "step": step},
+        )
 
     def variables(self) -> dict[str, Any]:
         return conductor.context(self.state, self.inp.input, workflow.now())
