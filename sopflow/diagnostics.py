@@ -142,11 +142,3 @@ def codes_markdown() -> str:
     rows = ["| code | name | meaning |", "| --- | --- | --- |"]
     rows += [f"| `{c.code}` | {c.name} | {c.summary} |" for c in _CODE_LIST]
     return "\n".join(rows) + "\n"
-
-
-class SopflowError(Exception):
-    """A problem that stops a command, carrying the diagnostics that explain it."""
-
-    def __init__(self, diagnostics: list[Diagnostic]) -> None:
-        super().__init__(render_text(diagnostics))
-        self.diagnostics = diagnostics

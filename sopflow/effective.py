@@ -54,10 +54,6 @@ class Effective:
         at: Pos = source.expr_pos(path, offset)
         return Diagnostic(source.path, at.line, at.col, code, message)
 
-    def top_diag(self, path: JsonPath, code: str, message: str) -> Diagnostic:
-        """A problem with a top-level field (roles, defaults, input) of the SOP."""
-        return self.base.source.diag(path, code, message)
-
 
 def walk_steps(steps: list[Any]) -> Iterator[tuple[Any, list[Any], int]]:
     """Every step, depth first, with the list that holds it and its index there."""

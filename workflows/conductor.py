@@ -19,7 +19,6 @@ from sopflow.plan import (
     PlanStep,
     TaskPlan,
     TriagePlan,
-    possible_outcomes,
 )
 from workflows.form_check import form_errors
 
@@ -104,10 +103,6 @@ def route(step: PlanStep, outcome: str | None) -> str | None:
     if outcome is not None and outcome in step.on:
         return step.on[outcome]
     return step.next
-
-
-def outcome_is_known(step: PlanStep, outcome: str) -> bool:
-    return outcome in possible_outcomes(step)
 
 
 # --- Responder actions: every refusal names its reason.

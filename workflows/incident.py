@@ -71,7 +71,6 @@ class IncidentWorkflow:
         )
         self.cancel_request: Cancel | None = None
         self.runner = StepRunner(self.inp, self.steps, self.state, self._is_cancelled)
-        self.last_attributes: dict[str, object] = {}
 
     def _is_cancelled(self) -> bool:
         return self.cancel_request is not None

@@ -6,7 +6,7 @@ with keywords carry a trailing underscore and an alias.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
@@ -292,9 +292,3 @@ def step_fields(step_type: str) -> list[str]:
     """The field names an author may write on a step of ``step_type``."""
     model = STEP_MODELS[step_type]
     return [f.alias or name for name, f in model.model_fields.items()]
-
-
-def as_dict(step: Any) -> dict[str, Any]:
-    """A step as the author would write it, defaults included."""
-    data: dict[str, Any] = step.model_dump(by_alias=True)
-    return data
