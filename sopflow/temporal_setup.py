@@ -28,9 +28,9 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
 )
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
+from sopflow.codec import data_converter_from_env
 from sopflow.contract import QUERY_STATE, TASK_QUEUE, IncidentState
 
 DEFAULT_ADDRESS = "localhost:7233"
@@ -120,7 +120,7 @@ async def connect(address: str | None = None, namespace: str | None = None) -> C
     return await Client.connect(
         address or address_from_env(),
         namespace=namespace or os.environ.get("TEMPORAL_NAMESPACE") or "default",
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter_from_env(),
         tls=tls_from_env(),
         api_key=os.environ.get("TEMPORAL_API_KEY") or None,
     )

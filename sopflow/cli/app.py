@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from sopflow.cli import authoring, incidents, stack, tasks
+from sopflow.cli import audit, authoring, incidents, rehearse, stack, tasks
 
 app = typer.Typer(
     name="sopflow",
@@ -46,6 +46,9 @@ task_app.command("approve")(tasks.approve)
 task_app.command("reject")(tasks.reject)
 task_app.command("note")(tasks.note)
 app.add_typer(task_app, name="task")
+
+app.command("rehearse")(rehearse.rehearse)
+app.add_typer(audit.audit_app, name="audit")
 
 
 def main() -> None:
