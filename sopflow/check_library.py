@@ -8,6 +8,7 @@ from typing import Any
 from sopflow.diagnostics import Diagnostic
 from sopflow.effective import Effective, walk_steps
 from sopflow.form_schema import form_problem, schema_problem
+from sopflow.input_check import input_problems
 from sopflow.library import Library, Loaded
 from sopflow.models import RehearsalDoc
 from sopflow.models.steps import TaskStep
@@ -144,4 +145,24 @@ def check_rehearsal(
             if step not in step_ids:
                 message = f"no step `{step}` in {eff.key}{did_you_mean(step, step_ids)}"
                 out.append(source.diag(("expect", field, i), "E603", message))
+    out.extend(_rehearsal_events(source, doc, eff))
+    for problem in input_problems(eff.sop.input, doc.input):
+        message = f"the input does not fit {eff.key}'s input schema: {problem}"
+        out.append(source.diag(("input",), "E605", message))
+    return out
+
+
+def _rehearsal_events(source: SourceDoc, doc: RehearsalDoc, eff: Effective) -> list[Diagnostic]:
+    # A signal no step waits for would sit in the buffer for ever: almost surely a typo.
+    waited = sorted(
+        {s.event for s, _, _ in walk_steps(list(eff.sop.steps)) if getattr(s, "event", None)}
+    )
+    out = []
+    for i, action in enumerate(doc.actions):
+        if action.signal is not None and action.signal.event not in waited:
+            name = action.signal.event
+            known = f" (it waits for: {', '.join(waited)})" if waited else " (it waits for none)"
+            hint = did_you_mean(name, waited) or known
+            message = f"no step of {eff.key} waits for event `{name}`{hint}"
+            out.append(source.diag(("actions", i, "signal", "event"), "E606", message))
     return out

@@ -167,6 +167,9 @@ class IncidentState(BaseModel):
     labels: list[str] = Field(default_factory=list)
     sla_breached: bool = False
     steps: dict[str, StepState] = Field(default_factory=dict)
+    # Step ids in the order they finished done (a step that loops appears once per pass);
+    # skipped, failed and cancelled steps are not on the path. Rehearsals compare it.
+    path: list[str] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     # Where the top level resumes after continue-as-new (a step id), if anywhere.
     resume_at: str | None = None

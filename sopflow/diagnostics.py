@@ -81,6 +81,8 @@ _CODE_LIST = [
     Code("E602", "published-missing", "A version recorded in the lock file is gone."),
     Code("E603", "unknown-sop", "A reference to an SOP (or version) that does not exist."),
     Code("E604", "unknown-person", "A rehearsal acts as a person the Roster does not list."),
+    Code("E605", "rehearsal-input", "A rehearsal's input does not fit its SOP's input schema."),
+    Code("E606", "unknown-event", "A rehearsal signals an event no step of its SOP waits for."),
     # Warnings
     Code("W300", "unreachable-step", "No path from the first step reaches this step."),
     Code("W301", "decision-no-default", "A decision has no default branch."),

@@ -188,6 +188,8 @@ class StepRunner:
         if s.status == "active":
             s.status = "done"
         s.finished_at = workflow.now()
+        if s.status == "done":
+            self.state.path.append(step.id)
         if isinstance(outcome, Goto):
             return outcome.target
         return conductor.route(step, outcome)
@@ -222,6 +224,7 @@ class StepRunner:
         assert isinstance(step, EndPlan)
         self.state.steps[step.id].status = "done"
         self.state.steps[step.id].finished_at = workflow.now()
+        self.state.path.append(step.id)
         self.state.outcome = step.outcome
         raise Finished("completed", step.outcome, step.id)
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-from jsonschema import Draft202012Validator, FormatChecker
 from rich.console import Console
 from rich.table import Column, Table
 from temporalio.client import (
@@ -36,6 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from sopflow.cli.authoring import DefinitionsOpt, fail, resolve
 from sopflow.contract import IncidentInput, IncidentState
 from sopflow.diagnostics import Severity, render_text
+from sopflow.input_check import input_problems
 from sopflow.library import default_definitions
 from sopflow.lint import LintResult, lint_library
 from sopflow.plan import Plan
@@ -156,27 +156,6 @@ def plural(count: int, noun: str) -> str:
 
 
 # --- start
-
-
-def _is_datetime(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    return "T" in value.upper() and parsed.tzinfo is not None
-
-
-FORMATS = FormatChecker()
-FORMATS.checks("date-time")(_is_datetime)
-
-
-def input_problems(schema: dict[str, Any], data: Any) -> list[str]:
-    """Every way ``data`` fails the SOP's input schema (Draft 2020-12), as ``$.path: why``."""
-    validator = Draft202012Validator(schema, format_checker=FORMATS)
-    errors = sorted(validator.iter_errors(data), key=lambda e: (e.json_path, e.message))
-    return [f"{e.json_path}: {e.message}" for e in errors]
 
 
 def new_incident_id() -> str:

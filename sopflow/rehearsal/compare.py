@@ -1,0 +1,66 @@
+"""Comparing what a rehearsal expected with what the incident did.
+
+Each expectation is optional; only the ones written are checked. ``path`` compares in order
+(a step that runs twice must appear twice); ``breached`` compares as a set (breaches of
+parallel branches have no meaningful order); ``outcome`` is the end step's outcome, a
+failure (``step_failed:<step>``, ``sla_spent:<step>``, ``expression_error``), ``cancelled``,
+or ``running`` when the incident had not closed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+
+from sopflow.models.documents import Expectation
+from sopflow.rehearsal.runner import Observed
+from sopflow.yaml_source import SourceDoc
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    """One expectation that did not hold, with where it is written."""
+
+    field: str
+    line: int
+    col: int
+    summary: str
+    detail: list[str] = dataclass_field(default_factory=list)
+
+
+def compare(expect: Expectation, observed: Observed, source: SourceDoc) -> list[Mismatch]:
+    """Every written expectation that the observed incident does not meet."""
+    out: list[Mismatch] = []
+
+    def mismatch(name: str, summary: str, detail: list[str] | None = None) -> None:
+        where = source.pos(("expect", name))
+        out.append(Mismatch(name, where.line, where.col, summary, detail or []))
+
+    if expect.path is not None and expect.path != observed.path:
+        mismatch(
+            "path", "path differs (- expected, + actual)", path_diff(expect.path, observed.path)
+        )
+    if expect.outcome is not None and expect.outcome != observed.outcome:
+        got = observed.outcome
+        if got == "running" and observed.waiting:
+            got += f" (waiting on {', '.join(observed.waiting)})"
+        mismatch("outcome", f"outcome: expected {expect.outcome}, got {got}")
+    if expect.breached is not None and set(expect.breached) != set(observed.breached):
+        missing = [s for s in expect.breached if s not in observed.breached]
+        extra = [s for s in observed.breached if s not in expect.breached]
+        parts = [f"not breached: {', '.join(missing)}"] if missing else []
+        parts += [f"also breached: {', '.join(extra)}"] if extra else []
+        actual = ", ".join(observed.breached) or "none"
+        mismatch("breached", f"breached steps differ ({'; '.join(parts)}; actual: {actual})")
+    refused = observed.refused
+    if expect.rejected_actions is not None and expect.rejected_actions != len(refused):
+        lines = [f"#{a.index + 1} {a.label}: {a.refused}" for a in refused]
+        summary = f"rejected actions: expected {expect.rejected_actions}, got {len(refused)}"
+        mismatch("rejected_actions", summary, lines)
+    return out
+
+
+def path_diff(expected: list[str], actual: list[str]) -> list[str]:
+    """A line diff of two paths: ``  same``, ``- only expected``, ``+ only actual``."""
+    return [line for line in difflib.ndiff(expected, actual) if not line.startswith("?")]

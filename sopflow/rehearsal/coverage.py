@@ -1,0 +1,155 @@
+"""Rehearsal coverage: per SOP version and region, the steps and branches no rehearsal reached.
+
+A step is *reached* when it started in some rehearsal. A *branch* is a place where the
+procedure can go more than one way, and each way is counted on its own:
+
+- a step with ``when``: ``runs`` / ``skipped``;
+- a decision: each distinct target (``-> step``, or ``-> next`` for the following step);
+- an approval: ``approved`` / ``rejected``;
+- a disclosure check: each decision its policy's rules can give;
+- a wait for an event with a timeout: ``received`` / ``timeout``;
+- a task or approval with an escalation chain: ``escalated`` (an SLA breach escalated);
+  with ``on_timeout`` fail or goto: ``sla spent``.
+
+Taken branches are read from the incident's final state and timeline. A decision inside a
+loop is credited with its last pass only (the state keeps the last output).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sopflow.contract import IncidentState
+from sopflow.plan import (
+    ApprovalPlan,
+    DecisionPlan,
+    DisclosureCheckPlan,
+    Plan,
+    PlanStep,
+    TaskPlan,
+    WaitPlan,
+)
+from sopflow.rehearsal.runner import plan_steps
+
+PlanKey = tuple[str, int, str]
+
+
+@dataclass
+class PlanCoverage:
+    """What the rehearsals of one plan reached, and what they left out."""
+
+    sop: str
+    version: int
+    region: str
+    rehearsals: int = 0
+    steps: list[str] = field(default_factory=list)
+    reached: set[str] = field(default_factory=set)
+    branches: list[tuple[str, str]] = field(default_factory=list)
+    taken: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def key(self) -> str:
+        return f"{self.sop}@{self.version} ({self.region})"
+
+    @property
+    def unreached(self) -> list[str]:
+        return [s for s in self.steps if s not in self.reached]
+
+    @property
+    def untaken(self) -> list[tuple[str, str]]:
+        return [b for b in self.branches if b not in self.taken]
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "sop": self.sop,
+            "version": self.version,
+            "region": self.region,
+            "rehearsals": self.rehearsals,
+            "steps": {"total": len(self.steps), "reached": len(self.steps) - len(self.unreached)},
+            "branches": {
+                "total": len(self.branches),
+                "taken": len(self.branches) - len(self.untaken),
+            },
+            "steps_not_reached": self.unreached,
+            "branches_not_taken": [f"{s}: {label}" for s, label in self.untaken],
+        }
+
+
+def branches_of(plan: Plan) -> list[tuple[str, str]]:
+    """Every (step, way) the plan can go, in step order."""
+    out: list[tuple[str, str]] = []
+    for step in plan_steps(plan).values():
+        labels = _labels(step, plan)
+        out += [(step.id, label) for label in dict.fromkeys(labels)]
+    return out
+
+
+def _labels(step: PlanStep, plan: Plan) -> list[str]:
+    labels = ["runs", "skipped"] if step.when else []
+    if isinstance(step, DecisionPlan):
+        labels += [f"-> {b.goto or 'next'}" for b in step.branches]
+    if isinstance(step, ApprovalPlan):
+        labels += ["approved", "rejected"]
+    if isinstance(step, DisclosureCheckPlan):
+        labels += [rule.decision for rule in plan.policies[step.policy].rules]
+    if isinstance(step, WaitPlan) and step.event is not None and step.timeout_s is not None:
+        labels += ["received", "timeout"]
+    if isinstance(step, TaskPlan | ApprovalPlan):
+        labels += ["escalated"] if step.escalate else []
+        labels += ["sla spent"] if step.on_timeout.action != "escalate" else []
+    return labels
+
+
+def taken_in(state: IncidentState) -> tuple[set[str], set[tuple[str, str]]]:
+    """The steps one incident reached and the branches it took."""
+    reached = {sid for sid, s in state.steps.items() if s.starts > 0}
+    taken = {(sid, "runs") for sid in reached}
+    for sid, s in state.steps.items():
+        output = s.output if isinstance(s.output, dict) else {}
+        if s.type == "decision" and s.starts > 0 and "goto" in output:
+            taken.add((sid, f"-> {output['goto'] or 'next'}"))
+    timeouts: dict[str, int] = {}
+    for entry in state.timeline:
+        step, kind = entry.step, entry.kind
+        if step is None:
+            continue
+        if kind == "step.skipped":
+            taken.add((step, "skipped"))
+        elif kind.startswith(("approval.", "disclosure.")):
+            taken.add((step, kind.split(".", 1)[1]))
+        elif kind == "wait.timeout":
+            taken.add((step, "timeout"))
+            timeouts[step] = timeouts.get(step, 0) + 1
+        elif kind == "sla.breached":
+            spent = entry.detail.startswith("escalation chain spent")
+            taken.add((step, "sla spent" if spent else "escalated"))
+    for sid in reached:
+        if state.path.count(sid) > timeouts.get(sid, 0):
+            taken.add((sid, "received"))
+    return reached, taken
+
+
+def coverage(
+    plans: dict[PlanKey, Plan], runs: Iterable[tuple[PlanKey, IncidentState]]
+) -> list[PlanCoverage]:
+    """Coverage of each plan in ``plans`` by the rehearsal runs given as (plan key, state)."""
+    report = {
+        key: PlanCoverage(
+            key[0],
+            key[1],
+            key[2],
+            steps=list(plan_steps(plan)),
+            branches=branches_of(plan),
+        )
+        for key, plan in plans.items()
+    }
+    for key, state in runs:
+        entry = report.get(key)
+        if entry is None:
+            continue
+        reached, taken = taken_in(state)
+        entry.rehearsals += 1
+        entry.reached |= reached
+        entry.taken |= {b for b in taken if b in entry.branches}
+    return [report[k] for k in sorted(report)]

