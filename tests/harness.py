@@ -17,6 +17,7 @@ from typing import Any
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -169,19 +170,24 @@ class Bench:
 
 
 @asynccontextmanager
-async def bench(fakes: Fakes | None = None, *, dev_server: bool = False) -> AsyncIterator[Bench]:
+async def bench(
+    fakes: Fakes | None = None,
+    *,
+    dev_server: bool = False,
+    data_converter: DataConverter = pydantic_data_converter,
+) -> AsyncIterator[Bench]:
     """A worker on a fresh task queue, against the time-skipping test server, or against the
     real dev server where a test needs what only it does (rejected updates leave no trace
     there; the test server still records the workflow task that ran the validator)."""
     if dev_server:
         env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter,
             dev_server_existing_path=str(TEMPORAL_CLI),
             search_attributes=search.ALL_KEYS,
         )
     else:
         env = await WorkflowEnvironment.start_time_skipping(
-            data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
+            data_converter=data_converter, test_server_existing_path=str(TEST_SERVER)
         )
     try:
         if not dev_server:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import typer
 
+from sopflow.cli.codec import configured_codec, start_endpoint
+from sopflow.codec_server import serve_in_thread
 from sopflow.temporal_setup import connect, dev_server_flags, register_search_attributes
 
 STATE_DIR = Path(".sopflow")
@@ -83,6 +85,7 @@ def dev(
     port: int = typer.Option(7233, help="Temporal frontend port."),
     ui_port: int = typer.Option(8233, help="Temporal UI port."),
     state_dir: Path = typer.Option(STATE_DIR, help="Where the SQLite file and artifacts live."),
+    codec_port: int = typer.Option(8089, help="Codec endpoint port, when keys are configured."),
 ) -> None:
     """Run the whole dev stack: Temporal dev server, setup, and the worker."""
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -109,6 +112,15 @@ def dev(
         "--log-level", "warn",
         *dev_server_flags(),
     ]  # fmt: skip
+    # With payload encryption on, the UI can only show plaintext through a codec endpoint.
+    codec = configured_codec()
+    endpoint = None
+    if codec is not None:
+        origins = [f"http://{h}:{ui_port}" for h in ("localhost", "127.0.0.1")]
+        endpoint = start_endpoint(codec, "127.0.0.1", codec_port, origins)
+        serve_in_thread(endpoint)
+        command += ["--ui-codec-endpoint", endpoint.endpoint]
+        print(f"codec endpoint: {endpoint.endpoint} (payloads encrypted, key {codec.active})")
     # SIGTERM (a supervisor, `kill`) stops the stack as Ctrl-C does: children never outlive it.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
@@ -135,3 +147,6 @@ def dev(
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        if endpoint is not None:
+            endpoint.shutdown()
+            endpoint.server_close()
