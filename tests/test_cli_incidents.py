@@ -31,8 +31,9 @@ from typer.testing import CliRunner, Result
 from activities.config import load_config
 from activities.registry import build_activities
 from sopflow.cli.app import app
-from sopflow.cli.incidents import input_problems, new_incident_id
+from sopflow.cli.incidents import new_incident_id
 from sopflow.contract import IncidentInput
+from sopflow.input_check import input_problems
 from sopflow.lint import lint_library
 from sopflow.temporal_setup import connect, incident_status
 from tests.conftest import SHIPPED

@@ -85,9 +85,9 @@ def _resolve(
     problems = [
         d for d in check_rehearsal(lib, item, result.effectives) if d.severity is Severity.ERROR
     ]
-    if problems:
-        return None, problems
     sop_id, _, version_text = doc.sop.partition("@")
+    if problems:
+        return None, problems + _sop_errors(result, sop_id)
     version = int(version_text) if version_text else lib.versions(sop_id)[-1]
     region = doc.region or lib.sops[(sop_id, version)].model.region
     key = (sop_id, version, region)
@@ -102,3 +102,12 @@ def _resolve(
     except RosterError as exc:
         return None, [item.source.diag(("actions",), "E604", str(exc))]
     return Ready(Case(item.source.path, doc, plan, roster), item.source), []
+
+
+def _sop_errors(result: LintResult, sop_id: str) -> list[Diagnostic]:
+    """The errors in the SOP's own files (base versions and variants), which explain why a
+    rehearsal of it cannot run."""
+    lib = result.library
+    files = {d.source.path for (i, _), d in lib.sops.items() if i == sop_id}
+    files |= {d.source.path for (i, _, _), d in lib.variants.items() if i == sop_id}
+    return [d for d in result.diagnostics if d.severity is Severity.ERROR and d.path in files]

@@ -1,0 +1,197 @@
+"""``sopflow rehearse`` end to end: real time-skipping test server, real interpreter, a small
+library written per test. Each test asserts what the engine did, not what the file says."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from sopflow.cli.app import app
+from tests.conftest import WriteLib
+
+runner = CliRunner()
+
+SOP = """\
+apiVersion: sopflow/v1
+kind: SOP
+id: demo
+version: 1
+title: Demo procedure
+owner: tests
+region: US
+input:
+  type: object
+  required: [ref]
+  properties: {ref: {type: string}}
+roles:
+  responder: {description: On-shift responder}
+  lead: {description: Shift lead}
+defaults:
+  sla: 30m
+steps:
+  - id: work
+    type: task
+    assignee: responder
+    sla: 1h
+    escalate: [lead]
+  - id: approve
+    type: approval
+    approvers: [lead]
+    four_eyes: true
+    sla: 2d
+    escalate: [lead]
+    on: {approved: hold, rejected: refused}
+  - id: hold
+    type: wait
+    for: 7d
+  - id: close
+    type: end
+    outcome: resolved
+  - id: refused
+    type: end
+    outcome: declined
+"""
+
+ROSTER = """\
+apiVersion: sopflow/v1
+kind: Roster
+people:
+  alice: {name: Alice, region: US, roles: [responder]}
+  bob: {name: Bob, region: US, roles: [lead]}
+  carol: {name: Carol, region: US, roles: [lead]}
+"""
+
+
+def rehearsal(actions: str, expect: str) -> str:
+    return (
+        "apiVersion: sopflow/v1\nkind: Rehearsal\nsop: demo@1\ninput: {ref: R-1}\n"
+        f"actions:\n{actions}expect:\n{expect}"
+    )
+
+
+WORK = "  - after: 10m\n    complete: {step: work, as: alice}\n"
+APPROVE = "  - after: 1h\n    vote: {step: approve, as: bob, decision: approve, reason: ok}\n"
+
+
+def rehearse(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["rehearse", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def as_json(*args: str) -> dict[str, Any]:
+    code, out, err = rehearse("--format", "json", *args)
+    body: dict[str, Any] = json.loads(out)
+    assert code == (0 if body["passed"] else 1), err
+    return body
+
+
+@pytest.fixture
+def lib(write_lib: WriteLib) -> Path:
+    return write_lib({"demo.yaml": SOP, "roster.yaml": ROSTER})
+
+
+def test_a_passing_rehearsal_and_a_week_of_timers_in_seconds(lib: Path) -> None:
+    (lib / "happy.yaml").write_text(
+        rehearsal(
+            WORK + APPROVE,
+            "  path: [work, approve, hold, close]\n  outcome: resolved\n"
+            "  breached: []\n  rejected_actions: 0\n",
+        )
+    )
+    # The approval waits 3 days against a 2-day SLA: one breach, escalated to the lead;
+    # then the 7-day hold runs out with nobody acting.
+    (lib / "late.yaml").write_text(
+        rehearsal(
+            WORK + "  - after: 3d\n    vote: {step: approve, as: bob, decision: approve, "
+            "reason: late}\n",
+            "  path: [work, approve, hold, close]\n  outcome: resolved\n  breached: [approve]\n",
+        )
+    )
+    body = as_json("--definitions", str(lib))
+    assert body["passed"] is True
+    by_file = {Path(r["file"]).name: r for r in body["rehearsals"]}
+    late = by_file["late.yaml"]
+    assert late["breached"] == ["approve"]
+    assert late["escalations"] == ["approve -> lead"]
+    # 10m + 3d + 7d of simulated time, most of it after the last action.
+    assert late["simulated_seconds"] >= (10 * 86400 + 600)
+    assert by_file["happy.yaml"]["breached"] == []
+
+
+def test_a_mismatch_exits_1_and_shows_where_and_the_difference(lib: Path) -> None:
+    (lib / "wrong.yaml").write_text(
+        rehearsal(WORK + APPROVE, "  path: [work, approve, close]\n  outcome: declined\n")
+    )
+    code, out, _ = rehearse("--definitions", str(lib), "lib/wrong.yaml")
+    assert code == 1
+    assert "FAIL" in out
+    assert "lib/wrong.yaml:11:9: path differs" in out
+    assert "+ hold" in out
+    assert "lib/wrong.yaml:12:12: outcome: expected declined, got resolved" in out
+    assert "1 rehearsal: 0 passed, 1 failed" in out
+
+
+def test_refused_actions_are_counted_with_the_engine_reason(lib: Path) -> None:
+    # alice is not a lead: the approval refuses her vote; bob's is accepted.
+    actions = (
+        WORK + "  - vote: {step: approve, as: alice, decision: approve, reason: mine}\n" + APPROVE
+    )
+    (lib / "refused.yaml").write_text(
+        rehearsal(actions, "  outcome: resolved\n  rejected_actions: 1\n")
+    )
+    body = as_json("--definitions", str(lib))
+    [result] = body["rehearsals"]
+    assert result["passed"] is True
+    [refusal] = result["refused"]
+    assert refusal["action"] == 2
+    assert "lead" in refusal["reason"]
+
+
+def test_the_story_stops_when_the_incident_waits_on_a_person(lib: Path) -> None:
+    # Nobody approves: time does not run on, so the 2-day SLA is not breached.
+    (lib / "open.yaml").write_text(
+        rehearsal(WORK, "  path: [work]\n  outcome: running\n  breached: []\n")
+    )
+    body = as_json("--definitions", str(lib))
+    [result] = body["rehearsals"]
+    assert result["passed"] is True
+    assert result["waiting"] == ["approve (lead)"]
+    assert result["simulated_seconds"] == 600
+
+
+def test_a_rejection_takes_the_other_branch_and_coverage_says_what_is_left(lib: Path) -> None:
+    reject = "  - after: 1h\n    vote: {step: approve, as: bob, decision: reject, reason: no}\n"
+    (lib / "reject.yaml").write_text(
+        rehearsal(WORK + reject, "  path: [work, approve, refused]\n  outcome: declined\n")
+    )
+    code, out, err = rehearse("--definitions", str(lib), "--coverage")
+    assert code == 0, out + err
+    assert "coverage demo@1 (US): 1 rehearsals, steps 3/5, branches 1/4" in out
+    assert "steps not reached: hold, close" in out
+    assert "approve: approved" in out and "work: escalated" in out
+
+
+def test_broken_rehearsals_are_reported_with_positions_and_do_not_run(lib: Path) -> None:
+    (lib / "typo.yaml").write_text(
+        rehearsal("  - complete: {step: wrok, as: alice}\n", "  outcome: resolved\n")
+    )
+    code, _, err = rehearse("--definitions", str(lib))
+    assert code == 1
+    assert "lib/typo.yaml:6:22: error[E603]: no step `wrok`" in err
+    assert "did you mean `work`" in err
+
+
+def test_a_file_that_is_not_a_rehearsal_is_refused(lib: Path) -> None:
+    code, _, err = rehearse("--definitions", str(lib), str(lib / "demo.yaml"))
+    assert code == 1
+    assert "error[E201]: not a Rehearsal document (kind: SOP)" in err
+
+
+def test_no_rehearsals_is_an_error(lib: Path) -> None:
+    code, _, err = rehearse("--definitions", str(lib))
+    assert code == 1
+    assert "no Rehearsal documents" in err
