@@ -215,6 +215,25 @@ class AesGcmCodec(PayloadCodec):
         return [self.decrypt(p) for p in payloads]
 
 
+class RefuseEncrypted(PayloadCodec):
+    """The codec when no key is configured: plaintext passes both ways, and an encrypted
+    payload fails with a message that says which key to configure (the SDK alone would only
+    say it does not know the encoding)."""
+
+    async def encode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        return list(payloads)
+
+    async def decode(self, payloads: Sequence[Payload]) -> list[Payload]:
+        for payload in payloads:
+            if payload.metadata.get("encoding") == ENCODING:
+                key_id = _safe_id(payload.metadata.get(KEY_ID_METADATA, b"?"))
+                raise CodecDecodeError(
+                    f"payload is encrypted with key {key_id} and no key is configured: set "
+                    f"{ENV_KEYS} or {ENV_KEYS_FILE} (docs/operations.md, Payload encryption)"
+                )
+        return list(payloads)
+
+
 def codec_from_env(environ: Mapping[str, str] | None = None) -> AesGcmCodec | None:
     """The codec the environment configures, or None when encryption is off. Raises
     CodecKeyError on a configuration problem."""
@@ -226,7 +245,7 @@ def data_converter_from_env(environ: Mapping[str, str] | None = None) -> DataCon
     """sopflow's data converter: pydantic payloads, encrypted when a key is configured."""
     codec = codec_from_env(environ)
     if codec is None:
-        return pydantic_data_converter
+        return dataclasses.replace(pydantic_data_converter, payload_codec=RefuseEncrypted())
     return encrypted_converter(codec)
 
 

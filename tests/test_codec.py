@@ -79,10 +79,16 @@ def key_id(payload: Payload) -> str:
     return payload.metadata[KEY_ID_METADATA].decode()
 
 
-def test_no_keys_means_the_plain_pydantic_converter() -> None:
-    assert data_converter_from_env({}) is pydantic_data_converter
-    assert data_converter_from_env({ENV_KEYS: "  "}) is pydantic_data_converter
+def test_no_keys_means_plaintext_and_a_clear_error_on_encrypted_payloads() -> None:
+    plain = data_converter_from_env({})
+    assert data_converter_from_env({ENV_KEYS: "  "}).payload_codec is not None
+    assert plain.payload_converter_class is pydantic_data_converter.payload_converter_class
     assert codec_from_env({}) is None
+    [written] = go(plain.encode([task("in the clear")]))
+    assert b"in the clear" in written.data
+    [sealed] = go(converter(f"k1:{generate_key()}").encode([task("secret")]))
+    with pytest.raises(CodecDecodeError, match=r"encrypted with key 'k1' and no key is configured"):
+        go(plain.decode([sealed], [CompleteTask]))
 
 
 def test_round_trip_hides_data_and_original_metadata() -> None:

@@ -1,0 +1,69 @@
+"""Every shipped rehearsal passes on the real time-skipping test server, and every shipped
+SOP family has, in every region its latest version runs in, a happy path, a rejection and an
+SLA breach that escalates."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import pytest
+
+from sopflow.lint import lint_library
+from sopflow.plan import EndPlan
+from sopflow.rehearsal.batch import Result, rehearse_all
+from sopflow.rehearsal.cases import collect
+from sopflow.rehearsal.runner import plan_steps
+from tests.conftest import SHIPPED
+
+
+@pytest.fixture(scope="module")
+def played() -> tuple[list[Result], dict[tuple[str, int, str], str]]:
+    result = lint_library(SHIPPED)
+    found = collect([], result)
+    assert not found.blocked, found.blocked
+    results = asyncio.run(rehearse_all(found.ready))
+    # The "successful" outcome of a plan: its first end step's.
+    happy = {
+        key: next(s.outcome for s in plan_steps(plan).values() if isinstance(s, EndPlan))
+        for key, plan in result.plans.items()
+    }
+    return results, happy
+
+
+def test_every_shipped_rehearsal_passes(
+    played: tuple[list[Result], dict[tuple[str, int, str], str]],
+) -> None:
+    results, _ = played
+    failures = {
+        r.ready.case.name: r.error or [m.summary for m in r.mismatches]
+        for r in results
+        if not r.passed
+    }
+    assert not failures
+    assert results
+
+
+def test_every_family_and_region_has_the_main_scenarios(
+    played: tuple[list[Result], dict[tuple[str, int, str], str]],
+) -> None:
+    results, happy = played
+    latest = {sop: max(v for s, v, _ in happy if s == sop) for sop, _, _ in happy}
+    seen: dict[tuple[str, int, str], set[str]] = defaultdict(set)
+    for r in results:
+        plan, observed = r.ready.case.plan, r.observed
+        assert observed is not None
+        key = (plan.sop.id, plan.sop.version, plan.region.code)
+        if observed.outcome == happy[key]:
+            seen[key].add("happy path")
+        elif observed.state.status != "running":
+            seen[key].add("rejection")
+        if observed.escalations:
+            seen[key].add("sla breach with escalation")
+    wanted = {"happy path", "rejection", "sla breach with escalation"}
+    missing = {
+        f"{s}@{v} {r}": sorted(wanted - seen[(s, v, r)])
+        for (s, v, r) in happy
+        if v == latest[s] and wanted - seen[(s, v, r)]
+    }
+    assert not missing
