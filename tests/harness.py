@@ -9,12 +9,11 @@ import textwrap
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
@@ -22,25 +21,13 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from sopflow.contract import (
-    ACT_DISCLOSURE,
-    ACT_ENRICH,
-    ACT_NOTIFY,
-    ACT_POSTMORTEM,
     QUERY_STATE,
-    DisclosureRequest,
-    DisclosureResult,
-    EnrichRequest,
-    EnrichResult,
     IncidentInput,
     IncidentState,
-    NotifyRequest,
-    NotifyResult,
-    PostmortemRequest,
-    PostmortemResult,
 )
-from sopflow.expressions import evaluate
 from sopflow.lint import lint_library
 from sopflow.plan import Plan
+from sopflow.rehearsal.fakes import RecordingActivities
 from sopflow.temporal_setup import register_search_attributes
 from workflows import search
 from workflows.incident import IncidentWorkflow
@@ -63,51 +50,8 @@ def compile_text(sop: str, *extra: str, region: str | None = None) -> Plan:
         return plan
 
 
-@dataclass
-class Fakes:
-    """Recording stand-ins for the side-effect activities."""
-
-    notifications: list[NotifyRequest] = field(default_factory=list)
-    disclosures: list[DisclosureRequest] = field(default_factory=list)
-    postmortems: list[PostmortemRequest] = field(default_factory=list)
-    enrichment: dict[str, Any] = field(default_factory=dict)
-    fail_notify: bool = False
-
-    def activities(self) -> list[Callable[..., Any]]:
-        @activity.defn(name=ACT_NOTIFY)
-        def notify(req: NotifyRequest) -> NotifyResult:
-            if self.fail_notify:
-                raise RuntimeError("channel down")
-            self.notifications.append(req)
-            return NotifyResult(channel=req.channel, delivered=True)
-
-        @activity.defn(name=ACT_ENRICH)
-        def enrich(req: EnrichRequest) -> EnrichResult:
-            return EnrichResult(data=self.enrichment)
-
-        @activity.defn(name=ACT_DISCLOSURE)
-        def disclosure(req: DisclosureRequest) -> DisclosureResult:
-            self.disclosures.append(req)
-            for index, rule in enumerate(req.policy.rules):
-                if rule.when is None or evaluate(rule.when, {"request": req.facts}):
-                    return DisclosureResult(
-                        decision=rule.decision,
-                        allow=rule.allow,
-                        legal_basis=rule.legal_basis,
-                        reason=rule.reason,
-                        policy=req.policy.id,
-                        rule=index,
-                    )
-            raise AssertionError("lint guarantees a default rule")
-
-        @activity.defn(name=ACT_POSTMORTEM)
-        def postmortem(req: PostmortemRequest) -> PostmortemResult:
-            self.postmortems.append(req)
-            return PostmortemResult(
-                document=f"{req.incident_id}.md", owner=req.owner, due_at=req.due_at
-            )
-
-        return [notify, enrich, disclosure, postmortem]
+# The recording fakes `sopflow rehearse` uses, so tests and rehearsals run the same stand-ins.
+Fakes = RecordingActivities
 
 
 @dataclass
