@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit bench bench-workflow clean
+.PHONY: install run test lint typecheck unit bench bench-workflow bench-audit clean
 
 install: $(STAMP)
 
@@ -41,6 +41,12 @@ bench-workflow: install
 	$(BIN)/python bench/update_latency.py
 	$(BIN)/python bench/incidents.py
 	$(BIN)/python bench/worker_memory.py
+
+# Audit and rehearsal benchmarks: replay rate against hand-written histories, and the wall
+# time of rehearsing a week-long SOP (a minute or two; see bench/README.md).
+bench-audit: install
+	$(BIN)/python bench/rehearsal.py
+	$(BIN)/python bench/replay.py
 
 clean:
 	rm -rf $(VENV) .sopflow .pytest_cache .mypy_cache .ruff_cache
