@@ -163,6 +163,20 @@ def test_the_story_stops_when_the_incident_waits_on_a_person(lib: Path) -> None:
     assert result["simulated_seconds"] == 600
 
 
+def test_an_entry_with_only_after_lets_time_pass(lib: Path) -> None:
+    # Nobody approves for 5 days against a 2-day SLA: two breaches, the chain of one lead
+    # is spent after the first; the incident keeps waiting (on_timeout: escalate).
+    (lib / "idle.yaml").write_text(
+        rehearsal(WORK + "  - after: 5d\n", "  outcome: running\n  breached: [approve]\n")
+    )
+    body = as_json("--definitions", str(lib))
+    [result] = body["rehearsals"]
+    assert result["passed"] is True
+    assert result["escalations"] == ["approve -> lead"]
+    assert result["refused"] == []
+    assert result["simulated_seconds"] == 600 + 5 * 86400
+
+
 def test_a_rejection_takes_the_other_branch_and_coverage_says_what_is_left(lib: Path) -> None:
     reject = "  - after: 1h\n    vote: {step: approve, as: bob, decision: reject, reason: no}\n"
     (lib / "reject.yaml").write_text(

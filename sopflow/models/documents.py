@@ -229,13 +229,20 @@ class RehearsalAction(Strict):
 
     @model_validator(mode="after")
     def _one_action(self) -> RehearsalAction:
+        # An entry with only `after` lets time pass with nobody acting (e.g. to see an SLA
+        # chain run out at the end of a story).
         chosen = [n for n in ("complete", "vote", "signal", "note", "cancel") if getattr(self, n)]
-        if len(chosen) != 1:
+        if len(chosen) > 1 or (not chosen and self.after is None):
             raise ValueError(
-                "an action is exactly one of complete, vote, signal, note, cancel "
-                f"(found: {', '.join(chosen) or 'none'})"
+                "an action is exactly one of complete, vote, signal, note, cancel, or only "
+                f"`after` to let time pass (found: {', '.join(chosen) or 'none'})"
             )
         return self
+
+    @property
+    def acts(self) -> bool:
+        """False for an entry that only lets time pass."""
+        return any(getattr(self, n) for n in ("complete", "vote", "signal", "note", "cancel"))
 
 
 class Expectation(Strict):

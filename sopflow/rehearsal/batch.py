@@ -32,19 +32,20 @@ async def rehearse_all(
     *,
     test_server: Path | None = None,
 ) -> list[Result]:
-    """Play every rehearsal in turn on one time-skipping test server (they share its clock,
-    so they never overlap) and compare each with its expectations."""
+    """Play every rehearsal in turn, each on a fresh time-skipping test server (so each
+    starts at the current time, whatever ran before), and compare each with its
+    expectations."""
     results = []
-    async with open_stage(test_server) as stage:
-        for item in ready:
-            result = Result(item)
-            try:
+    for item in ready:
+        result = Result(item)
+        try:
+            async with open_stage(test_server) as stage:
                 result.observed = await stage.play(item.case)
-            except (RehearsalError, RosterError) as exc:
-                result.error = str(exc)
-            if result.observed is not None:
-                result.mismatches = compare(item.case.doc.expect, result.observed, item.source)
-            results.append(result)
-            if on_result is not None:
-                on_result(result)
+        except (RehearsalError, RosterError) as exc:
+            result.error = str(exc)
+        if result.observed is not None:
+            result.mismatches = compare(item.case.doc.expect, result.observed, item.source)
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
     return results
