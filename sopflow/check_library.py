@@ -140,6 +140,10 @@ def check_rehearsal(
             if people is not None and body.as_ not in people:
                 message = f"no person `{body.as_}` in the roster{did_you_mean(body.as_, people)}"
                 out.append(source.diag(("actions", i, kind, "as"), "E604", message))
+    if people is not None and doc.opened_by is not None and doc.opened_by not in people:
+        hint = did_you_mean(doc.opened_by, people)
+        message = f"no person `{doc.opened_by}` in the roster{hint}"
+        out.append(source.diag(("opened_by",), "E604", message))
     for field in ("path", "breached"):
         for i, step in enumerate(getattr(doc.expect, field) or []):
             if step not in step_ids:

@@ -151,6 +151,19 @@ def test_refused_actions_are_counted_with_the_engine_reason(lib: Path) -> None:
     assert "lead" in refusal["reason"]
 
 
+def test_four_eyes_refuses_the_person_who_opened_the_incident(lib: Path) -> None:
+    text = rehearsal(
+        WORK + APPROVE.replace("bob", "carol") + APPROVE,
+        "  path: [work, approve, hold, close]\n  rejected_actions: 1\n",
+    ).replace("input: {ref: R-1}\n", "input: {ref: R-1}\nopened_by: carol\n")
+    (lib / "opener.yaml").write_text(text)
+    body = as_json("--definitions", str(lib))
+    [result] = body["rehearsals"]
+    assert result["passed"] is True
+    [refusal] = result["refused"]
+    assert "four eyes: carol opened this incident" in refusal["reason"]
+
+
 def test_the_story_stops_when_the_incident_waits_on_a_person(lib: Path) -> None:
     # Nobody approves: time does not run on, so the 2-day SLA is not breached.
     (lib / "open.yaml").write_text(

@@ -257,6 +257,9 @@ class RehearsalDoc(DocBase):
     sop: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,62}(@[1-9][0-9]*)?$")]
     region: RegionCode | None = None
     input: dict[str, Any] = Field(default_factory=dict)
+    # Who opens the incident (a roster person, so four eyes can refuse them); default: nobody
+    # on the roster.
+    opened_by: str | None = None
     actions: list[RehearsalAction] = Field(default_factory=list)
     expect: Expectation
     description: str = ""

@@ -178,7 +178,7 @@ class Stage:
             incident_id=incident_id,
             plan=case.plan,
             input=dict(case.doc.input),
-            opened_by="rehearsal",
+            opened_by=case.doc.opened_by or "rehearsal",
         )
         await self.client.start_workflow(
             case.plan.sop.id,
