@@ -1,0 +1,54 @@
+"""``sopflow audit export``: every run of an incident, from the server or from history files,
+into one envelope (see ``envelope``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from temporalio.client import Client, WorkflowHistory
+
+from sopflow.audit.envelope import build_envelope
+from sopflow.audit.errors import AuditError
+from sopflow.audit.history_io import chain_problems, fetch_runs
+from sopflow.audit.payloads import Decoder
+
+
+async def envelope_from_runs(
+    runs: Sequence[WorkflowHistory],
+    decoder: Decoder,
+    *,
+    workflow_id: str | None = None,
+    namespace: str | None = None,
+    exported_at: datetime | None = None,
+) -> dict[str, object]:
+    """The envelope of an incident's runs (first to last). The SOP, region and plan hash
+    come from the plan recorded in the first run's input; the plan hash is recomputed from
+    that plan, so it states what the history holds, whatever the plan declared."""
+    problems = chain_problems(runs)
+    if problems:
+        raise AuditError(f"not every run of one incident: {'; '.join(problems)}")
+    first = await decoder.incident_input(runs[0], "run 1")
+    plan = first.plan
+    return build_envelope(
+        workflow_id=workflow_id or first.incident_id,
+        namespace=namespace,
+        runs=runs,
+        sop=plan.sop.id,
+        sop_version=plan.sop.version,
+        region=plan.region.code,
+        plan_hash=plan.compute_hash(),
+        exported_at=exported_at,
+    )
+
+
+async def export_incident(
+    client: Client, workflow_id: str, decoder: Decoder
+) -> tuple[dict[str, object], list[WorkflowHistory]]:
+    """The envelope of incident ``workflow_id`` from the client's namespace, every run
+    across continue-as-new, and the runs themselves."""
+    runs = await fetch_runs(client, workflow_id)
+    envelope = await envelope_from_runs(
+        runs, decoder, workflow_id=workflow_id, namespace=client.namespace
+    )
+    return envelope, runs

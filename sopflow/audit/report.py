@@ -1,0 +1,314 @@
+"""The audit report, built from the history's events alone (no query, no worker), so it works
+offline on an exported file and for closed incidents.
+
+What is authoritative: the events. Actions are the accepted Updates (their requests are in
+the WorkflowExecutionUpdateAccepted events, their results in UpdateCompleted); disclosure
+decisions, notifications and escalations are the activities' scheduled inputs and completed
+results; signals, timers and search-attribute writes are their own events. An SLA breach
+whose escalation chain is spent sends nothing, so it has no event of its own: breaches come
+from the ``sla.breached`` entries of the last state the history holds (the completion
+result, or the state carried by the last continue-as-new), each paired with its escalation
+notification event; an escalation sent after that state, or missing from it, is listed as a
+breach inferred from the notification (and, when the state is final, noted as a
+discrepancy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from temporalio.client import WorkflowHistory
+
+from sopflow.audit.payloads import Decoder
+from sopflow.audit.report_events import ActivityRecord, EventReader, UpdateRecord
+from sopflow.audit.report_model import (
+    Action,
+    AuditReport,
+    Breach,
+    DisclosureEntry,
+    NotificationEntry,
+    Outcome,
+    RecordedEntry,
+    SopRef,
+    Source,
+    StepSummary,
+    TimelineItem,
+    VoteEntry,
+)
+from sopflow.contract import (
+    ESCALATION_CHANNEL,
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+    Cancel,
+    CompleteTask,
+    DisclosureRequest,
+    DisclosureResult,
+    IncidentState,
+    Note,
+    NotifyRequest,
+    NotifyResult,
+    Vote,
+)
+
+_ESCALATED = "escalated to "
+
+
+async def build_report(
+    runs: Sequence[WorkflowHistory],
+    decoder: Decoder,
+    source: Source,
+    *,
+    workflow_id: str | None = None,
+    now: datetime | None = None,
+) -> AuditReport:
+    """The report of the incident whose runs (first to last) are ``runs``. Raises
+    DecodeError when the first run's input (the plan) cannot be decoded: without it there
+    is no incident to report on."""
+    first = await decoder.incident_input(runs[0], "run 1")
+    reader = EventReader(decoder)
+    for number, run in enumerate(runs, start=1):
+        await reader.run(number, run, first)
+    plan = first.plan
+    attrs = runs[0].events[0].workflow_execution_started_event_attributes
+    notifications = [n for a in reader.activities if (n := _notification(a)) is not None]
+    escalations = [n for n in notifications if n.escalation]
+    state = reader.state
+    outcome = reader.outcome or Outcome(status="running", outcome=None)
+    notes = list(reader.notes)
+    if reader.runs[-1].closed_by == "continued_as_new":
+        outcome = Outcome(status="incomplete", outcome=None)
+        notes.append("the history ends with a continue-as-new: the later runs are missing")
+    elif outcome.status == "running":
+        notes.append("the incident is still running: this report covers its history so far")
+    actions = [_action(u) for u in reader.updates]
+    final = state is not None and state.status != "running"
+    return AuditReport(
+        generated_at=(now or datetime.now(UTC)),
+        source=source,
+        incident_id=first.incident_id,
+        workflow_id=workflow_id or attrs.workflow_id or first.incident_id,
+        sop=SopRef(
+            id=plan.sop.id, version=plan.sop.version, title=plan.sop.title, owner=plan.sop.owner
+        ),
+        region=plan.region.code,
+        plan_hash=plan.plan_hash,
+        plan_hash_ok=plan.compute_hash() == plan.plan_hash,
+        opened_by=first.opened_by,
+        opened_at=reader.runs[0].started_at,
+        severity=(state.severity if state else None) or reader.severity,
+        outcome=outcome,
+        runs=reader.runs,
+        actions=actions,
+        votes=[v for a in actions if (v := _vote(a)) is not None],
+        disclosures=[d for a in reader.activities if (d := _disclosure(a)) is not None],
+        notifications=notifications,
+        escalations=escalations,
+        sla_breaches=_breaches(state, escalations, notes, final=final),
+        signals=reader.signals,
+        steps=_steps(state),
+        timeline=sorted(
+            [*reader.timeline, *(_action_item(a) for a in actions)],
+            key=lambda i: (i.ref.run, i.ref.event_id),
+        ),
+        state_source=reader.state_source,
+        recorded_timeline=[
+            RecordedEntry(at=e.at, actor=e.actor, kind=e.kind, step=e.step, detail=e.detail)
+            for e in (state.timeline if state else [])
+        ],
+        notes=notes,
+    )
+
+
+def _action(u: UpdateRecord) -> Action:
+    req = u.request
+    common = {
+        "at": u.at,
+        "ref": u.ref,
+        "update_id": u.update_id,
+        "action": u.name,
+        "client_identity": u.identity,
+        "result": u.result,
+        "failure": u.failure,
+        "completed_ref": u.completed,
+    }
+    if isinstance(req, CompleteTask):
+        return Action(
+            **common, actor=req.actor.id, roles=req.actor.roles, step=req.step, data=req.data
+        )
+    if isinstance(req, Vote):
+        return Action(
+            **common,
+            actor=req.actor.id,
+            roles=req.actor.roles,
+            step=req.step,
+            decision=req.decision,
+            reason=req.reason,
+        )
+    if isinstance(req, Note):
+        return Action(
+            **common, actor=req.actor.id, roles=req.actor.roles, step=req.step, reason=req.text
+        )
+    if isinstance(req, Cancel):
+        return Action(**common, actor=req.actor.id, roles=req.actor.roles, reason=req.reason)
+    return Action(**common, actor=None)  # undecodable or unknown: see the notes
+
+
+_ACTION_KINDS = {
+    UPDATE_COMPLETE: "task.completed",
+    UPDATE_NOTE: "note",
+    UPDATE_CANCEL: "cancel.requested",
+}
+
+
+def _action_item(a: Action) -> TimelineItem:
+    kind = f"vote.{a.decision}" if a.action == UPDATE_VOTE else _ACTION_KINDS.get(a.action)
+    detail = a.reason or ""
+    if a.result == "handler_failed":
+        detail = f"{detail} (accepted, but its handler failed: {a.failure})".strip()
+    elif a.result == "no_outcome":
+        detail = f"{detail} (accepted, no outcome recorded)".strip()
+    return TimelineItem(
+        at=a.at,
+        ref=a.ref,
+        kind=kind or f"update.{a.action}",
+        actor=a.actor or "?",
+        step=a.step,
+        detail=detail,
+    )
+
+
+def _vote(a: Action) -> VoteEntry | None:
+    if a.decision is None or a.actor is None or a.step is None:
+        return None
+    return VoteEntry(
+        at=a.at,
+        ref=a.ref,
+        step=a.step,
+        voter=a.actor,
+        roles=a.roles,
+        decision=a.decision,
+        reason=a.reason or "",
+        result=a.result,
+    )
+
+
+def _disclosure(a: ActivityRecord) -> DisclosureEntry | None:
+    req = a.request
+    if not isinstance(req, DisclosureRequest):
+        return None
+    res = a.result if isinstance(a.result, DisclosureResult) else None
+    rule_when = None
+    if res is not None and 0 <= res.rule < len(req.policy.rules):
+        rule_when = req.policy.rules[res.rule].when
+    return DisclosureEntry(
+        step=req.step,
+        at=a.at,
+        scheduled=a.ref,
+        completed=a.completed,
+        policy=req.policy.id,
+        policy_title=req.policy.title,
+        jurisdiction=req.policy.jurisdiction,
+        facts=req.facts,
+        status=a.status,
+        decision=res.decision if res else None,
+        legal_basis=res.legal_basis if res else None,
+        allowed=list(res.allow) if res else [],
+        reason=res.reason if res else None,
+        rule=res.rule if res else None,
+        rule_when=rule_when,
+        record_hash=(res.record_hash or None) if res else None,
+        failure=a.failure,
+    )
+
+
+def _notification(a: ActivityRecord) -> NotificationEntry | None:
+    req = a.request
+    if not isinstance(req, NotifyRequest):
+        return None
+    res = a.result if isinstance(a.result, NotifyResult) else None
+    return NotificationEntry(
+        step=req.step,
+        at=a.at,
+        scheduled=a.ref,
+        completed=a.completed,
+        channel=req.channel,
+        to=req.to,
+        to_is_role=req.to_is_role,
+        escalation=req.channel == ESCALATION_CHANNEL,
+        status=a.status,
+        delivered=res.delivered if res else None,
+        failure=a.failure,
+    )
+
+
+def _breaches(
+    state: IncidentState | None,
+    escalations: list[NotificationEntry],
+    notes: list[str],
+    *,
+    final: bool,
+) -> list[Breach]:
+    """Recorded breaches, each paired with its escalation; then unpaired escalations."""
+    unpaired = list(escalations)
+    out: list[Breach] = []
+    for entry in state.timeline if state else []:
+        if entry.kind != "sla.breached" or entry.step is None:
+            continue
+        role = entry.detail[len(_ESCALATED) :] if entry.detail.startswith(_ESCALATED) else None
+        match = next((n for n in unpaired if n.step == entry.step and n.to == role), None)
+        if match is not None:
+            unpaired.remove(match)
+        elif role is not None:
+            notes.append(
+                f"the breach of {entry.step!r} at {entry.at.isoformat()} escalated to {role} "
+                "but the history has no escalation notification for it"
+            )
+        out.append(
+            Breach(
+                step=entry.step,
+                at=entry.at,
+                detail=entry.detail,
+                escalated_to=role,
+                escalation=match.scheduled if match else None,
+                source="recorded timeline",
+            )
+        )
+    for n in unpaired:
+        if final:
+            notes.append(
+                f"the escalation notification at run {n.scheduled.run} event "
+                f"{n.scheduled.event_id} has no sla.breached entry in the final state"
+            )
+        out.append(
+            Breach(
+                step=n.step,
+                at=n.at,
+                detail=f"{_ESCALATED}{n.to}",
+                escalated_to=n.to,
+                escalation=n.scheduled,
+                source="escalation notification",
+            )
+        )
+    return out
+
+
+def _steps(state: IncidentState | None) -> list[StepSummary]:
+    if state is None:
+        return []
+    return [
+        StepSummary(
+            id=s.id,
+            type=s.type,
+            status=s.status,
+            role=s.role,
+            started_at=s.started_at,
+            finished_at=s.finished_at,
+            submitted_by=s.submitted_by,
+            breaches=s.breaches,
+            escalated_to=list(s.escalated_to),
+        )
+        for s in state.steps.values()
+    ]

@@ -1,0 +1,365 @@
+"""Reading an incident's history events for the audit report: one pass over every run,
+decoding the payloads that matter (activity inputs and results, update requests, signals,
+the final or carried state) and noting one timeline item per meaningful event.
+
+``report`` turns what this collects into the report; see there what is authoritative.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
+
+from sopflow.audit.payloads import Decoder, plain
+from sopflow.audit.report_model import (
+    ActivityStatus,
+    EventRef,
+    Outcome,
+    RunSummary,
+    SignalEntry,
+    TimelineItem,
+)
+from sopflow.contract import (
+    ACT_DISCLOSURE,
+    ACT_ENRICH,
+    ACT_NOTIFY,
+    ACT_POSTMORTEM,
+    ESCALATION_CHANNEL,
+    SIGNAL_EVENT,
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+    Cancel,
+    CompleteTask,
+    DisclosureRequest,
+    DisclosureResult,
+    EnrichRequest,
+    EnrichResult,
+    ExternalEvent,
+    IncidentInput,
+    IncidentState,
+    Note,
+    NotifyRequest,
+    NotifyResult,
+    PostmortemRequest,
+    PostmortemResult,
+    Vote,
+)
+
+_REQUESTS: dict[str, type[Any]] = {
+    ACT_NOTIFY: NotifyRequest,
+    ACT_DISCLOSURE: DisclosureRequest,
+    ACT_ENRICH: EnrichRequest,
+    ACT_POSTMORTEM: PostmortemRequest,
+}
+_RESULTS: dict[str, type[Any]] = {
+    ACT_NOTIFY: NotifyResult,
+    ACT_DISCLOSURE: DisclosureResult,
+    ACT_ENRICH: EnrichResult,
+    ACT_POSTMORTEM: PostmortemResult,
+}
+_UPDATES: dict[str, type[Any]] = {
+    UPDATE_COMPLETE: CompleteTask,
+    UPDATE_VOTE: Vote,
+    UPDATE_NOTE: Note,
+    UPDATE_CANCEL: Cancel,
+}
+_CLOSES = {
+    "workflow_execution_failed_event_attributes": "failed",
+    "workflow_execution_terminated_event_attributes": "terminated",
+    "workflow_execution_canceled_event_attributes": "cancelled",
+    "workflow_execution_timed_out_event_attributes": "timed_out",
+}
+
+
+def event_time(event: HistoryEvent) -> datetime:
+    """The server's time of an event, in UTC."""
+    return event.event_time.ToDatetime(tzinfo=UTC)
+
+
+def human_seconds(seconds: float) -> str:
+    """``90`` -> ``1m30s``; ``599.98`` -> ``10m``: durations as people say them."""
+    total = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if total >= size:
+            parts.append(f"{total // size}{unit}")
+            total %= size
+    return "".join(parts) or "0s"
+
+
+@dataclass
+class ActivityRecord:
+    name: str
+    at: datetime
+    ref: EventRef
+    request: Any
+    status: ActivityStatus = "pending"
+    completed: EventRef | None = None
+    result: Any = None
+    failure: str | None = None
+
+
+@dataclass
+class UpdateRecord:
+    at: datetime
+    ref: EventRef
+    update_id: str
+    name: str
+    request: Any
+    identity: str
+    result: str = "no_outcome"
+    failure: str | None = None
+    completed: EventRef | None = None
+
+
+@dataclass
+class EventReader:
+    """Collects what the report needs from the events of each run, in order."""
+
+    decoder: Decoder
+    notes: list[str] = field(default_factory=list)
+    timeline: list[TimelineItem] = field(default_factory=list)
+    activities: list[ActivityRecord] = field(default_factory=list)
+    updates: list[UpdateRecord] = field(default_factory=list)
+    signals: list[SignalEntry] = field(default_factory=list)
+    runs: list[RunSummary] = field(default_factory=list)
+    state: IncidentState | None = None
+    state_source: str | None = None
+    severity: str | None = None
+    outcome: Outcome | None = None
+
+    def item(self, ev: HistoryEvent, run: int, kind: str, **kw: Any) -> None:
+        """Add a timeline item for event ``ev`` of run ``run``."""
+        ref = EventRef(run=run, event_id=ev.event_id)
+        self.timeline.append(TimelineItem(at=event_time(ev), ref=ref, kind=kind, **kw))
+
+    async def run(self, number: int, history: WorkflowHistory, first: IncidentInput) -> None:
+        """Read every event of run ``number`` (from 1); ``first`` is run 1's input."""
+        pending: dict[int, ActivityRecord] = {}
+        by_update: dict[str, UpdateRecord] = {}
+        timers: dict[str, tuple[int, float]] = {}
+        closed_by, closed_at = "running", None
+        for ev in history.events:
+            which = ev.WhichOneof("attributes") or ""
+            ref = EventRef(run=number, event_id=ev.event_id)
+            at = event_time(ev)
+            if which == "workflow_execution_started_event_attributes":
+                await self._started(ev, number, first)
+            elif which == "activity_task_scheduled_event_attributes":
+                a = ev.activity_task_scheduled_event_attributes
+                name = a.activity_type.name
+                kind = _REQUESTS.get(name)
+                request = None
+                if kind is not None:
+                    what = f"run {number} event {ev.event_id}: the {name} request"
+                    request = await self.decoder.maybe(a.input, kind, what, self.notes)
+                activity = ActivityRecord(name, at, ref, request)
+                pending[ev.event_id] = activity
+                self.activities.append(activity)
+            elif which == "activity_task_completed_event_attributes":
+                c = ev.activity_task_completed_event_attributes
+                activity = pending[c.scheduled_event_id]
+                activity.status, activity.completed = "completed", ref
+                if activity.name in _RESULTS:
+                    what = f"run {number} event {ev.event_id}: the {activity.name} result"
+                    kind = _RESULTS[activity.name]
+                    activity.result = await self.decoder.maybe(c.result, kind, what, self.notes)
+                self._activity_item(ev, number, activity)
+            elif which in (
+                "activity_task_failed_event_attributes",
+                "activity_task_timed_out_event_attributes",
+                "activity_task_canceled_event_attributes",
+            ):
+                attrs = getattr(ev, which)
+                activity = pending[attrs.scheduled_event_id]
+                activity.completed = ref
+                activity.status = {
+                    "activity_task_failed_event_attributes": "failed",
+                    "activity_task_timed_out_event_attributes": "timed_out",
+                }.get(which, "cancelled")  # type: ignore[assignment]
+                failure = getattr(attrs, "failure", None)
+                activity.failure = (
+                    await self.decoder.failure_text(failure) if failure is not None else "cancelled"
+                )
+                step = getattr(activity.request, "step", None)
+                detail = f"{activity.name} {activity.status}: {activity.failure}"
+                self.item(ev, number, "activity.failed", step=step, detail=detail)
+            elif which == "workflow_execution_update_accepted_event_attributes":
+                await self._update_accepted(ev, number, by_update)
+            elif which == "workflow_execution_update_completed_event_attributes":
+                done = ev.workflow_execution_update_completed_event_attributes
+                update = by_update.get(done.meta.update_id)
+                if update is not None:
+                    update.completed = ref
+                    if done.outcome.HasField("failure"):
+                        update.result = "handler_failed"
+                        update.failure = await self.decoder.failure_text(done.outcome.failure)
+                    else:
+                        update.result = "applied"
+            elif which == "workflow_execution_signaled_event_attributes":
+                await self._signal(ev, number)
+            elif which == "timer_started_event_attributes":
+                t = ev.timer_started_event_attributes
+                timers[t.timer_id] = (
+                    ev.event_id,
+                    t.start_to_fire_timeout.ToTimedelta().total_seconds(),
+                )
+            elif which == "timer_fired_event_attributes":
+                started_id, seconds = timers.get(ev.timer_fired_event_attributes.timer_id, (0, 0.0))
+                detail = f"{human_seconds(seconds)} timer started at event {started_id}"
+                self.item(ev, number, "timer.fired", detail=detail)
+            elif which == "upsert_workflow_search_attributes_event_attributes":
+                fields = ev.upsert_workflow_search_attributes_event_attributes.search_attributes
+                values = {k: plain(v) for k, v in sorted(fields.indexed_fields.items())}
+                if isinstance(values.get("Severity"), str):
+                    self.severity = values["Severity"]
+                detail = ", ".join(f"{k}={_attribute(v)}" for k, v in values.items())
+                self.item(ev, number, "attributes", detail=detail)
+            elif which == "marker_recorded_event_attributes":
+                name = ev.marker_recorded_event_attributes.marker_name
+                self.item(ev, number, "marker", detail=name)
+            elif which == "workflow_task_failed_event_attributes":
+                failed = ev.workflow_task_failed_event_attributes.failure
+                failure = await self.decoder.failure_text(failed)
+                self.item(ev, number, "workflow_task.failed", detail=failure)
+                self.notes.append(
+                    f"run {number} event {ev.event_id}: a workflow task failed and was retried: "
+                    f"{failure}"
+                )
+            elif which == "workflow_execution_completed_event_attributes":
+                closed_by, closed_at = "completed", at
+                result = ev.workflow_execution_completed_event_attributes.result
+                what = f"run {number} event {ev.event_id}: the incident's final state"
+                state = await self.decoder.maybe(result, IncidentState, what, self.notes)
+                if state is not None:
+                    self.state, self.state_source = state, f"the completion result of run {number}"
+                    closed_by = state.status
+                status = state.status if state else "completed"
+                outcome = state.outcome if state else None
+                self.outcome = Outcome(status=status, outcome=outcome, closed_at=at, ref=ref)
+                self.item(ev, number, "incident.closed", detail=f"{status}: {outcome or '-'}")
+            elif which in _CLOSES:
+                closed_by, closed_at = _CLOSES[which], at
+                detail = await self._close_detail(ev, which)
+                self.outcome = Outcome(
+                    status=closed_by, outcome=None, closed_at=at, ref=ref, detail=detail
+                )
+                self.item(ev, number, f"workflow.{closed_by}", detail=detail)
+            elif which == "workflow_execution_continued_as_new_event_attributes":
+                closed_by, closed_at = "continued_as_new", at
+                can = ev.workflow_execution_continued_as_new_event_attributes
+                what = f"run {number} event {ev.event_id}: the state carried to the next run"
+                carried = await self.decoder.maybe(can.input, IncidentInput, what, self.notes)
+                if carried is not None and carried.carried is not None:
+                    self.state = carried.carried
+                    self.state_source = f"the state run {number} carried by continue-as-new"
+                detail = f"continued as new: run {number + 1} ({can.new_execution_run_id})"
+                self.item(ev, number, "run.continued", detail=detail)
+        started_at = event_time(history.events[0])
+        self.runs.append(
+            RunSummary(
+                run=number,
+                run_id=history.run_id,
+                started_at=started_at,
+                closed_at=closed_at,
+                events=len(history.events),
+                closed_by=closed_by,
+            )
+        )
+
+    async def _started(self, ev: HistoryEvent, number: int, first: IncidentInput) -> None:
+        attrs = ev.workflow_execution_started_event_attributes
+        if number == 1:
+            plan = first.plan
+            detail = (
+                f"{plan.sop.id}@{plan.sop.version} ({plan.region.code}), plan "
+                f"{plan.plan_hash[:12]}, client {attrs.identity or '-'}"
+            )
+            self.item(ev, number, "incident.opened", actor=first.opened_by, detail=detail)
+            return
+        detail = f"run {number}, continued from {attrs.continued_execution_run_id}"
+        self.item(ev, number, "run.started", detail=detail)
+
+    async def _update_accepted(
+        self, ev: HistoryEvent, number: int, by_update: dict[str, UpdateRecord]
+    ) -> None:
+        attrs = ev.workflow_execution_update_accepted_event_attributes
+        req = attrs.accepted_request
+        name = req.input.name
+        kind = _UPDATES.get(name)
+        request = None
+        if kind is None:
+            self.notes.append(f"run {number} event {ev.event_id}: an unknown update {name!r}")
+        else:
+            what = f"run {number} event {ev.event_id}: the {name} request"
+            request = await self.decoder.maybe(req.input.args, kind, what, self.notes)
+        update = UpdateRecord(
+            at=event_time(ev),
+            ref=EventRef(run=number, event_id=ev.event_id),
+            update_id=req.meta.update_id,
+            name=name,
+            request=request,
+            identity=req.meta.identity,
+        )
+        by_update[update.update_id] = update
+        self.updates.append(update)
+
+    async def _signal(self, ev: HistoryEvent, number: int) -> None:
+        attrs = ev.workflow_execution_signaled_event_attributes
+        name, data = attrs.signal_name, {}
+        if attrs.signal_name == SIGNAL_EVENT:
+            what = f"run {number} event {ev.event_id}: the signal"
+            event = await self.decoder.maybe(attrs.input, ExternalEvent, what, self.notes)
+            if event is not None:
+                name, data = event.name, dict(event.data)
+        self.signals.append(
+            SignalEntry(
+                at=event_time(ev),
+                ref=EventRef(run=number, event_id=ev.event_id),
+                name=name,
+                data=data,
+                client_identity=attrs.identity,
+            )
+        )
+        self.item(ev, number, "event.received", actor="external", detail=name)
+
+    async def _close_detail(self, ev: HistoryEvent, which: str) -> str:
+        attrs = getattr(ev, which)
+        if which == "workflow_execution_terminated_event_attributes":
+            return f"terminated by {attrs.identity or '-'}: {attrs.reason or 'no reason given'}"
+        if which == "workflow_execution_failed_event_attributes":
+            return await self.decoder.failure_text(attrs.failure)
+        return ""
+
+    def _activity_item(self, ev: HistoryEvent, number: int, a: ActivityRecord) -> None:
+        req, res = a.request, a.result
+        step = getattr(req, "step", None)
+        if isinstance(req, NotifyRequest):
+            escalation = " (escalation)" if req.channel == ESCALATION_CHANNEL else ""
+            detail = f"{req.channel} to {req.to}{escalation}"
+            self.item(ev, number, "notified", step=step, detail=detail)
+        elif isinstance(res, DisclosureResult):
+            basis = res.legal_basis or res.reason or "-"
+            detail = f"{res.policy}: {basis}; allowed: {', '.join(res.allow) or 'nothing'}"
+            self.item(ev, number, f"disclosure.{res.decision}", step=step, detail=detail)
+        elif isinstance(res, PostmortemResult):
+            detail = f"{res.document}, owner {res.owner}"
+            self.item(ev, number, "postmortem.opened", detail=detail)
+        elif isinstance(req, EnrichRequest):
+            self.item(ev, number, "enriched", detail=", ".join(req.names))
+        else:
+            self.item(ev, number, "activity.completed", step=step, detail=a.name)
+
+
+def _attribute(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,0 +1,232 @@
+"""The audit report for people: Markdown, one section per question an auditor asks.
+
+Event references are written ``run:event`` (``1:25`` is event 25 of the incident's first
+run), so every row can be found in the exported history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sopflow.audit.report_model import AuditReport, EventRef
+
+_ACTIONS_NOTE = (
+    "Accepted responder actions (Workflow Updates); refused ones never reach the history."
+)
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return "-"
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _ref(ref: EventRef | None) -> str:
+    return "-" if ref is None else f"{ref.run}:{ref.event_id}"
+
+
+def _cell(value: Any) -> str:
+    """Table-safe text: no line breaks, pipes escaped; empty shows as ``-``."""
+    if value is None or value == "" or value == []:
+        return "-"
+    if isinstance(value, list | dict):
+        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    else:
+        text = str(value)
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _table(headings: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    if not rows:
+        return ["None recorded.", ""]
+    lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def _who(actor: str | None, roles: Sequence[str]) -> str:
+    if actor is None:
+        return "?"
+    return f"{actor} ({', '.join(roles)})" if roles else actor
+
+
+def render_markdown(r: AuditReport) -> str:
+    """The whole report as Markdown."""
+    out: list[str] = [f"# Audit report: {r.incident_id}", ""]
+    out += _summary(r)
+    out += ["## Outcome", ""]
+    o = r.outcome
+    line = f"**{o.status}**" + (f", outcome **{o.outcome}**" if o.outcome else "")
+    if o.closed_at:
+        line += f", closed {_when(o.closed_at)} (event {_ref(o.ref)})"
+    out += [line + (f": {o.detail}" if o.detail else "") + ".", ""]
+    out += ["## Actions", ""]
+    out += [
+        "Accepted responder actions (Workflow Updates). Refused ones never reach the history.",
+        "",
+    ]
+    out += _table(
+        ["when", "event", "action", "actor (roles)", "step", "reason / form", "result"],
+        [
+            (
+                _when(a.at),
+                _ref(a.ref),
+                a.action,
+                _who(a.actor, a.roles),
+                a.step,
+                a.reason if a.data is None else a.data,
+                a.result if a.failure is None else f"{a.result}: {a.failure}",
+            )
+            for a in r.actions
+        ],
+    )
+    out += ["## Votes", ""]
+    out += _table(
+        ["when", "event", "step", "voter (roles)", "decision", "reason", "result"],
+        [
+            (
+                _when(v.at),
+                _ref(v.ref),
+                v.step,
+                _who(v.voter, v.roles),
+                v.decision,
+                v.reason,
+                v.result,
+            )
+            for v in r.votes
+        ],
+    )
+    out += ["## Disclosure decisions", ""]
+    out += _table(
+        [
+            "when",
+            "events",
+            "step",
+            "policy (jurisdiction)",
+            "decision",
+            "legal basis",
+            "allowed categories",
+            "rule",
+            "facts",
+            "log record",
+        ],
+        [
+            (
+                _when(d.at),
+                f"{_ref(d.scheduled)} → {_ref(d.completed)}",
+                d.step,
+                f"{d.policy} ({d.jurisdiction})",
+                d.decision or f"{d.status}: {d.failure or '-'}",
+                d.legal_basis or d.reason,
+                d.allowed,
+                "-" if d.rule is None else f"{d.rule}: {d.rule_when or 'default'}",
+                d.facts,
+                d.record_hash,
+            )
+            for d in r.disclosures
+        ],
+    )
+    out += ["## SLA breaches and escalations", ""]
+    out += _table(
+        ["when", "step", "breach", "escalated to", "escalation event", "source"],
+        [
+            (_when(b.at), b.step, b.detail, b.escalated_to, _ref(b.escalation), b.source)
+            for b in r.sla_breaches
+        ],
+    )
+    out += ["## Notifications", ""]
+    out += _table(
+        ["when", "events", "step", "channel", "to", "status"],
+        [
+            (
+                _when(n.at),
+                f"{_ref(n.scheduled)} → {_ref(n.completed)}",
+                n.step,
+                n.channel,
+                n.to,
+                _notified(n.status, n.delivered, n.failure),
+            )
+            for n in r.notifications
+        ],
+    )
+    out += ["## External events", ""]
+    out += _table(
+        ["when", "event", "name", "data", "client"],
+        [(_when(s.at), _ref(s.ref), s.name, s.data, s.client_identity) for s in r.signals],
+    )
+    out += [
+        f"## Steps ({'as of ' + r.state_source if r.state_source else 'no state recorded'})",
+        "",
+    ]
+    out += _table(
+        ["step", "type", "status", "role", "started", "finished", "submitted by", "breaches"],
+        [
+            (
+                s.id,
+                s.type,
+                s.status,
+                s.role,
+                _when(s.started_at),
+                _when(s.finished_at),
+                s.submitted_by,
+                f"{s.breaches} (escalated to {', '.join(s.escalated_to)})"
+                if s.escalated_to
+                else s.breaches,
+            )
+            for s in r.steps
+        ],
+    )
+    out += ["## Timeline (from the history events)", ""]
+    out += _table(
+        ["when", "event", "kind", "actor", "step", "detail"],
+        [(_when(i.at), _ref(i.ref), i.kind, i.actor, i.step, i.detail) for i in r.timeline],
+    )
+    if r.state_source:
+        out += [f"## Timeline recorded by the workflow ({r.state_source})", ""]
+        out += _table(
+            ["when", "actor", "kind", "step", "detail"],
+            [(_when(e.at), e.actor, e.kind, e.step, e.detail) for e in r.recorded_timeline],
+        )
+    out += ["## Runs", ""]
+    out += _table(
+        ["run", "run id", "started", "closed", "events", "ended by"],
+        [
+            (x.run, x.run_id, _when(x.started_at), _when(x.closed_at), x.events, x.closed_by)
+            for x in r.runs
+        ],
+    )
+    out += ["## Notes", ""]
+    out += [f"- {_cell(n)}" for n in r.notes] or ["None."]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _notified(status: str, delivered: bool | None, failure: str | None) -> str:
+    if status != "completed":
+        return f"{status}: {failure or '-'}"
+    return "delivered" if delivered else "not delivered"
+
+
+def _summary(r: AuditReport) -> list[str]:
+    source = f"{r.source.kind}: {r.source.location}"
+    if r.source.digest_ok is not None:
+        verdict = "matches the content" if r.source.digest_ok else "DOES NOT MATCH the content"
+        source += f"; digest {r.source.digest} {verdict}"
+    plan = "matches the recorded plan" if r.plan_hash_ok else "DOES NOT MATCH the recorded plan"
+    events = sum(x.events for x in r.runs)
+    rows = [
+        ("Incident", f"{r.incident_id} (workflow {r.workflow_id})"),
+        ("SOP", f"{r.sop.id}@{r.sop.version}: {r.sop.title} (owner {r.sop.owner})"),
+        ("Region", r.region),
+        ("Plan hash", f"{r.plan_hash} ({plan})"),
+        ("Opened", f"{_when(r.opened_at)} by {r.opened_by}"),
+        ("Status", r.outcome.status),
+        ("Outcome", r.outcome.outcome or "-"),
+        ("Severity", r.severity or "-"),
+        ("Runs", f"{len(r.runs)} ({events} events)"),
+        ("Source", source),
+        ("Report generated", _when(r.generated_at)),
+    ]
+    return ["| | |", "|---|---|", *[f"| {k} | {_cell(v)} |" for k, v in rows], ""]
