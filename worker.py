@@ -36,6 +36,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.config import load_config
 from activities.registry import build_activities
+from sopflow.codec import CodecError
 from sopflow.temporal_setup import (  # re-exported: worker.tls_from_env etc. keep working
     connect_from_env,
     data_task_queue,
@@ -157,4 +158,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except CodecError as exc:  # misconfigured payload keys: say so in one line, no traceback
+        log.error("worker.codec_config", error=str(exc))
+        sys.exit(1)

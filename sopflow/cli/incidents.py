@@ -33,6 +33,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from sopflow.cli.authoring import DefinitionsOpt, fail, resolve
+from sopflow.codec import CodecError
 from sopflow.contract import IncidentInput, IncidentState
 from sopflow.diagnostics import Severity, render_text
 from sopflow.input_check import input_problems
@@ -66,6 +67,8 @@ def run(action: Callable[[Client], Coroutine[Any, Any, T]]) -> T:
     async def go() -> T:
         try:
             client = await connect()
+        except CodecError as exc:  # the payload keys are misconfigured, not the server
+            raise fail(str(exc)) from None
         except Exception as exc:  # the SDK raises RuntimeError for every connect failure
             raise fail(f"cannot reach Temporal at {address}: {exc}") from None
         return await action(client)
