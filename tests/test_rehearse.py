@@ -222,3 +222,21 @@ def test_no_rehearsals_is_an_error(lib: Path) -> None:
     code, _, err = rehearse("--definitions", str(lib))
     assert code == 1
     assert "no Rehearsal documents" in err
+
+
+def test_a_failed_incident_says_where_and_why(write_lib: WriteLib) -> None:
+    # `input.level` is declared in the schema but absent: the decision cannot be evaluated.
+    sop = SOP.replace(
+        "  properties: {ref: {type: string}}\n",
+        "  properties: {ref: {type: string}, level: {type: integer}}\n",
+    ).replace(
+        "  - id: hold\n    type: wait\n    for: 7d\n",
+        "  - id: hold\n    type: decision\n    branches:\n      - when: input.level > 1\n"
+        "        goto: refused\n      - goto: close\n",
+    )
+    lib = write_lib({"demo.yaml": sop, "roster.yaml": ROSTER})
+    (lib / "fail.yaml").write_text(rehearsal(WORK + APPROVE, "  outcome: resolved\n"))
+    code, out, _ = rehearse("--definitions", str(lib))
+    assert code == 1
+    assert "got expression_error (at hold:" in out
+    assert "input.level > 1" in out

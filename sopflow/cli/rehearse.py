@@ -184,6 +184,7 @@ def _result_json(result: Result) -> dict[str, Any]:
                 for a in observed.refused
             ],
             "waiting": observed.waiting,
+            "failure": observed.failure,
             "simulated_seconds": int(observed.elapsed.total_seconds()),
             "wall_seconds": round(observed.wall_s, 3),
         }

@@ -45,6 +45,8 @@ def compare(expect: Expectation, observed: Observed, source: SourceDoc) -> list[
         got = observed.outcome
         if got == "running" and observed.waiting:
             got += f" (waiting on {', '.join(observed.waiting)})"
+        elif observed.failure:
+            got += f" ({observed.failure})"
         mismatch("outcome", f"outcome: expected {expect.outcome}, got {got}")
     if expect.breached is not None and set(expect.breached) != set(observed.breached):
         missing = [s for s in expect.breached if s not in observed.breached]

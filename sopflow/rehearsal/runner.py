@@ -146,6 +146,14 @@ class Observed:
         )
 
     @property
+    def failure(self) -> str | None:
+        """Why the incident failed (the step and the engine's reason), when it did."""
+        for entry in reversed(self.state.timeline):
+            if entry.kind == "incident.failed":
+                return f"at {entry.step}: {entry.detail}" if entry.step else entry.detail
+        return None
+
+    @property
     def breached(self) -> list[str]:
         seen: list[str] = []
         for entry in self.state.timeline:
