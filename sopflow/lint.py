@@ -20,7 +20,7 @@ from sopflow.check_library import (
 )
 from sopflow.checks import Context, run_checks
 from sopflow.compiler import compile_effective
-from sopflow.diagnostics import Diagnostic, has_errors, sort_unique
+from sopflow.diagnostics import Diagnostic, Severity, has_errors, sort_unique
 from sopflow.effective import Effective, all_steps, from_base
 from sopflow.expressions import request_facts
 from sopflow.library import Library, Loaded, display_path, load_library
@@ -46,6 +46,13 @@ class LintResult:
     @property
     def ok(self) -> bool:
         return not has_errors(self.diagnostics)
+
+    def errors_in(self, key: EffKey) -> list[Diagnostic]:
+        """The errors in the files an effective SOP is built from (its base and its
+        variant): a version with any of them is never run, nor rehearsed."""
+        eff = self.effectives[key]
+        files = {eff.base.source.path} | ({eff.variant.source.path} if eff.variant else set())
+        return [d for d in self.diagnostics if d.severity is Severity.ERROR and d.path in files]
 
 
 def _context(lib: Library) -> Context:

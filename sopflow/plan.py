@@ -234,3 +234,17 @@ class Plan(_Plan):
 
     def with_hash(self) -> Plan:
         return self.model_copy(update={"plan_hash": self.compute_hash()})
+
+    def steps_by_id(self) -> dict[str, PlanStep]:
+        """Every step by id, depth first, the steps of parallel branches included."""
+        found: dict[str, PlanStep] = {}
+
+        def walk(steps: list[PlanStep]) -> None:
+            for step in steps:
+                found[step.id] = step
+                if isinstance(step, ParallelPlan):
+                    for branch in step.branches:
+                        walk(branch.steps)
+
+        walk(self.steps)
+        return found

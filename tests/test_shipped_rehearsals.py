@@ -13,7 +13,6 @@ from sopflow.lint import lint_library
 from sopflow.plan import EndPlan
 from sopflow.rehearsal.batch import Result, rehearse_all
 from sopflow.rehearsal.cases import collect
-from sopflow.rehearsal.runner import plan_steps
 from tests.conftest import SHIPPED
 
 
@@ -25,7 +24,7 @@ def played() -> tuple[list[Result], dict[tuple[str, int, str], str]]:
     results = asyncio.run(rehearse_all(found.ready))
     # The "successful" outcome of a plan: its first end step's.
     happy = {
-        key: next(s.outcome for s in plan_steps(plan).values() if isinstance(s, EndPlan))
+        key: next(s.outcome for s in plan.steps_by_id().values() if isinstance(s, EndPlan))
         for key, plan in result.plans.items()
     }
     return results, happy
@@ -36,9 +35,7 @@ def test_every_shipped_rehearsal_passes(
 ) -> None:
     results, _ = played
     failures = {
-        r.ready.case.name: r.error or [m.summary for m in r.mismatches]
-        for r in results
-        if not r.passed
+        r.case.name: r.error or [m.summary for m in r.mismatches] for r in results if not r.passed
     }
     assert not failures
     assert results
@@ -51,7 +48,7 @@ def test_every_family_and_region_has_the_main_scenarios(
     latest = {sop: max(v for s, v, _ in happy if s == sop) for sop, _, _ in happy}
     seen: dict[tuple[str, int, str], set[str]] = defaultdict(set)
     for r in results:
-        plan, observed = r.ready.case.plan, r.observed
+        plan, observed = r.case.plan, r.observed
         assert observed is not None
         key = (plan.sop.id, plan.sop.version, plan.region.code)
         if observed.outcome == happy[key]:

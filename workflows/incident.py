@@ -38,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
         Vote,
         VoteRecord,
     )
-    from sopflow.plan import ApprovalPlan, ParallelPlan, PlanStep, TaskPlan
+    from sopflow.plan import ApprovalPlan, PlanStep, TaskPlan
     from workflows.runner import Finished, StepRunner
 
 
@@ -57,8 +57,7 @@ class IncidentWorkflow:
     def __init__(self, args: Sequence[RawValue]) -> None:
         self.inp = workflow.payload_converter().from_payload(args[0].payload, IncidentInput)
         self.plan = self.inp.plan
-        self.steps: dict[str, PlanStep] = {}
-        _index(list(self.plan.steps), self.steps)
+        self.steps: dict[str, PlanStep] = self.plan.steps_by_id()
         self.state = self.inp.carried or IncidentState(
             incident_id=self.inp.incident_id,
             sop=self.plan.sop.id,
@@ -205,11 +204,3 @@ class IncidentWorkflow:
 
 class _ContinueAsNew(Exception):
     pass
-
-
-def _index(steps: list[PlanStep], out: dict[str, PlanStep]) -> None:
-    for step in steps:
-        out[step.id] = step
-        if isinstance(step, ParallelPlan):
-            for branch in step.branches:
-                _index(list(branch.steps), out)

@@ -15,20 +15,18 @@ import asyncio
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from temporalio.client import Client
 
-from activities.disclosure_log import log_path, verify_log
 from sopflow.audit.envelope import compute_digest, dump_envelope
 from sopflow.audit.errors import AuditError
 from sopflow.audit.export import export_incident
 from sopflow.audit.history_io import count_query, fetch_runs, load_file, order_runs, query_histories
 from sopflow.audit.payloads import Decoder
-from sopflow.audit.replay import ReplayOutcome, file_items, history_items, replay_items
 from sopflow.audit.report import build_report
 from sopflow.audit.report_model import AuditReport, Source
 from sopflow.audit.report_render import render_markdown
@@ -36,6 +34,9 @@ from sopflow.audit.verify import verify_export
 from sopflow.cli.authoring import fail
 from sopflow.cli.incidents import run as run_with_client
 from sopflow.library import default_definitions
+
+if TYPE_CHECKING:  # replay loads the interpreter and Temporal's worker: only for `replay`
+    from sopflow.audit.replay import ReplayOutcome
 
 T = TypeVar("T")
 # Below this many histories a progress bar is noise.
@@ -214,6 +215,8 @@ def replay(
     if bool(files) == (query is not None):
         print("error: give history FILEs or --query, not both and not neither", file=sys.stderr)
         raise typer.Exit(2)
+    from sopflow.audit.replay import file_items, history_items, replay_items  # late: see top
+
     if files:
         lines = _Lines(len(files))
         items = file_items(list(files), on_runs=lines.more)
@@ -321,6 +324,9 @@ def verify_log_cmd(
     ),
 ) -> None:
     """Walk the disclosure log's hash chain; name the first broken record (exit 1)."""
+    # Imported here: the activities package loads every channel, which no other command needs.
+    from activities.disclosure_log import log_path, verify_log
+
     result = verify_log(path or log_path())
     if not result.ok:
         raise fail(result.message)

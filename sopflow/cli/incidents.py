@@ -35,7 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from sopflow.cli.authoring import DefinitionsOpt, fail, resolve
 from sopflow.codec import CodecError
 from sopflow.contract import IncidentInput, IncidentState
-from sopflow.diagnostics import Severity, render_text
+from sopflow.diagnostics import render_text
 from sopflow.input_check import input_problems
 from sopflow.library import default_definitions
 from sopflow.lint import LintResult, lint_library
@@ -167,10 +167,7 @@ def new_incident_id() -> str:
 
 
 def _refuse_broken(result: LintResult, plan: Plan) -> None:
-    key = (plan.sop.id, plan.sop.version, plan.region.code)
-    eff = result.effectives[key]
-    files = {eff.base.source.path} | ({eff.variant.source.path} if eff.variant else set())
-    errors = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.path in files]
+    errors = result.errors_in((plan.sop.id, plan.sop.version, plan.region.code))
     if errors:
         print(render_text(errors), file=sys.stderr)
         raise fail(f"{plan.sop.id}@{plan.sop.version} ({plan.region.code}) has errors")

@@ -13,7 +13,7 @@ import json
 import sys
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -22,10 +22,12 @@ from sopflow.diagnostics import Diagnostic, render_text
 from sopflow.library import default_definitions
 from sopflow.lint import LintResult, lint_library
 from sopflow.plan import Plan
-from sopflow.rehearsal.batch import Result, rehearse_all
 from sopflow.rehearsal.cases import Collected, collect
 from sopflow.rehearsal.coverage import PlanCoverage, PlanKey, coverage
-from sopflow.rehearsal.runner import Observed
+
+if TYPE_CHECKING:  # the runner loads Temporal's test environment: only when rehearsing
+    from sopflow.rehearsal.batch import Result
+    from sopflow.rehearsal.runner import Observed
 
 
 def rehearse(
@@ -56,6 +58,8 @@ def rehearse(
     for problems in found.blocked.values():
         print(render_text(problems), file=sys.stderr)
     shown = (lambda r: print(_verdict(r, verbose), flush=True)) if text else None
+    from sopflow.rehearsal.batch import rehearse_all  # late: see TYPE_CHECKING above
+
     results = asyncio.run(rehearse_all(found.ready, shown)) if found.ready else []
     report = _coverage(result, found, results, explicit=bool(targets)) if show_coverage else []
     if text:
@@ -72,7 +76,7 @@ def rehearse(
 
 
 def _verdict(result: Result, verbose: bool) -> str:
-    case, observed = result.ready.case, result.observed
+    case, observed = result.case, result.observed
     plan = case.plan
     head = f"{case.name}  {plan.sop.id}@{plan.sop.version} {plan.region.code}"
     if result.error is not None or observed is None:
@@ -140,13 +144,13 @@ def _coverage(
 ) -> list[PlanCoverage]:
     """Plans to report: the latest version of each SOP in every region (only the SOPs the
     rehearsals target when files were named), and every plan a rehearsal ran."""
-    ran: set[PlanKey] = {_key(r.ready.case.plan) for r in results}
+    ran: set[PlanKey] = {_key(r.case.plan) for r in results}
     wanted = {k[0] for k in ran} if explicit else {k[0] for k in result.plans}
     latest = {sop: max(v for s, v, _ in result.plans if s == sop) for sop in wanted}
     plans: dict[PlanKey, Plan] = {
         k: p for k, p in result.plans.items() if k in ran or latest.get(k[0]) == k[1]
     }
-    runs = [(_key(r.ready.case.plan), r.observed.state) for r in results if r.observed]
+    runs = [(_key(r.case.plan), r.observed.state) for r in results if r.observed]
     return coverage(plans, runs)
 
 
@@ -164,7 +168,7 @@ def _as_json(results: list[Result], found: Collected, report: list[PlanCoverage]
 
 
 def _result_json(result: Result) -> dict[str, Any]:
-    case, observed = result.ready.case, result.observed
+    case, observed = result.case, result.observed
     body: dict[str, Any] = {
         "file": case.name,
         "sop": case.plan.sop.id,

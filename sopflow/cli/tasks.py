@@ -59,7 +59,7 @@ from sopflow.contract import (
     Vote,
 )
 from sopflow.library import default_definitions
-from sopflow.plan import ApprovalPlan, ParallelPlan, Plan, PlanStep, TaskPlan
+from sopflow.plan import ApprovalPlan, Plan, TaskPlan
 from sopflow.roster import RosterError, load_roster
 from workflows import search
 
@@ -245,15 +245,6 @@ def signal(
 # --- the queue
 
 
-def _index(steps: list[PlanStep], out: dict[str, PlanStep]) -> dict[str, PlanStep]:
-    for step in steps:
-        out[step.id] = step
-        if isinstance(step, ParallelPlan):
-            for branch in step.branches:
-                _index(list(branch.steps), out)
-    return out
-
-
 async def _plan_of(client: Client, wf: WorkflowExecution) -> Plan:
     """The plan the incident runs: it travels in the workflow's input (its first event)."""
     handle = client.get_workflow_handle(wf.id, run_id=wf.run_id)
@@ -270,7 +261,7 @@ async def _tasks_of(
 ) -> list[dict[str, Any]]:
     handle = client.get_workflow_handle(wf.id, run_id=wf.run_id, result_type=IncidentState)
     plan, state = await asyncio.gather(_plan_of(client, wf), read_state(handle, wf))
-    steps = _index(list(plan.steps), {})
+    steps = plan.steps_by_id()
     if state is not None:
         active = [(sid, s.due_at) for sid, s in state.steps.items() if s.status == "active"]
     else:  # no worker answered: the steps waiting on people, as visibility has them

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sopflow.rehearsal.cases import Ready
+from sopflow.rehearsal.cases import Case
 from sopflow.rehearsal.compare import Mismatch, compare
 from sopflow.rehearsal.runner import Observed, RehearsalError, open_stage
 from sopflow.roster import RosterError
@@ -16,7 +16,7 @@ from sopflow.roster import RosterError
 class Result:
     """One rehearsal's verdict: what the incident did, and what differed from `expect`."""
 
-    ready: Ready
+    case: Case
     observed: Observed | None = None
     mismatches: list[Mismatch] = field(default_factory=list)
     error: str | None = None  # the rehearsal could not be played
@@ -27,7 +27,7 @@ class Result:
 
 
 async def rehearse_all(
-    ready: list[Ready],
+    cases: list[Case],
     on_result: Callable[[Result], None] | None = None,
     *,
     test_server: Path | None = None,
@@ -36,15 +36,15 @@ async def rehearse_all(
     starts at the current time, whatever ran before), and compare each with its
     expectations."""
     results = []
-    for item in ready:
-        result = Result(item)
+    for case in cases:
+        result = Result(case)
         try:
             async with open_stage(test_server) as stage:
-                result.observed = await stage.play(item.case)
+                result.observed = await stage.play(case)
         except (RehearsalError, RosterError) as exc:
             result.error = str(exc)
         if result.observed is not None:
-            result.mismatches = compare(item.case.doc.expect, result.observed, item.source)
+            result.mismatches = compare(case.doc.expect, result.observed, case.source)
         results.append(result)
         if on_result is not None:
             on_result(result)

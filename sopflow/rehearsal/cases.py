@@ -12,23 +12,31 @@ from sopflow.diagnostics import Diagnostic, Severity
 from sopflow.library import Loaded, display_path, document_files
 from sopflow.lint import LintResult
 from sopflow.models import RehearsalDoc
-from sopflow.rehearsal.runner import Case
+from sopflow.plan import Plan
 from sopflow.roster import Roster, RosterError
 from sopflow.validation import validate_document
 from sopflow.yaml_source import SourceDoc, load_file
 
 
 @dataclass(frozen=True, slots=True)
-class Ready:
-    """A case ready to play, with its source for pointing at expectations."""
+class Case:
+    """One rehearsal, resolved against its library: the plan it runs (SOP version and
+    region), who may act, and its source for pointing at expectations."""
 
-    case: Case
+    doc: RehearsalDoc
     source: SourceDoc
+    plan: Plan
+    roster: Roster
+
+    @property
+    def name(self) -> str:
+        """The file, as the user named it."""
+        return self.source.path
 
 
 @dataclass
 class Collected:
-    ready: list[Ready] = field(default_factory=list)
+    ready: list[Case] = field(default_factory=list)
     # Rehearsals that cannot run, each with the problems that say why.
     blocked: dict[str, list[Diagnostic]] = field(default_factory=dict)
 
@@ -80,7 +88,7 @@ def _load(file: Path, *, explicit: bool) -> tuple[Loaded[RehearsalDoc] | None, l
 
 def _resolve(
     item: Loaded[RehearsalDoc], result: LintResult
-) -> tuple[Ready | None, list[Diagnostic]]:
+) -> tuple[Case | None, list[Diagnostic]]:
     lib, doc = result.library, item.model
     problems = [
         d for d in check_rehearsal(lib, item, result.effectives) if d.severity is Severity.ERROR
@@ -91,17 +99,16 @@ def _resolve(
     version = int(version_text) if version_text else lib.versions(sop_id)[-1]
     region = doc.region or lib.sops[(sop_id, version)].model.region
     key = (sop_id, version, region)
-    eff = result.effectives[key]
-    files = {eff.base.source.path} | ({eff.variant.source.path} if eff.variant else set())
-    broken = [d for d in result.diagnostics if d.severity is Severity.ERROR and d.path in files]
+    broken = result.errors_in(key)
     plan = result.plans.get(key)
     if broken or plan is None:
-        return None, broken or [item.source.diag(("sop",), "E603", f"{eff.key} does not compile")]
+        message = f"{result.effectives[key].key} does not compile"
+        return None, broken or [item.source.diag(("sop",), "E603", message)]
     try:
         roster = Roster.from_library(lib)
     except RosterError as exc:
         return None, [item.source.diag(("actions",), "E604", str(exc))]
-    return Ready(Case(item.source.path, doc, plan, roster), item.source), []
+    return Case(doc, item.source, plan, roster), []
 
 
 def _sop_errors(result: LintResult, sop_id: str) -> list[Diagnostic]:

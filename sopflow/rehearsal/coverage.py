@@ -30,7 +30,6 @@ from sopflow.plan import (
     TaskPlan,
     WaitPlan,
 )
-from sopflow.rehearsal.runner import plan_steps
 
 PlanKey = tuple[str, int, str]
 
@@ -79,7 +78,7 @@ class PlanCoverage:
 def branches_of(plan: Plan) -> list[tuple[str, str]]:
     """Every (step, way) the plan can go, in step order."""
     out: list[tuple[str, str]] = []
-    for step in plan_steps(plan).values():
+    for step in plan.steps_by_id().values():
         labels = _labels(step, plan)
         out += [(step.id, label) for label in dict.fromkeys(labels)]
     return out
@@ -139,7 +138,7 @@ def coverage(
             key[0],
             key[1],
             key[2],
-            steps=list(plan_steps(plan)),
+            steps=list(plan.steps_by_id()),
             branches=branches_of(plan),
         )
         for key, plan in plans.items()

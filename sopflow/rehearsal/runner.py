@@ -58,11 +58,13 @@ from sopflow.contract import (
     IncidentInput,
     IncidentState,
     Note,
+    StepState,
     Vote,
 )
 from sopflow.durations import parse_duration
-from sopflow.models.documents import RehearsalAction, RehearsalDoc
+from sopflow.models.documents import RehearsalAction
 from sopflow.plan import ParallelPlan, Plan, PlanStep, WaitPlan
+from sopflow.rehearsal.cases import Case
 from sopflow.rehearsal.fakes import RecordingActivities
 from sopflow.roster import Roster
 from sopflow.temporal_setup import incident_state, register_search_attributes
@@ -99,16 +101,6 @@ class RehearsalError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Case:
-    """One rehearsal, resolved against its library: the plan it runs and who may act."""
-
-    name: str  # the file, as the user named it
-    doc: RehearsalDoc
-    plan: Plan
-    roster: Roster
-
-
-@dataclass(frozen=True, slots=True)
 class PlayedAction:
     """One action as played: when (simulated time since the start), and the engine's
     refusal reason when it refused."""
@@ -139,11 +131,9 @@ class Observed:
     def outcome(self) -> str:
         """The end step's outcome, a failure (``step_failed:<step>``...), ``cancelled``, or
         ``running`` when the incident had not closed."""
-        return (
-            self.state.outcome
-            if self.state.status != "running" and self.state.outcome
-            else ("running" if self.state.status == "running" else self.state.status)
-        )
+        if self.state.status == "running":
+            return "running"
+        return self.state.outcome or self.state.status
 
     @property
     def failure(self) -> str | None:
@@ -232,7 +222,7 @@ class Stage:
         self, handle: WorkflowHandle[Any, IncidentState], plan: Plan
     ) -> IncidentState:
         """Let simulated time run while the incident waits only on the clock."""
-        steps = plan_steps(plan)
+        steps = plan.steps_by_id()
         ran = timedelta()
         while True:
             state = await _read(handle)
@@ -250,29 +240,23 @@ class Stage:
             await settle(handle)
 
 
-def plan_steps(plan: Plan) -> dict[str, PlanStep]:
-    """Every step of the plan by id, nested parallel branches included."""
-    found: dict[str, PlanStep] = {}
-
-    def walk(steps: Sequence[PlanStep]) -> None:
-        for step in steps:
-            found[step.id] = step
-            if isinstance(step, ParallelPlan):
-                for branch in step.branches:
-                    walk(branch.steps)
-
-    walk(plan.steps)
-    return found
+def _active_leaves(
+    state: IncidentState, steps: dict[str, PlanStep]
+) -> list[tuple[PlanStep, StepState]]:
+    """The active steps that wait on something themselves (a parallel step only waits on
+    its branches)."""
+    return [
+        (steps[sid], s)
+        for sid, s in state.steps.items()
+        if s.status == "active" and not isinstance(steps[sid], ParallelPlan)
+    ]
 
 
 def _clock_waits(state: IncidentState, steps: dict[str, PlanStep]) -> list[datetime] | None:
     """The due times of the active timed waits, or None when anything active waits on a
     person or an event (then the story has ended: nobody acts any more)."""
     dues = []
-    for sid, s in state.steps.items():
-        if s.status != "active" or isinstance(steps[sid], ParallelPlan):
-            continue
-        step = steps[sid]
+    for step, s in _active_leaves(state, steps):
         if not isinstance(step, WaitPlan) or step.event is not None or s.due_at is None:
             return None
         dues.append(s.due_at)
@@ -282,16 +266,12 @@ def _clock_waits(state: IncidentState, steps: dict[str, PlanStep]) -> list[datet
 def _waiting(state: IncidentState, plan: Plan) -> list[str]:
     if state.status != "running":
         return []
-    steps = plan_steps(plan)
     out = []
-    for sid, s in state.steps.items():
-        if s.status != "active" or isinstance(steps[sid], ParallelPlan):
-            continue
-        step = steps[sid]
+    for step, s in _active_leaves(state, plan.steps_by_id()):
         if isinstance(step, WaitPlan) and step.event is not None:
-            out.append(f"{sid} (event {step.event})")
+            out.append(f"{step.id} (event {step.event})")
         else:
-            out.append(f"{sid} ({', '.join(s.roles)})" if s.roles else sid)
+            out.append(f"{step.id} ({', '.join(s.roles)})" if s.roles else step.id)
     return out
 
 
