@@ -36,8 +36,8 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.config import load_config
 from activities.registry import build_activities
-from sopflow.codec import CodecError
-from sopflow.temporal_setup import (  # re-exported: worker.tls_from_env etc. keep working
+from sopflow.client.codec import CodecError
+from sopflow.client.connection import (  # re-exported: worker.tls_from_env etc. keep working
     connect_from_env,
     data_task_queue,
     task_queue_from_env,

@@ -22,7 +22,8 @@ from activities.config import (
 from activities.email_channel import EmailChannel
 from activities.recipients import RoleDirectory
 from activities.webhook_channel import WebhookChannel
-from sopflow.contract import ESCALATION_CHANNEL, NotifyRequest
+from sopflow.contract.messages import NotifyRequest
+from sopflow.contract.names import ESCALATION_CHANNEL
 
 _log = structlog.get_logger(__name__)
 

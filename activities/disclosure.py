@@ -24,9 +24,10 @@ from activities.disclosure_log import (
     log_path,
     verify_log,
 )
-from sopflow.contract import ACT_DISCLOSURE, DisclosureRequest, DisclosureResult
-from sopflow.expressions import evaluate
-from sopflow.plan import Policy
+from sopflow.contract.expressions import evaluate
+from sopflow.contract.messages import DisclosureRequest, DisclosureResult
+from sopflow.contract.names import ACT_DISCLOSURE
+from sopflow.contract.plan import Policy
 
 __all__ = ["Outcome", "Verification", "disclosure_check", "evaluate_policy", "verify_log"]
 

@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.config import EmailChannelConfig
 from activities.recipients import RoleDirectory
-from sopflow.contract import NotifyRequest
+from sopflow.contract.messages import NotifyRequest
 
 _log = structlog.get_logger(__name__)
 _ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+$")

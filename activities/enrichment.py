@@ -13,7 +13,8 @@ from typing import Any, Protocol
 import structlog
 from temporalio import activity
 
-from sopflow.contract import ACT_ENRICH, EnrichRequest, EnrichResult
+from sopflow.contract.messages import EnrichRequest, EnrichResult
+from sopflow.contract.names import ACT_ENRICH
 
 _log = structlog.get_logger(__name__)
 

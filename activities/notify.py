@@ -10,7 +10,8 @@ from temporalio.exceptions import ApplicationError
 
 from activities.channels import Channel, build_channels
 from activities.config import CONFIG_ENV, ActivitiesConfig
-from sopflow.contract import ACT_NOTIFY, NotifyRequest, NotifyResult
+from sopflow.contract.messages import NotifyRequest, NotifyResult
+from sopflow.contract.names import ACT_NOTIFY
 
 _log = structlog.get_logger(__name__)
 

@@ -18,13 +18,8 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from sopflow.contract import (
-    ACT_POSTMORTEM,
-    PostmortemRequest,
-    PostmortemResult,
-    StepState,
-    TimelineEntry,
-)
+from sopflow.contract.messages import PostmortemRequest, PostmortemResult, StepState, TimelineEntry
+from sopflow.contract.names import ACT_POSTMORTEM
 
 ARTIFACTS_ENV = "SOPFLOW_ARTIFACTS"
 DEFAULT_ARTIFACTS = Path(".sopflow/artifacts")

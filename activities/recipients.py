@@ -14,10 +14,10 @@ from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
-from sopflow.library import default_definitions
-from sopflow.models import RosterDoc
-from sopflow.validation import validate_document
-from sopflow.yaml_source import load_file
+from sopflow.language.library import default_definitions
+from sopflow.language.models import RosterDoc
+from sopflow.language.validation import validate_document
+from sopflow.language.yaml_source import load_file
 
 ROSTER_FILE = "roster.yaml"
 

@@ -15,7 +15,7 @@ from activities.disclosure import disclosure_check
 from activities.enrichment import EnrichActivities, Enricher, NoEnrichment
 from activities.notify import Notifier
 from activities.postmortem import postmortem
-from sopflow.contract import ACT_DISCLOSURE, ACT_ENRICH, ACT_NOTIFY, ACT_POSTMORTEM
+from sopflow.contract.names import ACT_DISCLOSURE, ACT_ENRICH, ACT_NOTIFY, ACT_POSTMORTEM
 
 USER_DATA_ACTIVITIES: tuple[str, ...] = (ACT_ENRICH, ACT_DISCLOSURE, ACT_POSTMORTEM, ACT_NOTIFY)
 

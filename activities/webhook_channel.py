@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 
-from sopflow.contract import NotifyRequest
+from sopflow.contract.messages import NotifyRequest
 
 # Client errors that are worth retrying: the server timed out or asks us to slow down.
 _RETRYABLE_4XX = (408, 429)

@@ -33,7 +33,7 @@ from temporalio.worker import Worker
 from bench.experiments import lean_cel, passthrough_runner
 from bench.handwritten import HandIncident, HandStep
 from bench.noop_activities import Recorder
-from sopflow.contract import TASK_QUEUE
+from sopflow.contract.names import TASK_QUEUE
 from workflows.incident import IncidentWorkflow
 
 

@@ -43,10 +43,8 @@ from bench.handwritten import HandStep
 from bench.noop_activities import Recorder
 from bench.sops import POLICY, STEP_BODIES, compile_sop, single_step
 from bench.temporal_env import time_skipping
-from sopflow.contract import (
-    SIGNAL_EVENT,
-    UPDATE_COMPLETE,
-    UPDATE_VOTE,
+from sopflow.contract import search
+from sopflow.contract.messages import (
     Actor,
     CompleteTask,
     ExternalEvent,
@@ -54,7 +52,7 @@ from sopflow.contract import (
     IncidentState,
     Vote,
 )
-from workflows import search
+from sopflow.contract.names import SIGNAL_EVENT, UPDATE_COMPLETE, UPDATE_VOTE
 from workflows.incident import IncidentWorkflow
 
 # Step type -> (the hand-written equivalent, how it is described).

@@ -15,7 +15,7 @@ here is used unless asked for; in the worker process they are set by ``bench_wor
 - ``lean-cel``: a prototype of an interpreter change, applied to sopflow only. The conductor
   hands CEL the whole context (input, every step's status and output, the incident, now) on
   every evaluation, and the CEL binding converts all of it each time; the prototype passes only
-  the top-level names the expression uses (``sopflow.expressions.references``, cached).
+  the top-level names the expression uses (``sopflow.contract.expressions.references``, cached).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from sopflow import expressions
+from sopflow.contract import expressions
 from workflows import conductor
 
 EXPERIMENTS = ("passthrough", "pyc", "lean-cel")

@@ -170,9 +170,9 @@ def digest(root: Path) -> str:
 def self_check(sops: int = 60, seed: int = 7) -> int:
     """Generate a small library twice; assert it lints clean, covers every step type and
     kind of variant change, and is identical both times. Returns the file count."""
-    from sopflow.effective import all_steps
-    from sopflow.lint import lint_library
-    from sopflow.models.documents import CHANGE_KINDS
+    from sopflow.compile.lint import lint_library
+    from sopflow.language.effective import all_steps
+    from sopflow.language.models.documents import CHANGE_KINDS
 
     with tempfile.TemporaryDirectory() as tmp:
         first, second = Path(tmp, "a"), Path(tmp, "b")

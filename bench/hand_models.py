@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from sopflow.plan import Policy
+from sopflow.contract.plan import Policy
 
 
 class HandIncidentInput(BaseModel):

@@ -27,12 +27,8 @@ with workflow.unsafe.imports_passed_through():
         HandIncidentResult,
         HandStepInput,
     )
-    from sopflow.contract import (
-        ACT_DISCLOSURE,
-        ACT_ENRICH,
-        ACT_NOTIFY,
-        SIGNAL_EVENT,
-        UPDATE_COMPLETE,
+    from sopflow.contract import search
+    from sopflow.contract.messages import (
         ActionResult,
         CompleteTask,
         DisclosureRequest,
@@ -43,10 +39,16 @@ with workflow.unsafe.imports_passed_through():
         NotifyRequest,
         NotifyResult,
     )
-    from workflows import search
+    from sopflow.contract.names import (
+        ACT_DISCLOSURE,
+        ACT_ENRICH,
+        ACT_NOTIFY,
+        SIGNAL_EVENT,
+        UPDATE_COMPLETE,
+    )
 
 UPDATE_PING = "ping"
-# The plan's default retry policy (sopflow.plan Defaults: 5 attempts, 1 s, x2, 300 s).
+# The plan's default retry policy (sopflow.contract.plan Defaults: 5 attempts, 1 s, x2, 300 s).
 RETRY = RetryPolicy(
     maximum_attempts=5,
     initial_interval=timedelta(seconds=1),

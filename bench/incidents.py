@@ -51,9 +51,10 @@ from bench.hand_models import HandIncidentInput, HandIncidentResult
 from bench.handwritten import HandIncident
 from bench.sops import AUTOMATED, NOTIFICATIONS, POLICY, compile_sop
 from bench.temporal_env import BENCH_WORKER, DevServer, connect, dev_server, worker_process
-from sopflow.contract import ACT_DISCLOSURE, ACT_ENRICH, ACT_NOTIFY, IncidentInput, IncidentState
-from sopflow.plan import Plan
-from workflows import search
+from sopflow.contract import search
+from sopflow.contract.messages import IncidentInput, IncidentState
+from sopflow.contract.names import ACT_DISCLOSURE, ACT_ENRICH, ACT_NOTIFY
+from sopflow.contract.plan import Plan
 
 MIN_RATIO = 1.0
 INPUT = {"urgent": True, "summary": "credible threat against a named person"}

@@ -95,7 +95,7 @@ def clear_sopflow_caches() -> int:
 
 def in_process_lint(root: Path) -> None:
     """``lint_library(ROOT)`` with cold caches; the library must lint clean."""
-    from sopflow.lint import lint_library
+    from sopflow.compile.lint import lint_library
 
     clear_sopflow_caches()
     result = lint_library(root)

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sopflow.lint import lint_library
+from sopflow.compile.lint import lint_library
 
 
 class GcTimer:

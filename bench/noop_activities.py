@@ -16,11 +16,7 @@ from typing import Any
 
 from temporalio import activity
 
-from sopflow.contract import (
-    ACT_DISCLOSURE,
-    ACT_ENRICH,
-    ACT_NOTIFY,
-    ACT_POSTMORTEM,
+from sopflow.contract.messages import (
     DisclosureRequest,
     DisclosureResult,
     EnrichRequest,
@@ -30,6 +26,7 @@ from sopflow.contract import (
     PostmortemRequest,
     PostmortemResult,
 )
+from sopflow.contract.names import ACT_DISCLOSURE, ACT_ENRICH, ACT_NOTIFY, ACT_POSTMORTEM
 
 
 class Recorder:

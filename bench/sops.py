@@ -12,8 +12,8 @@ import tempfile
 import textwrap
 from pathlib import Path
 
-from sopflow.lint import lint_library
-from sopflow.plan import Plan
+from sopflow.compile.lint import lint_library
+from sopflow.contract.plan import Plan
 
 HEAD = """\
 apiVersion: sopflow/v1

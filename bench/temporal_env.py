@@ -24,7 +24,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from sopflow.temporal_setup import dev_server_flags, register_search_attributes
+from sopflow.client.connection import dev_server_flags, register_search_attributes
 
 BIN = Path(sys.executable).parent
 TEMPORAL_CLI = BIN / "temporal"

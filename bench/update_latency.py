@@ -47,9 +47,8 @@ from bench.hand_models import HandStepInput
 from bench.handwritten import UPDATE_PING, BareUpdate, HandStep
 from bench.sops import TASK, compile_sop
 from bench.temporal_env import connect, dev_server
-from sopflow.contract import (
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
+from sopflow.contract import search
+from sopflow.contract.messages import (
     ActionResult,
     Actor,
     CompleteTask,
@@ -57,7 +56,7 @@ from sopflow.contract import (
     IncidentState,
     Note,
 )
-from workflows import search
+from sopflow.contract.names import UPDATE_COMPLETE, UPDATE_NOTE
 from workflows.incident import IncidentWorkflow
 
 MAX_P50_RATIO = 1.2

@@ -51,8 +51,8 @@ from bench.temporal_env import (
     rss_mb,
     worker_process,
 )
-from sopflow.contract import IncidentInput
-from workflows import search
+from sopflow.contract import search
+from sopflow.contract.messages import IncidentInput
 
 MAX_RSS_MB = 300.0
 CHUNK = 100

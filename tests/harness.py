@@ -20,16 +20,13 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from sopflow.contract import (
-    QUERY_STATE,
-    IncidentInput,
-    IncidentState,
-)
-from sopflow.lint import lint_library
-from sopflow.plan import Plan
+from sopflow.client.connection import register_search_attributes
+from sopflow.compile.lint import lint_library
+from sopflow.contract import search
+from sopflow.contract.messages import IncidentInput, IncidentState
+from sopflow.contract.names import QUERY_STATE
+from sopflow.contract.plan import Plan
 from sopflow.rehearsal.fakes import RecordingActivities
-from sopflow.temporal_setup import register_search_attributes
-from workflows import search
 from workflows.incident import IncidentWorkflow
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"

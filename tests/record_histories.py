@@ -37,14 +37,9 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from sopflow.contract import (
-    LEAD_ROLE,
-    QUERY_STATE,
-    SIGNAL_EVENT,
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
+from sopflow.compile.lint import lint_library
+from sopflow.contract import search
+from sopflow.contract.messages import (
     ActionResult,
     Actor,
     Cancel,
@@ -55,10 +50,18 @@ from sopflow.contract import (
     Note,
     Vote,
 )
-from sopflow.lint import lint_library
-from sopflow.plan import ApprovalPlan, ParallelPlan, Plan, PlanStep, TaskPlan, WaitPlan
+from sopflow.contract.names import (
+    LEAD_ROLE,
+    QUERY_STATE,
+    SIGNAL_EVENT,
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+)
+from sopflow.contract.plan import ApprovalPlan, ParallelPlan, Plan, PlanStep, TaskPlan, WaitPlan
 from tests.harness import Bench, Fakes, bench
-from workflows import conductor, search
+from workflows import conductor
 from workflows.form_check import form_errors
 from workflows.incident import IncidentWorkflow
 

@@ -14,8 +14,8 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.disclosure import disclosure_check, verify_log
 from activities.disclosure_log import GENESIS_HASH, canonical_json, record_hash
-from sopflow.contract import DisclosureRequest, DisclosureResult
-from sopflow.plan import Policy, PolicyRule
+from sopflow.contract.messages import DisclosureRequest, DisclosureResult
+from sopflow.contract.plan import Policy, PolicyRule
 
 POLICY = Policy(
     id="au-csea-report",

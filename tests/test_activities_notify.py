@@ -24,7 +24,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.config import ActivitiesConfig, ConfigError, load_config
 from activities.email_channel import message_id
 from activities.notify import Notifier
-from sopflow.contract import NotifyRequest
+from sopflow.contract.messages import NotifyRequest
 
 ROSTER = """\
 apiVersion: sopflow/v1

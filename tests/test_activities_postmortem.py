@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.postmortem import postmortem
-from sopflow.contract import PostmortemRequest, PostmortemResult, StepState, TimelineEntry
+from sopflow.contract.messages import PostmortemRequest, PostmortemResult, StepState, TimelineEntry
 
 OPENED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 

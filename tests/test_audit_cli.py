@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from activities.disclosure import disclosure_check
 from sopflow.audit.report_model import AuditReport
 from sopflow.cli.app import app
-from sopflow.contract import DisclosureRequest
-from sopflow.plan import Policy, PolicyRule
+from sopflow.contract.messages import DisclosureRequest
+from sopflow.contract.plan import Policy, PolicyRule
 from tests.conftest import SHIPPED
 from tests.harness import bench, run
 from tests.test_audit_report import audited_incident

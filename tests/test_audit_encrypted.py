@@ -19,11 +19,9 @@ from typer.testing import CliRunner
 
 from sopflow.audit.report_model import AuditReport
 from sopflow.cli.app import app
-from sopflow.codec import data_converter_from_env
-from sopflow.contract import (
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
+from sopflow.client.codec import data_converter_from_env
+from sopflow.contract import search
+from sopflow.contract.messages import (
     ActionResult,
     CompleteTask,
     IncidentInput,
@@ -31,10 +29,10 @@ from sopflow.contract import (
     Note,
     Vote,
 )
+from sopflow.contract.names import UPDATE_COMPLETE, UPDATE_NOTE, UPDATE_VOTE
 from tests.conftest import SHIPPED
 from tests.harness import Fakes, bench, compile_text, run
 from tests.test_audit_report import ALICE, AUDITED, BOB, CARA, FORM, POLICY, NoteHandlerFails
-from workflows import search
 
 KEYS = "k1:" + base64.b64encode(bytes(range(32))).decode()
 runner = CliRunner()

@@ -21,7 +21,7 @@ from sopflow.audit.export import envelope_from_runs
 from sopflow.audit.history_io import load_file, order_runs
 from sopflow.audit.payloads import Decoder
 from sopflow.cli.app import app
-from sopflow.plan import Plan
+from sopflow.contract.plan import Plan
 from tests.conftest import SHIPPED
 
 HISTORIES = Path(__file__).resolve().parent / "histories"

@@ -22,7 +22,8 @@ from sopflow.audit.payloads import Decoder
 from sopflow.audit.replay import describe_failure
 from sopflow.cli import audit as audit_cli
 from sopflow.cli.app import app
-from sopflow.contract import UPDATE_COMPLETE, ActionResult, Actor, CompleteTask, IncidentState
+from sopflow.contract.messages import ActionResult, Actor, CompleteTask, IncidentState
+from sopflow.contract.names import UPDATE_COMPLETE
 from tests.harness import bench, compile_text, run
 from tests.test_replay import UnpatchedChange
 

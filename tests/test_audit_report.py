@@ -30,12 +30,8 @@ from sopflow.audit.report import build_report
 from sopflow.audit.report_model import AuditReport, Source
 from sopflow.audit.report_render import render_markdown
 from sopflow.cli.app import app
-from sopflow.contract import (
-    ESCALATION_CHANNEL,
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
+from sopflow.contract import search
+from sopflow.contract.messages import (
     ActionResult,
     Actor,
     Cancel,
@@ -45,8 +41,14 @@ from sopflow.contract import (
     Note,
     Vote,
 )
+from sopflow.contract.names import (
+    ESCALATION_CHANNEL,
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+)
 from tests.harness import Bench, Fakes, bench, compile_text, run
-from workflows import search
 from workflows.incident import IncidentWorkflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"

@@ -32,13 +32,13 @@ from activities.config import load_config
 from activities.registry import build_activities
 from sopflow.cli.app import app
 from sopflow.cli.incidents import new_incident_id
-from sopflow.contract import IncidentInput
-from sopflow.input_check import input_problems
-from sopflow.lint import lint_library
-from sopflow.temporal_setup import connect, incident_status
+from sopflow.client.connection import connect, incident_status
+from sopflow.compile.lint import lint_library
+from sopflow.contract import search
+from sopflow.contract.messages import IncidentInput
+from sopflow.language.input_check import input_problems
 from tests.conftest import SHIPPED
 from tests.harness import TEMPORAL_CLI
-from workflows import search
 from workflows.incident import IncidentWorkflow
 
 QUEUE = "cli-tests"

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 from typer.testing import CliRunner
 
 from sopflow.cli.app import app
-from sopflow.codec import (
+from sopflow.client.codec import (
     ENCODING,
     ENV_ACTIVE_KEY,
     ENV_KEYS,
@@ -36,7 +36,7 @@ from sopflow.codec import (
     new_key_line,
     parse_keys,
 )
-from sopflow.contract import Actor, CompleteTask
+from sopflow.contract.messages import Actor, CompleteTask
 
 KEY_A = generate_key()
 KEY_B = generate_key()

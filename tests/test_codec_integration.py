@@ -23,7 +23,7 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from sopflow.codec import (
+from sopflow.client.codec import (
     ENCODING,
     ENV_KEYS,
     KEY_ID_METADATA,
@@ -31,15 +31,15 @@ from sopflow.codec import (
     encrypted_converter,
     generate_key,
 )
-from sopflow.codec_server import CodecHTTPServer, make_server, serve_in_thread
-from sopflow.contract import (
-    UPDATE_COMPLETE,
+from sopflow.client.codec_server import CodecHTTPServer, make_server, serve_in_thread
+from sopflow.contract.messages import (
     ActionResult,
     Actor,
     CompleteTask,
     IncidentInput,
     NotifyRequest,
 )
+from sopflow.contract.names import UPDATE_COMPLETE
 from tests.harness import bench, compile_text, run
 
 KEY_ID = "k-int"

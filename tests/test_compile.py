@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sopflow.lint import lint_library
-from sopflow.plan import ApprovalPlan, DisclosureCheckPlan, Plan, TaskPlan, TriagePlan
+from sopflow.compile.lint import lint_library
+from sopflow.contract.plan import ApprovalPlan, DisclosureCheckPlan, Plan, TaskPlan, TriagePlan
 from tests.conftest import MINIMAL_SOP, REGIONS, WriteLib
 
 POLICY = """\

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from sopflow.contract import Actor, IncidentState, StepState, VoteRecord
-from sopflow.plan import ApprovalPlan, DecisionPlan, TaskPlan
+from sopflow.contract.messages import Actor, IncidentState, StepState, VoteRecord
+from sopflow.contract.plan import ApprovalPlan, DecisionPlan, TaskPlan
 from tests.harness import compile_text
 from workflows import conductor
 from workflows.form_check import form_errors

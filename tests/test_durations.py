@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from sopflow.durations import DurationError, format_duration, parse_duration
+from sopflow.language.durations import DurationError, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

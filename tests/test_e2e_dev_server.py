@@ -28,8 +28,8 @@ from typing import IO, Any
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from sopflow.contract import IncidentState
-from sopflow.temporal_setup import connect
+from sopflow.client.connection import connect
+from sopflow.contract.messages import IncidentState
 from tests.conftest import SHIPPED
 from tests.test_cli_incidents import ID_LINE, THREAT
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sopflow.expressions import (
+from sopflow.contract.expressions import (
     Scope,
     check_expression,
     evaluate,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from sopflow.form_schema import schema_problem
+from sopflow.language.form_schema import schema_problem
 
 CASES: list[dict[str, Any]] = [
     {"type": "object", "properties": {"a": {"type": "string", "minLength": 1}}},

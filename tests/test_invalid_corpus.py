@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from sopflow.diagnostics import CODES, Diagnostic
-from sopflow.lint import lint_library
-from sopflow.yaml_source import MAX_FILE_BYTES
+from sopflow.compile.lint import lint_library
+from sopflow.language.diagnostics import CODES, Diagnostic
+from sopflow.language.yaml_source import MAX_FILE_BYTES
 
 CORPUS = Path(__file__).resolve().parent / "corpus" / "invalid"
 CASES = sorted(p for p in CORPUS.iterdir() if p.is_dir())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sopflow.lint import lint_library
+from sopflow.compile.lint import lint_library
 from tests.conftest import MINIMAL_SOP, REGIONS, WriteLib
 
 

@@ -12,9 +12,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sopflow.diagnostics import CODES
-from sopflow.lint import lint_library
-from sopflow.yaml_source import parse_text
+from sopflow.compile.lint import lint_library
+from sopflow.language.diagnostics import CODES
+from sopflow.language.yaml_source import parse_text
 from tests.conftest import SHIPPED
 
 FAMILY = "emergency-disclosure"

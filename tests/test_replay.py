@@ -24,9 +24,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer, WorkflowReplayResult
 from temporalio.workflow import NondeterminismError
 
-from sopflow.contract import IncidentInput, IncidentState
-from sopflow.lint import lint_library
-from sopflow.plan import TaskPlan
+from sopflow.compile.lint import lint_library
+from sopflow.contract.messages import IncidentInput, IncidentState
+from sopflow.contract.plan import TaskPlan
 from workflows.incident import IncidentWorkflow
 from workflows.runner import Goto, StepRunner
 

@@ -9,11 +9,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from sopflow.docs_gen import diagnostics_doc
-from sopflow.library import document_files
-from sopflow.lint import LintResult, lint_library
-from sopflow.schema import SCHEMA_PATH, schema_text
-from sopflow.yaml_source import parse_text
+from sopflow.compile.lint import LintResult, lint_library
+from sopflow.language.docs_gen import diagnostics_doc
+from sopflow.language.library import document_files
+from sopflow.language.schema import SCHEMA_PATH, schema_text
+from sopflow.language.yaml_source import parse_text
 from tests.conftest import REPO, SHIPPED
 
 
@@ -92,7 +92,7 @@ def test_shipped_files_carry_the_modeline_and_match_the_schema() -> None:
 
 def test_diagnostics_doc_lists_every_code() -> None:
     doc = (REPO / "docs" / "diagnostics.md").read_text(encoding="utf-8")
-    assert doc == diagnostics_doc(), "run `python -m sopflow.docs_gen`"
+    assert doc == diagnostics_doc(), "run `python -m sopflow.language.docs_gen`"
 
 
 def test_lint_time_paths_are_relative_to_the_library(result: LintResult) -> None:

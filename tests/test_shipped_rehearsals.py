@@ -9,8 +9,8 @@ from collections import defaultdict
 
 import pytest
 
-from sopflow.lint import lint_library
-from sopflow.plan import EndPlan
+from sopflow.compile.lint import lint_library
+from sopflow.contract.plan import EndPlan
 from sopflow.rehearsal.batch import Result, rehearse_all
 from sopflow.rehearsal.cases import collect
 from tests.conftest import SHIPPED

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sopflow.lint import lint_library
-from sopflow.plan import ApprovalPlan, TaskPlan
+from sopflow.compile.lint import lint_library
+from sopflow.contract.plan import ApprovalPlan, TaskPlan
 from tests.conftest import MINIMAL_SOP, REGIONS, WriteLib
 
 VARIANT_HEAD = """\

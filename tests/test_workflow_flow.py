@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sopflow.contract import SIGNAL_EVENT, ExternalEvent, IncidentState
+from sopflow.contract.messages import ExternalEvent, IncidentState
+from sopflow.contract.names import SIGNAL_EVENT
 from tests.harness import Fakes, bench, compile_text, run
 
 HEAD = """\

@@ -8,11 +8,7 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 
-from sopflow.contract import (
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
+from sopflow.contract.messages import (
     ActionResult,
     Actor,
     Cancel,
@@ -21,6 +17,7 @@ from sopflow.contract import (
     Note,
     Vote,
 )
+from sopflow.contract.names import UPDATE_CANCEL, UPDATE_COMPLETE, UPDATE_NOTE, UPDATE_VOTE
 from tests.harness import Bench, bench, compile_text, run
 
 PEOPLE = """\

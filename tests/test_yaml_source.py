@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sopflow.yaml_source import MAX_FILE_BYTES, load_file, parse_text
+from sopflow.language.yaml_source import MAX_FILE_BYTES, load_file, parse_text
 
 
 def test_positions_of_values_and_keys_are_one_based() -> None:

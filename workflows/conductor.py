@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sopflow.contract import LEAD_ROLE, Actor, IncidentState
-from sopflow.expressions import evaluate, render_template
-from sopflow.plan import (
+from sopflow.contract.expressions import evaluate, render_template
+from sopflow.contract.messages import Actor, IncidentState
+from sopflow.contract.names import LEAD_ROLE
+from sopflow.contract.plan import (
     ApprovalPlan,
     DecisionPlan,
     PlanStep,

@@ -1,6 +1,6 @@
 """Check a submitted form against its step's schema, inside the workflow.
 
-Forms use the vocabulary that ``sopflow.form_schema`` checks fast (lint refuses any other
+Forms use the vocabulary that ``sopflow.language.form_schema`` checks fast (lint refuses any other
 keyword in a form), so this small, deterministic validator covers every form exactly, with no
 I/O and no third-party code in the Temporal sandbox.
 """

@@ -20,13 +20,7 @@ with workflow.unsafe.imports_passed_through():
     # `import a.b as b`, not `from a import b`: only the former passes the module through the
     # sandbox; the latter re-executed the conductor for every workflow run.
     import workflows.conductor as conductor
-    from sopflow.contract import (
-        QUERY_STATE,
-        SIGNAL_EVENT,
-        UPDATE_CANCEL,
-        UPDATE_COMPLETE,
-        UPDATE_NOTE,
-        UPDATE_VOTE,
+    from sopflow.contract.messages import (
         ActionResult,
         Cancel,
         CompleteTask,
@@ -38,7 +32,15 @@ with workflow.unsafe.imports_passed_through():
         Vote,
         VoteRecord,
     )
-    from sopflow.plan import ApprovalPlan, PlanStep, TaskPlan
+    from sopflow.contract.names import (
+        QUERY_STATE,
+        SIGNAL_EVENT,
+        UPDATE_CANCEL,
+        UPDATE_COMPLETE,
+        UPDATE_NOTE,
+        UPDATE_VOTE,
+    )
+    from sopflow.contract.plan import ApprovalPlan, PlanStep, TaskPlan
     from workflows.runner import Finished, StepRunner
 
 

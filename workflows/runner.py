@@ -18,14 +18,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import sopflow.contract.search as search
     import workflows.conductor as conductor
-    import workflows.search as search
-    from sopflow.contract import (
-        ACT_DISCLOSURE,
-        ACT_ENRICH,
-        ACT_NOTIFY,
-        ACT_POSTMORTEM,
-        ESCALATION_CHANNEL,
+    from sopflow.contract.messages import (
         DisclosureRequest,
         DisclosureResult,
         EnrichRequest,
@@ -39,7 +34,14 @@ with workflow.unsafe.imports_passed_through():
         PostmortemResult,
         TimelineEntry,
     )
-    from sopflow.plan import (
+    from sopflow.contract.names import (
+        ACT_DISCLOSURE,
+        ACT_ENRICH,
+        ACT_NOTIFY,
+        ACT_POSTMORTEM,
+        ESCALATION_CHANNEL,
+    )
+    from sopflow.contract.plan import (
         ApprovalPlan,
         DecisionPlan,
         DisclosureCheckPlan,

@@ -17,8 +17,8 @@ from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
 from sopflow.audit.errors import AuditError
-from sopflow.codec import data_converter_from_env
-from sopflow.contract import IncidentInput
+from sopflow.client.codec import data_converter_from_env
+from sopflow.contract.messages import IncidentInput
 
 T = TypeVar("T")
 

@@ -36,12 +36,7 @@ from sopflow.audit.report_model import (
     TimelineItem,
     VoteEntry,
 )
-from sopflow.contract import (
-    ESCALATION_CHANNEL,
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
+from sopflow.contract.messages import (
     Cancel,
     CompleteTask,
     DisclosureRequest,
@@ -51,6 +46,13 @@ from sopflow.contract import (
     NotifyRequest,
     NotifyResult,
     Vote,
+)
+from sopflow.contract.names import (
+    ESCALATION_CHANNEL,
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
 )
 
 _ESCALATED = "escalated to "

@@ -23,17 +23,7 @@ from sopflow.audit.report_model import (
     SignalEntry,
     TimelineItem,
 )
-from sopflow.contract import (
-    ACT_DISCLOSURE,
-    ACT_ENRICH,
-    ACT_NOTIFY,
-    ACT_POSTMORTEM,
-    ESCALATION_CHANNEL,
-    SIGNAL_EVENT,
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
+from sopflow.contract.messages import (
     Cancel,
     CompleteTask,
     DisclosureRequest,
@@ -49,6 +39,18 @@ from sopflow.contract import (
     PostmortemRequest,
     PostmortemResult,
     Vote,
+)
+from sopflow.contract.names import (
+    ACT_DISCLOSURE,
+    ACT_ENRICH,
+    ACT_NOTIFY,
+    ACT_POSTMORTEM,
+    ESCALATION_CHANNEL,
+    SIGNAL_EVENT,
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
 )
 
 _REQUESTS: dict[str, type[Any]] = {

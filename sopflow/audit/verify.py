@@ -25,7 +25,7 @@ from sopflow.audit.envelope import Envelope, compute_digest
 from sopflow.audit.errors import AuditError
 from sopflow.audit.history_io import chain_problems, load_file
 from sopflow.audit.payloads import DecodeError, Decoder
-from sopflow.lockfile import read_lock
+from sopflow.language.lockfile import read_lock
 
 
 @dataclass(frozen=True)

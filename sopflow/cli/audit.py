@@ -33,7 +33,7 @@ from sopflow.audit.report_render import render_markdown
 from sopflow.audit.verify import verify_export
 from sopflow.cli.authoring import fail
 from sopflow.cli.incidents import run as run_with_client
-from sopflow.library import default_definitions
+from sopflow.language.library import default_definitions
 
 if TYPE_CHECKING:  # replay loads the interpreter and Temporal's worker: only for `replay`
     from sopflow.audit.replay import ReplayOutcome

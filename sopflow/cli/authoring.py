@@ -15,14 +15,14 @@ from pathlib import Path
 
 import typer
 
-from sopflow.diagnostics import Diagnostic, Severity, has_errors, render_json, render_text
-from sopflow.diff import diff_plans, render_diff
-from sopflow.graph import to_dot, to_mermaid
-from sopflow.library import default_definitions
-from sopflow.lint import LintResult, lint_library
-from sopflow.lockfile import write_lock
-from sopflow.plan import Plan
-from sopflow.schema import SCHEMA_PATH, schema_text
+from sopflow.compile.diff import diff_plans, render_diff
+from sopflow.compile.graph import to_dot, to_mermaid
+from sopflow.compile.lint import LintResult, lint_library
+from sopflow.contract.plan import Plan
+from sopflow.language.diagnostics import Diagnostic, Severity, has_errors, render_json, render_text
+from sopflow.language.library import default_definitions
+from sopflow.language.lockfile import write_lock
+from sopflow.language.schema import SCHEMA_PATH, schema_text
 
 
 class OutputFormat(StrEnum):

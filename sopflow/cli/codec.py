@@ -1,7 +1,7 @@
 """``sopflow codec``: the codec endpoint for the Temporal UI, and new encryption keys.
 
 Keys are read from the environment only (``SOPFLOW_CODEC_KEYS`` or
-``SOPFLOW_CODEC_KEYS_FILE``, see ``sopflow.codec``), never from arguments, so they stay out
+``SOPFLOW_CODEC_KEYS_FILE``, see ``sopflow.client.codec``), never from arguments, so they stay out
 of shell history and process listings.
 """
 
@@ -15,9 +15,9 @@ import sys
 import typer
 
 from sopflow.cli.authoring import fail
-from sopflow.codec import ENV_KEYS, ENV_KEYS_FILE, AesGcmCodec, CodecKeyError, codec_from_env
-from sopflow.codec import new_key_line as _new_key_line
-from sopflow.codec_server import (
+from sopflow.client.codec import ENV_KEYS, ENV_KEYS_FILE, AesGcmCodec, CodecKeyError, codec_from_env
+from sopflow.client.codec import new_key_line as _new_key_line
+from sopflow.client.codec_server import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_UI_ORIGIN,

@@ -1,7 +1,7 @@
 """Incident commands: start, list, show (``signal`` and ``cancel`` act on one: in tasks).
 
 Every command connects from the environment (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``,
-TLS: see ``sopflow.temporal_setup``). Temporal is the only store of incident state: ``show``
+TLS: see ``sopflow.client.connection``). Temporal is the only store of incident state: ``show``
 reads it with the workflow's ``state`` query (the final state is the workflow's result),
 ``list`` with visibility queries on the typed search attributes. Exit codes: 0 success,
 1 a refused or failed request (always a message, never a traceback), 2 a usage error.
@@ -33,15 +33,8 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from sopflow.cli.authoring import DefinitionsOpt, fail, resolve
-from sopflow.codec import CodecError
-from sopflow.contract import IncidentInput, IncidentState
-from sopflow.diagnostics import render_text
-from sopflow.input_check import input_problems
-from sopflow.library import default_definitions
-from sopflow.lint import LintResult, lint_library
-from sopflow.plan import Plan
-from sopflow.roster import Roster, RosterError
-from sopflow.temporal_setup import (
+from sopflow.client.codec import CodecError
+from sopflow.client.connection import (
     StateUnavailable,
     address_from_env,
     connect,
@@ -50,7 +43,14 @@ from sopflow.temporal_setup import (
     incident_status,
     task_queue_from_env,
 )
-from workflows import search
+from sopflow.compile.lint import LintResult, lint_library
+from sopflow.contract import search
+from sopflow.contract.messages import IncidentInput, IncidentState
+from sopflow.contract.plan import Plan
+from sopflow.language.diagnostics import render_text
+from sopflow.language.input_check import input_problems
+from sopflow.language.library import default_definitions
+from sopflow.language.roster import Roster, RosterError
 
 T = TypeVar("T")
 JsonOpt = typer.Option(False, "--json", help="Print JSON for machines instead of tables.")

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from sopflow.cli.authoring import DefinitionsOpt, fail
-from sopflow.diagnostics import Diagnostic, render_text
-from sopflow.library import default_definitions
-from sopflow.lint import LintResult, lint_library
-from sopflow.plan import Plan
+from sopflow.compile.lint import LintResult, lint_library
+from sopflow.contract.plan import Plan
+from sopflow.language.diagnostics import Diagnostic, render_text
+from sopflow.language.library import default_definitions
 from sopflow.rehearsal.cases import Collected, collect
 from sopflow.rehearsal.coverage import PlanCoverage, PlanKey, coverage
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import typer
 
 from sopflow.cli.codec import configured_codec, start_endpoint
-from sopflow.codec_server import serve_in_thread
-from sopflow.temporal_setup import connect, dev_server_flags, register_search_attributes
+from sopflow.client.codec_server import serve_in_thread
+from sopflow.client.connection import connect, dev_server_flags, register_search_attributes
 
 STATE_DIR = Path(".sopflow")
 DEV_CONFIG = """\

@@ -42,12 +42,8 @@ from sopflow.cli.incidents import (
     table,
     to_second,
 )
-from sopflow.contract import (
-    SIGNAL_EVENT,
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
+from sopflow.contract import search
+from sopflow.contract.messages import (
     ActionResult,
     Actor,
     Cancel,
@@ -58,10 +54,16 @@ from sopflow.contract import (
     Note,
     Vote,
 )
-from sopflow.library import default_definitions
-from sopflow.plan import ApprovalPlan, Plan, TaskPlan
-from sopflow.roster import RosterError, load_roster
-from workflows import search
+from sopflow.contract.names import (
+    SIGNAL_EVENT,
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+)
+from sopflow.contract.plan import ApprovalPlan, Plan, TaskPlan
+from sopflow.language.library import default_definitions
+from sopflow.language.roster import RosterError, load_roster
 
 ACTION_TIMEOUT_S = 30.0
 RETRY_HELP = (

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sopflow.language.roster import RosterError
 from sopflow.rehearsal.cases import Case
 from sopflow.rehearsal.compare import Mismatch, compare
 from sopflow.rehearsal.runner import Observed, RehearsalError, open_stage
-from sopflow.roster import RosterError
 
 
 @dataclass

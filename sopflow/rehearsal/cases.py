@@ -7,15 +7,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sopflow.check_library import check_rehearsal
-from sopflow.diagnostics import Diagnostic, Severity
-from sopflow.library import Loaded, display_path, document_files
-from sopflow.lint import LintResult
-from sopflow.models import RehearsalDoc
-from sopflow.plan import Plan
-from sopflow.roster import Roster, RosterError
-from sopflow.validation import validate_document
-from sopflow.yaml_source import SourceDoc, load_file
+from sopflow.compile.lint import LintResult
+from sopflow.contract.plan import Plan
+from sopflow.language.checks.library import check_rehearsal
+from sopflow.language.diagnostics import Diagnostic, Severity
+from sopflow.language.library import Loaded, display_path, document_files
+from sopflow.language.models import RehearsalDoc
+from sopflow.language.roster import Roster, RosterError
+from sopflow.language.validation import validate_document
+from sopflow.language.yaml_source import SourceDoc, load_file
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ import difflib
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
-from sopflow.models.documents import Expectation
+from sopflow.language.models.documents import Expectation
+from sopflow.language.yaml_source import SourceDoc
 from sopflow.rehearsal.runner import Observed
-from sopflow.yaml_source import SourceDoc
 
 
 @dataclass(frozen=True, slots=True)

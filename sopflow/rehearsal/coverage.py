@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sopflow.contract import IncidentState
-from sopflow.plan import (
+from sopflow.contract.messages import IncidentState
+from sopflow.contract.plan import (
     ApprovalPlan,
     DecisionPlan,
     DisclosureCheckPlan,

@@ -15,11 +15,7 @@ from typing import Any
 from temporalio import activity
 
 from activities.disclosure import evaluate_policy
-from sopflow.contract import (
-    ACT_DISCLOSURE,
-    ACT_ENRICH,
-    ACT_NOTIFY,
-    ACT_POSTMORTEM,
+from sopflow.contract.messages import (
     DisclosureRequest,
     DisclosureResult,
     EnrichRequest,
@@ -29,6 +25,7 @@ from sopflow.contract import (
     PostmortemRequest,
     PostmortemResult,
 )
+from sopflow.contract.names import ACT_DISCLOSURE, ACT_ENRICH, ACT_NOTIFY, ACT_POSTMORTEM
 
 
 @dataclass

@@ -45,12 +45,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from sopflow.contract import (
-    SIGNAL_EVENT,
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
+from sopflow.client.connection import incident_state, register_search_attributes
+from sopflow.contract import search
+from sopflow.contract.messages import (
     ActionResult,
     Cancel,
     CompleteTask,
@@ -61,14 +58,19 @@ from sopflow.contract import (
     StepState,
     Vote,
 )
-from sopflow.durations import parse_duration
-from sopflow.models.documents import RehearsalAction
-from sopflow.plan import ParallelPlan, Plan, PlanStep, WaitPlan
+from sopflow.contract.names import (
+    SIGNAL_EVENT,
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+)
+from sopflow.contract.plan import ParallelPlan, Plan, PlanStep, WaitPlan
+from sopflow.language.durations import parse_duration
+from sopflow.language.models.documents import RehearsalAction
+from sopflow.language.roster import Roster
 from sopflow.rehearsal.cases import Case
 from sopflow.rehearsal.fakes import RecordingActivities
-from sopflow.roster import Roster
-from sopflow.temporal_setup import incident_state, register_search_attributes
-from workflows import search
 from workflows.incident import IncidentWorkflow
 
 # Real-time bound on waiting for an incident to become quiet after one action.

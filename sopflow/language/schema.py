@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
-from sopflow.models import (
+from sopflow.language.models import (
     DisclosurePolicyDoc,
     RegionsDoc,
     RehearsalDoc,

@@ -1,7 +1,7 @@
 """Payload encryption: an AES-256-GCM payload codec, its keys, and sopflow's data converter.
 
 ``data_converter_from_env()`` is the one converter every sopflow client and worker uses
-(through ``sopflow.temporal_setup.connect``). With no key configured it is the plain pydantic
+(through ``sopflow.client.connection.connect``). With no key configured it is the plain pydantic
 converter; with keys, every payload the SDK sends to Temporal (workflow input and result,
 activity and update arguments and results, queries, signals, memos, failure messages) is
 encrypted before it leaves the process, so the server stores ciphertext.

@@ -24,8 +24,8 @@ from typing import Any
 
 import yaml
 
-from sopflow.diagnostics import Diagnostic
-from sopflow.scalar_positions import ScalarSpan, locate
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.scalar_positions import ScalarSpan, locate
 
 MAX_FILE_BYTES = 1024 * 1024
 # Nodes produced by expanding aliases, beyond the nodes written in the file. A real SOP uses

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from sopflow.diagnostics import codes_markdown
+from sopflow.language.diagnostics import codes_markdown
 
 DIAGNOSTICS_HEADER = """\
 # Diagnostic codes
@@ -22,7 +22,7 @@ Lines and columns are 1-based. With `--format json` each problem is an object wi
 meaning in every release, and a new kind of problem gets a new code. Errors make `lint` exit
 1; warnings do not, but the shipped library has none.
 
-This table is generated from `sopflow/diagnostics.py` (`python -m sopflow.docs_gen`); a test
+This table is generated from `sopflow/language/diagnostics.py` (`python -m sopflow.language.docs_gen`); a test
 fails when it is out of date.
 
 """

@@ -11,14 +11,14 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from sopflow.diagnostics import Diagnostic
-from sopflow.effective import Effective, Where, from_base, step_paths
-from sopflow.expressions import placeholders, references, syntax_problem
-from sopflow.library import Loaded
-from sopflow.models import SopDoc, Step, VariantDoc
-from sopflow.models.documents import Defaults
-from sopflow.validation import did_you_mean, validate_fragment
-from sopflow.yaml_source import JsonPath, SourceDoc
+from sopflow.contract.expressions import placeholders, references, syntax_problem
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.effective import Effective, Where, from_base, step_paths
+from sopflow.language.library import Loaded
+from sopflow.language.models import SopDoc, Step, VariantDoc
+from sopflow.language.models.documents import Defaults
+from sopflow.language.validation import did_you_mean, validate_fragment
+from sopflow.language.yaml_source import JsonPath, SourceDoc
 
 _STEP = TypeAdapter(Step)
 _DEFAULTS = TypeAdapter(Defaults)

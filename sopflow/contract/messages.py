@@ -1,7 +1,8 @@
-"""The run-time contract: names and payloads shared by the workflow, the activities, the worker
-and the clients (CLI, console).
+"""The run-time messages: the payloads shared by the workflow, the activities, the worker and
+the clients (CLI, console).
 
-Like ``sopflow.plan`` this module imports only pydantic, so the Temporal sandbox can load it.
+Like ``sopflow.contract.plan`` this module imports only pydantic, so the Temporal sandbox can
+load it.
 Every workflow, update, signal, query and activity takes one model and returns one model, so
 fields can be added later without breaking histories: add fields with defaults, never
 rename or remove one.
@@ -14,32 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sopflow.plan import Plan, Policy
-
-TASK_QUEUE = "sopflow"
-CONTRACT_VERSION = 1
-
-# Workflow Updates (responder actions, validated before anything reaches the history)
-UPDATE_COMPLETE = "complete_task"
-UPDATE_VOTE = "vote"
-UPDATE_NOTE = "add_note"
-UPDATE_CANCEL = "cancel_incident"
-# Signal (external events for `wait: {event: ...}`) and query (the incident's state)
-SIGNAL_EVENT = "event"
-QUERY_STATE = "state"
-
-# Activities
-ACT_ENRICH = "sopflow.enrich"
-ACT_NOTIFY = "sopflow.notify"
-ACT_DISCLOSURE = "sopflow.disclosure_check"
-ACT_POSTMORTEM = "sopflow.postmortem"
-
-# SLA escalations go out on this channel; without one configured they go to the log channel
-# (never dropped: the breach is also on the incident's timeline).
-ESCALATION_CHANNEL = "escalation"
-
-# The role that may cancel an incident, whatever the SOP calls its other roles.
-LEAD_ROLE = "lead"
+from sopflow.contract.plan import Plan, Policy
 
 
 class _Model(BaseModel):

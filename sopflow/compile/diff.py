@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sopflow.plan import Plan
+from sopflow.contract.plan import Plan
 
 _IGNORED_TOP = {"plan_hash", "steps"}
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sopflow.contract import Actor
-from sopflow.library import Library, load_library
-from sopflow.models.documents import Person
-from sopflow.validation import did_you_mean
+from sopflow.contract.messages import Actor
+from sopflow.language.library import Library, load_library
+from sopflow.language.models.documents import Person
+from sopflow.language.validation import did_you_mean
 
 
 class RosterError(Exception):

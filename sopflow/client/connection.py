@@ -30,12 +30,13 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from sopflow.codec import data_converter_from_env
-from sopflow.contract import QUERY_STATE, TASK_QUEUE, IncidentState
+from sopflow.client.codec import data_converter_from_env
+from sopflow.contract.messages import IncidentState
+from sopflow.contract.names import QUERY_STATE, TASK_QUEUE
 
 DEFAULT_ADDRESS = "localhost:7233"
 
-# The typed search attributes every incident carries (see workflows/search.py).
+# The typed search attributes every incident carries (see sopflow/contract/search.py).
 SEARCH_ATTRIBUTES: dict[str, IndexedValueType.ValueType] = {
     "SopId": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
     "SopVersion": IndexedValueType.INDEXED_VALUE_TYPE_INT,

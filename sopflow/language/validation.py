@@ -14,12 +14,12 @@ from typing import Any
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
-from sopflow.diagnostics import Diagnostic
-from sopflow.durations import DURATION_HELP
-from sopflow.models import API_VERSION, DOCUMENT_MODELS, STEP_MODELS
-from sopflow.models.documents import CHANGE_KINDS
-from sopflow.models.steps import step_fields
-from sopflow.yaml_source import JsonPath, SourceDoc
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.durations import DURATION_HELP
+from sopflow.language.models import API_VERSION, DOCUMENT_MODELS, STEP_MODELS
+from sopflow.language.models.documents import CHANGE_KINDS
+from sopflow.language.models.steps import step_fields
+from sopflow.language.yaml_source import JsonPath, SourceDoc
 
 _TYPE_WORDS = {
     "string_type": "text",

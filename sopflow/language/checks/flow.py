@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sopflow.diagnostics import Diagnostic
-from sopflow.effective import Effective
-from sopflow.models.steps import (
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.effective import Effective
+from sopflow.language.models.steps import (
     DecisionStep,
     EndStep,
     HumanStep,

@@ -1,16 +1,12 @@
 """Compile an effective SOP into a plan: defaults filled, durations in seconds, jumps resolved,
-policies embedded, hashed. Assumes the SOP passed lint; ``compile_sop`` in ``sopflow.lint``
+policies embedded, hashed. Assumes the SOP passed lint; ``compile_sop`` in ``sopflow.compile.lint``
 is the entry point that guarantees that."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sopflow.durations import parse_duration
-from sopflow.effective import Effective
-from sopflow.library import Library
-from sopflow.models import steps as m
-from sopflow.plan import (
+from sopflow.contract.plan import (
     ApprovalPlan,
     DecisionBranch,
     DecisionPlan,
@@ -33,9 +29,13 @@ from sopflow.plan import (
     TriageRule,
     WaitPlan,
 )
-from sopflow.plan import (
+from sopflow.contract.plan import (
     PlanStep as PlanStepT,
 )
+from sopflow.language.durations import parse_duration
+from sopflow.language.effective import Effective
+from sopflow.language.library import Library
+from sopflow.language.models import steps as m
 
 END = "end"
 

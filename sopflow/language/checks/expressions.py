@@ -8,18 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from sopflow.diagnostics import Diagnostic
-from sopflow.effective import Effective, walk_steps
-from sopflow.expressions import (
+from sopflow.contract.expressions import (
     POLICY_VARIABLES,
     SOP_VARIABLES,
     Scope,
     check_expression,
     placeholders,
 )
-from sopflow.library import Loaded
-from sopflow.models import DisclosurePolicyDoc
-from sopflow.models.steps import (
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.effective import Effective, walk_steps
+from sopflow.language.library import Loaded
+from sopflow.language.models import DisclosurePolicyDoc
+from sopflow.language.models.steps import (
     DecisionStep,
     DisclosureCheckStep,
     NotifyStep,
@@ -27,7 +27,7 @@ from sopflow.models.steps import (
     TriageStep,
     WaitStep,
 )
-from sopflow.validation import did_you_mean
+from sopflow.language.validation import did_you_mean
 
 FieldPath = tuple[str | int, ...]
 

@@ -13,8 +13,8 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 
-from sopflow.diagnostics import Diagnostic
-from sopflow.models import (
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.models import (
     DisclosurePolicyDoc,
     RegionsDoc,
     RehearsalDoc,
@@ -22,8 +22,8 @@ from sopflow.models import (
     SopDoc,
     VariantDoc,
 )
-from sopflow.validation import validate_document
-from sopflow.yaml_source import SourceDoc, load_file
+from sopflow.language.validation import validate_document
+from sopflow.language.yaml_source import SourceDoc, load_file
 
 DEFAULT_DEFINITIONS = "sop_definitions"
 LOCK_FILE = "sopflow.lock"

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag, model_validator
 
-from sopflow.models.common import (
+from sopflow.language.models.common import (
     Duration,
     Expr,
     JsonSchemaDoc,
@@ -17,7 +17,7 @@ from sopflow.models.common import (
     StepId,
     Strict,
 )
-from sopflow.models.steps import Step
+from sopflow.language.models.steps import Step
 
 
 class DocBase(Strict):

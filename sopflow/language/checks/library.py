@@ -5,15 +5,15 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from sopflow.diagnostics import Diagnostic
-from sopflow.effective import Effective, walk_steps
-from sopflow.form_schema import form_problem, schema_problem
-from sopflow.input_check import input_problems
-from sopflow.library import Library, Loaded
-from sopflow.models import RehearsalDoc
-from sopflow.models.steps import TaskStep
-from sopflow.validation import did_you_mean
-from sopflow.yaml_source import JsonPath, SourceDoc
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.effective import Effective, walk_steps
+from sopflow.language.form_schema import form_problem, schema_problem
+from sopflow.language.input_check import input_problems
+from sopflow.language.library import Library, Loaded
+from sopflow.language.models import RehearsalDoc
+from sopflow.language.models.steps import TaskStep
+from sopflow.language.validation import did_you_mean
+from sopflow.language.yaml_source import JsonPath, SourceDoc
 
 
 def _schema_diag(

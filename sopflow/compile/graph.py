@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sopflow.durations import format_duration
-from sopflow.plan import (
+from sopflow.contract.plan import (
     ApprovalPlan,
     DecisionPlan,
     DisclosureCheckPlan,
@@ -22,6 +21,7 @@ from sopflow.plan import (
     TaskPlan,
     possible_outcomes,
 )
+from sopflow.language.durations import format_duration
 
 # Upper case: step ids are lower case, so these never collide with a step.
 DONE = "DONE"

@@ -10,7 +10,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from sopflow.models.common import Duration, Expr, JsonSchemaDoc, RoleName, StepId, Strict
+from sopflow.language.models.common import Duration, Expr, JsonSchemaDoc, RoleName, StepId, Strict
 
 SEVERITIES = ("SEV0", "SEV1", "SEV2", "SEV3", "SEV4")
 Severity = Literal["SEV0", "SEV1", "SEV2", "SEV3", "SEV4"]

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from sopflow.durations import DURATION_PATTERN, DurationError, parse_duration
+from sopflow.language.durations import DURATION_PATTERN, DurationError, parse_duration
 
 API_VERSION = "sopflow/v1"
 

@@ -1,7 +1,7 @@
 """pydantic models of every document kind in the SOP language v1."""
 
-from sopflow.models.common import API_VERSION
-from sopflow.models.documents import (
+from sopflow.language.models.common import API_VERSION
+from sopflow.language.models.documents import (
     DOCUMENT_MODELS,
     DisclosurePolicyDoc,
     RegionsDoc,
@@ -10,7 +10,7 @@ from sopflow.models.documents import (
     SopDoc,
     VariantDoc,
 )
-from sopflow.models.steps import STEP_MODELS, Step
+from sopflow.language.models.steps import STEP_MODELS, Step
 
 __all__ = [
     "API_VERSION",

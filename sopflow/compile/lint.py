@@ -10,26 +10,26 @@ import gc
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sopflow.check_expressions import check_policy, check_sop_expressions
-from sopflow.check_library import (
+from sopflow.compile.compiler import compile_effective
+from sopflow.contract.expressions import request_facts
+from sopflow.contract.plan import Plan
+from sopflow.language.checks.expressions import check_policy, check_sop_expressions
+from sopflow.language.checks.library import (
     check_region,
     check_regions_kept,
     check_rehearsal,
     check_roster,
     check_schemas,
 )
-from sopflow.checks import Context, run_checks
-from sopflow.compiler import compile_effective
-from sopflow.diagnostics import Diagnostic, Severity, has_errors, sort_unique
-from sopflow.effective import Effective, all_steps, from_base
-from sopflow.expressions import request_facts
-from sopflow.library import Library, Loaded, display_path, load_library
-from sopflow.lockfile import Lock, changed_parts, read_lock
-from sopflow.models import VariantDoc
-from sopflow.models.steps import DisclosureCheckStep
-from sopflow.plan import Plan
-from sopflow.variants import apply_variant
-from sopflow.yaml_source import SourceDoc
+from sopflow.language.checks.steps import Context, run_checks
+from sopflow.language.diagnostics import Diagnostic, Severity, has_errors, sort_unique
+from sopflow.language.effective import Effective, all_steps, from_base
+from sopflow.language.library import Library, Loaded, display_path, load_library
+from sopflow.language.lockfile import Lock, changed_parts, read_lock
+from sopflow.language.models import VariantDoc
+from sopflow.language.models.steps import DisclosureCheckStep
+from sopflow.language.variants import apply_variant
+from sopflow.language.yaml_source import SourceDoc
 
 EffKey = tuple[str, int, str]
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sopflow.diagnostics import Diagnostic
-from sopflow.library import Loaded
-from sopflow.models import SopDoc, VariantDoc
-from sopflow.models.steps import ParallelStep, StepBase
-from sopflow.yaml_source import JsonPath, Pos, SourceDoc
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.library import Loaded
+from sopflow.language.models import SopDoc, VariantDoc
+from sopflow.language.models.steps import ParallelStep, StepBase
+from sopflow.language.yaml_source import JsonPath, Pos, SourceDoc
 
 Where = tuple[SourceDoc, JsonPath]
 

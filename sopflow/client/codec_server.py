@@ -27,7 +27,7 @@ from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload
 from temporalio.converter import PayloadCodec
 
-from sopflow.codec import CodecError
+from sopflow.client.codec import CodecError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8089
@@ -35,7 +35,7 @@ DEFAULT_UI_ORIGIN = "http://localhost:8233"
 ENV_AUTH_TOKEN = "SOPFLOW_CODEC_AUTH_TOKEN"  # noqa: S105 - the variable's name, not a token
 MAX_BODY = 16 * 1024 * 1024  # a history page of payloads fits many times over
 
-log = logging.getLogger("sopflow.codec_server")
+log = logging.getLogger("sopflow.client.codec_server")
 
 
 class CodecHTTPServer(ThreadingHTTPServer):

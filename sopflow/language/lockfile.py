@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sopflow.diagnostics import Diagnostic
-from sopflow.library import LOCK_FILE, display_path
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.library import LOCK_FILE, display_path
 
 LOCK_FORMAT = 1
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sopflow.check_flow import check_flow, jumps
-from sopflow.diagnostics import Diagnostic
-from sopflow.effective import Effective, walk_steps
-from sopflow.models.documents import RosterDoc
-from sopflow.models.steps import (
+from sopflow.language.checks.flow import check_flow, jumps
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.effective import Effective, walk_steps
+from sopflow.language.models.documents import RosterDoc
+from sopflow.language.models.steps import (
     ApprovalStep,
     DecisionStep,
     DisclosureCheckStep,
@@ -21,7 +21,7 @@ from sopflow.models.steps import (
     StepBase,
     TriageStep,
 )
-from sopflow.validation import did_you_mean
+from sopflow.language.validation import did_you_mean
 
 
 @dataclass(frozen=True, slots=True)

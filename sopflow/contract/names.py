@@ -1,0 +1,32 @@
+"""The names the workflow, its clients and the worker agree on: task queue, updates, signal,
+query and activity names, and two roles and channels with a fixed meaning.
+
+Changing a value here breaks every running incident and every checked-in history: these are
+part of the contract, like the plan IR's field names.
+"""
+
+from __future__ import annotations
+
+TASK_QUEUE = "sopflow"
+
+# Workflow Updates (responder actions, validated before anything reaches the history)
+UPDATE_COMPLETE = "complete_task"
+UPDATE_VOTE = "vote"
+UPDATE_NOTE = "add_note"
+UPDATE_CANCEL = "cancel_incident"
+# Signal (external events for `wait: {event: ...}`) and query (the incident's state)
+SIGNAL_EVENT = "event"
+QUERY_STATE = "state"
+
+# Activities
+ACT_ENRICH = "sopflow.enrich"
+ACT_NOTIFY = "sopflow.notify"
+ACT_DISCLOSURE = "sopflow.disclosure_check"
+ACT_POSTMORTEM = "sopflow.postmortem"
+
+# SLA escalations go out on this channel; without one configured they go to the log channel
+# (never dropped: the breach is also on the incident's timeline).
+ESCALATION_CHANNEL = "escalation"
+
+# The role that may cancel an incident, whatever the SOP calls its other roles.
+LEAD_ROLE = "lead"
