@@ -27,8 +27,8 @@ from sopflow.audit.report_model import (
     AuditReport,
     Breach,
     DisclosureEntry,
+    IncidentOutcome,
     NotificationEntry,
-    Outcome,
     RecordedEntry,
     SopRef,
     Source,
@@ -73,25 +73,18 @@ async def build_report(
     reader = EventReader(decoder)
     for number, run in enumerate(runs, start=1):
         await reader.run(number, run, first)
-    plan = first.plan
-    attrs = runs[0].events[0].workflow_execution_started_event_attributes
+    plan, state = first.plan, reader.state
+    started = runs[0].events[0].workflow_execution_started_event_attributes
+    outcome, notes = _outcome(reader)
+    actions = [_action(u) for u in reader.updates]
     notifications = [n for a in reader.activities if (n := _notification(a)) is not None]
     escalations = [n for n in notifications if n.escalation]
-    state = reader.state
-    outcome = reader.outcome or Outcome(status="running", outcome=None)
-    notes = list(reader.notes)
-    if reader.runs[-1].closed_by == "continued_as_new":
-        outcome = Outcome(status="incomplete", outcome=None)
-        notes.append("the history ends with a continue-as-new: the later runs are missing")
-    elif outcome.status == "running":
-        notes.append("the incident is still running: this report covers its history so far")
-    actions = [_action(u) for u in reader.updates]
     final = state is not None and state.status != "running"
     return AuditReport(
         generated_at=(now or datetime.now(UTC)),
         source=source,
         incident_id=first.incident_id,
-        workflow_id=workflow_id or attrs.workflow_id or first.incident_id,
+        workflow_id=workflow_id or started.workflow_id or first.incident_id,
         sop=SopRef(
             id=plan.sop.id, version=plan.sop.version, title=plan.sop.title, owner=plan.sop.owner
         ),
@@ -108,20 +101,42 @@ async def build_report(
         disclosures=[d for a in reader.activities if (d := _disclosure(a)) is not None],
         notifications=notifications,
         escalations=escalations,
+        # Appends to notes what the breaches and the escalations disagree on.
         sla_breaches=_breaches(state, escalations, notes, final=final),
         signals=reader.signals,
         steps=_steps(state),
-        timeline=sorted(
-            [*reader.timeline, *(_action_item(a) for a in actions)],
-            key=lambda i: (i.ref.run, i.ref.event_id),
-        ),
+        timeline=_timeline(reader.timeline, actions),
         state_source=reader.state_source,
-        recorded_timeline=[
-            RecordedEntry(at=e.at, actor=e.actor, kind=e.kind, step=e.step, detail=e.detail)
-            for e in (state.timeline if state else [])
-        ],
+        recorded_timeline=_recorded_timeline(state),
         notes=notes,
     )
+
+
+def _outcome(reader: EventReader) -> tuple[IncidentOutcome, list[str]]:
+    """How the history ends, and the reader's notes with one on a history that is not over."""
+    outcome = reader.outcome or IncidentOutcome(status="running", outcome=None)
+    notes = list(reader.notes)
+    if reader.runs[-1].closed_by == "continued_as_new":
+        outcome = IncidentOutcome(status="incomplete", outcome=None)
+        notes.append("the history ends with a continue-as-new: the later runs are missing")
+    elif outcome.status == "running":
+        notes.append("the incident is still running: this report covers its history so far")
+    return outcome, notes
+
+
+def _timeline(items: list[TimelineItem], actions: list[Action]) -> list[TimelineItem]:
+    """The events' timeline items and the actions', in history order."""
+    return sorted(
+        [*items, *(_action_item(a) for a in actions)],
+        key=lambda i: (i.ref.run, i.ref.event_id),
+    )
+
+
+def _recorded_timeline(state: IncidentState | None) -> list[RecordedEntry]:
+    return [
+        RecordedEntry(at=e.at, actor=e.actor, kind=e.kind, step=e.step, detail=e.detail)
+        for e in (state.timeline if state else [])
+    ]
 
 
 def _action(u: UpdateRecord) -> Action:

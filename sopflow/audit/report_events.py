@@ -7,6 +7,7 @@ the final or carried state) and noting one timeline item per meaningful event.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ from sopflow.audit.payloads import Decoder, plain
 from sopflow.audit.report_model import (
     ActivityStatus,
     EventRef,
-    Outcome,
+    IncidentOutcome,
     RunSummary,
     SignalEntry,
     TimelineItem,
@@ -71,6 +72,11 @@ _UPDATES: dict[str, type[Any]] = {
     UPDATE_NOTE: Note,
     UPDATE_CANCEL: Cancel,
 }
+_ACTIVITY_ENDS: dict[str, ActivityStatus] = {
+    "activity_task_failed_event_attributes": "failed",
+    "activity_task_timed_out_event_attributes": "timed_out",
+    "activity_task_canceled_event_attributes": "cancelled",
+}
 _CLOSES = {
     "workflow_execution_failed_event_attributes": "failed",
     "workflow_execution_terminated_event_attributes": "terminated",
@@ -121,6 +127,26 @@ class UpdateRecord:
 
 
 @dataclass
+class _Run:
+    """What reading one run carries from one event to the next."""
+
+    number: int
+    first: IncidentInput  # run 1's input: the plan, and who opened the incident
+    activities: dict[int, ActivityRecord] = field(default_factory=dict)  # by scheduled event
+    updates: dict[str, UpdateRecord] = field(default_factory=dict)  # by update id
+    timers: dict[str, tuple[int, float]] = field(default_factory=dict)  # id: (event, seconds)
+    closed_by: str = "running"
+    closed_at: datetime | None = None
+
+    def ref(self, ev: HistoryEvent) -> EventRef:
+        return EventRef(run=self.number, event_id=ev.event_id)
+
+    def where(self, ev: HistoryEvent) -> str:
+        """``run 2 event 14``: how the notes name an event."""
+        return f"run {self.number} event {ev.event_id}"
+
+
+@dataclass
 class EventReader:
     """Collects what the report needs from the events of each run, in order."""
 
@@ -134,7 +160,7 @@ class EventReader:
     state: IncidentState | None = None
     state_source: str | None = None
     severity: str | None = None
-    outcome: Outcome | None = None
+    outcome: IncidentOutcome | None = None
 
     def item(self, ev: HistoryEvent, run: int, kind: str, **kw: Any) -> None:
         """Add a timeline item for event ``ev`` of run ``run``."""
@@ -143,193 +169,193 @@ class EventReader:
 
     async def run(self, number: int, history: WorkflowHistory, first: IncidentInput) -> None:
         """Read every event of run ``number`` (from 1); ``first`` is run 1's input."""
-        pending: dict[int, ActivityRecord] = {}
-        by_update: dict[str, UpdateRecord] = {}
-        timers: dict[str, tuple[int, float]] = {}
-        closed_by, closed_at = "running", None
+        run = _Run(number=number, first=first)
         for ev in history.events:
-            which = ev.WhichOneof("attributes") or ""
-            ref = EventRef(run=number, event_id=ev.event_id)
-            at = event_time(ev)
-            if which == "workflow_execution_started_event_attributes":
-                await self._started(ev, number, first)
-            elif which == "activity_task_scheduled_event_attributes":
-                a = ev.activity_task_scheduled_event_attributes
-                name = a.activity_type.name
-                kind = _REQUESTS.get(name)
-                request = None
-                if kind is not None:
-                    what = f"run {number} event {ev.event_id}: the {name} request"
-                    request = await self.decoder.maybe(a.input, kind, what, self.notes)
-                activity = ActivityRecord(name, at, ref, request)
-                pending[ev.event_id] = activity
-                self.activities.append(activity)
-            elif which == "activity_task_completed_event_attributes":
-                c = ev.activity_task_completed_event_attributes
-                activity = pending[c.scheduled_event_id]
-                activity.status, activity.completed = "completed", ref
-                if activity.name in _RESULTS:
-                    what = f"run {number} event {ev.event_id}: the {activity.name} result"
-                    kind = _RESULTS[activity.name]
-                    activity.result = await self.decoder.maybe(c.result, kind, what, self.notes)
-                self._activity_item(ev, number, activity)
-            elif which in (
-                "activity_task_failed_event_attributes",
-                "activity_task_timed_out_event_attributes",
-                "activity_task_canceled_event_attributes",
-            ):
-                attrs = getattr(ev, which)
-                activity = pending[attrs.scheduled_event_id]
-                activity.completed = ref
-                activity.status = {
-                    "activity_task_failed_event_attributes": "failed",
-                    "activity_task_timed_out_event_attributes": "timed_out",
-                }.get(which, "cancelled")  # type: ignore[assignment]
-                failure = getattr(attrs, "failure", None)
-                activity.failure = (
-                    await self.decoder.failure_text(failure) if failure is not None else "cancelled"
-                )
-                step = getattr(activity.request, "step", None)
-                detail = f"{activity.name} {activity.status}: {activity.failure}"
-                self.item(ev, number, "activity.failed", step=step, detail=detail)
-            elif which == "workflow_execution_update_accepted_event_attributes":
-                await self._update_accepted(ev, number, by_update)
-            elif which == "workflow_execution_update_completed_event_attributes":
-                done = ev.workflow_execution_update_completed_event_attributes
-                update = by_update.get(done.meta.update_id)
-                if update is not None:
-                    update.completed = ref
-                    if done.outcome.HasField("failure"):
-                        update.result = "handler_failed"
-                        update.failure = await self.decoder.failure_text(done.outcome.failure)
-                    else:
-                        update.result = "applied"
-            elif which == "workflow_execution_signaled_event_attributes":
-                await self._signal(ev, number)
-            elif which == "timer_started_event_attributes":
-                t = ev.timer_started_event_attributes
-                timers[t.timer_id] = (
-                    ev.event_id,
-                    t.start_to_fire_timeout.ToTimedelta().total_seconds(),
-                )
-            elif which == "timer_fired_event_attributes":
-                started_id, seconds = timers.get(ev.timer_fired_event_attributes.timer_id, (0, 0.0))
-                detail = f"{human_seconds(seconds)} timer started at event {started_id}"
-                self.item(ev, number, "timer.fired", detail=detail)
-            elif which == "upsert_workflow_search_attributes_event_attributes":
-                fields = ev.upsert_workflow_search_attributes_event_attributes.search_attributes
-                values = {k: plain(v) for k, v in sorted(fields.indexed_fields.items())}
-                if isinstance(values.get("Severity"), str):
-                    self.severity = values["Severity"]
-                detail = ", ".join(f"{k}={_attribute(v)}" for k, v in values.items())
-                self.item(ev, number, "attributes", detail=detail)
-            elif which == "marker_recorded_event_attributes":
-                name = ev.marker_recorded_event_attributes.marker_name
-                self.item(ev, number, "marker", detail=name)
-            elif which == "workflow_task_failed_event_attributes":
-                failed = ev.workflow_task_failed_event_attributes.failure
-                failure = await self.decoder.failure_text(failed)
-                self.item(ev, number, "workflow_task.failed", detail=failure)
-                self.notes.append(
-                    f"run {number} event {ev.event_id}: a workflow task failed and was retried: "
-                    f"{failure}"
-                )
-            elif which == "workflow_execution_completed_event_attributes":
-                closed_by, closed_at = "completed", at
-                result = ev.workflow_execution_completed_event_attributes.result
-                what = f"run {number} event {ev.event_id}: the incident's final state"
-                state = await self.decoder.maybe(result, IncidentState, what, self.notes)
-                if state is not None:
-                    self.state, self.state_source = state, f"the completion result of run {number}"
-                    closed_by = state.status
-                status = state.status if state else "completed"
-                outcome = state.outcome if state else None
-                self.outcome = Outcome(status=status, outcome=outcome, closed_at=at, ref=ref)
-                self.item(ev, number, "incident.closed", detail=f"{status}: {outcome or '-'}")
-            elif which in _CLOSES:
-                closed_by, closed_at = _CLOSES[which], at
-                detail = await self._close_detail(ev, which)
-                self.outcome = Outcome(
-                    status=closed_by, outcome=None, closed_at=at, ref=ref, detail=detail
-                )
-                self.item(ev, number, f"workflow.{closed_by}", detail=detail)
-            elif which == "workflow_execution_continued_as_new_event_attributes":
-                closed_by, closed_at = "continued_as_new", at
-                can = ev.workflow_execution_continued_as_new_event_attributes
-                what = f"run {number} event {ev.event_id}: the state carried to the next run"
-                carried = await self.decoder.maybe(can.input, IncidentInput, what, self.notes)
-                if carried is not None and carried.carried is not None:
-                    self.state = carried.carried
-                    self.state_source = f"the state run {number} carried by continue-as-new"
-                detail = f"continued as new: run {number + 1} ({can.new_execution_run_id})"
-                self.item(ev, number, "run.continued", detail=detail)
-        started_at = event_time(history.events[0])
+            read = _READERS.get(ev.WhichOneof("attributes") or "")
+            if read is not None:
+                await read(self, ev, run)
         self.runs.append(
             RunSummary(
                 run=number,
                 run_id=history.run_id,
-                started_at=started_at,
-                closed_at=closed_at,
+                started_at=event_time(history.events[0]),
+                closed_at=run.closed_at,
                 events=len(history.events),
-                closed_by=closed_by,
+                closed_by=run.closed_by,
             )
         )
 
-    async def _started(self, ev: HistoryEvent, number: int, first: IncidentInput) -> None:
+    # One reader per kind of event that matters, each registered in _READERS below.
+
+    async def _started(self, ev: HistoryEvent, run: _Run) -> None:
         attrs = ev.workflow_execution_started_event_attributes
-        if number == 1:
-            plan = first.plan
+        if run.number == 1:
+            plan = run.first.plan
             detail = (
                 f"{plan.sop.id}@{plan.sop.version} ({plan.region.code}), plan "
                 f"{plan.plan_hash[:12]}, client {attrs.identity or '-'}"
             )
-            self.item(ev, number, "incident.opened", actor=first.opened_by, detail=detail)
+            self.item(ev, run.number, "incident.opened", actor=run.first.opened_by, detail=detail)
             return
-        detail = f"run {number}, continued from {attrs.continued_execution_run_id}"
-        self.item(ev, number, "run.started", detail=detail)
+        detail = f"run {run.number}, continued from {attrs.continued_execution_run_id}"
+        self.item(ev, run.number, "run.started", detail=detail)
 
-    async def _update_accepted(
-        self, ev: HistoryEvent, number: int, by_update: dict[str, UpdateRecord]
-    ) -> None:
+    async def _activity_scheduled(self, ev: HistoryEvent, run: _Run) -> None:
+        a = ev.activity_task_scheduled_event_attributes
+        name = a.activity_type.name
+        kind = _REQUESTS.get(name)
+        request = None
+        if kind is not None:
+            what = f"{run.where(ev)}: the {name} request"
+            request = await self.decoder.maybe(a.input, kind, what, self.notes)
+        activity = ActivityRecord(name, event_time(ev), run.ref(ev), request)
+        run.activities[ev.event_id] = activity
+        self.activities.append(activity)
+
+    async def _activity_completed(self, ev: HistoryEvent, run: _Run) -> None:
+        c = ev.activity_task_completed_event_attributes
+        activity = run.activities[c.scheduled_event_id]
+        activity.status, activity.completed = "completed", run.ref(ev)
+        if activity.name in _RESULTS:
+            what = f"{run.where(ev)}: the {activity.name} result"
+            kind = _RESULTS[activity.name]
+            activity.result = await self.decoder.maybe(c.result, kind, what, self.notes)
+        self._activity_item(ev, run.number, activity)
+
+    async def _activity_ended(self, ev: HistoryEvent, run: _Run) -> None:
+        """An activity that failed, timed out or was cancelled."""
+        which = ev.WhichOneof("attributes") or ""
+        attrs = getattr(ev, which)
+        activity = run.activities[attrs.scheduled_event_id]
+        activity.completed = run.ref(ev)
+        activity.status = _ACTIVITY_ENDS[which]
+        failure = getattr(attrs, "failure", None)  # a cancellation carries none
+        activity.failure = (
+            await self.decoder.failure_text(failure) if failure is not None else "cancelled"
+        )
+        step = getattr(activity.request, "step", None)
+        detail = f"{activity.name} {activity.status}: {activity.failure}"
+        self.item(ev, run.number, "activity.failed", step=step, detail=detail)
+
+    async def _update_accepted(self, ev: HistoryEvent, run: _Run) -> None:
         attrs = ev.workflow_execution_update_accepted_event_attributes
         req = attrs.accepted_request
         name = req.input.name
         kind = _UPDATES.get(name)
         request = None
         if kind is None:
-            self.notes.append(f"run {number} event {ev.event_id}: an unknown update {name!r}")
+            self.notes.append(f"{run.where(ev)}: an unknown update {name!r}")
         else:
-            what = f"run {number} event {ev.event_id}: the {name} request"
+            what = f"{run.where(ev)}: the {name} request"
             request = await self.decoder.maybe(req.input.args, kind, what, self.notes)
         update = UpdateRecord(
             at=event_time(ev),
-            ref=EventRef(run=number, event_id=ev.event_id),
+            ref=run.ref(ev),
             update_id=req.meta.update_id,
             name=name,
             request=request,
             identity=req.meta.identity,
         )
-        by_update[update.update_id] = update
+        run.updates[update.update_id] = update
         self.updates.append(update)
 
-    async def _signal(self, ev: HistoryEvent, number: int) -> None:
+    async def _update_completed(self, ev: HistoryEvent, run: _Run) -> None:
+        done = ev.workflow_execution_update_completed_event_attributes
+        update = run.updates.get(done.meta.update_id)
+        if update is None:
+            return
+        update.completed = run.ref(ev)
+        if done.outcome.HasField("failure"):
+            update.result = "handler_failed"
+            update.failure = await self.decoder.failure_text(done.outcome.failure)
+        else:
+            update.result = "applied"
+
+    async def _signal(self, ev: HistoryEvent, run: _Run) -> None:
         attrs = ev.workflow_execution_signaled_event_attributes
         name, data = attrs.signal_name, {}
         if attrs.signal_name == SIGNAL_EVENT:
-            what = f"run {number} event {ev.event_id}: the signal"
+            what = f"{run.where(ev)}: the signal"
             event = await self.decoder.maybe(attrs.input, ExternalEvent, what, self.notes)
             if event is not None:
                 name, data = event.name, dict(event.data)
         self.signals.append(
             SignalEntry(
                 at=event_time(ev),
-                ref=EventRef(run=number, event_id=ev.event_id),
+                ref=run.ref(ev),
                 name=name,
                 data=data,
                 client_identity=attrs.identity,
             )
         )
-        self.item(ev, number, "event.received", actor="external", detail=name)
+        self.item(ev, run.number, "event.received", actor="external", detail=name)
+
+    async def _timer_started(self, ev: HistoryEvent, run: _Run) -> None:
+        t = ev.timer_started_event_attributes
+        seconds = t.start_to_fire_timeout.ToTimedelta().total_seconds()
+        run.timers[t.timer_id] = (ev.event_id, seconds)
+
+    async def _timer_fired(self, ev: HistoryEvent, run: _Run) -> None:
+        started_id, seconds = run.timers.get(ev.timer_fired_event_attributes.timer_id, (0, 0.0))
+        detail = f"{human_seconds(seconds)} timer started at event {started_id}"
+        self.item(ev, run.number, "timer.fired", detail=detail)
+
+    async def _attributes_upserted(self, ev: HistoryEvent, run: _Run) -> None:
+        fields = ev.upsert_workflow_search_attributes_event_attributes.search_attributes
+        values = {k: plain(v) for k, v in sorted(fields.indexed_fields.items())}
+        if isinstance(values.get("Severity"), str):
+            self.severity = values["Severity"]
+        detail = ", ".join(f"{k}={_attribute(v)}" for k, v in values.items())
+        self.item(ev, run.number, "attributes", detail=detail)
+
+    async def _marker(self, ev: HistoryEvent, run: _Run) -> None:
+        name = ev.marker_recorded_event_attributes.marker_name
+        self.item(ev, run.number, "marker", detail=name)
+
+    async def _workflow_task_failed(self, ev: HistoryEvent, run: _Run) -> None:
+        failed = ev.workflow_task_failed_event_attributes.failure
+        failure = await self.decoder.failure_text(failed)
+        self.item(ev, run.number, "workflow_task.failed", detail=failure)
+        self.notes.append(f"{run.where(ev)}: a workflow task failed and was retried: {failure}")
+
+    async def _completed(self, ev: HistoryEvent, run: _Run) -> None:
+        """The workflow returned: its result is the incident's final state."""
+        at = event_time(ev)
+        run.closed_by, run.closed_at = "completed", at
+        result = ev.workflow_execution_completed_event_attributes.result
+        what = f"{run.where(ev)}: the incident's final state"
+        state = await self.decoder.maybe(result, IncidentState, what, self.notes)
+        if state is not None:
+            self.state, self.state_source = state, f"the completion result of run {run.number}"
+            run.closed_by = state.status
+        status = state.status if state else "completed"
+        outcome = state.outcome if state else None
+        self.outcome = IncidentOutcome(
+            status=status, outcome=outcome, closed_at=at, ref=run.ref(ev)
+        )
+        self.item(ev, run.number, "incident.closed", detail=f"{status}: {outcome or '-'}")
+
+    async def _closed(self, ev: HistoryEvent, run: _Run) -> None:
+        """The workflow failed, was terminated, cancelled or timed out: no final state."""
+        which = ev.WhichOneof("attributes") or ""
+        at = event_time(ev)
+        run.closed_by, run.closed_at = _CLOSES[which], at
+        detail = await self._close_detail(ev, which)
+        self.outcome = IncidentOutcome(
+            status=run.closed_by, outcome=None, closed_at=at, ref=run.ref(ev), detail=detail
+        )
+        self.item(ev, run.number, f"workflow.{run.closed_by}", detail=detail)
+
+    async def _continued_as_new(self, ev: HistoryEvent, run: _Run) -> None:
+        run.closed_by, run.closed_at = "continued_as_new", event_time(ev)
+        can = ev.workflow_execution_continued_as_new_event_attributes
+        what = f"{run.where(ev)}: the state carried to the next run"
+        carried = await self.decoder.maybe(can.input, IncidentInput, what, self.notes)
+        if carried is not None and carried.carried is not None:
+            self.state = carried.carried
+            self.state_source = f"the state run {run.number} carried by continue-as-new"
+        detail = f"continued as new: run {run.number + 1} ({can.new_execution_run_id})"
+        self.item(ev, run.number, "run.continued", detail=detail)
 
     async def _close_detail(self, ev: HistoryEvent, which: str) -> str:
         attrs = getattr(ev, which)
@@ -357,6 +383,26 @@ class EventReader:
             self.item(ev, number, "enriched", detail=", ".join(req.names))
         else:
             self.item(ev, number, "activity.completed", step=step, detail=a.name)
+
+
+_Reader = Callable[[EventReader, HistoryEvent, _Run], Awaitable[None]]
+_READERS: dict[str, _Reader] = {
+    "workflow_execution_started_event_attributes": EventReader._started,
+    "activity_task_scheduled_event_attributes": EventReader._activity_scheduled,
+    "activity_task_completed_event_attributes": EventReader._activity_completed,
+    **dict.fromkeys(_ACTIVITY_ENDS, EventReader._activity_ended),
+    "workflow_execution_update_accepted_event_attributes": EventReader._update_accepted,
+    "workflow_execution_update_completed_event_attributes": EventReader._update_completed,
+    "workflow_execution_signaled_event_attributes": EventReader._signal,
+    "timer_started_event_attributes": EventReader._timer_started,
+    "timer_fired_event_attributes": EventReader._timer_fired,
+    "upsert_workflow_search_attributes_event_attributes": EventReader._attributes_upserted,
+    "marker_recorded_event_attributes": EventReader._marker,
+    "workflow_task_failed_event_attributes": EventReader._workflow_task_failed,
+    "workflow_execution_completed_event_attributes": EventReader._completed,
+    **dict.fromkeys(_CLOSES, EventReader._closed),
+    "workflow_execution_continued_as_new_event_attributes": EventReader._continued_as_new,
+}
 
 
 def _attribute(value: Any) -> str:

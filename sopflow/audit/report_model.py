@@ -56,7 +56,7 @@ class RunSummary(_Out):
     closed_by: str
 
 
-class Outcome(_Out):
+class IncidentOutcome(_Out):
     """How the incident ended. ``status`` is the incident's (running, completed, failed,
     cancelled) or Temporal's when the workflow itself did not end normally (terminated,
     timed_out, or failed without a result)."""
@@ -205,7 +205,7 @@ class AuditReport(_Out):
     opened_by: str
     opened_at: datetime
     severity: str | None
-    outcome: Outcome
+    outcome: IncidentOutcome
     runs: list[RunSummary]
     actions: list[Action]
     votes: list[VoteEntry]

