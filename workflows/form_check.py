@@ -2,16 +2,41 @@
 
 Forms use the vocabulary that ``sopflow.language.form_schema`` checks fast (lint refuses any other
 keyword in a form), so this small, deterministic validator covers every form exactly, with no
-I/O and no third-party code in the Temporal sandbox.
+I/O and no third-party code in the Temporal sandbox. Its verdict is the one
+``jsonschema.Draft202012Validator`` gives with the format checker of
+``sopflow.language.input_check`` (tests/test_form_check_differential.py checks that).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from collections.abc import Hashable
+from fractions import Fraction
 from typing import Any
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from sopflow.contract.formats import ASSERTED_FORMATS
+
+
+def json_key(value: Any) -> Hashable:
+    """A hashable stand-in for a JSON value: two values get the same key exactly when JSON Schema
+    calls them equal (for ``enum``, ``const`` and ``uniqueItems``). A boolean is never a number
+    (``true != 1``), numbers compare by value (``1 == 1.0``), objects by their members whatever
+    their order, arrays element by element."""
+    if isinstance(value, bool):
+        return ("boolean", value)
+    if isinstance(value, int | float):
+        # An integral float is the integer it names (exactly: int(2.0**60) == 2**60).
+        return ("number", int(value) if isinstance(value, float) and value.is_integer() else value)
+    if isinstance(value, list):
+        return ("array", tuple(json_key(v) for v in value))
+    if isinstance(value, dict):
+        return ("object", frozenset((k, json_key(v)) for k, v in value.items()))
+    return (type(value).__name__, value)
+
+
+def json_equal(one: Any, two: Any) -> bool:
+    """Whether two JSON values are equal as JSON Schema defines it (see ``json_key``)."""
+    return json_key(one) == json_key(two)
 
 
 def _type_ok(value: Any, name: str) -> bool:
@@ -34,24 +59,20 @@ def _type_ok(value: Any, name: str) -> bool:
     return False
 
 
-def _format_ok(value: Any, fmt: str) -> bool:
-    if not isinstance(value, str):
-        return True  # formats apply to strings only
-    if fmt == "date-time":
+def _format_ok(value: str, fmt: str) -> bool:
+    check = ASSERTED_FORMATS.get(fmt)
+    return check is None or check(value)
+
+
+def _multiple_of(value: int | float, step: int | float) -> bool:
+    """As jsonschema decides it: by float division for a float step, else exactly."""
+    if isinstance(step, float):
         try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return False
-        return "T" in value or " " in value
-    if fmt == "date":
-        try:
-            datetime.strptime(value, "%Y-%m-%d")
-        except ValueError:
-            return False
-        return True
-    if fmt == "email":
-        return bool(_EMAIL.match(value))
-    return True  # unknown formats are annotations, as in JSON Schema
+            quotient = value / step
+            return int(quotient) == quotient
+        except OverflowError:
+            return (Fraction(value) / Fraction(step)).denominator == 1
+    return value % step == 0
 
 
 def form_errors(schema: Any, value: Any, path: str = "") -> list[str]:
@@ -69,9 +90,9 @@ def form_errors(schema: Any, value: Any, path: str = "") -> list[str]:
         names = kind if isinstance(kind, list) else [kind]
         if not any(_type_ok(value, n) for n in names):
             return [f"{where}: must be {' or '.join(names)}"]
-    if "enum" in schema and value not in schema["enum"]:
+    if "enum" in schema and not any(json_equal(value, e) for e in schema["enum"]):
         out.append(f"{where}: must be one of {schema['enum']}")
-    if "const" in schema and value != schema["const"]:
+    if "const" in schema and not json_equal(value, schema["const"]):
         out.append(f"{where}: must be {schema['const']!r}")
     if "not" in schema and not form_errors(schema["not"], value, path):
         out.append(f"{where}: must not match {schema['not']}")
@@ -109,7 +130,7 @@ def _number_errors(schema: dict[str, Any], value: float, where: str) -> list[str
         out.append(f"{where}: must be more than {schema['exclusiveMinimum']}")
     if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
         out.append(f"{where}: must be less than {schema['exclusiveMaximum']}")
-    if "multipleOf" in schema and (value / schema["multipleOf"]) % 1 != 0:
+    if "multipleOf" in schema and not _multiple_of(value, schema["multipleOf"]):
         out.append(f"{where}: must be a multiple of {schema['multipleOf']}")
     return out
 
@@ -120,7 +141,7 @@ def _array_errors(schema: dict[str, Any], value: list[Any], path: str, where: st
         out.append(f"{where}: must have at least {schema['minItems']} items")
     if "maxItems" in schema and len(value) > schema["maxItems"]:
         out.append(f"{where}: must have at most {schema['maxItems']} items")
-    if schema.get("uniqueItems") and len({repr(v) for v in value}) != len(value):
+    if schema.get("uniqueItems") and len({json_key(v) for v in value}) != len(value):
         out.append(f"{where}: items must be unique")
     if "items" in schema:
         for i, item in enumerate(value):

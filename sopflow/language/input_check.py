@@ -3,25 +3,17 @@ same way for ``incident start``, rehearsals and lint."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from sopflow.contract.formats import ASSERTED_FORMATS
 
-def _is_datetime(value: object) -> bool:
-    if not isinstance(value, str):
-        return True
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return False
-    # A time zone is required: a bare local time on a cross-desk case is ambiguous.
-    return "T" in value.upper() and parsed.tzinfo is not None
-
-
-FORMATS = FormatChecker()
-FORMATS.checks("date-time")(_is_datetime)
+# One format checker with sopflow's asserted formats (sopflow/contract/formats.py), the same
+# rules the workflow's form check uses: never what optional packages beside jsonschema add.
+FORMATS = FormatChecker(formats=())
+for _name, _check in ASSERTED_FORMATS.items():
+    FORMATS.checks(_name)(lambda value, check=_check: not isinstance(value, str) or check(value))
 
 
 def input_problems(schema: dict[str, Any], data: Any) -> list[str]:
