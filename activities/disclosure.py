@@ -29,7 +29,7 @@ from sopflow.contract.messages import DisclosureRequest, DisclosureResult
 from sopflow.contract.names import ACT_DISCLOSURE
 from sopflow.contract.plan import Policy
 
-__all__ = ["Outcome", "Verification", "disclosure_check", "evaluate_policy", "verify_log"]
+__all__ = ["PolicyDecision", "Verification", "disclosure_check", "evaluate_policy", "verify_log"]
 
 _log = structlog.get_logger(__name__)
 
@@ -40,7 +40,7 @@ _SAME_ON_RETRY = ("incident_id", "step", "sop", "version", "region", "policy", "
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class PolicyDecision:
     """What a policy says about one request. ``rule`` is the index of the rule that decided
     (for an evaluation error, the rule whose condition failed), or -1 when none matched."""
 
@@ -52,7 +52,7 @@ class Outcome:
     error: bool = False
 
 
-def evaluate_policy(policy: Policy, facts: Mapping[str, Any]) -> Outcome:
+def evaluate_policy(policy: Policy, facts: Mapping[str, Any]) -> PolicyDecision:
     """The first rule of ``policy`` whose condition holds for ``facts``, failing closed."""
     variables = {"request": dict(facts)}
     for index, rule in enumerate(policy.rules):
@@ -65,20 +65,20 @@ def evaluate_policy(policy: Policy, facts: Mapping[str, Any]) -> Outcome:
                 return _error(policy, index, f"gave {type(value).__name__}, not true or false")
             if not value:
                 continue
-        return Outcome(
+        return PolicyDecision(
             decision=rule.decision,
             rule=index,
             allow=list(rule.allow) if rule.decision != "denied" else [],
             legal_basis=rule.legal_basis,
             reason=rule.reason,
         )
-    return Outcome(decision="denied", rule=NO_RULE, reason="no rule matched")
+    return PolicyDecision(decision="denied", rule=NO_RULE, reason="no rule matched")
 
 
-def _error(policy: Policy, index: int, problem: str) -> Outcome:
+def _error(policy: Policy, index: int, problem: str) -> PolicyDecision:
     when = policy.rules[index].when
     reason = f"policy {policy.id} rule {index} (`{when}`) could not be evaluated: {problem}"
-    return Outcome(decision="denied", rule=index, reason=reason, error=True)
+    return PolicyDecision(decision="denied", rule=index, reason=reason, error=True)
 
 
 def _describe_error(exc: Exception) -> str:

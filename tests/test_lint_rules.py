@@ -3,10 +3,15 @@ procedures stay clean."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
+
+import pytest
 
 from sopflow.compile.lint import lint_library
 from tests.conftest import MINIMAL_SOP, REGIONS, WriteLib
+
+pytestmark = pytest.mark.unit
 
 
 def found(root: Path) -> list[tuple[str, int, int, str]]:
@@ -119,3 +124,67 @@ def test_unknown_policy_and_unmapped_denial(write_lib: WriteLib) -> None:
     )
     root = write_lib({"mini/v1.yaml": text})
     assert sorted(c for *_, c in found(root)) == ["E305", "E306"]
+
+
+def test_a_form_problem_is_judged_by_its_kind_not_its_wording(write_lib: WriteLib) -> None:
+    # A bad value whose text reads like another problem's message ("... in a task form") is
+    # still an invalid schema, reported at the value, not at its keyword.
+    value = '"not supported in a task form"'
+    text = MINIMAL_SOP.replace(
+        "properties: {ok: {type: boolean}}", f"properties: {{ok: {{type: {value}}}}}"
+    )
+    root = write_lib({"mini/v1.yaml": text})
+    [diag] = lint_library(root).diagnostics
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if value in row)
+    col = text.splitlines()[line - 1].index(value) + 1
+    assert (diag.code, diag.line, diag.col) == ("E207", line, col)
+    assert diag.message.startswith("not a valid JSON Schema: ")
+
+
+def _publish(root: Path) -> None:
+    """What `sopflow publish` records: every plan's hash and its parts' hashes."""
+    result = lint_library(root)
+    lock = result.lock
+    for (sop_id, version, region), plan in result.plans.items():
+        lock.published.setdefault(f"{sop_id}@{version}", {})[region] = plan.plan_hash
+        lock.parts.setdefault(f"{sop_id}@{version}", {})[region] = plan.part_hashes()
+    lock.path.write_text(lock.render(), encoding="utf-8")
+
+
+def test_a_changed_published_plan_names_the_part_and_the_fix(write_lib: WriteLib) -> None:
+    policy = """\
+    apiVersion: sopflow/v1
+    kind: DisclosurePolicy
+    id: p1
+    jurisdiction: US
+    rules:
+      - when: request.emergency
+        decision: allowed
+        legal_basis: x
+        allow: [basic_subscriber_info]
+      - decision: denied
+        reason: none
+    """
+    sop = MINIMAL_SOP.replace(
+        "  - id: approve\n",
+        "  - id: check\n    type: disclosure_check\n    policy: p1\n"
+        "    request: {emergency: input.urgent}\n    on: {denied: refused}\n  - id: approve\n",
+    )
+    files = {"mini/v1.yaml": sop, "regions.yaml": REGIONS, "policies/p1.yaml": policy}
+    root = write_lib(files)
+    _publish(root)
+    assert lint_library(root).diagnostics == []
+
+    (root / "regions.yaml").write_text(REGIONS.replace("team: us-desk", "team: us-desk-2"))
+    [diag] = lint_library(root).diagnostics
+    assert diag.code == "E600"
+    assert ": the region's settings in the Regions document changed;" in diag.message
+    assert diag.message.endswith("a new desk gets a new region code")
+
+    (root / "regions.yaml").write_text(REGIONS)
+    (root / "policies/p1.yaml").write_text(
+        textwrap.dedent(policy).replace("legal_basis: x", "legal_basis: y")
+    )
+    [diag] = lint_library(root).diagnostics
+    assert ": disclosure policy p1 changed;" in diag.message
+    assert "revert the policy edit; put the new rules under a new policy id" in diag.message

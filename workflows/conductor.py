@@ -9,17 +9,23 @@ every rule here is unit-tested without a server, and nothing here can touch the 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
-from sopflow.contract.expressions import evaluate, render_template
+from sopflow.contract.expressions import ENRICHMENT, evaluate, render_template
 from sopflow.contract.messages import Actor, IncidentState
 from sopflow.contract.names import LEAD_ROLE
 from sopflow.contract.plan import (
     ApprovalPlan,
     DecisionPlan,
+    DisclosureCheckPlan,
+    EndPlan,
+    NotifyPlan,
+    ParallelPlan,
     PlanStep,
+    PostmortemPlan,
     TaskPlan,
     TriagePlan,
+    WaitPlan,
 )
 from workflows.form_check import form_errors
 
@@ -37,7 +43,7 @@ class ActionRefused(Exception):
 
 
 def context(state: IncidentState, incident_input: dict[str, Any], now: datetime) -> dict[str, Any]:
-    """The names an SOP expression sees (see SOP-FORMAT: input, steps, incident, now)."""
+    """The names an SOP expression sees: input, steps, incident, now (docs/authoring.md)."""
     return {
         "input": incident_input,
         "steps": {
@@ -83,10 +89,14 @@ def render(step: str, template: str, variables: dict[str, Any]) -> str:
         raise ExpressionFailed(step, template, exc) from exc
 
 
-def triage(step: TriagePlan, variables: dict[str, Any]) -> tuple[str, list[str], int]:
-    """(severity, labels, index of the rule) of the first rule that matches."""
+def triage(
+    step: TriagePlan, variables: dict[str, Any], enrichment: dict[str, Any] | None = None
+) -> tuple[str, list[str], int]:
+    """(severity, labels, index of the rule) of the first rule that matches. The rules also
+    see ``enrichment``: what the step's enrichers returned, by enrichment name."""
+    seen = {**variables, ENRICHMENT: enrichment or {}}
     for index, rule in enumerate(step.rules):
-        if holds(step.id, rule.when, variables):
+        if holds(step.id, rule.when, seen):
             return rule.severity, list(rule.labels), index
     raise ExpressionFailed(step.id, "rules", ValueError("no rule matched"))
 
@@ -186,8 +196,50 @@ def pending_roles(plan_steps: dict[str, PlanStep], state: IncidentState) -> list
         step = plan_steps.get(sid)
         if s.status != "active" or step is None:
             continue
-        if isinstance(step, TaskPlan):
-            roles.append(step.assignee)
-        elif isinstance(step, ApprovalPlan):
-            roles += step.approvers
+        roles += _waiting_roles(step)
     return sorted(dict.fromkeys(roles))
+
+
+def _waiting_roles(step: PlanStep) -> list[str]:
+    """The roles an active ``step`` waits on: none, unless people must act."""
+    match step:
+        case TaskPlan():
+            return [step.assignee]
+        case ApprovalPlan():
+            return list(step.approvers)
+        case (
+            TriagePlan()
+            | DecisionPlan()
+            | DisclosureCheckPlan()
+            | NotifyPlan()
+            | WaitPlan()
+            | ParallelPlan()
+            | PostmortemPlan()
+            | EndPlan()
+        ):
+            return []
+        case _:
+            assert_never(step)
+
+
+def waits_on_someone(step: PlanStep) -> bool:
+    """Whether an active ``step`` waits on someone: people, or an external event. These are
+    the steps ActiveSteps lists; a timed wait waits on no one, so it is not published (it
+    would cost an event and tell no responder)."""
+    match step:
+        case TaskPlan() | ApprovalPlan():
+            return True
+        case WaitPlan():
+            return step.event is not None
+        case (
+            TriagePlan()
+            | DecisionPlan()
+            | DisclosureCheckPlan()
+            | NotifyPlan()
+            | ParallelPlan()
+            | PostmortemPlan()
+            | EndPlan()
+        ):
+            return False
+        case _:
+            assert_never(step)

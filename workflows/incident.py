@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_VOTE,
     )
     from sopflow.contract.plan import ApprovalPlan, PlanStep, TaskPlan
-    from workflows.runner import Finished, StepRunner
+    from workflows.runner import Finished, StepRunner, check_plan_format
 
 
 def _refuse(exc: conductor.ActionRefused) -> ApplicationError:
@@ -78,6 +78,7 @@ class IncidentWorkflow:
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> IncidentState:
+        check_plan_format(self.plan)
         if self.inp.carried is None:
             self.runner.log("system", "incident.opened", detail=f"by {self.inp.opened_by}")
         main = asyncio.ensure_future(self.runner.run_top(self.state.resume_at))
@@ -89,7 +90,7 @@ class IncidentWorkflow:
         cancelled.cancel()
         try:
             self._finish(main)
-        except _ContinueAsNew:
+        except StepRunner.ContinueAsNew:
             await workflow.wait_condition(workflow.all_handlers_finished)
             self.state.runs += 1
             carried = self.inp.model_copy(update={"carried": self.state})
@@ -115,7 +116,7 @@ class IncidentWorkflow:
             if error.detail:
                 self.runner.log("system", f"incident.{error.status}", error.step, error.detail)
         elif isinstance(error, StepRunner.ContinueAsNew):
-            raise _ContinueAsNew from error
+            raise error
         else:
             raise error  # a bug: fail the workflow task, keep the history, retry on a fix
         self._close_open_steps()
@@ -202,7 +203,3 @@ class IncidentWorkflow:
             conductor.check_cancel(self.state, req.actor)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
-
-
-class _ContinueAsNew(Exception):
-    pass

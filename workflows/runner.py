@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn, assert_never
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import sopflow.contract.search as search
@@ -42,12 +42,14 @@ with workflow.unsafe.imports_passed_through():
         ESCALATION_CHANNEL,
     )
     from sopflow.contract.plan import (
+        PLAN_FORMAT,
         ApprovalPlan,
         DecisionPlan,
         DisclosureCheckPlan,
         EndPlan,
         NotifyPlan,
         ParallelPlan,
+        Plan,
         PlanStep,
         PostmortemPlan,
         TaskPlan,
@@ -55,9 +57,23 @@ with workflow.unsafe.imports_passed_through():
         WaitPlan,
     )
 
-# ActiveSteps lists steps waiting on someone: people, or an external event. A timed wait
-# waits on no one, so it is not published (it would cost an event and tell no responder).
-_WAITING_TYPES = ("task", "approval", "event-wait")
+# The plan formats (``Plan.format``) this interpreter runs.
+KNOWN_PLAN_FORMATS = (PLAN_FORMAT,)
+
+
+def check_plan_format(plan: Plan) -> None:
+    """Refuse a plan in a format this worker does not know: fail the incident's workflow at
+    once, with the reason, rather than run a procedure it may misread or retry for ever."""
+    if plan.format not in KNOWN_PLAN_FORMATS:
+        known = ", ".join(str(f) for f in KNOWN_PLAN_FORMATS)
+        raise ApplicationError(
+            f"plan {plan.sop.id}@{plan.sop.version} ({plan.region.code}) is in plan format "
+            f"{plan.format}; this worker runs plan format {known}: start the incident with a "
+            "plan compiled for this release, or deploy a worker that knows the format",
+            {"format": plan.format, "known": list(KNOWN_PLAN_FORMATS)},
+            type="UnknownPlanFormat",
+            non_retryable=True,
+        )
 
 
 class Finished(Exception):
@@ -108,18 +124,12 @@ class StepRunner:
     def variables(self) -> dict[str, Any]:
         return conductor.context(self.state, self.inp.input, workflow.now())
 
-    def _waiting_kind(self, step_id: str) -> str:
-        step = self.steps[step_id]
-        if isinstance(step, WaitPlan):
-            return "event-wait" if step.event is not None else "timed-wait"
-        return step.type
-
     def flush_search_attributes(self, *, final: bool = False) -> None:
         state = self.state
         waiting = [
             sid
             for sid, s in state.steps.items()
-            if s.status == "active" and self._waiting_kind(sid) in _WAITING_TYPES
+            if s.status == "active" and conductor.waits_on_someone(self.steps[sid])
         ]
         current: dict[str, object] = {
             search.SOP_ID.name: state.sop,
@@ -196,41 +206,50 @@ class StepRunner:
             return outcome.target
         return conductor.route(step, outcome)
 
-    async def _execute(self, step: PlanStep) -> Outcome:
-        if isinstance(step, TriagePlan):
-            await self._triage(step)
-            return None
-        if isinstance(step, TaskPlan):
-            return await self._task(step)
-        if isinstance(step, ApprovalPlan):
-            return await self._approval(step)
-        if isinstance(step, DecisionPlan):
-            target = conductor.decide(step, self.variables())
-            self.state.steps[step.id].output = {"goto": target}
-            self.state.steps[step.id].status = "done"
-            # A decision's target replaces routing: signal it with a pseudo-outcome.
-            return Goto(target)
-        if isinstance(step, DisclosureCheckPlan):
-            return await self._disclosure(step)
-        if isinstance(step, NotifyPlan):
-            await self._notify(step)
-            return None
-        if isinstance(step, WaitPlan):
-            return await self._wait(step)
-        if isinstance(step, ParallelPlan):
-            await self._parallel(step)
-            return None
-        if isinstance(step, PostmortemPlan):
-            await self._postmortem(step)
-            return None
-        assert isinstance(step, EndPlan)
+    async def _execute(self, step: PlanStep) -> StepOutcome:
+        match step:
+            case TriagePlan():
+                await self._triage(step)
+                return None
+            case TaskPlan():
+                return await self._task(step)
+            case ApprovalPlan():
+                return await self._approval(step)
+            case DecisionPlan():
+                return self._decision(step)
+            case DisclosureCheckPlan():
+                return await self._disclosure(step)
+            case NotifyPlan():
+                await self._notify(step)
+                return None
+            case WaitPlan():
+                return await self._wait(step)
+            case ParallelPlan():
+                await self._parallel(step)
+                return None
+            case PostmortemPlan():
+                await self._postmortem(step)
+                return None
+            case EndPlan():
+                self._end(step)
+            case _:
+                assert_never(step)
+
+    # --- step types
+
+    def _decision(self, step: DecisionPlan) -> Goto:
+        target = conductor.decide(step, self.variables())
+        self.state.steps[step.id].output = {"goto": target}
+        self.state.steps[step.id].status = "done"
+        # A decision's target replaces routing: signal it with a pseudo-outcome.
+        return Goto(target)
+
+    def _end(self, step: EndPlan) -> NoReturn:
         self.state.steps[step.id].status = "done"
         self.state.steps[step.id].finished_at = workflow.now()
         self.state.path.append(step.id)
         self.state.outcome = step.outcome
         raise Finished("completed", step.outcome, step.id)
-
-    # --- step types
 
     async def _triage(self, step: TriagePlan) -> None:
         enrichment: dict[str, Any] = {}
@@ -244,19 +263,19 @@ class StepRunner:
             )
             result = await self._activity(ACT_ENRICH, request, EnrichResult, data=True)
             enrichment = result.data
-        severity, labels, rule = conductor.triage(step, self.variables())
+        severity, labels, rule = conductor.triage(step, self.variables(), enrichment)
         self.state.severity = severity
         self.state.labels = sorted(dict.fromkeys([*self.state.labels, *labels]))
         out = {"severity": severity, "labels": labels, "enrichment": enrichment}
         self.state.steps[step.id].output = out
         self.log("system", "triage", step.id, f"{severity} (rule {rule})")
 
-    async def _task(self, step: TaskPlan) -> Outcome:
+    async def _task(self, step: TaskPlan) -> StepOutcome:
         s = self.state.steps[step.id]
         s.role, s.roles = step.assignee, [step.assignee]
         return await self._await_people(step, lambda: s.submitted_by is not None)
 
-    async def _approval(self, step: ApprovalPlan) -> Outcome:
+    async def _approval(self, step: ApprovalPlan) -> StepOutcome:
         s = self.state.steps[step.id]
         s.role, s.roles = step.approvers[0], list(step.approvers)
         timed_out = await self._await_people(
@@ -470,7 +489,7 @@ class Goto:
         self.target = target
 
 
-Outcome = str | Goto | None
+StepOutcome = str | Goto | None
 
 
 def _escalation_text(runner: StepRunner, step: TaskPlan | ApprovalPlan) -> str:

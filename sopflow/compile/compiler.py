@@ -4,7 +4,7 @@ is the entry point that guarantees that."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
 from sopflow.contract.plan import (
     ApprovalPlan,
@@ -36,8 +36,7 @@ from sopflow.language.durations import parse_duration
 from sopflow.language.effective import Effective
 from sopflow.language.library import Library
 from sopflow.language.models import steps as m
-
-END = "end"
+from sopflow.language.models.steps import END
 
 
 def _target(name: str | None) -> str | None:
@@ -87,58 +86,65 @@ class _Compiler:
             "on_timeout": on_timeout,
         }
 
-    def step(self, step: Any, following: str | None) -> PlanStepT:
+    def step(self, step: m.Step, following: str | None) -> PlanStepT:
         c = self.common(step, following)
-        if isinstance(step, m.TriageStep):
-            rules = [
-                TriageRule(when=r.when, severity=r.severity, labels=r.labels) for r in step.rules
-            ]
-            return TriagePlan(**c, rules=rules, enrich=list(step.enrich))
-        if isinstance(step, m.TaskStep):
-            return TaskPlan(**self.human(step, following), assignee=step.assignee, form=step.form)
-        if isinstance(step, m.ApprovalStep):
-            return ApprovalPlan(
-                **self.human(step, following),
-                approvers=list(step.approvers),
-                quorum=step.quorum,
-                distinct=step.distinct,
-                four_eyes=step.four_eyes,
-            )
-        if isinstance(step, m.DecisionStep):
-            branches = [DecisionBranch(when=b.when, goto=_target(b.goto)) for b in step.branches]
-            return DecisionPlan(**c, branches=branches)
-        if isinstance(step, m.DisclosureCheckStep):
-            return DisclosureCheckPlan(**c, policy=step.policy, request=dict(step.request))
-        if isinstance(step, m.NotifyStep):
-            is_role = step.to in self.eff.sop.roles
-            return NotifyPlan(
-                **c,
-                channel=step.channel,
-                to_role=step.to if is_role else None,
-                to_expr=None if is_role else step.to,
-                message=step.message,
-            )
-        if isinstance(step, m.WaitStep):
-            return WaitPlan(
-                **c,
-                for_s=_seconds(step.for_),
-                until=step.until,
-                event=step.event,
-                timeout_s=_seconds(step.timeout),
-            )
-        if isinstance(step, m.ParallelStep):
-            lanes = [
-                ParallelBranchPlan(name=b.name or f"branch-{i + 1}", steps=self.steps(b.steps))
-                for i, b in enumerate(step.branches)
-            ]
-            return ParallelPlan(**c, join=step.join, branches=lanes)
-        if isinstance(step, m.PostmortemStep):
-            return PostmortemPlan(
-                **c, owner=step.owner, due_s=parse_duration(step.due), template=step.template
-            )
-        assert isinstance(step, m.EndStep)
-        # An end step finishes the incident: nothing follows it, whatever comes next in the file.
-        return EndPlan(**{**c, "next": None}, outcome=step.outcome)
+        match step:
+            case m.TriageStep():
+                rules = [
+                    TriageRule(when=r.when, severity=r.severity, labels=r.labels)
+                    for r in step.rules
+                ]
+                return TriagePlan(**c, rules=rules, enrich=list(step.enrich))
+            case m.TaskStep():
+                human = self.human(step, following)
+                return TaskPlan(**human, assignee=step.assignee, form=step.form)
+            case m.ApprovalStep():
+                return ApprovalPlan(
+                    **self.human(step, following),
+                    approvers=list(step.approvers),
+                    quorum=step.quorum,
+                    distinct=step.distinct,
+                    four_eyes=step.four_eyes,
+                )
+            case m.DecisionStep():
+                branches = [
+                    DecisionBranch(when=b.when, goto=_target(b.goto)) for b in step.branches
+                ]
+                return DecisionPlan(**c, branches=branches)
+            case m.DisclosureCheckStep():
+                return DisclosureCheckPlan(**c, policy=step.policy, request=dict(step.request))
+            case m.NotifyStep():
+                is_role = step.to in self.eff.sop.roles
+                return NotifyPlan(
+                    **c,
+                    channel=step.channel,
+                    to_role=step.to if is_role else None,
+                    to_expr=None if is_role else step.to,
+                    message=step.message,
+                )
+            case m.WaitStep():
+                return WaitPlan(
+                    **c,
+                    for_s=_seconds(step.for_),
+                    until=step.until,
+                    event=step.event,
+                    timeout_s=_seconds(step.timeout),
+                )
+            case m.ParallelStep():
+                lanes = [
+                    ParallelBranchPlan(name=b.name or f"branch-{i + 1}", steps=self.steps(b.steps))
+                    for i, b in enumerate(step.branches)
+                ]
+                return ParallelPlan(**c, join=step.join, branches=lanes)
+            case m.PostmortemStep():
+                due_s = parse_duration(step.due)
+                return PostmortemPlan(**c, owner=step.owner, due_s=due_s, template=step.template)
+            case m.EndStep():
+                # An end step finishes the incident: nothing follows it, whatever comes next
+                # in the file.
+                return EndPlan(**{**c, "next": None}, outcome=step.outcome)
+            case _:
+                assert_never(step)
 
 
 def compile_effective(eff: Effective, lib: Library) -> Plan:

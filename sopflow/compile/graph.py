@@ -7,7 +7,9 @@ hexagons, waits stadiums, ends circles.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import assert_never
 
 from sopflow.contract.plan import (
     ApprovalPlan,
@@ -18,7 +20,10 @@ from sopflow.contract.plan import (
     ParallelPlan,
     Plan,
     PlanStep,
+    PostmortemPlan,
     TaskPlan,
+    TriagePlan,
+    WaitPlan,
     possible_outcomes,
 )
 from sopflow.language.durations import format_duration
@@ -45,41 +50,40 @@ class Edge:
     dashed: bool = False
 
 
-_SHAPES = {
-    "triage": "subroutine",
-    "task": "rect",
-    "approval": "hexagon",
-    "decision": "diamond",
-    "disclosure_check": "parallelogram",
-    "notify": "flag",
-    "wait": "stadium",
-    "parallel": "fork",
-    "postmortem": "rect",
-    "end": "circle",
-}
-
-
 def _short(text: str, limit: int = 48) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _detail(step: PlanStep) -> str | None:
-    if isinstance(step, TaskPlan):
-        return step.assignee
-    if isinstance(step, ApprovalPlan):
-        return f"{step.quorum} of {', '.join(step.approvers)}"
-    if isinstance(step, DisclosureCheckPlan):
-        return f"policy {step.policy}"
-    if isinstance(step, NotifyPlan):
-        return f"{step.channel} → {step.to_role or step.to_expr}"
-    if isinstance(step, EndPlan):
-        return step.outcome
-    return None
+def _look(step: PlanStep) -> tuple[str, str | None]:
+    """The step's node: its shape (a Mermaid shape key, mapped for DOT below) and the detail
+    shown under its title."""
+    match step:
+        case TriagePlan():
+            return "subroutine", None
+        case TaskPlan():
+            return "rect", step.assignee
+        case ApprovalPlan():
+            return "hexagon", f"{step.quorum} of {', '.join(step.approvers)}"
+        case DecisionPlan():
+            return "diamond", None
+        case DisclosureCheckPlan():
+            return "parallelogram", f"policy {step.policy}"
+        case NotifyPlan():
+            return "flag", f"{step.channel} → {step.to_role or step.to_expr}"
+        case WaitPlan():
+            return "stadium", None
+        case ParallelPlan():
+            return "fork", None
+        case PostmortemPlan():
+            return "rect", None
+        case EndPlan():
+            return "circle", step.outcome
+        case _:
+            assert_never(step)
 
 
-def _label(step: PlanStep) -> str:
-    detail = _detail(step)
+def _label(step: PlanStep, detail: str | None) -> str:
     extra = f"\n({_short(detail)})" if detail else ""
     sla = ""
     if isinstance(step, TaskPlan | ApprovalPlan):
@@ -95,7 +99,8 @@ class _Builder:
     def steps(self, steps: list[PlanStep], after: str, group: str | None) -> None:
         """Add ``steps``; ``after`` is where control goes when the list ends."""
         for i, step in enumerate(steps):
-            self.nodes.append(Node(step.id, _label(step), _SHAPES[step.type], group))
+            shape, detail = _look(step)
+            self.nodes.append(Node(step.id, _label(step, detail), shape, group))
             following = steps[i + 1].id if i + 1 < len(steps) else after
             self.step_edges(step, following, after)
 
@@ -103,39 +108,49 @@ class _Builder:
         def dest(target: str | None) -> str:
             return end_of_list if target is None else target
 
-        if isinstance(step, EndPlan):
-            return
-        if step.when:
+        if step.when and not isinstance(step, EndPlan):
             self.edges.append(
                 Edge(step.id, following, f"skip unless {_short(step.when, 32)}", True)
             )
-        if isinstance(step, DecisionPlan):
-            for branch in step.branches:
-                label = _short(branch.when, 40) if branch.when else "otherwise"
-                self.edges.append(Edge(step.id, dest(branch.goto), label))
-            if all(b.when for b in step.branches):
-                self.edges.append(Edge(step.id, FAILED, "no branch matches", True))
-            return
-        if isinstance(step, ParallelPlan):
-            join = f"{step.id}__join"
-            for lane in step.branches:
-                group = f"{step.id}/{lane.name}"
-                if lane.steps:
-                    self.edges.append(Edge(step.id, lane.steps[0].id, lane.name))
-                self.steps(lane.steps, join, group)
-            self.nodes.append(Node(join, f"join {step.join}", "join", None))
-            self.edges.append(Edge(join, dest(step.next)))
-            return
+        match step:
+            case EndPlan():
+                pass  # the incident ends here
+            case DecisionPlan():
+                for branch in step.branches:
+                    label = _short(branch.when, 40) if branch.when else "otherwise"
+                    self.edges.append(Edge(step.id, dest(branch.goto), label))
+                if all(b.when for b in step.branches):
+                    self.edges.append(Edge(step.id, FAILED, "no branch matches", True))
+            case ParallelPlan():
+                join = f"{step.id}__join"
+                for lane in step.branches:
+                    group = f"{step.id}/{lane.name}"
+                    if lane.steps:
+                        self.edges.append(Edge(step.id, lane.steps[0].id, lane.name))
+                    self.steps(lane.steps, join, group)
+                self.nodes.append(Node(join, f"join {step.join}", "join", None))
+                self.edges.append(Edge(join, dest(step.next)))
+            case TaskPlan() | ApprovalPlan():
+                self.outcome_edges(step, dest)
+                if step.on_timeout.action == "goto":
+                    self.edges.append(Edge(step.id, dest(step.on_timeout.goto), "SLA spent", True))
+                if step.on_timeout.action == "fail":
+                    self.edges.append(Edge(step.id, FAILED, "SLA spent", True))
+            case (
+                TriagePlan() | DisclosureCheckPlan() | NotifyPlan() | WaitPlan() | PostmortemPlan()
+            ):
+                self.outcome_edges(step, dest)
+            case _:
+                assert_never(step)
+
+    def outcome_edges(self, step: PlanStep, dest: Callable[[str | None], str]) -> None:
+        """Where each outcome of ``step`` goes (its `on` map), and its `next` for the rest."""
         mapped = dict(step.on)
         for outcome, target in sorted(mapped.items()):
             self.edges.append(Edge(step.id, dest(target), outcome))
         possible = possible_outcomes(step)
         if not possible or any(o not in mapped for o in possible):
             self.edges.append(Edge(step.id, dest(step.next), "otherwise" if mapped else ""))
-        if isinstance(step, TaskPlan | ApprovalPlan) and step.on_timeout.action == "goto":
-            self.edges.append(Edge(step.id, dest(step.on_timeout.goto), "SLA spent", True))
-        if isinstance(step, TaskPlan | ApprovalPlan) and step.on_timeout.action == "fail":
-            self.edges.append(Edge(step.id, FAILED, "SLA spent", True))
 
 
 def build(plan: Plan) -> tuple[list[Node], list[Edge]]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sopflow.compile.compiler import compile_effective
 from sopflow.contract.expressions import request_facts
-from sopflow.contract.plan import Plan
+from sopflow.contract.plan import POLICY_PART_PREFIX, REGION_PART, Plan
 from sopflow.language.checks.expressions import check_policy, check_sop_expressions
 from sopflow.language.checks.library import (
     check_region,
@@ -25,7 +25,7 @@ from sopflow.language.checks.steps import Context, run_checks
 from sopflow.language.diagnostics import Diagnostic, Severity, has_errors, sort_unique
 from sopflow.language.effective import Effective, all_steps, from_base
 from sopflow.language.library import Library, Loaded, display_path, load_library
-from sopflow.language.lockfile import Lock, changed_parts, read_lock
+from sopflow.language.lockfile import Lock, changed_parts, part_in_words, read_lock
 from sopflow.language.models import VariantDoc
 from sopflow.language.models.steps import DisclosureCheckStep
 from sopflow.language.variants import apply_variant
@@ -73,7 +73,7 @@ def _context(lib: Library) -> Context:
     )
 
 
-def check_effective(eff: Effective, lib: Library, ctx: Context) -> list[Diagnostic]:
+def check_effective(eff: Effective, ctx: Context) -> list[Diagnostic]:
     """Every check that applies to one effective SOP."""
     return [*run_checks(eff, ctx), *check_sop_expressions(eff), *check_schemas(eff)]
 
@@ -129,7 +129,7 @@ def _lint(root: Path) -> LintResult:
     own_by_base: dict[tuple[str, int], set[Diagnostic]] = {}
     for (sop_id, version), base in sorted(lib.sops.items()):
         eff = from_base(base)
-        found = check_effective(eff, lib, ctx)
+        found = check_effective(eff, ctx)
         found += check_region(lib, base.source, base.model.region, ("region",))
         own_by_base[(sop_id, version)] = set(found)
         out.extend(found)
@@ -176,7 +176,7 @@ def _lint_variant(
     if applied is None:
         return found
     own = own_by_base[(sop_id, version)]
-    found += _annotate(check_effective(applied, lib, ctx), own, applied)
+    found += _annotate(check_effective(applied, ctx), own, applied)
     if not has_errors(found) and not has_errors(own):
         result.effectives[(sop_id, version, region)] = applied
     return found
@@ -220,7 +220,7 @@ def _check_lock(result: LintResult) -> list[Diagnostic]:
                 message = (
                     f"{key} ({region}) is published and its compiled plan changed "
                     f"(locked {recorded[:12]}, now {plan.plan_hash[:12]})"
-                    + (f": {', '.join(what)} changed" if what else "")
+                    + (f": {', '.join(map(part_in_words, what))} changed" if what else "")
                     + "; a published plan never changes: "
                     + _advice(what)
                 )
@@ -229,12 +229,13 @@ def _check_lock(result: LintResult) -> list[Diagnostic]:
 
 
 def _advice(changed: list[str]) -> str:
-    if changed and all("Regions" in c for c in changed):
+    """What to do about a published plan whose ``changed`` parts changed."""
+    if changed and all(part == REGION_PART for part in changed):
         return (
             "revert the Regions edit (published plans embed their region's settings); "
             "a new desk gets a new region code"
         )
-    if changed and all(c.startswith("disclosure policy") for c in changed):
+    if changed and all(part.startswith(POLICY_PART_PREFIX) for part in changed):
         return (
             "revert the policy edit; put the new rules under a new policy id used by a new version"
         )

@@ -18,6 +18,9 @@ import cel
 
 # The names an SOP expression may use, and the fields each structured one has.
 SOP_VARIABLES = ("input", "steps", "incident", "now")
+# A triage rule's `when` also sees what the step's enrichers returned, by enrichment name.
+ENRICHMENT = "enrichment"
+TRIAGE_RULE_VARIABLES = (*SOP_VARIABLES, ENRICHMENT)
 INCIDENT_FIELDS = (
     "id",
     "sop",
@@ -190,6 +193,9 @@ class Scope:
     outputs: Mapping[str, list[str] | None] | None = None
     # the properties of the SOP's input schema, when it declares them
     input_fields: list[str] | None = None
+    # the enrichment names a triage rule can read (its step's `enrich`), where `enrichment`
+    # is allowed
+    enrichment: tuple[str, ...] | None = None
 
 
 def check_expression(source: str, scope: Scope = Scope()) -> list[ExprProblem]:
@@ -247,7 +253,18 @@ def check_expression(source: str, scope: Scope = Scope()) -> list[ExprProblem]:
         if variable == "incident" and field not in INCIDENT_FIELDS:
             hint = _close(field, list(INCIDENT_FIELDS))
             problems.append(ExprProblem("E404", f"`incident` has no field `{field}`{hint}", offset))
+        enriched = scope.enrichment
+        if variable == ENRICHMENT and enriched is not None and field not in enriched:
+            problems.append(ExprProblem("E404", _not_enriched(field, enriched), offset))
     return problems
+
+
+def _not_enriched(name: str, known: tuple[str, ...]) -> str:
+    if not known:
+        return f"`enrichment` is empty: this step's `enrich` names nothing, not `{name}`"
+    listed = ", ".join(known)
+    hint = _close(name, list(known))
+    return f"`enrichment` has only what this step's `enrich` names ({listed}), not `{name}`{hint}"
 
 
 _DASHED = re.compile(r"\s*-\s*([A-Za-z_][A-Za-z0-9_]*)")
@@ -283,6 +300,11 @@ def request_facts(source: str) -> list[tuple[str, int]]:
 
 def _unknown_name_message(name: str, allowed: tuple[str, ...], source: str, offset: int) -> str:
     message = f"unknown name `{name}`; expressions here can use {', '.join(allowed)}"
+    if name == ENRICHMENT:
+        return message + (
+            " (only a triage rule's `when` reads `enrichment`; later steps read "
+            "steps.<triage step id>.output.enrichment)"
+        )
     if offset > 0 and source[:offset].rstrip().endswith("-"):
         message += " (a step id with '-' is written steps[\"a-b\"], since '-' is minus in CEL)"
     return message + _close(name, list(allowed))

@@ -13,11 +13,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
 PLAN_FORMAT = 1
+
+# The names of a plan's parts (Plan.part_hashes): the procedure, the region's settings, and
+# one part per embedded disclosure policy, this prefix and the policy's id.
+PROCEDURE_PART = "procedure"
+REGION_PART = "region"
+POLICY_PART_PREFIX = "policy:"
 
 
 class _Plan(BaseModel):
@@ -150,13 +156,27 @@ ParallelBranchPlan.model_rebuild()
 
 def possible_outcomes(step: PlanStep) -> tuple[str, ...]:
     """The outcomes a step can produce, which its ``on`` map may route."""
-    if isinstance(step, ApprovalPlan):
-        return ("approved", "rejected")
-    if isinstance(step, DisclosureCheckPlan):
-        return ("allowed", "needs_approval", "denied")
-    if isinstance(step, WaitPlan) and step.event is not None:
-        return ("received", "timeout") if step.timeout_s is not None else ("received",)
-    return ()
+    match step:
+        case ApprovalPlan():
+            return ("approved", "rejected")
+        case DisclosureCheckPlan():
+            return ("allowed", "needs_approval", "denied")
+        case WaitPlan():
+            if step.event is None:
+                return ()
+            return ("received", "timeout") if step.timeout_s is not None else ("received",)
+        case (
+            TriagePlan()
+            | TaskPlan()
+            | DecisionPlan()
+            | NotifyPlan()
+            | ParallelPlan()
+            | PostmortemPlan()
+            | EndPlan()
+        ):
+            return ()
+        case _:
+            assert_never(step)
 
 
 class PolicyRule(_Plan):
@@ -221,9 +241,9 @@ class Plan(_Plan):
         policy and the region's settings, so a changed plan can say what changed."""
         body = self.model_dump(mode="json", exclude={"plan_hash"})
         parts = {
-            "procedure": {k: v for k, v in body.items() if k not in ("policies", "region")},
-            "region": body["region"],
-            **{f"policy:{pid}": policy for pid, policy in body["policies"].items()},
+            PROCEDURE_PART: {k: v for k, v in body.items() if k not in ("policies", "region")},
+            REGION_PART: body["region"],
+            **{f"{POLICY_PART_PREFIX}{pid}": policy for pid, policy in body["policies"].items()},
         }
         return {
             name: hashlib.sha256(

@@ -22,8 +22,8 @@ Lines and columns are 1-based. With `--format json` each problem is an object wi
 meaning in every release, and a new kind of problem gets a new code. Errors make `lint` exit
 1; warnings do not, but the shipped library has none.
 
-This table is generated from `sopflow/language/diagnostics.py` (`python -m sopflow.language.docs_gen`); a test
-fails when it is out of date.
+This table is generated from `sopflow/language/diagnostics.py`
+(`python -m sopflow.language.docs_gen`); a test fails when it is out of date.
 
 """
 

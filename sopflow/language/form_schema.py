@@ -15,15 +15,27 @@ import difflib
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 _TYPES = {"array", "boolean", "integer", "null", "number", "object", "string"}
 SchemaPath = tuple[str | int, ...]
-Problem = tuple[SchemaPath, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaProblem:
+    """What is wrong with a schema, and where (a path inside the schema). ``kind`` says what
+    ``path`` ends at: ``invalid``, a value that is not valid JSON Schema; ``unknown_keyword``,
+    a keyword JSON Schema does not define; ``not_in_forms``, a valid keyword that task forms
+    do not support."""
+
+    path: SchemaPath
+    message: str
+    kind: Literal["invalid", "unknown_keyword", "not_in_forms"] = "invalid"
 
 
 class _UnsupportedError(Exception):
@@ -142,23 +154,23 @@ _KNOWN = sorted({*_SCALAR_KEYWORDS, *_SCHEMA_KEYWORDS, "properties", *_OTHER_KEY
 _KNOWN_SET = frozenset(_KNOWN)
 
 
-def _walk(schema: Any, path: SchemaPath) -> Problem | None:
+def _walk(schema: Any, path: SchemaPath) -> SchemaProblem | None:
     if isinstance(schema, bool):
         return None
     if not isinstance(schema, dict):
-        return path, f"{schema!r} is not of type 'object', 'boolean'"
+        return SchemaProblem(path, f"{schema!r} is not of type 'object', 'boolean'")
     for key, value in schema.items():
         if key in _SCALAR_KEYWORDS:
             message = _SCALAR_KEYWORDS[key](value)
             if message:
-                return (*path, key), message
+                return SchemaProblem((*path, key), message)
         elif key in _SCHEMA_KEYWORDS:
             found = _walk(value, (*path, key))
             if found:
                 return found
         elif key == "properties":
             if not isinstance(value, dict):
-                return (*path, key), f"{value!r} is not of type 'object'"
+                return SchemaProblem((*path, key), f"{value!r} is not of type 'object'")
             for name, sub in value.items():
                 found = _walk(sub, (*path, key, name))
                 if found:
@@ -168,25 +180,30 @@ def _walk(schema: Any, path: SchemaPath) -> Problem | None:
         elif not key.startswith("x-"):
             # JSON Schema ignores unknown keywords, so a typo (`requird`) or a stray comma in
             # a flow mapping would silently weaken the form; extensions are spelt `x-...`.
-            close = difflib.get_close_matches(key, _KNOWN, n=1)
-            hint = f" (did you mean `{close[0]}`?)" if close else ""
-            return (*path, key), f"unknown keyword `{key}`{hint}; name extensions `x-...`"
+            return _unknown(key, path)
     return None
 
 
+def _unknown(key: str, path: SchemaPath) -> SchemaProblem:
+    close = difflib.get_close_matches(key, _KNOWN, n=1)
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    message = f"unknown keyword `{key}`{hint}; name extensions `x-...`"
+    return SchemaProblem((*path, key), message, "unknown_keyword")
+
+
 @lru_cache(maxsize=4096)
-def _full_check_cached(canonical: str) -> Problem | None:
+def _full_check_cached(canonical: str) -> SchemaProblem | None:
     try:
         Draft202012Validator.check_schema(json.loads(canonical))
     except SchemaError as exc:
-        return tuple(exc.path), exc.message
+        return SchemaProblem(tuple(exc.path), exc.message)
     return None
 
 
 FORM_VOCABULARY = sorted({*_SCALAR_KEYWORDS, *_SCHEMA_KEYWORDS, "properties"})
 
 
-def form_problem(schema: dict[str, Any]) -> Problem | None:
+def form_problem(schema: dict[str, Any]) -> SchemaProblem | None:
     """Like ``schema_problem``, for a task form: forms are checked inside the workflow, which
     supports the fast vocabulary only, so any other keyword is refused here."""
     try:
@@ -197,7 +214,7 @@ def form_problem(schema: dict[str, Any]) -> Problem | None:
             f"`{keyword}` is not supported in a task form (forms are checked inside the "
             f"workflow); use: {', '.join(k for k in FORM_VOCABULARY if not k.startswith('$'))}"
         )
-        return _find_keyword(schema, keyword, ()) or (), message
+        return SchemaProblem(_find_keyword(schema, keyword, ()) or (), message, "not_in_forms")
 
 
 def _find_keyword(schema: Any, keyword: str, path: SchemaPath) -> SchemaPath | None:
@@ -219,15 +236,13 @@ _SUB_MAP = ("properties", "patternProperties", "$defs", "definitions", "dependen
 _SUB_LIST = ("allOf", "anyOf", "oneOf", "prefixItems")
 
 
-def _unknown_keyword(schema: Any, path: SchemaPath) -> Problem | None:
+def _unknown_keyword(schema: Any, path: SchemaPath) -> SchemaProblem | None:
     """The first keyword JSON Schema does not define, anywhere a subschema stands."""
     if not isinstance(schema, dict):
         return None
     for key, value in schema.items():
         if key not in _KNOWN_SET and not key.startswith("x-"):
-            close = difflib.get_close_matches(key, _KNOWN, n=1)
-            hint = f" (did you mean `{close[0]}`?)" if close else ""
-            return (*path, key), f"unknown keyword `{key}`{hint}; name extensions `x-...`"
+            return _unknown(key, path)
         found = None
         if key in _SUB_ONE:
             found = _unknown_keyword(value, (*path, key))
@@ -242,8 +257,8 @@ def _unknown_keyword(schema: Any, path: SchemaPath) -> Problem | None:
     return None
 
 
-def schema_problem(schema: dict[str, Any]) -> Problem | None:
-    """(path inside the schema, message) when ``schema`` is not a valid 2020-12 JSON Schema."""
+def schema_problem(schema: dict[str, Any]) -> SchemaProblem | None:
+    """What is wrong, and where, when ``schema`` is not a valid 2020-12 JSON Schema."""
     try:
         return _walk(schema, ())
     except _UnsupportedError:

@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sopflow.contract.plan import POLICY_PART_PREFIX, PROCEDURE_PART, REGION_PART
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.library import LOCK_FILE, display_path
 
@@ -76,19 +77,20 @@ def read_lock(root: Path) -> tuple[Lock, list[Diagnostic]]:
 
 
 def changed_parts(recorded: dict[str, str], now: dict[str, str]) -> list[str]:
-    """The names of the parts whose hashes differ, in words (none when nothing was recorded)."""
+    """The names of the parts whose hashes differ (none when nothing was recorded)."""
     if not recorded:
         return []
-    out = []
-    for name in sorted(set(recorded) | set(now)):
-        if recorded.get(name) != now.get(name):
-            if name == "procedure":
-                out.append("the procedure itself")
-            elif name == "region":
-                out.append("the region's settings in the Regions document")
-            else:
-                out.append(f"disclosure policy {name.split(':', 1)[1]}")
-    return out
+    names = sorted(set(recorded) | set(now))
+    return [name for name in names if recorded.get(name) != now.get(name)]
+
+
+def part_in_words(name: str) -> str:
+    """A part's name as a sentence says it."""
+    if name == PROCEDURE_PART:
+        return "the procedure itself"
+    if name == REGION_PART:
+        return "the region's settings in the Regions document"
+    return f"disclosure policy {name.removeprefix(POLICY_PART_PREFIX)}"
 
 
 def write_lock(lock: Lock) -> None:

@@ -7,7 +7,7 @@ a missing step, or removes a step that others still refer to, is reported at the
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -16,7 +16,20 @@ from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective, Where, from_base, step_paths
 from sopflow.language.library import Loaded
 from sopflow.language.models import SopDoc, Step, VariantDoc
-from sopflow.language.models.documents import Defaults
+from sopflow.language.models.common import RoleSpec
+from sopflow.language.models.documents import (
+    AddRolesChange,
+    Change,
+    Defaults,
+    InsertChange,
+    InsertTarget,
+    RemoveChange,
+    RemoveTarget,
+    ReplaceChange,
+    ReplaceTarget,
+    SetChange,
+    SetDefaultsChange,
+)
 from sopflow.language.validation import did_you_mean, validate_fragment
 from sopflow.language.yaml_source import JsonPath, SourceDoc
 
@@ -139,9 +152,23 @@ class _Applier:
             self.fail(path, "E501", f"no step `{step_id}` in {base}{hint}")
         return found
 
-    def apply(self, index: int, kind: str, body: Any) -> None:
-        at: JsonPath = ("changes", index, kind)
-        getattr(self, f"_{kind}")(body, at)
+    def apply(self, index: int, change: Change) -> None:
+        """Apply one change; diagnostics point inside ``changes[index]``."""
+        match change:
+            case SetChange():
+                self._set(change.set, ("changes", index, "set"))
+            case ReplaceChange():
+                self._replace(change.replace, ("changes", index, "replace"))
+            case InsertChange():
+                self._insert(change.insert, ("changes", index, "insert"))
+            case RemoveChange():
+                self._remove(change.remove, ("changes", index, "remove"))
+            case AddRolesChange():
+                self._add_roles(change.add_roles)
+            case SetDefaultsChange():
+                self._set_defaults(change.set_defaults, ("changes", index, "set_defaults"))
+            case _:
+                assert_never(change)
 
     def _set(self, body: dict[str, Any], at: JsonPath) -> None:
         step_id = body.get("step")
@@ -164,7 +191,7 @@ class _Applier:
             self.eff.field_where[(str(step_id), name)] = (self.src, (*at, name))
         self.written.append((holder[i], (self.src, at)))
 
-    def _replace(self, body: Any, at: JsonPath) -> None:
+    def _replace(self, body: ReplaceTarget, at: JsonPath) -> None:
         found = self.find(body.step, (*at, "step"))
         if found is None:
             return
@@ -177,7 +204,7 @@ class _Applier:
         if new_id != body.step:
             self._dangling(body.step, (*at, "step"), "replacing")
 
-    def _insert(self, body: Any, at: JsonPath) -> None:
+    def _insert(self, body: InsertTarget, at: JsonPath) -> None:
         anchor = body.after or body.before
         found = self.find(anchor, (*at, "after" if body.after else "before"))
         if found is None:
@@ -194,7 +221,7 @@ class _Applier:
                 continue
             self.eff.step_where[new_id] = where
 
-    def _remove(self, body: Any, at: JsonPath) -> None:
+    def _remove(self, body: RemoveTarget, at: JsonPath) -> None:
         found = self.find(body.step, (*at, "step"))
         if found is None:
             return
@@ -207,7 +234,7 @@ class _Applier:
         self._forget(body.step)
         self._dangling(body.step, (*at, "step"), "removing")
 
-    def _add_roles(self, body: dict[str, Any], at: JsonPath) -> None:
+    def _add_roles(self, body: dict[str, RoleSpec]) -> None:
         roles = self.data.setdefault("roles", {})
         for name, spec in body.items():
             roles[name] = spec.model_dump()
@@ -254,6 +281,5 @@ def apply_variant(
     """The effective SOP for the variant's region, or the diagnostics that prevent it."""
     applier = _Applier(base, variant)
     for index, change in enumerate(variant.model.changes):
-        kind = next(iter(type(change).model_fields))
-        applier.apply(index, kind, getattr(change, kind))
+        applier.apply(index, change)
     return applier.result(), applier.errors

@@ -19,15 +19,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import assert_never
 
 from sopflow.contract.messages import IncidentState
 from sopflow.contract.plan import (
     ApprovalPlan,
     DecisionPlan,
     DisclosureCheckPlan,
+    EndPlan,
+    NotifyPlan,
+    ParallelPlan,
     Plan,
     PlanStep,
+    PostmortemPlan,
     TaskPlan,
+    TriagePlan,
     WaitPlan,
 )
 
@@ -86,18 +92,28 @@ def branches_of(plan: Plan) -> list[tuple[str, str]]:
 
 def _labels(step: PlanStep, plan: Plan) -> list[str]:
     labels = ["runs", "skipped"] if step.when else []
-    if isinstance(step, DecisionPlan):
-        labels += [f"-> {b.goto or 'next'}" for b in step.branches]
-    if isinstance(step, ApprovalPlan):
-        labels += ["approved", "rejected"]
-    if isinstance(step, DisclosureCheckPlan):
-        labels += [rule.decision for rule in plan.policies[step.policy].rules]
-    if isinstance(step, WaitPlan) and step.event is not None and step.timeout_s is not None:
-        labels += ["received", "timeout"]
-    if isinstance(step, TaskPlan | ApprovalPlan):
-        labels += ["escalated"] if step.escalate else []
-        labels += ["sla spent"] if step.on_timeout.action != "escalate" else []
+    match step:
+        case DecisionPlan():
+            labels += [f"-> {b.goto or 'next'}" for b in step.branches]
+        case ApprovalPlan():
+            labels += ["approved", "rejected", *_sla_labels(step)]
+        case TaskPlan():
+            labels += _sla_labels(step)
+        case DisclosureCheckPlan():
+            labels += [rule.decision for rule in plan.policies[step.policy].rules]
+        case WaitPlan():
+            if step.event is not None and step.timeout_s is not None:
+                labels += ["received", "timeout"]
+        case TriagePlan() | NotifyPlan() | ParallelPlan() | PostmortemPlan() | EndPlan():
+            pass
+        case _:
+            assert_never(step)
     return labels
+
+
+def _sla_labels(step: TaskPlan | ApprovalPlan) -> list[str]:
+    labels = ["escalated"] if step.escalate else []
+    return labels + (["sla spent"] if step.on_timeout.action != "escalate" else [])
 
 
 def taken_in(state: IncidentState) -> tuple[set[str], set[tuple[str, str]]]:

@@ -7,10 +7,13 @@ scalar sits on one line (plain or quoted); otherwise at the start of the scalar.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import assert_never
 
 from sopflow.contract.expressions import (
     POLICY_VARIABLES,
     SOP_VARIABLES,
+    TRIAGE_RULE_VARIABLES,
     Scope,
     check_expression,
     placeholders,
@@ -20,10 +23,15 @@ from sopflow.language.effective import Effective, walk_steps
 from sopflow.language.library import Loaded
 from sopflow.language.models import DisclosurePolicyDoc
 from sopflow.language.models.steps import (
+    ApprovalStep,
     DecisionStep,
     DisclosureCheckStep,
+    EndStep,
     NotifyStep,
-    StepBase,
+    ParallelStep,
+    PostmortemStep,
+    Step,
+    TaskStep,
     TriageStep,
     WaitStep,
 )
@@ -32,25 +40,41 @@ from sopflow.language.validation import did_you_mean
 FieldPath = tuple[str | int, ...]
 
 
-def expressions_of(step: StepBase, roles: list[str]) -> Iterator[tuple[FieldPath, str]]:
-    """(field path inside the step, CEL source) for every expression a step holds."""
+def expressions_of(step: Step, roles: list[str]) -> Iterator[tuple[FieldPath, str]]:
+    """(field path inside the step, CEL source) for every expression a step holds (the steps
+    inside a parallel step are steps of their own)."""
     if step.when is not None:
         yield ("when",), step.when
-    if isinstance(step, TriageStep):
-        for i, rule in enumerate(step.rules):
-            if rule.when is not None:
-                yield ("rules", i, "when"), rule.when
-    elif isinstance(step, DecisionStep):
-        for i, branch in enumerate(step.branches):
-            if branch.when is not None:
-                yield ("branches", i, "when"), branch.when
-    elif isinstance(step, DisclosureCheckStep):
-        for name, expr in step.request.items():
-            yield ("request", name), expr
-    elif isinstance(step, WaitStep) and step.until is not None:
-        yield ("until",), step.until
-    elif isinstance(step, NotifyStep) and step.to not in roles:
-        yield ("to",), step.to
+    match step:
+        case TriageStep():
+            for i, rule in enumerate(step.rules):
+                if rule.when is not None:
+                    yield ("rules", i, "when"), rule.when
+        case DecisionStep():
+            for i, branch in enumerate(step.branches):
+                if branch.when is not None:
+                    yield ("branches", i, "when"), branch.when
+        case DisclosureCheckStep():
+            for name, expr in step.request.items():
+                yield ("request", name), expr
+        case WaitStep():
+            if step.until is not None:
+                yield ("until",), step.until
+        case NotifyStep():
+            if step.to not in roles:
+                yield ("to",), step.to
+        case TaskStep() | ApprovalStep() | ParallelStep() | PostmortemStep() | EndStep():
+            pass
+        case _:
+            assert_never(step)
+
+
+def _scope_at(scope: Scope, step: Step, path: FieldPath) -> Scope:
+    """A triage rule's `when` runs after the step's enrichment: it also reads `enrichment`,
+    which holds the names the step's `enrich` lists."""
+    if isinstance(step, TriageStep) and path[0] == "rules":
+        return replace(scope, allowed=TRIAGE_RULE_VARIABLES, enrichment=tuple(step.enrich))
+    return scope
 
 
 def check_sop_expressions(eff: Effective) -> list[Diagnostic]:
@@ -67,7 +91,7 @@ def check_sop_expressions(eff: Effective) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     for step in steps:
         for path, source in expressions_of(step, roles):
-            for problem in check_expression(source, scope):
+            for problem in check_expression(source, _scope_at(scope, step, path)):
                 code, message = problem.code, problem.message
                 if path == ("to",) and code in ("E400", "E401"):
                     # `to` is a role or an expression; a bare word is most likely a role.

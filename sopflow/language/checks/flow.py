@@ -9,64 +9,101 @@ branch.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import assert_never
 
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective
 from sopflow.language.models.steps import (
+    END,
     DecisionStep,
+    DisclosureCheckStep,
     EndStep,
     HumanStep,
+    NotifyStep,
     ParallelStep,
+    PostmortemStep,
+    Step,
     StepBase,
     TriageStep,
+    WaitStep,
 )
 
-END = "end"
 FAIL = "<fail>"  # the incident fails here (a decision with no match, an SLA chain set to fail)
 
 
-def jumps(step: StepBase) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def jumps(step: Step) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Every (field path, target) by which ``step`` names another step."""
     if step.next_ is not None:
         yield ("next",), step.next_
     for outcome, target in step.outcome_map().items():
         yield ("on", outcome), target
-    if isinstance(step, HumanStep) and not isinstance(step.on_timeout, str):
-        yield ("on_timeout", "goto"), step.on_timeout.goto
-    if isinstance(step, DecisionStep):
-        for i, branch in enumerate(step.branches):
-            yield ("branches", i, "goto"), branch.goto
+    match step:
+        case HumanStep():
+            if not isinstance(step.on_timeout, str):
+                yield ("on_timeout", "goto"), step.on_timeout.goto
+        case DecisionStep():
+            for i, branch in enumerate(step.branches):
+                yield ("branches", i, "goto"), branch.goto
+        case (
+            TriageStep()
+            | DisclosureCheckStep()
+            | NotifyStep()
+            | WaitStep()
+            | ParallelStep()
+            | PostmortemStep()
+            | EndStep()
+        ):
+            pass
+        case _:
+            assert_never(step)
 
 
-def successors(steps: list[StepBase], index: int) -> list[str]:
+def successors(steps: list[Step], index: int) -> list[str]:
     """Where control can go right after ``steps[index]``: step ids, END or FAIL."""
     step = steps[index]
     following = steps[index + 1].id if index + 1 < len(steps) else END
-    nxt = step.next_ or following
     out: list[str] = []
-    if isinstance(step, EndStep):
-        out.append(END)
-    elif isinstance(step, DecisionStep):
-        out += [b.goto for b in step.branches]
-        if all(b.when is not None for b in step.branches):
-            out.append(FAIL)
-    else:
-        mapped = step.outcome_map()
-        possible = step.possible_outcomes()
-        out += [mapped[o] for o in possible if o in mapped]
-        # The default path is taken by outcomes `on` leaves unmapped, or when there are none.
-        if not possible or any(o not in mapped for o in possible):
-            out.append(nxt)
-        if isinstance(step, HumanStep) and step.on_timeout == "fail":
-            out.append(FAIL)
-        elif isinstance(step, HumanStep) and not isinstance(step.on_timeout, str):
-            out.append(step.on_timeout.goto)
+    match step:
+        case EndStep():
+            out.append(END)
+        case DecisionStep():
+            out += [b.goto for b in step.branches]
+            if all(b.when is not None for b in step.branches):
+                out.append(FAIL)
+        case HumanStep():
+            out += _routes(step, following)
+            if step.on_timeout == "fail":
+                out.append(FAIL)
+            elif not isinstance(step.on_timeout, str):
+                out.append(step.on_timeout.goto)
+        case (
+            TriageStep()
+            | DisclosureCheckStep()
+            | NotifyStep()
+            | WaitStep()
+            | ParallelStep()
+            | PostmortemStep()
+        ):
+            out += _routes(step, following)
+        case _:
+            assert_never(step)
     if step.when is not None:
         out.append(following)  # a skipped step continues with the following one
     return out
 
 
-def step_lists(steps: list[StepBase]) -> Iterator[list[StepBase]]:
+def _routes(step: StepBase, following: str) -> list[str]:
+    """Where ``step``'s outcomes lead: its `on` map, and its `next` (else the following
+    step) for the outcomes `on` leaves unmapped, or when it has none."""
+    mapped = step.outcome_map()
+    possible = step.possible_outcomes()
+    out = [mapped[o] for o in possible if o in mapped]
+    if not possible or any(o not in mapped for o in possible):
+        out.append(step.next_ or following)
+    return out
+
+
+def step_lists(steps: list[Step]) -> Iterator[list[Step]]:
     """The top-level list and every parallel branch's list, depth first."""
     yield steps
     for step in steps:
@@ -75,7 +112,7 @@ def step_lists(steps: list[StepBase]) -> Iterator[list[StepBase]]:
                 yield from step_lists(list(branch.steps))
 
 
-def _graph(holder: list[StepBase]) -> dict[str, list[str]]:
+def _graph(holder: list[Step]) -> dict[str, list[str]]:
     return {step.id: successors(holder, i) for i, step in enumerate(holder)}
 
 
@@ -90,7 +127,7 @@ def _reach(graph: dict[str, list[str]], start: str) -> set[str]:
     return seen
 
 
-def check_reachable(eff: Effective, holder: list[StepBase]) -> list[Diagnostic]:
+def check_reachable(eff: Effective, holder: list[Step]) -> list[Diagnostic]:
     seen = _reach(_graph(holder), holder[0].id)
     return [
         eff.diag(
@@ -104,7 +141,7 @@ def check_reachable(eff: Effective, holder: list[StepBase]) -> list[Diagnostic]:
     ]
 
 
-def check_exits(eff: Effective, holder: list[StepBase]) -> list[Diagnostic]:
+def check_exits(eff: Effective, holder: list[Step]) -> list[Diagnostic]:
     """Every reachable step has a path that leaves the list (finishes or fails)."""
     graph = _graph(holder)
     reachable = _reach(graph, holder[0].id)
@@ -129,14 +166,25 @@ def check_exits(eff: Effective, holder: list[StepBase]) -> list[Diagnostic]:
     return [eff.diag(stuck[0].id, ("id",), "E312", message)]
 
 
-def check_shadowed(eff: Effective, step: StepBase) -> list[Diagnostic]:
+def check_shadowed(eff: Effective, step: Step) -> list[Diagnostic]:
     """Rules or branches after one without `when` can never match."""
-    if isinstance(step, TriageStep):
-        field, items = "rules", [r.when for r in step.rules]
-    elif isinstance(step, DecisionStep):
-        field, items = "branches", [b.when for b in step.branches]
-    else:
-        return []
+    match step:
+        case TriageStep():
+            field, items = "rules", [r.when for r in step.rules]
+        case DecisionStep():
+            field, items = "branches", [b.when for b in step.branches]
+        case (
+            HumanStep()
+            | DisclosureCheckStep()
+            | NotifyStep()
+            | WaitStep()
+            | ParallelStep()
+            | PostmortemStep()
+            | EndStep()
+        ):
+            return []
+        case _:
+            assert_never(step)
     for i, when in enumerate(items[:-1]):
         if when is None:
             message = (

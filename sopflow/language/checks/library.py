@@ -11,6 +11,7 @@ from sopflow.language.form_schema import form_problem, schema_problem
 from sopflow.language.input_check import input_problems
 from sopflow.language.library import Library, Loaded
 from sopflow.language.models import RehearsalDoc
+from sopflow.language.models.documents import AddRolesChange
 from sopflow.language.models.steps import TaskStep
 from sopflow.language.validation import did_you_mean
 from sopflow.language.yaml_source import JsonPath, SourceDoc
@@ -22,11 +23,11 @@ def _schema_diag(
     problem = form_problem(schema) if form else schema_problem(schema)
     if problem is None:
         return None
-    inner, message = problem
     # A keyword that should not be there: point at the keyword, not at its value.
-    on_key = message.startswith("unknown keyword") or "not supported in a task form" in message
-    prefix = "" if "task form" in message else "not a valid JSON Schema: "
-    return source.diag((*at, *inner), "E207", prefix + message, key=on_key)
+    on_key = problem.kind in ("unknown_keyword", "not_in_forms")
+    # A keyword forms do not support is valid JSON Schema: its message says what is wrong.
+    prefix = "" if problem.kind == "not_in_forms" else "not a valid JSON Schema: "
+    return source.diag((*at, *problem.path), "E207", prefix + problem.message, key=on_key)
 
 
 def check_schemas(eff: Effective) -> list[Diagnostic]:
@@ -88,7 +89,8 @@ def check_roster(lib: Library) -> list[Diagnostic]:
         declared.update(loaded.model.roles)
     for variant in lib.variants.values():
         for change in variant.model.changes:
-            declared.update(getattr(change, "add_roles", None) or {})
+            if isinstance(change, AddRolesChange):
+                declared.update(change.add_roles)
     if not declared:
         return []
     out = []

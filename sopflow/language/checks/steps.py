@@ -14,11 +14,12 @@ from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective, walk_steps
 from sopflow.language.models.documents import RosterDoc
 from sopflow.language.models.steps import (
+    END,
     ApprovalStep,
     DecisionStep,
     DisclosureCheckStep,
     HumanStep,
-    StepBase,
+    Step,
     TriageStep,
 )
 from sopflow.language.validation import did_you_mean
@@ -37,10 +38,8 @@ class Context:
 
 Check = Callable[[Effective, Context], list[Diagnostic]]
 
-END = "end"
 
-
-def _steps(eff: Effective) -> list[StepBase]:
+def _steps(eff: Effective) -> list[Step]:
     return [s for s, _, _ in walk_steps(list(eff.sop.steps))]
 
 

@@ -12,8 +12,12 @@ from pydantic import Field, model_validator
 
 from sopflow.language.models.common import Duration, Expr, JsonSchemaDoc, RoleName, StepId, Strict
 
-SEVERITIES = ("SEV0", "SEV1", "SEV2", "SEV3", "SEV4")
 Severity = Literal["SEV0", "SEV1", "SEV2", "SEV3", "SEV4"]
+
+
+# The jump target `end` (in `next`, `on`, `goto`): the end of the list of steps the jump is in,
+# which finishes the incident at the top level and the branch inside a parallel step.
+END = "end"
 
 
 class GotoTimeout(Strict):

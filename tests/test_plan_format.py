@@ -1,0 +1,70 @@
+"""The interpreter refuses a plan whose format it does not know: the workflow fails at once,
+with the reason, instead of running a procedure it may misread."""
+
+from __future__ import annotations
+
+import pytest
+from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError
+from temporalio.exceptions import ApplicationError
+
+from sopflow.contract.plan import PLAN_FORMAT
+from tests.harness import bench, compile_text, run
+from workflows.runner import KNOWN_PLAN_FORMATS, check_plan_format
+
+pytestmark = pytest.mark.workflow
+
+SOP = """\
+apiVersion: sopflow/v1
+kind: SOP
+id: formats
+version: 1
+title: Formats
+owner: tests
+region: US
+roles:
+  lead: {description: Lead}
+steps:
+  - id: done
+    type: end
+    outcome: resolved
+"""
+
+
+def test_the_worker_knows_the_format_the_compiler_writes() -> None:
+    plan = compile_text(SOP)
+    assert plan.format == PLAN_FORMAT and PLAN_FORMAT in KNOWN_PLAN_FORMATS
+    check_plan_format(plan)
+
+
+def test_an_unknown_format_is_refused_naming_both_formats() -> None:
+    plan = compile_text(SOP).model_copy(update={"format": 99})
+    with pytest.raises(ApplicationError) as caught:
+        check_plan_format(plan)
+    error = caught.value
+    assert error.type == "UnknownPlanFormat" and error.non_retryable
+    assert "plan format 99" in error.message and f"plan format {PLAN_FORMAT}:" in error.message
+    assert error.details == ({"format": 99, "known": list(KNOWN_PLAN_FORMATS)},)
+
+
+def test_the_workflow_fails_on_an_unknown_format_without_running_a_step() -> None:
+    plan = compile_text(SOP).model_copy(update={"format": 99})
+
+    async def scenario() -> None:
+        async with bench() as b:
+            handle = await b.start(plan)
+            with pytest.raises(WorkflowFailureError) as caught:
+                await handle.result()
+            cause = caught.value.cause
+            assert isinstance(cause, ApplicationError)
+            assert cause.type == "UnknownPlanFormat" and cause.non_retryable
+            assert "plan format 99" in cause.message
+            described = await handle.describe()
+            assert described.status == WorkflowExecutionStatus.FAILED
+            history = await handle.fetch_history()
+            kinds = [e.WhichOneof("attributes") for e in history.events]
+            # One workflow task, no retries, nothing scheduled: the run fails at its start.
+            assert "workflow_task_failed_event_attributes" not in kinds
+            assert "activity_task_scheduled_event_attributes" not in kinds
+            assert kinds[-1] == "workflow_execution_failed_event_attributes"
+
+    run(scenario)
