@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit bench bench-workflow bench-audit clean
+.PHONY: install run test lint typecheck unit test-unit test-workflow test-e2e bench bench-workflow \
+	bench-audit clean
 
 install: $(STAMP)
 
@@ -23,12 +24,24 @@ run: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install
 	$(BIN)/mypy
 
+# Every test (`unit` is what `make test` runs, despite its name).
 unit: install
 	$(BIN)/pytest -q
+
+# One layer of the suite each (the markers in pyproject.toml; every test module has one).
+test-unit: install  # no Temporal server (under a minute; hypothesis takes most of it)
+	$(BIN)/pytest -q -m unit
+
+test-workflow: install  # the interpreter on the time-skipping test server
+	$(BIN)/pytest -q -m workflow
+
+test-e2e: install  # the real dev server, the CLI or the worker as processes
+	$(BIN)/pytest -q -m e2e
 
 test: lint typecheck unit
 

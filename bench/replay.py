@@ -60,6 +60,7 @@ from sopflow.audit.envelope import dump_envelope
 from sopflow.audit.export import export_incident
 from sopflow.audit.payloads import Decoder
 from sopflow.audit.replay import file_items, replay_items
+from sopflow.client.incidents import IncidentService
 
 MIN_RATIO = 0.8
 KINDS = ("sopflow", "hand")
@@ -78,13 +79,14 @@ async def record(n: int, out: Path) -> dict[str, list[Path]]:
             sop = await run_batch(client, server, queue, "sopflow", sopflow_starter(plan), n)
             hand = await run_batch(client, server, queue, "hand", hand_starter(plan), n)
         decoder = Decoder(pydantic_data_converter)
+        incidents = IncidentService(client, task_queue=queue)
         for wid in sop.ids:
-            envelope, _ = await export_incident(client, wid, decoder)
+            envelope, _ = await export_incident(incidents, wid, decoder)
             path = out / f"{wid}.json"
             path.write_text(dump_envelope(envelope), encoding="utf-8")
             files["sopflow"].append(path)
         for wid in hand.ids:
-            history = await client.get_workflow_handle(wid).fetch_history()
+            history = await incidents.history(wid)  # a plain workflow's history, all the same
             path = out / f"{wid}.json"
             path.write_text(history.to_json() + "\n", encoding="utf-8")
             files["hand"].append(path)

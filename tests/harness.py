@@ -3,9 +3,10 @@ in place of the side-effect activities (registered under the same activity names
 
 from __future__ import annotations
 
-import sys
+import asyncio
 import tempfile
 import textwrap
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,19 +19,14 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from sopflow.client.connection import register_search_attributes
+from sopflow.client.incidents import Action, IncidentService
+from sopflow.client.testing import dev_server, incident_worker, time_skipping_server
 from sopflow.compile.lint import lint_library
-from sopflow.contract import search
-from sopflow.contract.messages import IncidentInput, IncidentState
-from sopflow.contract.names import QUERY_STATE
+from sopflow.contract.messages import ActionResult, IncidentState
 from sopflow.contract.plan import Plan
 from sopflow.rehearsal.fakes import RecordingActivities
 from workflows.incident import IncidentWorkflow
-
-TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
-TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 
 
 def compile_text(sop: str, *extra: str, region: str | None = None) -> Plan:
@@ -57,6 +53,7 @@ class Bench:
     client: Client
     task_queue: str
     fakes: Fakes
+    incidents: IncidentService
 
     async def start(
         self,
@@ -64,26 +61,25 @@ class Bench:
         data: dict[str, Any] | None = None,
         *,
         opened_by: str = "opener",
-        **kw: Any,
-    ) -> WorkflowHandle[Any, Any]:
-        incident_id = f"inc-{uuid.uuid4().hex[:8]}"
-        inp = IncidentInput(
-            incident_id=incident_id, plan=plan, input=data or {}, opened_by=opened_by, **kw
-        )
-        return await self.client.start_workflow(
-            plan.sop.id,
-            inp,
-            id=incident_id,
-            task_queue=self.task_queue,
-            result_type=IncidentState,
-            search_attributes=search.start_attributes(
-                plan.sop.id, plan.sop.version, plan.region.code
-            ),
+        continue_as_new_after: int | None = None,
+        data_task_queue: str | None = None,
+    ) -> WorkflowHandle[Any, IncidentState]:
+        """Start an incident through the incident service, as every interface does."""
+        return await self.incidents.start(
+            plan,
+            data or {},
+            opened_by=opened_by,
+            incident_id=f"inc-{uuid.uuid4().hex[:8]}",
+            continue_as_new_after=continue_as_new_after,
+            data_task_queue=data_task_queue,
         )
 
+    async def act(self, handle: WorkflowHandle[Any, Any], action: Action) -> ActionResult:
+        """Act on the incident through the incident service (refusals raise ActionRefused)."""
+        return await self.incidents.act(handle.id, action)
+
     async def state(self, handle: WorkflowHandle[Any, Any]) -> IncidentState:
-        result: IncidentState = await handle.query(QUERY_STATE, result_type=IncidentState)
-        return result
+        return await handle.query(IncidentWorkflow.get_state)
 
     async def until(
         self,
@@ -93,9 +89,6 @@ class Bench:
         deadline: float = 10.0,
     ) -> IncidentState:
         """Poll the query until ``ready`` holds, in real time, with a deadline."""
-        import asyncio
-        import time
-
         stop = time.monotonic() + deadline
         while True:
             current = await self.state(handle)
@@ -120,42 +113,20 @@ async def bench(
     """A worker on a fresh task queue, against the time-skipping test server, or against the
     real dev server where a test needs what only it does (rejected updates leave no trace
     there; the test server still records the workflow task that ran the validator)."""
-    if dev_server:
-        env = await WorkflowEnvironment.start_local(
-            data_converter=data_converter,
-            dev_server_existing_path=str(TEMPORAL_CLI),
-            search_attributes=search.ALL_KEYS,
-        )
-    else:
-        env = await WorkflowEnvironment.start_time_skipping(
-            data_converter=data_converter, test_server_existing_path=str(TEST_SERVER)
-        )
-    try:
-        if not dev_server:
-            await register_search_attributes(env.client)
-        fakes = fakes or Fakes()
-        queue = f"tq-{uuid.uuid4().hex[:8]}"
-        async with Worker(
-            env.client,
-            task_queue=queue,
-            workflows=[IncidentWorkflow],
-            activities=fakes.activities(),
-            activity_executor=_executor(),
-        ):
-            yield Bench(env, env.client, queue, fakes)
-    finally:
-        await env.shutdown()
+    server = _dev_server if dev_server else time_skipping_server
+    fakes = fakes or Fakes()
+    async with (
+        server(data_converter=data_converter) as env,
+        incident_worker(env, fakes.activities()) as queue,
+    ):
+        service = IncidentService(env.client, task_queue=queue)
+        yield Bench(env, env.client, queue, fakes, service)
 
 
-def _executor() -> Any:
-    from concurrent.futures import ThreadPoolExecutor
-
-    return ThreadPoolExecutor(max_workers=4)
+_dev_server = dev_server
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:
-    import asyncio
-
     asyncio.run(scenario())  # type: ignore[arg-type]
 
 

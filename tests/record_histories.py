@@ -37,28 +37,18 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from sopflow.client.incidents import Action
 from sopflow.compile.lint import lint_library
-from sopflow.contract import search
 from sopflow.contract.messages import (
-    ActionResult,
     Actor,
     Cancel,
     CompleteTask,
     ExternalEvent,
-    IncidentInput,
     IncidentState,
     Note,
     Vote,
 )
-from sopflow.contract.names import (
-    LEAD_ROLE,
-    QUERY_STATE,
-    SIGNAL_EVENT,
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
-)
+from sopflow.contract.names import LEAD_ROLE
 from sopflow.contract.plan import ApprovalPlan, ParallelPlan, Plan, PlanStep, TaskPlan, WaitPlan
 from tests.harness import Bench, Fakes, bench
 from workflows import conductor
@@ -419,8 +409,7 @@ class Driver:
         self.steps = _index(list(self.plan.steps), {})
 
     async def state(self) -> IncidentState:
-        result: IncidentState = await self.handle.query(QUERY_STATE, result_type=IncidentState)
-        return result
+        return await self.bench.state(self.handle)
 
     async def settle(self, before: tuple[Any, ...], *, deadline: float = 10.0) -> IncidentState:
         """The state once it differs from ``before`` (the workflow took its turn)."""
@@ -457,32 +446,30 @@ class Driver:
             if self.scenario.cancel_on == sid:
                 lead = assignee(self.roster, self.plan.region.code, LEAD_ROLE)
                 reason = "duplicate of an open incident"
-                await self.update(UPDATE_CANCEL, Cancel(actor=lead.actor(), reason=reason))
+                await self.send(Cancel(actor=lead.actor(), reason=reason))
                 return True
             if isinstance(step, TaskPlan) and s.submitted_by is None:
                 person = assignee(self.roster, self.plan.region.code, step.assignee)
                 if self.scenario.note_on == sid and not self.noted:
                     self.noted = True
                     note = Note(actor=person.actor(), text="picked up", step=sid)
-                    await self.update(UPDATE_NOTE, note)
+                    await self.send(note)
                     return True
                 data = form(step, self.scenario, now)
-                await self.update(
-                    UPDATE_COMPLETE, CompleteTask(step=sid, actor=person.actor(), data=data)
-                )
+                await self.send(CompleteTask(step=sid, actor=person.actor(), data=data))
                 return True
             if isinstance(step, ApprovalPlan):
                 person = voter(self.roster, self.plan.region.code, step, state)
                 decision = "reject" if sid in self.scenario.reject else "approve"
                 vote = Vote(step=sid, actor=person.actor(), decision=decision, reason="reviewed")
-                await self.update(UPDATE_VOTE, vote)
+                await self.send(vote)
                 return True
             event = step.event if isinstance(step, WaitPlan) else None
             if event in self.scenario.events and event not in self.signalled:
                 assert event is not None
                 self.signalled.add(event)
                 data = dict(self.scenario.events[event])
-                await self.handle.signal(SIGNAL_EVENT, ExternalEvent(name=event, data=data))
+                await self.send(ExternalEvent(name=event, data=data))
                 return True
         return False
 
@@ -490,8 +477,9 @@ class Driver:
         dues = [s.due_at for s in state.steps.values() if s.status == "active" and s.due_at]
         return min(dues) if dues else None
 
-    async def update(self, name: str, arg: Any) -> None:
-        await self.handle.execute_update(name, arg, result_type=ActionResult)
+    async def send(self, action: Action) -> None:
+        """Act through the incident service, as every interface does."""
+        await self.bench.act(self.handle, action)
 
 
 async def record(scenario: Scenario, plan: Plan, roster: list[Person]) -> list[WorkflowHistory]:
@@ -499,27 +487,14 @@ async def record(scenario: Scenario, plan: Plan, roster: list[Person]) -> list[W
     async with bench(fakes) as b:
         now = await b.env.get_current_time()
         incident_id = f"inc-{scenario.stem}"
-        extra: dict[str, Any] = {}
-        if scenario.continue_as_new_after is not None:
-            extra["continue_as_new_after"] = scenario.continue_as_new_after
-        inp = IncidentInput(
-            incident_id=incident_id,
-            plan=plan,
-            input=incident_input(plan, scenario, now),
+        first = await b.incidents.start(
+            plan,
+            incident_input(plan, scenario, now),
             opened_by=OPENER,
-            **extra,
+            incident_id=incident_id,
+            continue_as_new_after=scenario.continue_as_new_after,
         )
-        first = await b.client.start_workflow(
-            plan.sop.id,
-            inp,
-            id=incident_id,
-            task_queue=b.task_queue,
-            result_type=IncidentState,
-            search_attributes=search.start_attributes(
-                plan.sop.id, plan.sop.version, plan.region.code
-            ),
-        )
-        latest = b.client.get_workflow_handle(incident_id, result_type=IncidentState)
+        latest = b.incidents.handle(incident_id)  # follows continue-as-new
         driver = Driver(b, scenario, plan, roster, latest)
         final = await driver.run()
         await latest.result()
@@ -531,7 +506,7 @@ async def all_runs(b: Bench, workflow_id: str, run_id: str) -> list[WorkflowHist
     """The history of every run of the incident, following continue-as-new."""
     runs = []
     while run_id:
-        history = await b.client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        history = await b.incidents.history(workflow_id, run_id=run_id)
         runs.append(history)
         last = history.events[-1]
         continued = last.HasField("workflow_execution_continued_as_new_event_attributes")

@@ -17,6 +17,8 @@ from activities.disclosure_log import GENESIS_HASH, canonical_json, record_hash
 from sopflow.contract.messages import DisclosureRequest, DisclosureResult
 from sopflow.contract.plan import Policy, PolicyRule
 
+pytestmark = pytest.mark.unit
+
 POLICY = Policy(
     id="au-csea-report",
     jurisdiction="AU",

@@ -26,6 +26,8 @@ from activities.email_channel import message_id
 from activities.notify import Notifier
 from sopflow.contract.messages import NotifyRequest
 
+pytestmark = pytest.mark.unit
+
 ROSTER = """\
 apiVersion: sopflow/v1
 kind: Roster

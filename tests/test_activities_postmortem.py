@@ -13,6 +13,8 @@ from temporalio.testing import ActivityEnvironment
 from activities.postmortem import postmortem
 from sopflow.contract.messages import PostmortemRequest, PostmortemResult, StepState, TimelineEntry
 
+pytestmark = pytest.mark.unit
+
 OPENED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 
 

@@ -20,6 +20,8 @@ from tests.conftest import SHIPPED
 from tests.harness import bench, run
 from tests.test_audit_report import audited_incident
 
+pytestmark = pytest.mark.workflow
+
 runner = CliRunner()
 
 

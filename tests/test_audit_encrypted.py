@@ -8,31 +8,23 @@ import asyncio
 import base64
 import json
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.worker import Worker
 from typer.testing import CliRunner
 
 from sopflow.audit.report_model import AuditReport
 from sopflow.cli.app import app
 from sopflow.client.codec import data_converter_from_env
-from sopflow.contract import search
-from sopflow.contract.messages import (
-    ActionResult,
-    CompleteTask,
-    IncidentInput,
-    IncidentState,
-    Note,
-    Vote,
-)
-from sopflow.contract.names import UPDATE_COMPLETE, UPDATE_NOTE, UPDATE_VOTE
+from sopflow.client.incidents import ActionRefused, IncidentService, Refusal
+from sopflow.client.testing import incident_worker, time_skipping_server
+from sopflow.contract.messages import CompleteTask, IncidentState, Note, Vote
 from tests.conftest import SHIPPED
-from tests.harness import Fakes, bench, compile_text, run
+from tests.harness import Fakes, compile_text, run
 from tests.test_audit_report import ALICE, AUDITED, BOB, CARA, FORM, POLICY, NoteHandlerFails
+
+pytestmark = pytest.mark.workflow
 
 KEYS = "k1:" + base64.b64encode(bytes(range(32))).decode()
 runner = CliRunner()
@@ -43,40 +35,30 @@ def sopflow(*args: str, env: dict[str, str | None]) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-async def encrypted_incident(client: Client, queue: str) -> str:
+async def encrypted_incident(incidents: IncidentService) -> str:
     """AUDITED with the note handler failing (its failure message is encrypted too)."""
     plan = compile_text(AUDITED, POLICY)
     incident_id = f"inc-{uuid.uuid4().hex[:8]}"
-    inp = IncidentInput(
-        incident_id=incident_id, plan=plan, input={"urgent": True}, opened_by="intake"
-    )
-    h = await client.start_workflow(
-        plan.sop.id,
-        inp,
-        id=incident_id,
-        task_queue=queue,
-        result_type=IncidentState,
-        search_attributes=search.start_attributes("audited", 1, "US"),
-    )
-
-    async def act(name: str, arg: Any) -> None:
-        await h.execute_update(name, arg, result_type=ActionResult)
+    h = await incidents.start(plan, {"urgent": True}, opened_by="intake", incident_id=incident_id)
 
     for _ in range(500):  # wait for the task, with a deadline (about 10 s)
-        state: IncidentState = await h.query("state", result_type=IncidentState)
+        state = await incidents.state(incident_id)
         if state.steps["assess"].status == "active":
             break
         await asyncio.sleep(0.02)
-    with pytest.raises(WorkflowUpdateFailedError):
-        await act(UPDATE_NOTE, Note(actor=ALICE, text="on it", step="assess"))
-    await act(UPDATE_COMPLETE, CompleteTask(step="assess", actor=ALICE, data=FORM))
+    with pytest.raises(ActionRefused) as caught:
+        await incidents.act(incident_id, Note(actor=ALICE, text="on it", step="assess"))
+    assert caught.value.kind == Refusal.REFUSED  # the codec client decrypted the failure
+    assert caught.value.reason == "the note store is unavailable"
+    await incidents.act(incident_id, CompleteTask(step="assess", actor=ALICE, data=FORM))
     for voter in (BOB, CARA):
         for _ in range(500):
-            state = await h.query("state", result_type=IncidentState)
+            state = await incidents.state(incident_id)
             if state.steps["approve"].status == "active":
                 break
             await asyncio.sleep(0.02)
-        await act(UPDATE_VOTE, Vote(step="approve", actor=voter, decision="approve", reason="ok"))
+        vote = Vote(step="approve", actor=voter, decision="approve", reason="ok")
+        await incidents.act(incident_id, vote)
     final: IncidentState = await h.result()
     assert final.outcome == "disclosed"
     return incident_id
@@ -96,22 +78,13 @@ def _payload_bytes(value: Any) -> list[bytes]:
 
 def test_encrypted_history_needs_its_key_for_every_command(tmp_path: Path) -> None:
     async def scenario() -> None:
-        async with bench() as b:
-            converter = data_converter_from_env({"SOPFLOW_CODEC_KEYS": KEYS})
-            config = b.env.client.config()
-            config["data_converter"] = converter
-            client = Client(**config)
-            queue = f"tq-{uuid.uuid4().hex[:8]}"
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                async with Worker(
-                    client,
-                    task_queue=queue,
-                    workflows=[NoteHandlerFails],
-                    activities=Fakes().activities(),
-                    activity_executor=pool,
-                ):
-                    incident_id = await encrypted_incident(client, queue)
-            address = b.env.client.service_client.config.target_host
+        converter = data_converter_from_env({"SOPFLOW_CODEC_KEYS": KEYS})
+        async with time_skipping_server(data_converter=converter) as env:
+            workers = incident_worker(env, Fakes().activities(), workflow=NoteHandlerFails)
+            async with workers as queue:
+                incidents = IncidentService(env.client, task_queue=queue)
+                incident_id = await encrypted_incident(incidents)
+            address = env.client.service_client.config.target_host
             keyed: dict[str, str | None] = {"TEMPORAL_ADDRESS": address, "SOPFLOW_CODEC_KEYS": KEYS}
             path = tmp_path / "export.json"
             code, _, err = await asyncio.to_thread(

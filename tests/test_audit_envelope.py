@@ -24,6 +24,8 @@ from sopflow.cli.app import app
 from sopflow.contract.plan import Plan
 from tests.conftest import SHIPPED
 
+pytestmark = pytest.mark.unit
+
 HISTORIES = Path(__file__).resolve().parent / "histories"
 CAN = sorted(HISTORIES.glob("legal-process-v1-US-continue-as-new-run*.json"))
 SLA = HISTORIES / "emergency-disclosure-v2-US-sla-breach.json"

@@ -22,10 +22,13 @@ from sopflow.audit.payloads import Decoder
 from sopflow.audit.replay import describe_failure
 from sopflow.cli import audit as audit_cli
 from sopflow.cli.app import app
-from sopflow.contract.messages import ActionResult, Actor, CompleteTask, IncidentState
-from sopflow.contract.names import UPDATE_COMPLETE
+from sopflow.contract.messages import Actor, CompleteTask, IncidentState
 from tests.harness import bench, compile_text, run
 from tests.test_replay import UnpatchedChange
+
+# Most of these replay files in process; one lists runs through the real dev server's
+# visibility, which makes the module end to end.
+pytestmark = pytest.mark.e2e
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 FILES = sorted(HISTORIES.glob("*.json"))
@@ -154,14 +157,10 @@ def test_query_replays_every_run_that_visibility_lists() -> None:
             handles = [await b.start(plan, continue_as_new_after=8)]
             handles += [await b.start(plan) for _ in range(2)]
             for h in handles:
-                latest = b.client.get_workflow_handle(h.id, result_type=IncidentState)
+                latest = b.incidents.handle(h.id)  # follows continue-as-new
                 for step in ("first", "second"):
                     await b.until(latest, _active(step))
-                    await latest.execute_update(
-                        UPDATE_COMPLETE,
-                        CompleteTask(step=step, actor=alice, data={"ok": True}),
-                        result_type=ActionResult,
-                    )
+                    await b.act(latest, CompleteTask(step=step, actor=alice, data={"ok": True}))
                 await latest.result()
             address = b.env.client.service_client.config.target_host
             query = "SopId = 'replay-query'"

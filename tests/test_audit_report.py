@@ -9,17 +9,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from temporalio import workflow
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Worker
 from typer.testing import CliRunner
 
 from sopflow.audit.envelope import dump_envelope
@@ -30,26 +26,22 @@ from sopflow.audit.report import build_report
 from sopflow.audit.report_model import AuditReport, Source
 from sopflow.audit.report_render import render_markdown
 from sopflow.cli.app import app
-from sopflow.contract import search
+from sopflow.client.incidents import ActionRefused, IncidentService, Refusal
+from sopflow.client.testing import incident_worker
 from sopflow.contract.messages import (
     ActionResult,
     Actor,
     Cancel,
     CompleteTask,
-    IncidentInput,
     IncidentState,
     Note,
     Vote,
 )
-from sopflow.contract.names import (
-    ESCALATION_CHANNEL,
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
-)
+from sopflow.contract.names import ESCALATION_CHANNEL, UPDATE_NOTE
 from tests.harness import Bench, Fakes, bench, compile_text, run
 from workflows.incident import IncidentWorkflow
+
+pytestmark = pytest.mark.workflow
 
 HISTORIES = Path(__file__).resolve().parent / "histories"
 runner = CliRunner()
@@ -120,12 +112,8 @@ CARA = Actor(id="cara", roles=["legal"])
 FORM = {"credible": True, "rationale": "a named target and a date"}
 
 
-async def act(h: WorkflowHandle[Any, Any], name: str, arg: Any) -> None:
-    await h.execute_update(name, arg, result_type=ActionResult)
-
-
 async def report_from_server(b: Bench, incident_id: str) -> AuditReport:
-    runs = await fetch_runs(b.client, incident_id)
+    runs = await fetch_runs(b.incidents, incident_id)
     return await build_report(runs, Decoder(), Source(kind="server", location=incident_id))
 
 
@@ -139,22 +127,18 @@ async def audited_incident(b: Bench) -> str:
         opened_by="intake",
         continue_as_new_after=20,
     )
-    latest = b.client.get_workflow_handle(h.id, result_type=IncidentState)
+    latest = b.incidents.handle(h.id)  # follows the incident across continue-as-new
     await b.until(latest, lambda s: s.steps["assess"].status == "active")
     await b.env.sleep(timedelta(minutes=31))
     await b.until(latest, lambda s: s.steps["assess"].breaches == 1)
-    await act(latest, UPDATE_NOTE, Note(actor=ALICE, text="calling the reporter", step="assess"))
-    await act(latest, UPDATE_COMPLETE, CompleteTask(step="assess", actor=ALICE, data=FORM))
+    await b.act(latest, Note(actor=ALICE, text="calling the reporter", step="assess"))
+    await b.act(latest, CompleteTask(step="assess", actor=ALICE, data=FORM))
     await b.until(latest, lambda s: s.steps["approve"].status == "active")
-    await act(
-        latest,
-        UPDATE_VOTE,
-        Vote(step="approve", actor=BOB, decision="approve", reason="the threat is real"),
+    await b.act(
+        latest, Vote(step="approve", actor=BOB, decision="approve", reason="the threat is real")
     )
-    await act(
-        latest,
-        UPDATE_VOTE,
-        Vote(step="approve", actor=CARA, decision="approve", reason="basis checked"),
+    await b.act(
+        latest, Vote(step="approve", actor=CARA, decision="approve", reason="basis checked")
     )
     final: IncidentState = await latest.result()
     assert (final.status, final.outcome, final.runs > 1) == ("completed", "disclosed", True)
@@ -166,7 +150,7 @@ def test_report_of_a_real_incident_says_who_did_what_why_and_on_what_basis(tmp_p
         async with bench() as b:
             incident_id = await audited_incident(b)
             report = await report_from_server(b, incident_id)
-            envelope, runs = await export_incident(b.client, incident_id, Decoder())
+            envelope, runs = await export_incident(b.incidents, incident_id, Decoder())
             exported = tmp_path / "export.json"
             exported.write_text(dump_envelope(envelope), encoding="utf-8")
             fakes = b.fakes
@@ -265,35 +249,21 @@ class NoteHandlerFails(IncidentWorkflow):
 def test_an_accepted_update_whose_handler_failed_is_shown_as_such() -> None:
     async def scenario() -> None:
         async with bench() as b:
-            queue = f"tq-{uuid.uuid4().hex[:8]}"
             plan = compile_text(AUDITED, POLICY)
             incident_id = f"inc-{uuid.uuid4().hex[:8]}"
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                async with Worker(
-                    b.client,
-                    task_queue=queue,
-                    workflows=[NoteHandlerFails],
-                    activities=Fakes().activities(),
-                    activity_executor=pool,
-                ):
-                    h = await b.client.start_workflow(
-                        plan.sop.id,
-                        IncidentInput(
-                            incident_id=incident_id,
-                            plan=plan,
-                            input={"urgent": False},
-                            opened_by="intake",
-                        ),
-                        id=incident_id,
-                        task_queue=queue,
-                        result_type=IncidentState,
-                        search_attributes=search.start_attributes("audited", 1, "US"),
-                    )
-                    await b.until(h, lambda s: s.steps["assess"].status == "active")
-                    with pytest.raises(WorkflowUpdateFailedError):
-                        await act(h, UPDATE_NOTE, Note(actor=ALICE, text="on it", step="assess"))
-                    await act(h, UPDATE_CANCEL, Cancel(actor=BOB, reason="opened twice"))
-                    await h.result()
+            workers = incident_worker(b.env, Fakes().activities(), workflow=NoteHandlerFails)
+            async with workers as queue:
+                incidents = IncidentService(b.client, task_queue=queue)
+                h = await incidents.start(
+                    plan, {"urgent": False}, opened_by="intake", incident_id=incident_id
+                )
+                await b.until(h, lambda s: s.steps["assess"].status == "active")
+                with pytest.raises(ActionRefused) as caught:
+                    await incidents.act(h.id, Note(actor=ALICE, text="on it", step="assess"))
+                assert caught.value.kind == Refusal.REFUSED
+                assert caught.value.reason == "the note store is unavailable"
+                await incidents.act(h.id, Cancel(actor=BOB, reason="opened twice"))
+                await h.result()
             report = await report_from_server(b, incident_id)
         note, cancel = report.actions
         assert (note.action, note.actor, note.reason, note.result) == (

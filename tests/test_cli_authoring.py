@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from sopflow.cli.app import app
 from tests.conftest import MINIMAL_SOP, REGIONS, WriteLib
 
+pytestmark = pytest.mark.e2e
+
 runner = CliRunner()
 
 

@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +22,6 @@ from typing import Any
 import pytest
 import structlog
 from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 from typer.testing import CliRunner, Result
 
 from activities.config import load_config
@@ -33,13 +29,15 @@ from activities.registry import build_activities
 from sopflow.cli.app import app
 from sopflow.cli.incidents import new_incident_id
 from sopflow.client.connection import connect, incident_status
+from sopflow.client.incidents import IncidentService
+from sopflow.client.testing import dev_server, incident_worker
 from sopflow.compile.lint import lint_library
 from sopflow.contract import search
 from sopflow.contract.messages import IncidentInput
 from sopflow.language.input_check import input_problems
 from tests.conftest import SHIPPED
-from tests.harness import TEMPORAL_CLI
-from workflows.incident import IncidentWorkflow
+
+pytestmark = pytest.mark.e2e
 
 QUEUE = "cli-tests"
 ID_LINE = re.compile(r"^inc-\d{8}-[0-9a-f]{6}$")
@@ -108,30 +106,19 @@ class Stack:
 
 async def _serve(stack: Stack, ready: threading.Event) -> None:
     try:
-        env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=str(TEMPORAL_CLI),
-            search_attributes=search.ALL_KEYS,
-        )
+        async with (
+            dev_server() as env,
+            incident_worker(env, build_activities(load_config()), task_queue=QUEUE, threads=8),
+        ):
+            stack.address = env.client.service_client.config.target_host
+            stack.loop, stack.stop = asyncio.get_running_loop(), asyncio.Event()
+            ready.set()
+            await stack.stop.wait()
     except BaseException as exc:
-        stack.error = exc
-        ready.set()
+        if not ready.is_set():  # the server or the worker did not start
+            stack.error = exc
+            ready.set()
         raise
-    try:
-        with ThreadPoolExecutor(max_workers=8) as executor:
-            async with Worker(
-                env.client,
-                task_queue=QUEUE,
-                workflows=[IncidentWorkflow],
-                activities=build_activities(load_config()),
-                activity_executor=executor,
-            ):
-                stack.address = env.client.service_client.config.target_host
-                stack.loop, stack.stop = asyncio.get_running_loop(), asyncio.Event()
-                ready.set()
-                await stack.stop.wait()
-    finally:
-        await env.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -467,14 +454,13 @@ async def _started(
 ) -> tuple[WorkflowExecutionDescription, dict[str, Any], IncidentInput]:
     """How the incident's workflow was started (then end it: no worker will ever run it)."""
     client = await connect(stack.address, "default")
-    handle = client.get_workflow_handle(incident)
-    desc = await handle.describe()
-    async for event in handle.fetch_history_events(page_size=1):
-        payloads = list(event.workflow_execution_started_event_attributes.input.payloads)
-        [inp] = await client.data_converter.decode(payloads, [IncidentInput])
-        await handle.terminate("test over")
-        return desc, dict(await desc.memo()), inp
-    raise AssertionError("no history")
+    incidents = IncidentService(client)
+    _handle, desc = await incidents.describe(incident)
+    started = (await incidents.history(incident)).events[0]
+    payloads = list(started.workflow_execution_started_event_attributes.input.payloads)
+    [inp] = await client.data_converter.decode(payloads, [IncidentInput])
+    await incidents.terminate(incident, "test over")
+    return desc, dict(await desc.memo()), inp
 
 
 def test_start_sets_the_workflow_up_for_visibility_and_data_routing(stack: Stack) -> None:

@@ -38,6 +38,8 @@ from sopflow.client.codec import (
 )
 from sopflow.contract.messages import Actor, CompleteTask
 
+pytestmark = pytest.mark.unit
+
 KEY_A = generate_key()
 KEY_B = generate_key()
 SHORT = base64.b64encode(os.urandom(16)).decode()

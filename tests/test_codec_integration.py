@@ -32,15 +32,12 @@ from sopflow.client.codec import (
     generate_key,
 )
 from sopflow.client.codec_server import CodecHTTPServer, make_server, serve_in_thread
-from sopflow.contract.messages import (
-    ActionResult,
-    Actor,
-    CompleteTask,
-    IncidentInput,
-    NotifyRequest,
-)
-from sopflow.contract.names import UPDATE_COMPLETE
+from sopflow.client.incidents import IncidentService
+from sopflow.contract.messages import Actor, CompleteTask, IncidentInput, NotifyRequest
 from tests.harness import bench, compile_text, run
+
+# The time-skipping server, and `sopflow codec serve` run as a process: end to end.
+pytestmark = pytest.mark.e2e
 
 KEY_ID = "k-int"
 KEY = generate_key()
@@ -118,14 +115,13 @@ def test_the_server_stores_ciphertext() -> None:
         async with bench(data_converter=encrypted_converter(codec())) as b:
             handle = await b.start(compile_text(SEALED), {"referral_id": referral})
             await b.until(handle, lambda s: s.steps["assess"].status == "active")
-            done: ActionResult = await handle.execute_update(
-                UPDATE_COMPLETE,
+            done = await b.act(
+                handle,
                 CompleteTask(
                     step="assess",
                     actor=Actor(id="amoreno", roles=["responder"]),
                     data={"rationale": rationale},
                 ),
-                result_type=ActionResult,
             )
             assert done.accepted
             final = await handle.result()
@@ -137,8 +133,8 @@ def test_the_server_stores_ciphertext() -> None:
             # A client with no codec reads what the server stores.
             config = b.client.config()
             config["data_converter"] = pydantic_data_converter
-            plain = Client(**config)
-            history = await plain.get_workflow_handle(handle.id).fetch_history()
+            plain = IncidentService(Client(**config), task_queue=b.task_queue)
+            history = await plain.history(handle.id)
             raw = history.to_json().encode() + b"".join(
                 e.SerializeToString() for e in history.events
             )
@@ -170,7 +166,7 @@ def test_the_server_stores_ciphertext() -> None:
             assert request.message == f"Referral {referral} assessed"
             # ...and the one without cannot.
             with pytest.raises(Exception, match="binary/encrypted"):
-                await plain.get_workflow_handle(handle.id).result()
+                await plain.handle(handle.id).result()
 
     run(scenario)
 

@@ -8,9 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from sopflow.compile.lint import lint_library
 from sopflow.contract.plan import ApprovalPlan, DisclosureCheckPlan, Plan, TaskPlan, TriagePlan
 from tests.conftest import MINIMAL_SOP, REGIONS, WriteLib
+
+pytestmark = pytest.mark.e2e
 
 POLICY = """\
 apiVersion: sopflow/v1

@@ -13,6 +13,8 @@ from tests.harness import compile_text
 from workflows import conductor
 from workflows.form_check import form_errors
 
+pytestmark = pytest.mark.unit
+
 SOP = """\
 apiVersion: sopflow/v1
 kind: SOP

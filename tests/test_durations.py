@@ -4,6 +4,8 @@ import pytest
 
 from sopflow.language.durations import DurationError, format_duration, parse_duration
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("text", "seconds"),

@@ -29,9 +29,12 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 
 from sopflow.client.connection import connect
+from sopflow.client.incidents import IncidentService
 from sopflow.contract.messages import IncidentState
 from tests.conftest import SHIPPED
 from tests.test_cli_incidents import ID_LINE, THREAT
+
+pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 SOPFLOW = BIN / "sopflow"
@@ -213,9 +216,8 @@ def sink() -> Iterator[tuple[str, list[str]]]:
 
 
 async def _history(address: str, incident: str) -> tuple[IncidentState, Counter[str], list[int]]:
-    client = await connect(address, "default")
-    handle = client.get_workflow_handle(incident, result_type=IncidentState)
-    history = await handle.fetch_history()
+    incidents = IncidentService(await connect(address, "default"))
+    history = await incidents.history(incident)
     scheduled: Counter[str] = Counter()
     attempts = []
     for event in history.events:
@@ -223,7 +225,7 @@ async def _history(address: str, incident: str) -> tuple[IncidentState, Counter[
             scheduled[event.activity_task_scheduled_event_attributes.activity_type.name] += 1
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             attempts.append(event.activity_task_started_event_attributes.attempt)
-    return await handle.result(), scheduled, attempts
+    return await incidents.handle(incident).result(), scheduled, attempts
 
 
 def test_killing_the_worker_mid_incident_runs_every_step_once(

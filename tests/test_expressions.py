@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sopflow.contract.expressions import (
     Scope,
     check_expression,
@@ -10,6 +12,8 @@ from sopflow.contract.expressions import (
     references,
     render_template,
 )
+
+pytestmark = pytest.mark.unit
 
 STEPS = frozenset({"verify", "spoc-check"})
 

@@ -9,6 +9,8 @@ from jsonschema import Draft202012Validator
 
 from sopflow.language.form_schema import schema_problem
 
+pytestmark = pytest.mark.unit
+
 CASES: list[dict[str, Any]] = [
     {"type": "object", "properties": {"a": {"type": "string", "minLength": 1}}},
     {"type": ["string", "null"], "enum": ["a", None]},

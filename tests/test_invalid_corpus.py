@@ -24,6 +24,8 @@ from sopflow.compile.lint import lint_library
 from sopflow.language.diagnostics import CODES, Diagnostic
 from sopflow.language.yaml_source import MAX_FILE_BYTES
 
+pytestmark = pytest.mark.e2e
+
 CORPUS = Path(__file__).resolve().parent / "corpus" / "invalid"
 CASES = sorted(p for p in CORPUS.iterdir() if p.is_dir())
 

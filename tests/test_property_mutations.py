@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -16,6 +17,8 @@ from sopflow.compile.lint import lint_library
 from sopflow.language.diagnostics import CODES
 from sopflow.language.yaml_source import parse_text
 from tests.conftest import SHIPPED
+
+pytestmark = pytest.mark.unit
 
 FAMILY = "emergency-disclosure"
 FILES = sorted(

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from sopflow.cli.app import app
 from tests.conftest import WriteLib
 
+pytestmark = pytest.mark.workflow
+
 runner = CliRunner()
 
 SOP = """\

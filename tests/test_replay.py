@@ -30,6 +30,8 @@ from sopflow.contract.plan import TaskPlan
 from workflows.incident import IncidentWorkflow
 from workflows.runner import Goto, StepRunner
 
+pytestmark = pytest.mark.unit
+
 HISTORIES = Path(__file__).resolve().parent / "histories"
 LIBRARY = Path(__file__).resolve().parent.parent / "sop_definitions"
 FILES = sorted(HISTORIES.glob("*.json"))

@@ -16,6 +16,8 @@ from sopflow.language.schema import SCHEMA_PATH, schema_text
 from sopflow.language.yaml_source import parse_text
 from tests.conftest import REPO, SHIPPED
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def result() -> LintResult:

@@ -9,11 +9,14 @@ from collections import defaultdict
 
 import pytest
 
+from sopflow.cli.rehearse import DEFAULT_JOBS
 from sopflow.compile.lint import lint_library
 from sopflow.contract.plan import EndPlan
 from sopflow.rehearsal.batch import Result, rehearse_all
 from sopflow.rehearsal.cases import collect
 from tests.conftest import SHIPPED
+
+pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +24,7 @@ def played() -> tuple[list[Result], dict[tuple[str, int, str], str]]:
     result = lint_library(SHIPPED)
     found = collect([], result)
     assert not found.blocked, found.blocked
-    results = asyncio.run(rehearse_all(found.ready))
+    results = asyncio.run(rehearse_all(found.ready, jobs=DEFAULT_JOBS))
     # The "successful" outcome of a plan: its first end step's.
     happy = {
         key: next(s.outcome for s in plan.steps_by_id().values() if isinstance(s, EndPlan))

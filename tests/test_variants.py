@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sopflow.compile.lint import lint_library
 from sopflow.contract.plan import ApprovalPlan, TaskPlan
 from tests.conftest import MINIMAL_SOP, REGIONS, WriteLib
+
+pytestmark = pytest.mark.unit
 
 VARIANT_HEAD = """\
 apiVersion: sopflow/v1

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.harness import bench, compile_text, run
+
+pytestmark = pytest.mark.workflow
 
 AUTOMATED = """\
 apiVersion: sopflow/v1

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from sopflow.contract.messages import ExternalEvent, IncidentState
-from sopflow.contract.names import SIGNAL_EVENT
 from tests.harness import Fakes, bench, compile_text, run
+
+pytestmark = pytest.mark.workflow
 
 HEAD = """\
 apiVersion: sopflow/v1
@@ -61,8 +64,8 @@ def test_event_wait_receives_data_and_times_out() -> None:
             plan = compile_text(sop)
             h = await b.start(plan)
             await b.until(h, lambda s: s.steps["hold"].status == "active")
-            await h.signal(SIGNAL_EVENT, ExternalEvent(name="other", data={}))
-            await h.signal(SIGNAL_EVENT, ExternalEvent(name="data-produced", data={"n": 3}))
+            await b.act(h, ExternalEvent(name="other", data={}))
+            await b.act(h, ExternalEvent(name="data-produced", data={"n": 3}))
             final: IncidentState = await h.result()
             assert final.outcome == "resolved" and final.steps["hold"].output == {"n": 3}
             assert [e.name for e in final.pending_events] == ["other"]

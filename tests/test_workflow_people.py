@@ -6,8 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHandle
 
+from sopflow.client.incidents import Action, ActionRefused, Refusal
 from sopflow.contract.messages import (
     ActionResult,
     Actor,
@@ -17,8 +18,11 @@ from sopflow.contract.messages import (
     Note,
     Vote,
 )
-from sopflow.contract.names import UPDATE_CANCEL, UPDATE_COMPLETE, UPDATE_NOTE, UPDATE_VOTE
 from tests.harness import Bench, bench, compile_text, run
+
+# The time-skipping server, and the real dev server for the refusals (only there does a
+# refused update leave no trace): end to end.
+pytestmark = pytest.mark.e2e
 
 PEOPLE = """\
 apiVersion: sopflow/v1
@@ -63,29 +67,23 @@ BOB = Actor(id="bob", roles=["lead"])
 CARA = Actor(id="cara", roles=["legal"])
 
 
-async def complete(h: WorkflowHandle[Any, Any], actor: Actor, data: dict[str, Any]) -> ActionResult:
-    result: ActionResult = await h.execute_update(
-        UPDATE_COMPLETE,
-        CompleteTask(step="verify", actor=actor, data=data),
-        result_type=ActionResult,
-    )
-    return result
+async def complete(
+    b: Bench, h: WorkflowHandle[Any, Any], actor: Actor, data: dict[str, Any]
+) -> ActionResult:
+    return await b.act(h, CompleteTask(step="verify", actor=actor, data=data))
 
 
-async def vote(h: WorkflowHandle[Any, Any], actor: Actor, decision: str) -> ActionResult:
-    req = Vote(step="approve", actor=actor, decision=decision, reason="checked")
-    result: ActionResult = await h.execute_update(UPDATE_VOTE, req, result_type=ActionResult)
-    return result
+async def vote(b: Bench, h: WorkflowHandle[Any, Any], actor: Actor, decision: str) -> ActionResult:
+    return await b.act(h, Vote(step="approve", actor=actor, decision=decision, reason="checked"))
 
 
-async def refused(
-    b: Bench, h: WorkflowHandle[Any, Any], update: str, arg: Any, reason: str
-) -> None:
+async def refused(b: Bench, h: WorkflowHandle[Any, Any], action: Action, reason: str) -> None:
     """The action is refused with ``reason`` and the history does not grow."""
     before = await b.history_length(h)
-    with pytest.raises(WorkflowUpdateFailedError) as caught:
-        await h.execute_update(update, arg, result_type=ActionResult)
-    assert reason in str(caught.value.cause)
+    with pytest.raises(ActionRefused) as caught:
+        await b.act(h, action)
+    assert caught.value.kind == Refusal.REFUSED
+    assert reason in caught.value.reason
     assert await b.history_length(h) == before
 
 
@@ -98,10 +96,10 @@ def test_task_then_quorum_of_two_approves() -> None:
         async with bench() as b:
             h = await b.start(compile_text(PEOPLE))
             await b.until(h, active("verify"))
-            await complete(h, ALICE, {"verified": True})
+            await complete(b, h, ALICE, {"verified": True})
             await b.until(h, active("approve"))
-            await vote(h, BOB, "approve")
-            await vote(h, CARA, "approve")
+            await vote(b, h, BOB, "approve")
+            await vote(b, h, CARA, "approve")
             final: IncidentState = await h.result()
             assert (final.status, final.outcome) == ("completed", "resolved")
             assert final.steps["verify"].output == {"verified": True}
@@ -118,9 +116,9 @@ def test_a_rejection_routes_to_its_step() -> None:
         async with bench() as b:
             h = await b.start(compile_text(PEOPLE))
             await b.until(h, active("verify"))
-            await complete(h, ALICE, {"verified": True})
+            await complete(b, h, ALICE, {"verified": True})
             await b.until(h, active("approve"))
-            await vote(h, BOB, "reject")
+            await vote(b, h, BOB, "reject")
             final: IncidentState = await h.result()
             assert final.outcome == "rejected" and final.steps["refused"].status == "done"
 
@@ -133,30 +131,29 @@ def test_refused_actions_leave_the_history_untouched() -> None:
             h = await b.start(compile_text(PEOPLE), opened_by="bob")
             await b.until(h, active("verify"))
             task = CompleteTask(step="verify", actor=BOB, data={"verified": True})
-            await refused(b, h, UPDATE_COMPLETE, task, "does not hold role 'responder'")
+            await refused(b, h, task, "does not hold role 'responder'")
             bad_form = CompleteTask(step="verify", actor=ALICE, data={"verified": "yes"})
-            await refused(b, h, UPDATE_COMPLETE, bad_form, "verified: must be boolean")
+            await refused(b, h, bad_form, "verified: must be boolean")
             extra = CompleteTask(step="verify", actor=ALICE, data={"verified": True, "x": 1})
-            await refused(b, h, UPDATE_COMPLETE, extra, "x: is not a field of this form")
+            await refused(b, h, extra, "x: is not a field of this form")
             early = Vote(step="approve", actor=CARA, decision="approve", reason="r")
-            await refused(b, h, UPDATE_VOTE, early, "'approve' is pending, not active")
-            await refused(b, h, UPDATE_CANCEL, Cancel(actor=ALICE, reason="r"), "only the 'lead'")
+            await refused(b, h, early, "'approve' is pending, not active")
+            await refused(b, h, Cancel(actor=ALICE, reason="r"), "only the 'lead'")
             outsider = Note(actor=Actor(id="eve", roles=["press"]), text="hi")
-            await refused(b, h, UPDATE_NOTE, outsider, "holds none of this SOP's roles")
-            await complete(h, ALICE, {"verified": True})
+            await refused(b, h, outsider, "holds none of this SOP's roles")
+            await complete(b, h, ALICE, {"verified": True})
             await b.until(h, active("approve"))
             # bob opened the incident: four eyes refuses his vote.
             await refused(
                 b,
                 h,
-                UPDATE_VOTE,
                 Vote(step="approve", actor=BOB, decision="approve", reason="r"),
                 "four eyes",
             )
-            await vote(h, CARA, "approve")
+            await vote(b, h, CARA, "approve")
             again = Vote(step="approve", actor=CARA, decision="approve", reason="r")
-            await refused(b, h, UPDATE_VOTE, again, "already voted")
-            await refused(b, h, UPDATE_COMPLETE, task, "'verify' is done, not active")
+            await refused(b, h, again, "already voted")
+            await refused(b, h, task, "'verify' is done, not active")
 
     run(scenario)
 
@@ -184,11 +181,7 @@ def test_lead_cancels_with_a_reason() -> None:
         async with bench() as b:
             h = await b.start(compile_text(PEOPLE))
             await b.until(h, active("verify"))
-            await h.execute_update(
-                UPDATE_CANCEL,
-                Cancel(actor=BOB, reason="duplicate of another case"),
-                result_type=ActionResult,
-            )
+            await b.act(h, Cancel(actor=BOB, reason="duplicate of another case"))
             final: IncidentState = await h.result()
             assert (final.status, final.outcome) == ("cancelled", "cancelled")
             assert any(e.kind == "incident.cancelled" and e.actor == "bob" for e in final.timeline)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sopflow.language.yaml_source import MAX_FILE_BYTES, load_file, parse_text
+
+pytestmark = pytest.mark.unit
 
 
 def test_positions_of_values_and_keys_are_one_based() -> None:

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from temporalio.client import Client, WorkflowHistory
+from temporalio.client import WorkflowHistory
 
 from sopflow.audit.envelope import build_envelope
 from sopflow.audit.errors import AuditError
 from sopflow.audit.history_io import chain_problems, fetch_runs
 from sopflow.audit.payloads import Decoder
+from sopflow.client.incidents import IncidentService
 
 
 async def envelope_from_runs(
@@ -43,12 +44,12 @@ async def envelope_from_runs(
 
 
 async def export_incident(
-    client: Client, workflow_id: str, decoder: Decoder
+    incidents: IncidentService, workflow_id: str, decoder: Decoder
 ) -> tuple[dict[str, object], list[WorkflowHistory]]:
-    """The envelope of incident ``workflow_id`` from the client's namespace, every run
+    """The envelope of incident ``workflow_id`` from the service's namespace, every run
     across continue-as-new, and the runs themselves."""
-    runs = await fetch_runs(client, workflow_id)
+    runs = await fetch_runs(incidents, workflow_id)
     envelope = await envelope_from_runs(
-        runs, decoder, workflow_id=workflow_id, namespace=client.namespace
+        runs, decoder, workflow_id=workflow_id, namespace=incidents.namespace
     )
     return envelope, runs

@@ -6,7 +6,7 @@ run of an incident from the server, following continue-as-new.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -15,11 +15,11 @@ from google.protobuf import json_format
 from pydantic import ValidationError
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.api.history.v1.message_pb2 import WorkflowExecutionStartedEventAttributes
-from temporalio.client import Client, WorkflowHistory
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import WorkflowHistory
 
 from sopflow.audit.envelope import ENVELOPE_KIND, Envelope
 from sopflow.audit.errors import AuditError
+from sopflow.client.incidents import ActionRefused, IncidentService
 
 # A chain longer than this is a loop in the data, not an incident.
 MAX_RUNS = 100_000
@@ -205,37 +205,18 @@ def order_runs(histories: Sequence[WorkflowHistory], where: str) -> list[Workflo
     return ordered
 
 
-async def fetch_runs(client: Client, workflow_id: str) -> list[WorkflowHistory]:
+async def fetch_runs(incidents: IncidentService, workflow_id: str) -> list[WorkflowHistory]:
     """Every run of workflow ``workflow_id``, first to last, following continue-as-new from
     the first run of the latest chain. AuditError when there is no such workflow."""
     try:
-        latest = await client.get_workflow_handle(workflow_id).fetch_history()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise AuditError(
-                f"no incident {workflow_id!r} in namespace {client.namespace!r}"
-            ) from None
-        raise
+        latest = await incidents.history(workflow_id)
+    except ActionRefused as exc:
+        raise AuditError(exc.reason) from None
     if not latest.events:
         raise AuditError(f"{workflow_id}: the server returned an empty history")
     run_id: str | None = started(latest).first_execution_run_id or latest.run_id
     runs: list[WorkflowHistory] = []
     while run_id and len(runs) < MAX_RUNS:
-        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
-        runs.append(await handle.fetch_history())
+        runs.append(await incidents.history(workflow_id, run_id))
         run_id = continued_to(runs[-1])
     return runs
-
-
-async def query_histories(client: Client, query: str) -> AsyncIterator[WorkflowHistory]:
-    """The history of every run of an incident that visibility lists for ``query``
-    (ANDed with ``SopId IS NOT NULL``: only sopflow incidents)."""
-    visibility = f"SopId IS NOT NULL AND ({query})" if query.strip() else "SopId IS NOT NULL"
-    async for history in client.list_workflows(visibility).map_histories():
-        yield history
-
-
-async def count_query(client: Client, query: str) -> int:
-    """How many runs ``query_histories`` will yield (for a progress bar)."""
-    visibility = f"SopId IS NOT NULL AND ({query})" if query.strip() else "SopId IS NOT NULL"
-    return (await client.count_workflows(visibility)).count

@@ -20,19 +20,19 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from temporalio.client import Client
 
 from sopflow.audit.envelope import compute_digest, dump_envelope
 from sopflow.audit.errors import AuditError
 from sopflow.audit.export import export_incident
-from sopflow.audit.history_io import count_query, fetch_runs, load_file, order_runs, query_histories
+from sopflow.audit.history_io import fetch_runs, load_file, order_runs
 from sopflow.audit.payloads import Decoder
 from sopflow.audit.report import build_report
 from sopflow.audit.report_model import AuditReport, Source
 from sopflow.audit.report_render import render_markdown
 from sopflow.audit.verify import verify_export
 from sopflow.cli.authoring import fail
-from sopflow.cli.incidents import run as run_with_client
+from sopflow.cli.incidents import with_incidents
+from sopflow.client.incidents import IncidentService
 from sopflow.language.library import default_definitions
 
 if TYPE_CHECKING:  # replay loads the interpreter and Temporal's worker: only for `replay`
@@ -55,17 +55,18 @@ def _offline(work: Coroutine[Any, Any, T]) -> T:
         raise fail(str(exc)) from None
 
 
-def _online(work: Callable[[Client], Coroutine[Any, Any, T]]) -> T:
-    """Connect from the environment and run ``work(client)``; same error handling."""
+def _online(work: Callable[[IncidentService], Coroutine[Any, Any, T]]) -> T:
+    """Connect from the environment and run ``work`` with the incident service; same error
+    handling."""
 
-    async def guarded(client: Client) -> T:
+    async def guarded(incidents: IncidentService) -> T:
         try:
-            result: T = await work(client)
+            result: T = await work(incidents)
         except AuditError as exc:
             raise fail(str(exc)) from None
         return result
 
-    result: T = run_with_client(guarded)
+    result: T = with_incidents(guarded)
     return result
 
 
@@ -100,8 +101,8 @@ def export(
     """Export an incident's history, every run across continue-as-new, in Temporal's JSON
     history format inside an envelope with its plan hash and SHA-256 digest."""
 
-    async def go(client: Client) -> tuple[dict[str, Any], int, int]:
-        envelope, runs = await export_incident(client, incident_id, _decoder())
+    async def go(incidents: IncidentService) -> tuple[dict[str, Any], int, int]:
+        envelope, runs = await export_incident(incidents, incident_id, _decoder())
         return envelope, len(runs), sum(len(r.events) for r in runs)
 
     envelope, runs, events = _online(go)
@@ -224,9 +225,9 @@ def replay(
     else:
         visibility = query or ""
 
-        async def go(client: Client) -> _Lines:
-            lines = _Lines(await count_query(client, visibility))
-            histories = history_items(query_histories(client, visibility))
+        async def go(incidents: IncidentService) -> _Lines:
+            lines = _Lines(await incidents.count(visibility))
+            histories = history_items(incidents.histories(visibility))
             await _replay_all(replay_items(histories, _decoder().converter), lines)
             return lines
 
@@ -296,9 +297,9 @@ def report(
     else:
         incident_id = targets[0]
 
-        async def go(client: Client) -> AuditReport:
-            runs = await fetch_runs(client, incident_id)
-            source = Source(kind="server", location=f"{client.namespace}/{incident_id}")
+        async def go(incidents: IncidentService) -> AuditReport:
+            runs = await fetch_runs(incidents, incident_id)
+            source = Source(kind="server", location=f"{incidents.namespace}/{incident_id}")
             return await build_report(runs, decoder, source, workflow_id=incident_id)
 
         result = _online(go)

@@ -23,29 +23,19 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Column, Table
-from temporalio.client import (
-    Client,
-    WorkflowExecution,
-    WorkflowExecutionDescription,
-    WorkflowHandle,
-)
-from temporalio.common import WorkflowIDReusePolicy
-from temporalio.service import RPCError, RPCStatusCode
 
 from sopflow.cli.authoring import DefinitionsOpt, fail, resolve
 from sopflow.client.codec import CodecError
-from sopflow.client.connection import (
-    StateUnavailable,
-    address_from_env,
-    connect,
-    data_task_queue,
-    incident_state,
-    incident_status,
-    task_queue_from_env,
+from sopflow.client.connection import data_task_queue, task_queue_from_env
+from sopflow.client.incidents import (
+    ActionRefused,
+    IncidentService,
+    IncidentView,
+    NoAnswer,
+    Refusal,
 )
+from sopflow.client.session import TemporalError, TemporalUnavailable, with_service
 from sopflow.compile.lint import LintResult, lint_library
-from sopflow.contract import search
-from sopflow.contract.messages import IncidentInput, IncidentState
 from sopflow.contract.plan import Plan
 from sopflow.language.diagnostics import render_text
 from sopflow.language.input_check import input_problems
@@ -56,60 +46,30 @@ T = TypeVar("T")
 JsonOpt = typer.Option(False, "--json", help="Print JSON for machines instead of tables.")
 
 
-# --- plumbing shared with the task commands
+# --- plumbing shared with the task and audit commands
 
 
-def run(action: Callable[[Client], Coroutine[Any, Any, T]]) -> T:
-    """Connect from the environment and run ``action``; every Temporal failure becomes a
-    message and exit 1, never a traceback."""
-    address = address_from_env()
-
-    async def go() -> T:
-        try:
-            client = await connect()
-        except CodecError as exc:  # the payload keys are misconfigured, not the server
-            raise fail(str(exc)) from None
-        except Exception as exc:  # the SDK raises RuntimeError for every connect failure
-            raise fail(f"cannot reach Temporal at {address}: {exc}") from None
-        return await action(client)
-
+def with_incidents(action: Callable[[IncidentService], Coroutine[Any, Any, T]]) -> T:
+    """Connect from the environment and run ``action`` with the incident service; every
+    failure becomes a message and exit 1, never a traceback."""
     try:
-        return asyncio.run(go())
+        return asyncio.run(with_service(action))
     except typer.Exit:
         raise
-    except RPCError as exc:
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise fail(f"cannot reach Temporal at {address}: {exc.message}") from None
-        raise fail(f"Temporal refused the request: {exc.message}") from None
+    except ActionRefused as exc:
+        if exc.kind in (Refusal.NOT_FOUND, Refusal.NOT_AN_INCIDENT):
+            raise fail(exc.reason) from None
+        raise refused(exc.reason) from None
+    except (CodecError, NoAnswer, TemporalUnavailable, TemporalError) as exc:
+        raise fail(str(exc)) from None
     except Exception as exc:  # no tracebacks: say what broke, in one line
         raise fail(f"{type(exc).__name__}: {exc}") from None
 
 
-async def incident_handle(
-    client: Client, incident_id: str
-) -> tuple[WorkflowHandle[Any, IncidentState], WorkflowExecutionDescription]:
-    """The handle and description of a sopflow incident, or exit 1 saying why not."""
-    handle = client.get_workflow_handle(incident_id, result_type=IncidentState)
-    try:
-        desc = await handle.describe()
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise fail(f"no incident {incident_id!r}") from None
-        raise
-    if desc.typed_search_attributes.get(search.SOP_ID) is None:
-        raise fail(f"workflow {incident_id!r} is not a sopflow incident")
-    return handle, desc
-
-
-async def read_state(
-    handle: WorkflowHandle[Any, IncidentState], wf: WorkflowExecution
-) -> IncidentState | None:
-    """The incident's state, or None (with a note) when no worker answers its query."""
-    try:
-        return await incident_state(handle, wf.status)
-    except StateUnavailable as exc:
-        print(f"note: {handle.id}: {exc}", file=sys.stderr)
-        return None
+def refused(reason: str) -> typer.Exit:
+    """``refused: <reason>`` on stderr, and exit 1."""
+    print(f"refused: {reason}", file=sys.stderr)
+    return typer.Exit(1)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -213,32 +173,13 @@ def start(
         data_region = plan.region.data_region or plan.region.code
         data_queue = data_task_queue(data_region, task_queue_from_env())
     incident_id = new_incident_id()
-    inp = IncidentInput(
-        incident_id=incident_id,
-        plan=plan,
-        input=data,
-        opened_by=opener,
-        data_task_queue=data_queue,
-    )
 
-    async def go(client: Client) -> None:
-        await client.start_workflow(
-            plan.sop.id,
-            inp,
-            id=incident_id,
-            task_queue=task_queue_from_env(),
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=search.start_attributes(
-                plan.sop.id, plan.sop.version, plan.region.code
-            ),
-            memo={
-                "title": plan.sop.title,
-                "sop": f"{plan.sop.id}@{plan.sop.version}",
-                "region": plan.region.code,
-            },
+    async def go(incidents: IncidentService) -> None:
+        await incidents.start(
+            plan, data, opened_by=opener, incident_id=incident_id, data_task_queue=data_queue
         )
 
-    run(go)
+    with_incidents(go)
     print(f"opened {name} by {opener}: {plan.sop.title}")
     print(incident_id)
 
@@ -261,28 +202,23 @@ def list_incidents(
     as_json: bool = JsonOpt,
 ) -> None:
     """List incidents (workflows whose type is an SOP id), newest first."""
-    visibility = "SopId IS NOT NULL" + (f" AND ({query})" if query else "")
 
-    async def go(client: Client) -> list[dict[str, Any]]:
-        rows = []
-        async for wf in client.list_workflows(visibility, limit=limit):
-            attrs = wf.typed_search_attributes
-            outcome = attrs.get(search.OUTCOME)
-            rows.append(
-                {
-                    "id": wf.id,
-                    "sop": attrs.get(search.SOP_ID),
-                    "version": attrs.get(search.SOP_VERSION),
-                    "region": attrs.get(search.REGION),
-                    "severity": attrs.get(search.SEVERITY),
-                    "status": incident_status(wf.status, None, outcome),
-                    "outcome": outcome,
-                    "started": iso(wf.start_time),
-                }
-            )
-        return rows
+    async def go(incidents: IncidentService) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": found.id,
+                "sop": found.sop,
+                "version": found.version,
+                "region": found.region,
+                "severity": found.severity,
+                "status": found.status,
+                "outcome": found.outcome,
+                "started": iso(found.started_at),
+            }
+            for found in await incidents.list(query, limit=limit)
+        ]
 
-    rows = run(go)
+    rows = with_incidents(go)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -295,16 +231,13 @@ def list_incidents(
     print(plural(len(rows), "incident"), file=sys.stderr)
 
 
-def incident_json(
-    incident_id: str, desc: WorkflowExecutionDescription, state: IncidentState | None
-) -> dict[str, Any]:
+def incident_json(view: IncidentView) -> dict[str, Any]:
     """What ``show --json`` prints. Without the state (no worker answered), what visibility
     knows: the attributes, and the steps waiting on people as active."""
-    attrs = desc.typed_search_attributes
-    outcome = state.outcome if state else attrs.get(search.OUTCOME)
+    summary, state = view.summary, view.state
     steps = [
         {"id": sid, "status": "active", "role": None, "due_at": None, "output": None}
-        for sid in attrs.get(search.ACTIVE_STEPS) or []
+        for sid in summary.active_steps
     ]
     if state is not None:
         steps = [
@@ -313,14 +246,14 @@ def incident_json(
             for s in state.steps.values()
         ]
     return {
-        "id": incident_id,
-        "sop": state.sop if state else attrs.get(search.SOP_ID),
-        "version": state.version if state else attrs.get(search.SOP_VERSION),
-        "region": state.region if state else attrs.get(search.REGION),
+        "id": summary.id,
+        "sop": summary.sop,
+        "version": summary.version,
+        "region": summary.region,
         "plan_hash": state.plan_hash if state else None,
-        "status": incident_status(desc.status, state, outcome),
-        "outcome": outcome,
-        "severity": state.severity if state else attrs.get(search.SEVERITY),
+        "status": summary.status,
+        "outcome": summary.outcome,
+        "severity": summary.severity,
         "steps": steps,
         "timeline": [
             e.model_dump(mode="json") | {"at": iso(e.at)} for e in (state.timeline if state else [])
@@ -334,11 +267,13 @@ def show(
 ) -> None:
     """Show an incident: status, steps and timeline."""
 
-    async def go(client: Client) -> dict[str, Any]:
-        handle, desc = await incident_handle(client, incident_id)
-        return incident_json(incident_id, desc, await read_state(handle, desc))
+    async def go(incidents: IncidentService) -> dict[str, Any]:
+        found = await incidents.view(incident_id)
+        if found.unavailable:
+            print(f"note: {incident_id}: {found.unavailable}", file=sys.stderr)
+        return incident_json(found)
 
-    view = run(go)
+    view = with_incidents(go)
     if as_json:
         print(json.dumps(view, indent=2, ensure_ascii=False))
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -30,6 +31,10 @@ if TYPE_CHECKING:  # the runner loads Temporal's test environment: only when reh
     from sopflow.rehearsal.runner import Observed
 
 
+# Each rehearsal waits on its own test server most of the time: two at once keep two cores busy.
+DEFAULT_JOBS = min(os.cpu_count() or 1, 4)
+
+
 def rehearse(
     targets: list[Path] | None = typer.Argument(
         None,
@@ -42,6 +47,13 @@ def rehearse(
     ),
     output: str = typer.Option("text", "--format", help="text or json."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show every action played."),
+    jobs: int = typer.Option(
+        DEFAULT_JOBS,
+        "--jobs",
+        "-j",
+        min=1,
+        help="Rehearsals played at once, each on its own test server (results keep file order).",
+    ),
 ) -> None:
     """Run rehearsals on the time-skipping test server; exit 1 on any mismatch."""
     if output not in ("text", "json"):
@@ -60,7 +72,7 @@ def rehearse(
     shown = (lambda r: print(_verdict(r, verbose), flush=True)) if text else None
     from sopflow.rehearsal.batch import rehearse_all  # late: see TYPE_CHECKING above
 
-    results = asyncio.run(rehearse_all(found.ready, shown)) if found.ready else []
+    results = asyncio.run(rehearse_all(found.ready, shown, jobs=jobs)) if found.ready else []
     report = _coverage(result, found, results, explicit=bool(targets)) if show_coverage else []
     if text:
         for entry in report:

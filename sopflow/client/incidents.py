@@ -1,0 +1,495 @@
+"""The incident service: the one way every interface starts, reads and acts on incidents.
+
+The CLI, the rehearsal runner, the tests and the benchmarks call this, and the HTTP API and
+the console will too, so an incident is started, acted on and read the same way whoever
+asks. Temporal stays the only record: the service holds no incident state of its own.
+
+Actions are Workflow Updates sent by reference to the workflow's own methods (so a renamed
+handler is a type error, not a silent miss), each with an update id built from the caller's
+request id, so a retried request is applied at most once. Every way an action can be turned
+down ends in one exception, :class:`ActionRefused`, whose ``kind`` says why (the API maps it
+to a status code) and whose message is the reason a person reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, assert_never
+
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowHistory,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.service import RPCError, RPCStatusCode
+
+from sopflow.client.connection import StateUnavailable, incident_state, incident_status
+from sopflow.contract import search
+from sopflow.contract.messages import (
+    ActionResult,
+    Actor,
+    Cancel,
+    CompleteTask,
+    ExternalEvent,
+    IncidentInput,
+    IncidentState,
+    Note,
+    Vote,
+)
+from sopflow.contract.names import (
+    SIGNAL_EVENT,
+    TASK_QUEUE,
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+)
+from sopflow.contract.plan import ApprovalPlan, Plan, TaskPlan
+from workflows.incident import IncidentWorkflow
+
+Action = CompleteTask | Vote | Note | Cancel | ExternalEvent
+"""What a person (or, for ``ExternalEvent``, an outside system) can do to an incident."""
+
+DEFAULT_ACTION_TIMEOUT_S = 30.0
+
+
+class Refusal(StrEnum):
+    """Why an action was turned down: one stable cause per way it can fail."""
+
+    NOT_FOUND = "not_found"  # no workflow with that id
+    NOT_AN_INCIDENT = "not_an_incident"  # a workflow, but not a sopflow incident
+    CLOSED = "closed"  # the incident has ended
+    REFUSED = "refused"  # the workflow's validator said no (role, step, form, vote...)
+
+
+class ActionRefused(Exception):
+    """An action or lookup the service turned down; ``str()`` is the reason for people."""
+
+    def __init__(self, reason: str, kind: Refusal) -> None:
+        super().__init__(reason)
+        self.reason, self.kind = reason, kind
+
+
+class NoAnswer(Exception):
+    """The incident did not answer in time (no worker running?). Retrying with the same
+    request id is safe: Temporal applies an update id at most once."""
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSummary:
+    """An incident as visibility (the typed search attributes) knows it: no worker needed."""
+
+    id: str
+    sop: str | None
+    version: int | None
+    region: str | None
+    severity: str | None
+    status: str  # running|completed|failed|cancelled|terminated
+    outcome: str | None
+    started_at: datetime | None
+    active_steps: tuple[str, ...]
+    pending_roles: tuple[str, ...]
+    sla_breached: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    """An incident with its state, when a worker (or the final result) could give it;
+    ``unavailable`` says why not otherwise."""
+
+    summary: IncidentSummary
+    state: IncidentState | None
+    unavailable: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTask:
+    """A task or approval waiting on people, with the roles that may act on it."""
+
+    incident: str
+    sop: str
+    version: int
+    region: str
+    severity: str | None
+    step: str
+    title: str
+    type: str
+    roles: tuple[str, ...]
+    due_at: datetime | None
+
+
+def new_request_id() -> str:
+    """A fresh request id (a UUID): pass it again to retry the same action safely."""
+    return str(uuid.uuid4())
+
+
+def update_id(action: Action, request_id: str) -> str:
+    """The Temporal update id of one request: the same request id gives the same update id,
+    so Temporal applies a retried request at most once."""
+    name, step = _update_key(action)
+    return f"{name}:{step or '-'}:{request_id}"
+
+
+def _update_key(action: Action) -> tuple[str, str | None]:
+    match action:
+        case CompleteTask():
+            return UPDATE_COMPLETE, action.step
+        case Vote():
+            return UPDATE_VOTE, action.step
+        case Note():
+            return UPDATE_NOTE, action.step
+        case Cancel():
+            return UPDATE_CANCEL, None
+        case ExternalEvent():
+            return SIGNAL_EVENT, None
+        case _:
+            assert_never(action)
+
+
+def _summary(
+    incident_id: str,
+    status: WorkflowExecutionStatus | None,
+    attrs: Any,
+    started_at: datetime | None,
+    state: IncidentState | None = None,
+) -> IncidentSummary:
+    outcome = state.outcome if state else attrs.get(search.OUTCOME)
+    return IncidentSummary(
+        id=incident_id,
+        sop=state.sop if state else attrs.get(search.SOP_ID),
+        version=state.version if state else attrs.get(search.SOP_VERSION),
+        region=state.region if state else attrs.get(search.REGION),
+        severity=state.severity if state else attrs.get(search.SEVERITY),
+        status=incident_status(status, state, outcome),
+        outcome=outcome,
+        started_at=started_at,
+        active_steps=tuple(attrs.get(search.ACTIVE_STEPS) or ()),
+        pending_roles=tuple(attrs.get(search.PENDING_ROLES) or ()),
+        sla_breached=bool(attrs.get(search.SLA_BREACHED)),
+    )
+
+
+def _by_due_time(task: OpenTask) -> tuple[bool, float, str, str]:
+    """Soonest due first; tasks without a due time last."""
+    due = task.due_at.timestamp() if task.due_at else 0.0
+    return (task.due_at is None, due, task.incident, task.step)
+
+
+def _incidents_only(query: str) -> str:
+    """``query`` narrowed to sopflow incidents (workflows carrying an SOP id)."""
+    return f"SopId IS NOT NULL AND ({query})" if query.strip() else "SopId IS NOT NULL"
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _reason(exc: WorkflowUpdateFailedError) -> str:
+    cause = exc.cause
+    return str(cause.message if isinstance(cause, ApplicationError | FailureError) else exc)
+
+
+@dataclass
+class IncidentService:
+    """Start, act on, read and list incidents on one Temporal namespace.
+
+    ``task_queue`` is where incidents run; ``data_task_queue`` (when set) names, per data
+    region, the queue of the activities that touch user data."""
+
+    client: Client
+    task_queue: str = TASK_QUEUE
+    action_timeout_s: float = DEFAULT_ACTION_TIMEOUT_S
+
+    # --- start
+
+    async def start(
+        self,
+        plan: Plan,
+        data: dict[str, Any],
+        *,
+        opened_by: str,
+        incident_id: str,
+        data_task_queue: str | None = None,
+        continue_as_new_after: int | None = None,
+    ) -> WorkflowHandle[Any, IncidentState]:
+        """Start an incident of a compiled (and linted) plan. The id must be new: an id
+        already used, even by a closed incident, is refused."""
+        extra = (
+            {}
+            if continue_as_new_after is None
+            else {"continue_as_new_after": continue_as_new_after}
+        )
+        inp = IncidentInput(
+            incident_id=incident_id,
+            plan=plan,
+            input=data,
+            opened_by=opened_by,
+            data_task_queue=data_task_queue,
+            **extra,
+        )
+        return await self.client.start_workflow(
+            plan.sop.id,
+            inp,
+            id=incident_id,
+            task_queue=self.task_queue,
+            result_type=IncidentState,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=search.start_attributes(
+                plan.sop.id, plan.sop.version, plan.region.code
+            ),
+            memo={
+                "title": plan.sop.title,
+                "sop": f"{plan.sop.id}@{plan.sop.version}",
+                "region": plan.region.code,
+            },
+        )
+
+    # --- act
+
+    async def act(
+        self, incident_id: str, action: Action, *, request_id: str | None = None
+    ) -> ActionResult:
+        """Apply one action. Raises ActionRefused (unknown or closed incident, or the
+        workflow's validator said no, with its reason) or NoAnswer (no worker in time)."""
+        handle = await self._running(incident_id)
+        if isinstance(action, ExternalEvent):
+            await handle.signal(IncidentWorkflow.on_event, action)
+            return ActionResult(detail=f"sent {action.name!r}")
+        update = update_id(action, request_id or new_request_id())
+        try:
+            call = self._send_update(handle, action, update)
+            return await asyncio.wait_for(call, self.action_timeout_s)
+        except WorkflowUpdateFailedError as exc:
+            raise ActionRefused(_reason(exc), Refusal.REFUSED) from None
+        except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+            raise NoAnswer(
+                f"incident {incident_id} did not answer in {self.action_timeout_s:.0f}s "
+                "(is a worker running?)"
+            ) from None
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise ActionRefused(f"incident {incident_id} is closed", Refusal.CLOSED) from None
+            raise
+
+    @staticmethod
+    async def _send_update(
+        handle: WorkflowHandle[Any, IncidentState], action: Action, update: str
+    ) -> ActionResult:
+        match action:
+            case CompleteTask():
+                return await handle.execute_update(
+                    IncidentWorkflow.complete_task, action, id=update
+                )
+            case Vote():
+                return await handle.execute_update(IncidentWorkflow.vote, action, id=update)
+            case Note():
+                return await handle.execute_update(IncidentWorkflow.add_note, action, id=update)
+            case Cancel():
+                return await handle.execute_update(
+                    IncidentWorkflow.cancel_incident, action, id=update
+                )
+            case ExternalEvent():
+                raise AssertionError("events are signals, sent by act()")
+            case _:
+                assert_never(action)
+
+    # --- read
+
+    def handle(
+        self, incident_id: str, run_id: str | None = None
+    ) -> WorkflowHandle[Any, IncidentState]:
+        """A handle on the incident (without a run id it follows continue-as-new)."""
+        return self.client.get_workflow_handle(
+            incident_id, run_id=run_id, result_type=IncidentState
+        )
+
+    async def describe(
+        self, incident_id: str
+    ) -> tuple[WorkflowHandle[Any, IncidentState], WorkflowExecutionDescription]:
+        """The handle and description of a sopflow incident; ActionRefused (NOT_FOUND or
+        NOT_AN_INCIDENT) otherwise."""
+        handle = self.handle(incident_id)
+        try:
+            description = await handle.describe()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                raise ActionRefused(f"no incident {incident_id!r}", Refusal.NOT_FOUND) from None
+            raise
+        if description.typed_search_attributes.get(search.SOP_ID) is None:
+            raise ActionRefused(
+                f"workflow {incident_id!r} is not a sopflow incident", Refusal.NOT_AN_INCIDENT
+            )
+        return handle, description
+
+    async def _running(self, incident_id: str) -> WorkflowHandle[Any, IncidentState]:
+        handle, description = await self.describe(incident_id)
+        if description.status != WorkflowExecutionStatus.RUNNING:
+            raise ActionRefused(f"incident {incident_id} is closed", Refusal.CLOSED)
+        return handle
+
+    async def state(self, incident_id: str) -> IncidentState:
+        """The incident's current state (final state once closed). Raises ActionRefused
+        for an unknown id and StateUnavailable when no worker answers."""
+        handle, description = await self.describe(incident_id)
+        return await incident_state(handle, description.status)
+
+    async def view(self, incident_id: str) -> IncidentView:
+        """What visibility knows of the incident plus its state, when it can be had."""
+        handle, description = await self.describe(incident_id)
+        state, unavailable = await self._try_state(handle, description.status)
+        summary = _summary(
+            incident_id,
+            description.status,
+            description.typed_search_attributes,
+            description.start_time,
+            state,
+        )
+        return IncidentView(summary, state, unavailable)
+
+    @staticmethod
+    async def _try_state(
+        handle: WorkflowHandle[Any, IncidentState], status: WorkflowExecutionStatus | None
+    ) -> tuple[IncidentState | None, str | None]:
+        try:
+            return await incident_state(handle, status), None
+        except StateUnavailable as exc:
+            return None, str(exc)
+
+    async def list(
+        self, query: str | None = None, *, limit: int = 50
+    ) -> builtins.list[IncidentSummary]:
+        """Incidents newest first, optionally filtered by a visibility query on the search
+        attributes (e.g. ``Severity = 'SEV1'``)."""
+        visibility = _incidents_only(query or "")
+        return [
+            _summary(wf.id, wf.status, wf.typed_search_attributes, wf.start_time)
+            async for wf in self.client.list_workflows(visibility, limit=limit)
+        ]
+
+    async def plan(self, incident_id: str, run_id: str | None = None) -> Plan:
+        """The plan the incident runs: it travels in the workflow's input (its first event)."""
+        handle = self.client.get_workflow_handle(incident_id, run_id=run_id)
+        async for event in handle.fetch_history_events(page_size=1):
+            payloads = list(event.workflow_execution_started_event_attributes.input.payloads)
+            [inp] = await self.client.data_converter.decode(payloads, [IncidentInput])
+            assert isinstance(inp, IncidentInput)
+            return inp.plan
+        raise ActionRefused(f"incident {incident_id} has no history", Refusal.NOT_FOUND)
+
+    async def history(self, incident_id: str, run_id: str | None = None) -> WorkflowHistory:
+        """One run's history (the latest run without ``run_id``); ActionRefused NOT_FOUND
+        when there is no such workflow."""
+        handle = self.client.get_workflow_handle(incident_id, run_id=run_id)
+        try:
+            return await handle.fetch_history()
+        except RPCError as exc:
+            if exc.status == RPCStatusCode.NOT_FOUND:
+                where = f"in namespace {self.client.namespace!r}"
+                raise ActionRefused(
+                    f"no incident {incident_id!r} {where}", Refusal.NOT_FOUND
+                ) from None
+            raise
+
+    async def histories(self, query: str = "") -> AsyncIterator[WorkflowHistory]:
+        """The history of every run of an incident that visibility lists for ``query``
+        (ANDed with ``SopId IS NOT NULL``: only sopflow incidents)."""
+        async for history in self.client.list_workflows(_incidents_only(query)).map_histories():
+            yield history
+
+    async def count(self, query: str = "") -> int:
+        """How many runs ``histories(query)`` yields."""
+        return (await self.client.count_workflows(_incidents_only(query))).count
+
+    @property
+    def namespace(self) -> str:
+        """The Temporal namespace the service works in."""
+        return self.client.namespace
+
+    async def history_events(self, incident_id: str) -> Sequence[HistoryEvent]:
+        """The latest run's events, for callers that wait on the history's shape."""
+        return (await self.history(incident_id)).events
+
+    async def terminate(self, incident_id: str, reason: str) -> None:
+        """End a running incident without running its procedure (rehearsals, tests): never
+        a responder's action, which is ``act(Cancel)``."""
+        try:
+            description = await self.handle(incident_id).describe()
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                await self.handle(incident_id).terminate(reason=reason)
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+
+    # --- queues
+
+    async def tasks_for(
+        self, actor: Actor | None = None, *, role: str | None = None
+    ) -> builtins.list[OpenTask]:
+        """Active tasks and approvals across running incidents that ``actor``'s roles (or
+        ``role``) may act on, soonest due first; every one with neither."""
+        roles = list(actor.roles) if actor else [role] if role else None
+        if roles == []:
+            return []
+        query = "ExecutionStatus = 'Running' AND SopId IS NOT NULL"
+        if roles:
+            query += f" AND PendingRoles IN ({', '.join(_quote(r) for r in roles)})"
+        found = [wf async for wf in self.client.list_workflows(query)]
+        per_incident = await asyncio.gather(*(self._open_tasks(wf, roles) for wf in found))
+        tasks = [task for tasks in per_incident for task in tasks]
+        return sorted(tasks, key=_by_due_time)
+
+    async def _open_tasks(
+        self, wf: WorkflowExecution, roles: builtins.list[str] | None
+    ) -> builtins.list[OpenTask]:
+        handle = self.handle(wf.id, run_id=wf.run_id)
+        plan, (state, _why) = await asyncio.gather(
+            self.plan(wf.id, wf.run_id), self._try_state(handle, wf.status)
+        )
+        steps = plan.steps_by_id()
+        if state is not None:
+            active = [(sid, s.due_at) for sid, s in state.steps.items() if s.status == "active"]
+        else:  # no worker answered: the steps waiting on people, as visibility has them
+            listed = wf.typed_search_attributes.get(search.ACTIVE_STEPS) or []
+            active = [(sid, None) for sid in listed]
+        severity = state.severity if state else wf.typed_search_attributes.get(search.SEVERITY)
+        out = []
+        for sid, due in active:
+            step = steps.get(sid)
+            match step:
+                case TaskPlan():
+                    holders = [step.assignee]
+                case ApprovalPlan():
+                    holders = list(step.approvers)
+                case _:
+                    continue  # automated steps, and waits for events
+            matching = tuple(r for r in holders if roles is None or r in roles)
+            if matching:
+                out.append(
+                    OpenTask(
+                        incident=wf.id,
+                        sop=plan.sop.id,
+                        version=plan.sop.version,
+                        region=plan.region.code,
+                        severity=severity,
+                        step=sid,
+                        title=step.title,
+                        type=step.type,
+                        roles=matching,
+                        due_at=due,
+                    )
+                )
+        return out

@@ -1,0 +1,101 @@
+"""The incident service's visibility reads (sopflow.client.incidents ``list`` and
+``tasks_for``) on the real dev server: the time-skipping server does not implement
+ListWorkflowExecutions. Visibility is eventually consistent, so each read is polled until
+it holds, with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import pytest
+
+from sopflow.contract.messages import Actor, Cancel
+from tests.harness import bench, compile_text, run
+from tests.test_client_incidents import ALICE, BOB, CLIENT_SOP
+
+pytestmark = pytest.mark.e2e
+
+T = TypeVar("T")
+
+
+async def eventually(read: Callable[[], Awaitable[T]], ok: Callable[[T], bool]) -> T:
+    """``read()`` once ``ok`` holds of it, polled with a 20 s deadline."""
+    stop = time.monotonic() + 20
+    while True:
+        found = await read()
+        if ok(found):
+            return found
+        if time.monotonic() > stop:
+            raise AssertionError(f"not reached before the deadline: {found}")
+        await asyncio.sleep(0.1)
+
+
+def test_list_reports_summaries_and_filters_by_query() -> None:
+    async def scenario() -> None:
+        async with bench(dev_server=True) as b:
+            plan = compile_text(CLIENT_SOP)
+            urgent = await b.start(plan, {"urgent": True})
+            calm = await b.start(plan, {"urgent": False})
+            ids = {urgent.id, calm.id}
+            listed = await eventually(
+                b.incidents.list,
+                lambda found: {s.id for s in found if s.active_steps == ("verify",)} == ids,
+            )
+            by_id = {s.id: s for s in listed}
+            for summary in by_id.values():
+                assert (summary.sop, summary.version, summary.region) == ("client", 1, "US")
+                assert (summary.status, summary.outcome) == ("running", None)
+                assert summary.started_at is not None and not summary.sla_breached
+                assert summary.pending_roles == ("responder",)
+            assert (by_id[urgent.id].severity, by_id[calm.id].severity) == ("SEV1", "SEV3")
+            assert [s.id for s in listed] == [calm.id, urgent.id]  # newest first
+
+            sev1 = await b.incidents.list("Severity = 'SEV1'")
+            assert [s.id for s in sev1] == [urgent.id]
+
+            await b.act(calm, Cancel(actor=BOB, reason="a drill"))
+            await calm.result()
+            closed = await eventually(
+                lambda: b.incidents.list(f"WorkflowId = '{calm.id}'"),
+                lambda found: [s.status for s in found] == ["cancelled"],
+            )
+            assert closed[0].outcome == "cancelled"
+
+    run(scenario)
+
+
+def test_tasks_for_lists_the_active_task_for_holders_of_its_role_only() -> None:
+    async def scenario() -> None:
+        async with bench(dev_server=True) as b:
+            h = await b.start(compile_text(CLIENT_SOP), {"urgent": True})
+            state = await b.until(h, lambda s: s.steps["verify"].status == "active")
+            [task] = await eventually(lambda: b.incidents.tasks_for(ALICE), lambda t: len(t) == 1)
+            assert (task.incident, task.step, task.type, task.roles) == (
+                h.id,
+                "verify",
+                "task",
+                ("responder",),
+            )
+            assert (task.sop, task.version, task.region, task.severity) == (
+                "client",
+                1,
+                "US",
+                "SEV1",
+            )
+            assert task.title and task.due_at == state.steps["verify"].due_at is not None
+            assert await b.incidents.tasks_for(role="responder") == [task]
+            both = Actor(id="dana", roles=["lead", "responder"])
+            assert [t.roles for t in await b.incidents.tasks_for(both)] == [("responder",)]
+            # The lead is only the escalation target: nothing in a lead's queue, nor in the
+            # queue of someone with no roles.
+            assert await b.incidents.tasks_for(BOB) == []
+            assert await b.incidents.tasks_for(Actor(id="eve", roles=[])) == []
+
+            await b.act(h, Cancel(actor=BOB, reason="a drill"))
+            await h.result()
+            await eventually(lambda: b.incidents.tasks_for(ALICE), lambda t: t == [])
+
+    run(scenario)
