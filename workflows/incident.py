@@ -25,7 +25,6 @@ with workflow.unsafe.imports_passed_through():
         Cancel,
         CompleteTask,
         ExternalEvent,
-        IncidentInput,
         IncidentState,
         Note,
         StepState,
@@ -41,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_VOTE,
     )
     from sopflow.contract.plan import ApprovalPlan, PlanStep, TaskPlan
-    from workflows.runner import Finished, StepRunner, check_plan_format
+    from workflows.runner import Finished, StepRunner, decode_input
 
 
 def _refuse(exc: conductor.ActionRefused) -> ApplicationError:
@@ -57,7 +56,7 @@ class IncidentWorkflow:
 
     @workflow.init
     def __init__(self, args: Sequence[RawValue]) -> None:
-        self.inp = workflow.payload_converter().from_payload(args[0].payload, IncidentInput)
+        self.inp = decode_input(workflow.payload_converter(), args[0].payload)
         self.plan = self.inp.plan
         self.steps: dict[str, PlanStep] = self.plan.steps_by_id()
         self.state = self.inp.carried or IncidentState(
@@ -78,7 +77,6 @@ class IncidentWorkflow:
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> IncidentState:
-        check_plan_format(self.plan)
         if self.inp.carried is None:
             self.runner.log("system", "incident.opened", detail=f"by {self.inp.opened_by}")
         main = asyncio.ensure_future(self.runner.run_top(self.state.resume_at))
