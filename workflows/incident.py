@@ -113,10 +113,10 @@ class IncidentWorkflow:
             state.status, state.outcome = error.status, error.outcome
             if error.detail:
                 self.runner.log("system", f"incident.{error.status}", error.step, error.detail)
-        elif isinstance(error, StepRunner.ContinueAsNew):
-            raise error
         else:
-            raise error  # a bug: fail the workflow task, keep the history, retry on a fix
+            # StepRunner.ContinueAsNew goes up to run(); anything else is a bug: fail the
+            # workflow task, keep the history, retry on a fix.
+            raise error
         self._close_open_steps()
         self.runner.log("system", "incident.closed", detail=f"{state.status}: {state.outcome}")
 
