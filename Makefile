@@ -30,18 +30,19 @@ typecheck: install
 	$(BIN)/mypy
 
 # Every test (`unit` is what `make test` runs, despite its name).
+# Tests run on every core (pytest-xdist): each starts its own servers on free ports.
 unit: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto
 
 # One layer of the suite each (the markers in pyproject.toml; every test module has one).
 test-unit: install  # no Temporal server (under a minute; hypothesis takes most of it)
-	$(BIN)/pytest -q -m unit
+	$(BIN)/pytest -q -n auto -m unit
 
 test-workflow: install  # the interpreter on the time-skipping test server
-	$(BIN)/pytest -q -m workflow
+	$(BIN)/pytest -q -n auto -m workflow
 
 test-e2e: install  # the real dev server, the CLI or the worker as processes
-	$(BIN)/pytest -q -m e2e
+	$(BIN)/pytest -q -n auto -m e2e
 
 test: lint typecheck unit
 
