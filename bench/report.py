@@ -8,9 +8,10 @@ import math
 import os
 import platform
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from importlib.metadata import version
-from typing import Any
+from typing import Any, NoReturn
 
 
 def header(title: str) -> None:
@@ -63,3 +64,33 @@ def emit_json(name: str, figures: dict[str, Any]) -> None:
 def finish(passed: bool, check: bool) -> None:
     """Exit 1 when ``check`` is set and a target failed; 0 otherwise."""
     sys.exit(1 if check and not passed else 0)
+
+
+def run_main(main: Callable[[], object]) -> NoReturn:
+    """Run a benchmark's ``main``, then leave without interpreter teardown.
+
+    The Temporal client's Rust threads can abort a finalizing interpreter
+    (``Fatal Python error: PyGILState_Release`` or a segfault, temporalio/sdk-python #300),
+    turning a finished benchmark into exit 134/139 and stopping ``make bench-workflow``. As in
+    ``sopflow.cli.app.main``: flush, then ``os._exit`` with main's status (``SystemExit``'s code,
+    1 after an uncaught exception, whose traceback is printed first). Servers and workers are
+    stopped by the benchmarks' context managers before ``main`` returns; nothing relies on
+    ``atexit``.
+    """
+    try:
+        main()
+        code: int | str | None = 0
+    except SystemExit as exc:
+        code = exc.code
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        code = 130
+    except BaseException:  # report it as the interpreter would, then exit
+        traceback.print_exc()
+        code = 1
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)

@@ -58,6 +58,7 @@ from sopflow.contract.messages import (
 )
 from sopflow.contract.names import UPDATE_COMPLETE, UPDATE_NOTE
 from workflows.incident import IncidentWorkflow
+from workflows.sandbox import workflow_runner
 
 MAX_P50_RATIO = 1.2
 RESPONDER = Actor(id="r.ortiz", roles=["responder"])
@@ -134,6 +135,7 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
                 task_queue=queue,
                 workflows=[IncidentWorkflow, HandStep, BareUpdate],
                 activity_executor=executor,
+                workflow_runner=workflow_runner(),  # as worker.py
             ):
                 incidents = await open_incidents(client, queue, total)
                 tasks = await open_hand_tasks(client, queue, total)
@@ -223,4 +225,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    report.run_main(main)
