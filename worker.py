@@ -44,6 +44,7 @@ from sopflow.client.connection import (  # re-exported: worker.tls_from_env etc.
     tls_from_env,
 )
 from workflows.incident import IncidentWorkflow
+from workflows.sandbox import workflow_runner
 
 __all__ = [
     "build_workers",
@@ -118,6 +119,8 @@ def build_workers(client: Client, executor: ThreadPoolExecutor) -> list[Worker]:
             activities=activities,
             activity_executor=executor,
             deployment_config=deployment,
+            # The interpreter's modules are imported once, not once per run (workflows/sandbox.py).
+            workflow_runner=workflow_runner(),
             # After a worker dies, the server retries its sticky queue this long before
             # handing the incident to another worker: keep the pause short.
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),

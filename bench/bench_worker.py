@@ -5,9 +5,10 @@ with the pydantic data converter and serves, on ``$SOPFLOW_TASK_QUEUE`` (default
 the recording no-op activities and the workflows listed in ``$BENCH_WORKFLOWS`` (comma
 separated: ``sopflow`` for ``IncidentWorkflow``, ``hand`` for ``handwritten.HandStep``,
 ``hand-incident`` for ``handwritten.HandIncident``; default ``hand``), with a 16-thread
-activity executor and the SDK's default caches and slots, until SIGTERM or SIGINT. It prints
-``worker.started`` once polling, as ``worker.py`` logs it; with ``BENCH_RECORD=FILE`` it writes
-the activity calls it served (workflow id -> activity names, in order) to FILE as JSON on exit.
+activity executor, ``worker.py``'s workflow runner (``workflows.sandbox``) and the SDK's
+default caches and slots, until SIGTERM or SIGINT. It prints ``worker.started`` once polling,
+as ``worker.py`` logs it; with ``BENCH_RECORD=FILE`` it writes the activity calls it served
+(workflow id -> activity names, in order) to FILE as JSON on exit.
 
 What-if settings (``--experiment`` of the benchmarks, see ``experiments.py``):
 ``BENCH_PASSTHROUGH=1`` passes the workflow packages through the sandbox;
@@ -35,11 +36,14 @@ from bench.handwritten import HandIncident, HandStep
 from bench.noop_activities import Recorder
 from sopflow.contract.names import TASK_QUEUE
 from workflows.incident import IncidentWorkflow
+from workflows.sandbox import workflow_runner
 
 
 def settings() -> dict[str, Any]:
-    """The Worker keyword arguments that the environment asks for."""
-    kwargs: dict[str, Any] = {}
+    """The Worker keyword arguments that the environment asks for; by default ``worker.py``'s
+    workflow runner (the ``workflows`` package passed through the sandbox; the hand-written
+    workflows' module stays sandboxed, as the SDK's default has it)."""
+    kwargs: dict[str, Any] = {"workflow_runner": workflow_runner()}
     if os.environ.get("BENCH_PASSTHROUGH") == "1":
         kwargs["workflow_runner"] = passthrough_runner()
     if os.environ.get("BENCH_MAX_CACHED"):

@@ -8,6 +8,8 @@ here is used unless asked for; in the worker process they are set by ``bench_wor
   protect because ``from workflows import conductor`` resolves through the sandboxed
   ``workflows`` package. Passing the ``workflows`` and ``bench`` packages through skips that,
   for both workflows alike. The cost: the sandbox no longer checks those modules' own imports.
+  Since 2026-12-03 ``worker.py`` (and so ``bench_worker``) passes ``workflows`` through by
+  default (``workflows/sandbox.py``): this experiment now adds only the hand-written ``bench``.
 - ``pyc``: a deployment setting. This machine (like many container images) sets
   ``PYTHONDONTWRITEBYTECODE=1``, so there are no ``.pyc`` files and the sandbox's per-run
   re-import compiles the workflow modules from source each time; the worker gets bytecode

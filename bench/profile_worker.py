@@ -48,6 +48,7 @@ from bench.noop_activities import Recorder
 from bench.sops import AUTOMATED, POLICY, compile_sop
 from bench.temporal_env import connect, dev_server
 from workflows.incident import IncidentWorkflow
+from workflows.sandbox import workflow_runner
 
 _THREAD_PROFILE = cProfile.Profile()
 IDLE = ("SimpleQueue' objects>", "epoll' objects>")
@@ -70,7 +71,7 @@ async def profile(args: argparse.Namespace) -> None:
     plan = compile_sop(AUTOMATED, POLICY)
     start = sopflow_starter(plan) if args.kind == "sopflow" else hand_starter(plan)
     loop_profile = cProfile.Profile()
-    runner: dict[str, Any] = {}
+    runner: dict[str, Any] = {"workflow_runner": workflow_runner()}  # as worker.py
     if "passthrough" in args.experiment:
         runner["workflow_runner"] = experiments.passthrough_runner()
     with ExitStack() as stack:

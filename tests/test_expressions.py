@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import cel
 import pytest
 
 from sopflow.contract.expressions import (
     Scope,
     check_expression,
+    compile_expression,
     evaluate,
     placeholders,
     references,
@@ -74,6 +79,59 @@ def test_evaluate_and_render() -> None:
     assert render_template("From {{ input.agency }}: {{ input.urgent }}", data) == (
         "From Met Police: true"
     )
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "input.agency",
+        "input.urgent",
+        "input.count",
+        "input.ratio",
+        "input.big",
+        "input.edge",
+        "input.low",
+        "input.nested.deep",
+        "input.none",
+        "input.items",
+        "input.missing",
+        "input.agency.x",
+        "incident.opened_at",
+        "nothing.here",
+        "input.true",
+    ],
+)
+def test_a_bare_path_reads_what_cel_would_return(source: str) -> None:
+    """``evaluate`` reads a plain value at a bare path without CEL: same value, same errors."""
+    data = {
+        "input": {
+            "agency": "Met Police",
+            "urgent": True,
+            "count": 3,
+            "ratio": 0.5,
+            "big": 2**70,
+            "edge": 2**63,
+            "low": -(2**63),
+            "nested": {"deep": "yes"},
+            "none": None,
+            "items": [1, 2],
+        },
+        "incident": {"opened_at": datetime(2026, 1, 2, tzinfo=UTC)},
+    }
+
+    def outcome(run: Callable[[], object]) -> object:
+        try:
+            value = run()
+        except Exception as exc:
+            return type(exc)
+        return (type(value), value)
+
+    try:
+        program: cel.Program | None = compile_expression(source)
+    except ValueError:
+        program = None
+    want = outcome(lambda: program.execute(data)) if program is not None else ValueError
+    assert outcome(lambda: evaluate(source, data)) == want
 
 
 def test_output_fields_are_checked_when_known() -> None:

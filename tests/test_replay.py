@@ -29,6 +29,7 @@ from sopflow.contract.messages import IncidentInput, IncidentState
 from sopflow.contract.plan import TaskPlan
 from workflows.incident import IncidentWorkflow
 from workflows.runner import Goto, StepRunner
+from workflows.sandbox import workflow_runner
 
 pytestmark = pytest.mark.unit
 
@@ -50,6 +51,19 @@ def replay(path: Path, workflow_class: type = IncidentWorkflow) -> WorkflowRepla
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_recorded_incident_replays(path: Path) -> None:
     result = replay(path)
+    assert result.replay_failure is None, f"{path.name}: {result.replay_failure!r}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_recorded_incident_replays_as_the_worker_runs_it(path: Path) -> None:
+    """The same, with worker.py's sandbox settings (the interpreter's package passed
+    through, workflows/sandbox.py): the commands do not depend on how the module is loaded."""
+    replayer = Replayer(
+        workflows=[IncidentWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=workflow_runner(),
+    )
+    result = asyncio.run(replayer.replay_workflow(load(path), raise_on_replay_failure=False))
     assert result.replay_failure is None, f"{path.name}: {result.replay_failure!r}"
 
 

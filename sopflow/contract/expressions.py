@@ -339,10 +339,49 @@ def _names(source: str) -> tuple[str, ...]:
     return tuple(compile_expression(source).variables())
 
 
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
+# What a path may end on to skip CEL: the types CEL hands back unchanged from plain data
+# (an int only within int64: CEL turns larger ones into other types).
+_PLAIN = (str, bool, float)
+_INT64 = range(-(2**63), 2**63)
+_NOT_PLAIN = object()
+
+
+@lru_cache(maxsize=4096)
+def _path(source: str) -> tuple[str, ...] | None:
+    """The names of ``a.b.c`` when ``source`` is nothing but such a path, else None. It must
+    also compile (a CEL reserved word raises here, as evaluating it would)."""
+    if not _PATH.fullmatch(source):
+        return None
+    compile_expression(source)
+    return tuple(source.split("."))
+
+
+def _lookup(path: tuple[str, ...], variables: Mapping[str, Any]) -> Any:
+    """The value at ``path`` when every step is a key of a plain dict and it ends on a str,
+    bool, float or int64: what CEL would return. ``_NOT_PLAIN`` otherwise (CEL then decides,
+    errors included)."""
+    value: Any = variables.get(path[0], _NOT_PLAIN)
+    for name in path[1:]:
+        if type(value) is not dict or name not in value:
+            return _NOT_PLAIN
+        value = value[name]
+    if type(value) in _PLAIN or (type(value) is int and value in _INT64):
+        return value
+    return _NOT_PLAIN
+
+
 def evaluate(source: str, variables: Mapping[str, Any]) -> Any:
     """Evaluate a compiled-at-lint-time expression against plain data. Only the names the
     expression reads are handed to CEL: converting the whole context (every step's output,
-    the whole input) for each condition was most of an evaluation's cost."""
+    the whole input) for each condition was most of an evaluation's cost. A bare path to a
+    plain value (``input.urgent``, a template's ``{{ incident.id }}``) is read directly, with
+    the same result; anything else, or a path CEL would refuse, goes to CEL."""
+    path = _path(source)
+    if path is not None:
+        value = _lookup(path, variables)
+        if value is not _NOT_PLAIN:
+            return value
     needed = {name: variables[name] for name in _names(source) if name in variables}
     return compile_expression(source).execute(needed)
 

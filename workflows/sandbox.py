@@ -1,0 +1,26 @@
+"""How workers run the interpreter in Temporal's workflow sandbox.
+
+By default the sandbox re-imports a workflow's module for every run (and every replay of an
+evicted run): ``workflows/incident.py`` is compiled (from source, where no bytecode is
+written), executed, and its class re-decorated and inspected, about a quarter of the worker's
+CPU per incident. The interpreter is one fixed, reviewed module with no mutable global state,
+so ``worker.py`` passes the ``workflows`` package through: every run shares the host's import.
+
+Nothing else changes: each run still has its own ``IncidentWorkflow`` instance and the
+sandbox's runtime restrictions, and the modules the interpreter imports were already passed
+through (``imports_passed_through``). The tests, rehearsals and ``sopflow audit replay`` keep
+the default sandbox, so they still check ``workflows/incident.py``'s own imports on every run.
+"""
+
+from __future__ import annotations
+
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+# The interpreter's package: incident.py (the workflow), runner.py, conductor.py, form_check.py.
+PASSED_THROUGH = ("workflows",)
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The default sandbox, with the interpreter's package imported once per process."""
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
