@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from sopflow.contract.names import (
         QUERY_STATE,
+        REFUSED_ERROR_TYPE,
         SIGNAL_EVENT,
         UPDATE_CANCEL,
         UPDATE_COMPLETE,
@@ -44,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 def _refuse(exc: conductor.ActionRefused) -> ApplicationError:
-    return ApplicationError(str(exc), type="ActionRefused", non_retryable=True)
+    return ApplicationError(str(exc), type=REFUSED_ERROR_TYPE, non_retryable=True)
 
 
 # Runs are pinned to the build they started on by the worker's deployment settings

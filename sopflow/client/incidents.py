@@ -51,6 +51,7 @@ from sopflow.contract.messages import (
     Vote,
 )
 from sopflow.contract.names import (
+    REFUSED_ERROR_TYPE,
     SIGNAL_EVENT,
     TASK_QUEUE,
     UPDATE_CANCEL,
@@ -198,6 +199,12 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _refused_by_sopflow(exc: WorkflowUpdateFailedError) -> bool:
+    """The incident workflow's validator refused the action (rather than Temporal failing an
+    update the workflow has no handler for)."""
+    return isinstance(exc.cause, ApplicationError) and exc.cause.type == REFUSED_ERROR_TYPE
+
+
 def _reason(exc: WorkflowUpdateFailedError) -> str:
     cause = exc.cause
     return str(cause.message if isinstance(cause, ApplicationError | FailureError) else exc)
@@ -264,16 +271,22 @@ class IncidentService:
         self, incident_id: str, action: Action, *, request_id: str | None = None
     ) -> ActionResult:
         """Apply one action. Raises ActionRefused (unknown or closed incident, or the
-        workflow's validator said no, with its reason) or NoAnswer (no worker in time)."""
-        handle = await self._running(incident_id)
+        workflow's validator said no, with its reason) or NoAnswer (no worker in time).
+
+        An update goes straight to the workflow (one round trip: responders wait on it);
+        only when it fails is the incident looked up to say why. An event is a signal,
+        which nothing can refuse, so the incident is checked before it is sent."""
         if isinstance(action, ExternalEvent):
+            handle = await self._running(incident_id)
             await handle.signal(IncidentWorkflow.on_event, action)
             return ActionResult(detail=f"sent {action.name!r}")
         update = update_id(action, request_id or new_request_id())
         try:
-            call = self._send_update(handle, action, update)
+            call = self._send_update(self.handle(incident_id), action, update)
             return await asyncio.wait_for(call, self.action_timeout_s)
         except WorkflowUpdateFailedError as exc:
+            if not _refused_by_sopflow(exc):
+                await self.describe(incident_id)  # not an incident: says so
             raise ActionRefused(_reason(exc), Refusal.REFUSED) from None
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise NoAnswer(
@@ -281,9 +294,10 @@ class IncidentService:
                 "(is a worker running?)"
             ) from None
         except RPCError as exc:
-            if exc.status == RPCStatusCode.NOT_FOUND:
-                raise ActionRefused(f"incident {incident_id} is closed", Refusal.CLOSED) from None
-            raise
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            await self._running(incident_id)  # unknown, not an incident, or closed
+            raise  # running after all: a transient failure, the caller may retry
 
     @staticmethod
     async def _send_update(

@@ -30,3 +30,7 @@ ESCALATION_CHANNEL = "escalation"
 
 # The role that may cancel an incident, whatever the SOP calls its other roles.
 LEAD_ROLE = "lead"
+
+# The ApplicationError type of an action the workflow's validator refuses (wrong role, step not
+# active, form, second vote, four eyes): clients tell it from Temporal's own failures by it.
+REFUSED_ERROR_TYPE = "ActionRefused"
