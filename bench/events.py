@@ -43,16 +43,15 @@ from bench.handwritten import HandStep
 from bench.noop_activities import Recorder
 from bench.sops import POLICY, STEP_BODIES, compile_sop, single_step
 from bench.temporal_env import time_skipping
-from sopflow.contract import search
+from sopflow.client.incidents import IncidentService
 from sopflow.contract.messages import (
     Actor,
     CompleteTask,
     ExternalEvent,
-    IncidentInput,
     IncidentState,
     Vote,
 )
-from sopflow.contract.names import SIGNAL_EVENT, UPDATE_COMPLETE, UPDATE_VOTE
+from sopflow.contract.names import SIGNAL_EVENT, UPDATE_COMPLETE
 from workflows.incident import IncidentWorkflow
 
 # Step type -> (the hand-written equivalent, how it is described).
@@ -105,32 +104,23 @@ async def until_waiting(handle: WorkflowHandle[Any, Any], deadline: float = 10.0
 
 
 async def run_sopflow(client: Client, queue: str, kind: str) -> History:
-    """Run the minimal SOP for ``kind`` to its end, driving it when it waits on people."""
+    """Run the minimal SOP for ``kind`` to its end through the incident service, as the CLI
+    and the API do, driving it when it waits on people."""
     plan = compile_sop(single_step(kind), *((POLICY,) if kind == "disclosure_check" else ()))
+    incidents = IncidentService(client, task_queue=queue)
     incident = f"inc-{uuid.uuid4().hex[:8]}"
-    inp = IncidentInput(incident_id=incident, plan=plan, input={"urgent": True}, opened_by="op")
-    handle = await client.start_workflow(
-        plan.sop.id,
-        inp,
-        id=incident,
-        task_queue=queue,
-        result_type=IncidentState,
-        search_attributes=search.start_attributes(plan.sop.id, 1, "US"),
-    )
+    handle = await incidents.start(plan, {"urgent": True}, opened_by="op", incident_id=incident)
     if kind == "task":
         await until_waiting(handle)
         actor = Actor(id="r1", roles=["responder"])
-        await handle.execute_update(
-            UPDATE_COMPLETE, CompleteTask(step="x", actor=actor, data={"done": True})
-        )
+        await incidents.act(incident, CompleteTask(step="x", actor=actor, data={"done": True}))
     elif kind == "approval":
         await until_waiting(handle)
         actor = Actor(id="l1", roles=["lead"])
-        vote = Vote(step="x", actor=actor, decision="approve", reason="ok")
-        await handle.execute_update(UPDATE_VOTE, vote)
+        await incidents.act(incident, Vote(step="x", actor=actor, decision="approve", reason="ok"))
     elif kind == "wait (event)":
         await until_waiting(handle)
-        await handle.signal(SIGNAL_EVENT, ExternalEvent(name="data-produced"))
+        await incidents.act(incident, ExternalEvent(name="data-produced"))
     final: IncidentState = await handle.result()
     if final.status != "completed":
         raise RuntimeError(f"{kind}: the incident ended {final.status} ({final.outcome})")

@@ -51,8 +51,8 @@ from bench.hand_models import HandIncidentInput, HandIncidentResult
 from bench.handwritten import HandIncident
 from bench.sops import AUTOMATED, NOTIFICATIONS, POLICY, compile_sop
 from bench.temporal_env import BENCH_WORKER, DevServer, connect, dev_server, worker_process
-from sopflow.contract import search
-from sopflow.contract.messages import IncidentInput, IncidentState
+from sopflow.client.incidents import IncidentService
+from sopflow.contract.messages import IncidentState
 from sopflow.contract.names import ACT_DISCLOSURE, ACT_ENRICH, ACT_NOTIFY
 from sopflow.contract.plan import Plan
 
@@ -85,15 +85,8 @@ class Batch:
 
 def sopflow_starter(plan: Plan) -> Starter:
     async def start(client: Client, queue: str, workflow_id: str) -> WorkflowHandle[Any, Any]:
-        inp = IncidentInput(incident_id=workflow_id, plan=plan, input=INPUT, opened_by="bench")
-        return await client.start_workflow(
-            plan.sop.id,
-            inp,
-            id=workflow_id,
-            task_queue=queue,
-            result_type=IncidentState,
-            search_attributes=search.start_attributes(plan.sop.id, plan.sop.version, "US"),
-        )
+        incidents = IncidentService(client, task_queue=queue)
+        return await incidents.start(plan, INPUT, opened_by="bench", incident_id=workflow_id)
 
     return start
 
@@ -155,7 +148,7 @@ async def run_batch(
 
 async def history_figures(client: Client, workflow_id: str) -> tuple[int, int]:
     """(events, bytes) of one finished workflow's history."""
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    history = await IncidentService(client).history(workflow_id)
     return len(history.events), sum(e.ByteSize() for e in history.events)
 
 

@@ -2,7 +2,9 @@
 
 Every server here listens on 127.0.0.1 only and is a binary from the venv (the SDK never
 downloads one): the dev server (``temporal server start-dev``, SQLite in memory) started as a
-subprocess so its CPU time can be read from ``/proc``, and the time-skipping test server.
+subprocess so its CPU time can be read from ``/proc`` (which ``sopflow.client.testing``'s
+in-process environment does not allow), and the time-skipping test server of
+``sopflow.client.testing``.
 """
 
 from __future__ import annotations
@@ -22,13 +24,10 @@ from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from sopflow.client.connection import dev_server_flags, register_search_attributes
+from sopflow.client.connection import dev_server_flags
+from sopflow.client.testing import TEMPORAL_CLI, time_skipping_server
 
-BIN = Path(sys.executable).parent
-TEMPORAL_CLI = BIN / "temporal"
-TEST_SERVER = BIN / "temporal-test-server"
 HOST = "127.0.0.1"
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -141,17 +140,8 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
         process.wait()
 
 
-@asynccontextmanager
-async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server from the venv, with sopflow's search attributes."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
-    )
-    try:
-        await register_search_attributes(env.client)
-        yield env
-    finally:
-        await env.shutdown()
+# The time-skipping server is sopflow's own test setup, as the tests and rehearsals use it.
+time_skipping = time_skipping_server
 
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,11 +7,11 @@ of ``sops.TASK`` (one task with a 30-day SLA, then ``end``) and N + W hand-writt
 until visibility shows every one waiting, and starts one ``BareUpdate`` workflow. Then, one
 call at a time, for each incident:
 
-- ``complete``: ``handle.execute_update(UPDATE_COMPLETE, ...)`` completing its task: the
-  validator (role, form), the handler, and the interpreter running on to ``end`` in the same
-  workflow task;
-- ``note``: before that, ``UPDATE_NOTE`` on the same incident (validator and handler only, the
-  incident does not move): separates the cost of the update from the cost of what follows;
+- ``complete``: ``IncidentService.act(id, CompleteTask(...))`` completing its task, as the CLI
+  and the API send it: the validator (role, form), the handler, and the interpreter running
+  on to ``end`` in the same workflow task;
+- ``note``: before that, ``act(id, Note(...))`` on the same incident (validator and handler
+  only, the incident does not move): separates the cost of the update from what follows;
 - ``hand-task``: the same update completing a hand-written task (``HandStep``: an update under
   an SLA timer, then return), which also ends its workflow in that workflow task;
 - ``bare``: ``execute_update("ping")`` on the ``BareUpdate`` workflow, same payload types.
@@ -47,16 +47,14 @@ from bench.hand_models import HandStepInput
 from bench.handwritten import UPDATE_PING, BareUpdate, HandStep
 from bench.sops import TASK, compile_sop
 from bench.temporal_env import connect, dev_server
-from sopflow.contract import search
+from sopflow.client.incidents import IncidentService
 from sopflow.contract.messages import (
     ActionResult,
     Actor,
     CompleteTask,
-    IncidentInput,
-    IncidentState,
     Note,
 )
-from sopflow.contract.names import UPDATE_COMPLETE, UPDATE_NOTE
+from sopflow.contract.names import UPDATE_COMPLETE
 from workflows.incident import IncidentWorkflow
 from workflows.sandbox import workflow_runner
 
@@ -72,17 +70,11 @@ async def open_incidents(client: Client, queue: str, count: int) -> list[Workflo
     plan = compile_sop(TASK)
     tag = uuid.uuid4().hex[:6]
 
+    incidents = IncidentService(client, task_queue=queue)
+
     async def start(i: int) -> WorkflowHandle[Any, Any]:
         incident = f"lat-{tag}-{i:04d}"
-        inp = IncidentInput(incident_id=incident, plan=plan, input={}, opened_by="bench")
-        return await client.start_workflow(
-            plan.sop.id,
-            inp,
-            id=incident,
-            task_queue=queue,
-            result_type=IncidentState,
-            search_attributes=search.start_attributes(plan.sop.id, 1, "US"),
-        )
+        return await incidents.start(plan, {}, opened_by="bench", incident_id=incident)
 
     handles = list(await asyncio.gather(*(start(i) for i in range(count))))
     await _until_counted(client, f"TaskQueue = '{queue}' AND ActiveSteps = 'work'", count)
@@ -144,7 +136,7 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
                     BareUpdate.run, id=f"bare-{uuid.uuid4().hex[:6]}", task_queue=queue
                 )
                 for i, (incident, task) in enumerate(zip(incidents, tasks, strict=True)):
-                    calls = _calls(incident, task, bare)
+                    calls = _calls(IncidentService(client), incident, task, bare)
                     for group in GROUPS[i % 3 :] + GROUPS[: i % 3]:
                         for name in group:
                             elapsed = await timed(calls[name])
@@ -157,17 +149,18 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
 
 
 def _calls(
+    incidents: IncidentService,
     incident: WorkflowHandle[Any, Any],
     task: WorkflowHandle[Any, Any],
     bare: WorkflowHandle[Any, Any],
 ) -> dict[str, Callable[[], Awaitable[ActionResult]]]:
+    """The incident's actions go through the incident service, as a responder's do; the
+    baselines are bare updates on the hand-written workflows."""
     done = CompleteTask(step="work", actor=RESPONDER, data={"done": True})
     note = Note(actor=RESPONDER, text="called the reporter back", step="work")
     return {
-        "complete": lambda: incident.execute_update(
-            UPDATE_COMPLETE, done, result_type=ActionResult
-        ),
-        "note": lambda: incident.execute_update(UPDATE_NOTE, note, result_type=ActionResult),
+        "complete": lambda: incidents.act(incident.id, done),
+        "note": lambda: incidents.act(incident.id, note),
         "hand-task": lambda: task.execute_update(UPDATE_COMPLETE, done, result_type=ActionResult),
         "bare": lambda: bare.execute_update(UPDATE_PING, done, result_type=ActionResult),
     }

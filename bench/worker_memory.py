@@ -51,8 +51,7 @@ from bench.temporal_env import (
     rss_mb,
     worker_process,
 )
-from sopflow.contract import search
-from sopflow.contract.messages import IncidentInput
+from sopflow.client.incidents import IncidentService
 
 MAX_RSS_MB = 300.0
 CHUNK = 100
@@ -76,14 +75,8 @@ def sopflow_starter() -> tuple[list[str], Starter, str]:
 
     async def start(client: Client, queue: str, i: int) -> Any:
         incident = f"mem-{tag}-{i:05d}"
-        inp = IncidentInput(incident_id=incident, plan=plan, input={}, opened_by="bench")
-        return await client.start_workflow(
-            plan.sop.id,
-            inp,
-            id=incident,
-            task_queue=queue,
-            search_attributes=search.start_attributes(plan.sop.id, 1, "US"),
-        )
+        incidents = IncidentService(client, task_queue=queue)
+        return await incidents.start(plan, {}, opened_by="bench", incident_id=incident)
 
     return SOPFLOW_WORKER, start, "work"
 
