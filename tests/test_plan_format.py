@@ -14,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from sopflow.contract.messages import IncidentInput
 from sopflow.contract.plan import PLAN_FORMAT
 from tests.harness import bench, compile_text, run
-from workflows.runner import KNOWN_PLAN_FORMATS, decode_input
+from workflows.plan_input import KNOWN_PLAN_FORMATS, decode_input
 
 CONVERTER = pydantic_data_converter.payload_converter
 

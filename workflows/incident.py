@@ -41,7 +41,8 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_VOTE,
     )
     from sopflow.contract.plan import ApprovalPlan, PlanStep, TaskPlan
-    from workflows.runner import Finished, StepRunner, decode_input
+    from workflows.plan_input import decode_input
+    from workflows.runner import Finished, StepRunner
 
 
 def _refuse(exc: conductor.ActionRefused) -> ApplicationError:

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 from typing import Any, assert_never
 
 from temporalio.api.history.v1 import HistoryEvent
@@ -37,7 +34,16 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError, RPCStatusCode
 
-from sopflow.client.connection import StateUnavailable, incident_state, incident_status
+from sopflow.client.actions import Action, new_request_id, update_id
+from sopflow.client.connection import StateUnavailable, incident_state
+from sopflow.client.errors import ActionRefused, NoAnswer, Refusal
+from sopflow.client.views import (
+    IncidentSummary,
+    IncidentView,
+    OpenTask,
+    by_due_time,
+    summary_of,
+)
 from sopflow.contract import search
 from sopflow.contract.messages import (
     ActionResult,
@@ -52,142 +58,26 @@ from sopflow.contract.messages import (
 )
 from sopflow.contract.names import (
     REFUSED_ERROR_TYPE,
-    SIGNAL_EVENT,
     TASK_QUEUE,
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
 )
 from sopflow.contract.plan import ApprovalPlan, Plan, TaskPlan
 from workflows.incident import IncidentWorkflow
 
-Action = CompleteTask | Vote | Note | Cancel | ExternalEvent
-"""What a person (or, for ``ExternalEvent``, an outside system) can do to an incident."""
+# The service's vocabulary, importable from here: what it takes, answers with and raises.
+__all__ = [
+    "Action",
+    "ActionRefused",
+    "IncidentService",
+    "IncidentSummary",
+    "IncidentView",
+    "NoAnswer",
+    "OpenTask",
+    "Refusal",
+    "new_request_id",
+    "update_id",
+]
 
 DEFAULT_ACTION_TIMEOUT_S = 30.0
-
-
-class Refusal(StrEnum):
-    """Why an action was turned down: one stable cause per way it can fail."""
-
-    NOT_FOUND = "not_found"  # no workflow with that id
-    NOT_AN_INCIDENT = "not_an_incident"  # a workflow, but not a sopflow incident
-    CLOSED = "closed"  # the incident has ended
-    REFUSED = "refused"  # the workflow's validator said no (role, step, form, vote...)
-
-
-class ActionRefused(Exception):
-    """An action or lookup the service turned down; ``str()`` is the reason for people."""
-
-    def __init__(self, reason: str, kind: Refusal) -> None:
-        super().__init__(reason)
-        self.reason, self.kind = reason, kind
-
-
-class NoAnswer(Exception):
-    """The incident did not answer in time (no worker running?). Retrying with the same
-    request id is safe: Temporal applies an update id at most once."""
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentSummary:
-    """An incident as visibility (the typed search attributes) knows it: no worker needed."""
-
-    id: str
-    sop: str | None
-    version: int | None
-    region: str | None
-    severity: str | None
-    status: str  # running|completed|failed|cancelled|terminated
-    outcome: str | None
-    started_at: datetime | None
-    active_steps: tuple[str, ...]
-    pending_roles: tuple[str, ...]
-    sla_breached: bool
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentView:
-    """An incident with its state, when a worker (or the final result) could give it;
-    ``unavailable`` says why not otherwise."""
-
-    summary: IncidentSummary
-    state: IncidentState | None
-    unavailable: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OpenTask:
-    """A task or approval waiting on people, with the roles that may act on it."""
-
-    incident: str
-    sop: str
-    version: int
-    region: str
-    severity: str | None
-    step: str
-    title: str
-    type: str
-    roles: tuple[str, ...]
-    due_at: datetime | None
-
-
-def new_request_id() -> str:
-    """A fresh request id (a UUID): pass it again to retry the same action safely."""
-    return str(uuid.uuid4())
-
-
-def update_id(action: Action, request_id: str) -> str:
-    """The Temporal update id of one request: the same request id gives the same update id,
-    so Temporal applies a retried request at most once."""
-    name, step = _update_key(action)
-    return f"{name}:{step or '-'}:{request_id}"
-
-
-def _update_key(action: Action) -> tuple[str, str | None]:
-    match action:
-        case CompleteTask():
-            return UPDATE_COMPLETE, action.step
-        case Vote():
-            return UPDATE_VOTE, action.step
-        case Note():
-            return UPDATE_NOTE, action.step
-        case Cancel():
-            return UPDATE_CANCEL, None
-        case ExternalEvent():
-            return SIGNAL_EVENT, None
-        case _:
-            assert_never(action)
-
-
-def _summary(
-    incident_id: str,
-    status: WorkflowExecutionStatus | None,
-    attrs: Any,
-    started_at: datetime | None,
-    state: IncidentState | None = None,
-) -> IncidentSummary:
-    outcome = state.outcome if state else attrs.get(search.OUTCOME)
-    return IncidentSummary(
-        id=incident_id,
-        sop=state.sop if state else attrs.get(search.SOP_ID),
-        version=state.version if state else attrs.get(search.SOP_VERSION),
-        region=state.region if state else attrs.get(search.REGION),
-        severity=state.severity if state else attrs.get(search.SEVERITY),
-        status=incident_status(status, state, outcome),
-        outcome=outcome,
-        started_at=started_at,
-        active_steps=tuple(attrs.get(search.ACTIVE_STEPS) or ()),
-        pending_roles=tuple(attrs.get(search.PENDING_ROLES) or ()),
-        sla_breached=bool(attrs.get(search.SLA_BREACHED)),
-    )
-
-
-def _by_due_time(task: OpenTask) -> tuple[bool, float, str, str]:
-    """Soonest due first; tasks without a due time last."""
-    due = task.due_at.timestamp() if task.due_at else 0.0
-    return (task.due_at is None, due, task.incident, task.step)
 
 
 def _incidents_only(query: str) -> str:
@@ -365,7 +255,7 @@ class IncidentService:
         """What visibility knows of the incident plus its state, when it can be had."""
         handle, description = await self.describe(incident_id)
         state, unavailable = await self._try_state(handle, description.status)
-        summary = _summary(
+        summary = summary_of(
             incident_id,
             description.status,
             description.typed_search_attributes,
@@ -390,7 +280,7 @@ class IncidentService:
         attributes (e.g. ``Severity = 'SEV1'``)."""
         visibility = _incidents_only(query or "")
         return [
-            _summary(wf.id, wf.status, wf.typed_search_attributes, wf.start_time)
+            summary_of(wf.id, wf.status, wf.typed_search_attributes, wf.start_time)
             async for wf in self.client.list_workflows(visibility, limit=limit)
         ]
 
@@ -464,7 +354,7 @@ class IncidentService:
         found = [wf async for wf in self.client.list_workflows(query)]
         per_incident = await asyncio.gather(*(self._open_tasks(wf, roles) for wf in found))
         tasks = [task for tasks in per_incident for task in tasks]
-        return sorted(tasks, key=_by_due_time)
+        return sorted(tasks, key=by_due_time)
 
     async def _open_tasks(
         self, wf: WorkflowExecution, roles: builtins.list[str] | None

@@ -1,0 +1,29 @@
+"""The errors of the incident service: every way an action or a lookup can be turned down is
+one ``ActionRefused`` with a ``kind`` (the HTTP API maps each kind to its status code), and a
+request nobody answered in time is ``NoAnswer``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Refusal(StrEnum):
+    """Why an action was turned down: one stable cause per way it can fail."""
+
+    NOT_FOUND = "not_found"  # no workflow with that id
+    NOT_AN_INCIDENT = "not_an_incident"  # a workflow, but not a sopflow incident
+    CLOSED = "closed"  # the incident has ended
+    REFUSED = "refused"  # the workflow's validator said no (role, step, form, vote...)
+
+
+class ActionRefused(Exception):
+    """An action or lookup the service turned down; ``str()`` is the reason for people."""
+
+    def __init__(self, reason: str, kind: Refusal) -> None:
+        super().__init__(reason)
+        self.reason, self.kind = reason, kind
+
+
+class NoAnswer(Exception):
+    """The incident did not answer in time (no worker running?). Retrying with the same
+    request id is safe: Temporal applies an update id at most once."""
