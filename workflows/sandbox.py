@@ -6,10 +6,13 @@ written), executed, and its class re-decorated and inspected, about a quarter of
 CPU per incident. The interpreter is one fixed, reviewed module with no mutable global state,
 so ``worker.py`` passes the ``workflows`` package through: every run shares the host's import.
 
-Nothing else changes: each run still has its own ``IncidentWorkflow`` instance and the
-sandbox's runtime restrictions, and the modules the interpreter imports were already passed
-through (``imports_passed_through``). The tests, rehearsals and ``sopflow audit replay`` keep
-the default sandbox, so they still check ``workflows/incident.py``'s own imports on every run.
+What this gives up: the sandbox restricts calls by proxying the modules a workflow imports
+inside it, and a passed-through module keeps the host's, so in the worker a forbidden call in
+the interpreter (``datetime.now()``, ``random``, I/O) would no longer be stopped there. Each
+run still has its own ``IncidentWorkflow`` instance, and the modules the interpreter imports
+were already passed through (``imports_passed_through``). The tests, the rehearsals and
+``sopflow audit replay`` keep the default sandbox, where such a call fails: the checked-in
+histories are replayed that way in ``make test``, so a forbidden call cannot land unnoticed.
 """
 
 from __future__ import annotations
