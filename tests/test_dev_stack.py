@@ -22,7 +22,7 @@ import pytest
 
 from sopflow.cli import stack
 from sopflow.client.codec_server import CodecHTTPServer
-from tests.test_e2e_dev_server import SOPFLOW, clean_env, free_port, stop
+from tests.test_e2e_dev_server import spawn_dev, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -48,12 +48,6 @@ def _command_line(pid: int) -> list[str]:
 def _gone(pid: int) -> bool:
     """Ended and reaped: no /proc entry (a zombie still has one)."""
     return not Path(f"/proc/{pid}").exists()
-
-
-def _default_sigint() -> None:
-    # A shell without job control starts background jobs with SIGINT ignored, and the child
-    # would inherit that.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass
@@ -88,19 +82,9 @@ class Stack:
 @pytest.fixture
 def dev_stack(tmp_path: Path) -> Iterator[Stack]:
     """``sopflow dev`` on free ports, up to its worker running."""
-    port, ui_port = free_port(), free_port()
-    command = [str(SOPFLOW), "dev", "--port", str(port), "--ui-port", str(ui_port)]
     log = tmp_path / "dev.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*command, "--state-dir", str(tmp_path / "state")],
-            env=clean_env(),
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so nothing it starts can leak
-            preexec_fn=_default_sigint,
-        )
+        proc, _port = spawn_dev(tmp_path, out)
         try:
             running = Stack(proc, log)
             running.wait_for_output("Worker running.")

@@ -133,22 +133,29 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def spawn_dev(where: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``sopflow dev`` in ``where`` on free ports (state in ``where/state``), its output
+    to ``log``, in a process group of its own; returns the process and the frontend port."""
+    port, ui_port = free_port(), free_port()
+    command = [str(SOPFLOW), "dev", "--port", str(port), "--ui-port", str(ui_port)]
+    proc = subprocess.Popen(
+        [*command, "--state-dir", str(where / "state")],
+        env=clean_env(),
+        cwd=where,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so nothing it starts can leak
+        preexec_fn=_default_sigint,
+    )
+    return proc, port
+
+
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     """``sopflow dev`` on free ports, its state in a temporary directory."""
     tmp = tmp_path_factory.mktemp("e2e")
-    port, ui_port = free_port(), free_port()
-    command = [str(SOPFLOW), "dev", "--port", str(port), "--ui-port", str(ui_port)]
     with (tmp / "dev.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [*command, "--state-dir", str(tmp / "state")],
-            env=clean_env(),
-            cwd=tmp,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so nothing it starts can leak
-            preexec_fn=_default_sigint,
-        )
+        proc, port = spawn_dev(tmp, log)
         try:
             wait_for_port(port, proc)
             yield Dev(address=f"127.0.0.1:{port}", tmp=tmp)
