@@ -21,7 +21,8 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from sopflow.client.incidents import Action, IncidentService
-from sopflow.client.testing import dev_server, incident_worker, time_skipping_server
+from sopflow.client.testing import dev_server as start_dev_server
+from sopflow.client.testing import incident_worker, time_skipping_server
 from sopflow.compile.lint import lint_library
 from sopflow.contract.messages import ActionResult, IncidentState
 from sopflow.contract.plan import Plan
@@ -113,7 +114,7 @@ async def bench(
     """A worker on a fresh task queue, against the time-skipping test server, or against the
     real dev server where a test needs what only it does (rejected updates leave no trace
     there; the test server still records the workflow task that ran the validator)."""
-    server = _dev_server if dev_server else time_skipping_server
+    server = start_dev_server if dev_server else time_skipping_server
     fakes = fakes or Fakes()
     async with (
         server(data_converter=data_converter) as env,
@@ -121,9 +122,6 @@ async def bench(
     ):
         service = IncidentService(env.client, task_queue=queue)
         yield Bench(env, env.client, queue, fakes, service)
-
-
-_dev_server = dev_server
 
 
 def run(scenario: Callable[[], Awaitable[None]]) -> None:

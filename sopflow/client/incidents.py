@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, assert_never
 
 from temporalio.api.history.v1 import HistoryEvent
@@ -102,14 +102,14 @@ def _reason(exc: WorkflowUpdateFailedError) -> str:
 
 @dataclass
 class IncidentService:
-    """Start, act on, read and list incidents on one Temporal namespace.
-
-    ``task_queue`` is where incidents run; ``data_task_queue`` (when set) names, per data
-    region, the queue of the activities that touch user data."""
+    """Start, act on, read and list incidents on one Temporal namespace; ``task_queue`` is
+    where incidents run."""
 
     client: Client
     task_queue: str = TASK_QUEUE
     action_timeout_s: float = DEFAULT_ACTION_TIMEOUT_S
+    # A run's input never changes: its plan is read from the history once per run id.
+    _plans: dict[str, Plan] = field(default_factory=dict, init=False, repr=False)
 
     # --- start
 
@@ -286,11 +286,15 @@ class IncidentService:
 
     async def plan(self, incident_id: str, run_id: str | None = None) -> Plan:
         """The plan the incident runs: it travels in the workflow's input (its first event)."""
+        if run_id is not None and run_id in self._plans:
+            return self._plans[run_id]
         handle = self.client.get_workflow_handle(incident_id, run_id=run_id)
         async for event in handle.fetch_history_events(page_size=1):
             payloads = list(event.workflow_execution_started_event_attributes.input.payloads)
             [inp] = await self.client.data_converter.decode(payloads, [IncidentInput])
             assert isinstance(inp, IncidentInput)
+            if run_id is not None:
+                self._plans[run_id] = inp.plan
             return inp.plan
         raise ActionRefused(f"incident {incident_id} has no history", Refusal.NOT_FOUND)
 

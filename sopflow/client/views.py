@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from temporalio.client import WorkflowExecutionStatus
+from temporalio.common import TypedSearchAttributes
 
 from sopflow.client.connection import incident_status
 from sopflow.contract import search
@@ -61,7 +61,7 @@ class OpenTask:
 def summary_of(
     incident_id: str,
     status: WorkflowExecutionStatus | None,
-    attrs: Any,
+    attrs: TypedSearchAttributes,
     started_at: datetime | None,
     state: IncidentState | None = None,
 ) -> IncidentSummary:
