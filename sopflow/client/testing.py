@@ -36,7 +36,8 @@ class ServerMissing(Exception):
     """A Temporal binary the package's dependencies install is not there."""
 
 
-def _require(binary: Path) -> Path:
+def require_binary(binary: Path) -> Path:
+    """``binary``, or ServerMissing saying how to install it."""
     if not binary.exists():
         raise ServerMissing(
             f"{binary} is missing: install sopflow with its dependencies (`make install`)"
@@ -64,7 +65,7 @@ async def time_skipping_server(
     Each call starts a fresh one, whose clock starts at the current time."""
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=data_converter,
-        test_server_existing_path=str(_require(test_server or TEST_SERVER)),
+        test_server_existing_path=str(require_binary(test_server or TEST_SERVER)),
         runtime=quiet_runtime(),
     )
     try:
@@ -82,7 +83,7 @@ async def dev_server(
     where only it behaves as production does: a refused update leaves no trace there."""
     env = await WorkflowEnvironment.start_local(
         data_converter=data_converter,
-        dev_server_existing_path=str(_require(TEMPORAL_CLI)),
+        dev_server_existing_path=str(require_binary(TEMPORAL_CLI)),
         dev_server_extra_args=list(extra_args),
         search_attributes=search.ALL_KEYS,
         runtime=quiet_runtime(),

