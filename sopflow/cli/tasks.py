@@ -29,7 +29,7 @@ from sopflow.cli.incidents import (
     to_second,
     with_incidents,
 )
-from sopflow.client.incidents import Action, IncidentService, NoAnswer, OpenTask
+from sopflow.client.incidents import Action, IncidentService, NoAnswer, OpenTask, new_request_id
 from sopflow.contract.messages import (
     ActionResult,
     Actor,
@@ -66,7 +66,7 @@ def actor_for(user: str | None, definitions: Path | None) -> Actor:
 def request_id(value: str | None) -> str:
     """The request's UUID: the one given, normalised, or a new one."""
     if value is None:
-        return str(uuid.uuid4())
+        return new_request_id()
     try:
         return str(uuid.UUID(value))
     except ValueError:
