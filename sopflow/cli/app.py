@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from sopflow.cli import audit, authoring, codec, incidents, rehearse, stack, tasks
+from sopflow.cli import audit, authoring, codec, incidents, rehearse, stack, tasks, tokens
 
 app = typer.Typer(
     name="sopflow",
@@ -50,6 +50,7 @@ app.add_typer(task_app, name="task")
 app.command("rehearse")(rehearse.rehearse)
 app.add_typer(audit.audit_app, name="audit")
 app.add_typer(codec.codec_app, name="codec")
+app.add_typer(tokens.token_app, name="token")
 
 
 def main() -> None:
