@@ -12,7 +12,10 @@ server and a production cluster:
   regions on their own queues (``sopflow-data-UK``), so a UK worker never receives US data;
 - ``SOPFLOW_DEPLOYMENT`` and ``SOPFLOW_BUILD_ID``: turn on Worker Versioning; runs are pinned
   to the build they started on;
-- ``SOPFLOW_CONFIG``: the notification channels (see activities/config.py).
+- ``SOPFLOW_CONFIG``: the notification channels (see activities/config.py);
+- ``SOPFLOW_TRUSTED_KEYS``: the public keys whose action signatures it accepts (files or
+  directories of ``*.pub``; default the dev keys in ``.sopflow/keys``). It refuses to start
+  without one: a worker that cannot verify who acts would have to accept everyone.
 
 Logs are structured (structlog): JSON when stdout is not a terminal. SIGTERM and SIGINT
 stop it cleanly: in-flight activities finish, then it exits.
@@ -43,8 +46,16 @@ from sopflow.client.connection import (  # re-exported: worker.tls_from_env etc.
     task_queue_from_env,
     tls_from_env,
 )
+from sopflow.client.signing import (
+    DEV_KEYS_DIR,
+    TRUSTED_KEYS_ENV,
+    KeyFileError,
+    KeyRing,
+    keyring_from_env,
+)
 from workflows.incident import IncidentWorkflow
 from workflows.sandbox import workflow_runner
+from workflows.trust import verification_interceptor
 
 __all__ = [
     "build_workers",
@@ -106,8 +117,29 @@ def deployment_from_env() -> WorkerDeploymentConfig | None:
     )
 
 
-def build_workers(client: Client, executor: ThreadPoolExecutor) -> list[Worker]:
-    """The main worker (workflows and all activities) and one per served data region."""
+class NoTrustedKeys(Exception):
+    """The worker has no public key to verify actions with."""
+
+
+def trusted_keys() -> KeyRing:
+    """The keys this worker accepts action signatures from; NoTrustedKeys when none."""
+    keyring = keyring_from_env()
+    if not keyring.keys:
+        raise NoTrustedKeys(
+            f"no trusted action keys: set {TRUSTED_KEYS_ENV} to the public key files (or a "
+            f"directory of *.pub files) of the API and operators, or run `sopflow dev`, "
+            f"which makes dev keys in {DEV_KEYS_DIR}"
+        )
+    return keyring
+
+
+def build_workers(
+    client: Client, executor: ThreadPoolExecutor, keyring: KeyRing | None = None
+) -> list[Worker]:
+    """The main worker (workflows and all activities) and one per served data region;
+    actions are accepted only when signed by a key in ``keyring`` (default: from the
+    environment)."""
+    keyring = keyring or trusted_keys()
     base = task_queue_from_env()
     activities = build_activities(load_config())
     deployment = deployment_from_env()
@@ -118,6 +150,7 @@ def build_workers(client: Client, executor: ThreadPoolExecutor) -> list[Worker]:
             workflows=[IncidentWorkflow],
             activities=activities,
             activity_executor=executor,
+            interceptors=[verification_interceptor(keyring.verify)],
             deployment_config=deployment,
             # The interpreter's modules are imported once, not once per run (workflows/sandbox.py).
             workflow_runner=workflow_runner(),
@@ -143,15 +176,21 @@ def build_workers(client: Client, executor: ThreadPoolExecutor) -> list[Worker]:
 
 async def main() -> None:
     configure_logging()
+    keyring = trusted_keys()  # before connecting: a misconfigured worker stops at once
     client = await connect_from_env()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor(max_workers=16) as executor:
-        workers = build_workers(client, executor)
+        workers = build_workers(client, executor, keyring)
         queues = [w.task_queue for w in workers]
-        log.info("worker.started", address=client.service_client.config.target_host, queues=queues)
+        log.info(
+            "worker.started",
+            address=client.service_client.config.target_host,
+            queues=queues,
+            trusted_keys=sorted(f"{k.key_id} ({k.label})" for k in keyring.keys.values()),
+        )
         runs = [asyncio.create_task(w.run()) for w in workers]
         await stop.wait()
         log.info("worker.stopping")
@@ -165,4 +204,7 @@ if __name__ == "__main__":
         asyncio.run(main())
     except CodecError as exc:  # misconfigured payload keys: say so in one line, no traceback
         log.error("worker.codec_config", error=str(exc))
+        sys.exit(1)
+    except (NoTrustedKeys, KeyFileError) as exc:
+        log.error("worker.signing_keys", error=str(exc))
         sys.exit(1)

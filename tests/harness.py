@@ -21,8 +21,8 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from sopflow.client.incidents import Action, IncidentService
+from sopflow.client.testing import TEST_SIGNER, incident_worker, time_skipping_server
 from sopflow.client.testing import dev_server as start_dev_server
-from sopflow.client.testing import incident_worker, time_skipping_server
 from sopflow.compile.lint import lint_library
 from sopflow.contract.messages import ActionResult, IncidentState
 from sopflow.contract.plan import Plan
@@ -120,7 +120,9 @@ async def bench(
         server(data_converter=data_converter) as env,
         incident_worker(env, fakes.activities()) as queue,
     ):
-        service = IncidentService(env.client, task_queue=queue)
+        service = IncidentService(
+            env.client, task_queue=queue, signer=TEST_SIGNER, clock=env.get_current_time
+        )
         yield Bench(env, env.client, queue, fakes, service)
 
 

@@ -18,7 +18,7 @@ from sopflow.audit.report_model import AuditReport
 from sopflow.cli.app import app
 from sopflow.client.codec import data_converter_from_env
 from sopflow.client.incidents import ActionRefused, IncidentService, Refusal
-from sopflow.client.testing import incident_worker, time_skipping_server
+from sopflow.client.testing import TEST_SIGNER, incident_worker, time_skipping_server
 from sopflow.contract.messages import CompleteTask, IncidentState, Note, Vote
 from tests.conftest import SHIPPED
 from tests.harness import Fakes, compile_text, run
@@ -82,7 +82,7 @@ def test_encrypted_history_needs_its_key_for_every_command(tmp_path: Path) -> No
         async with time_skipping_server(data_converter=converter) as env:
             workers = incident_worker(env, Fakes().activities(), workflow=NoteHandlerFails)
             async with workers as queue:
-                incidents = IncidentService(env.client, task_queue=queue)
+                incidents = IncidentService(env.client, task_queue=queue, signer=TEST_SIGNER)
                 incident_id = await encrypted_incident(incidents)
             address = env.client.service_client.config.target_host
             keyed: dict[str, str | None] = {"TEMPORAL_ADDRESS": address, "SOPFLOW_CODEC_KEYS": KEYS}

@@ -27,7 +27,7 @@ from sopflow.audit.report_model import AuditReport, Source
 from sopflow.audit.report_render import render_markdown
 from sopflow.cli.app import app
 from sopflow.client.incidents import ActionRefused, IncidentService, Refusal
-from sopflow.client.testing import incident_worker
+from sopflow.client.testing import TEST_SIGNER, incident_worker
 from sopflow.contract.messages import (
     ActionResult,
     Actor,
@@ -253,7 +253,7 @@ def test_an_accepted_update_whose_handler_failed_is_shown_as_such() -> None:
             incident_id = f"inc-{uuid.uuid4().hex[:8]}"
             workers = incident_worker(b.env, Fakes().activities(), workflow=NoteHandlerFails)
             async with workers as queue:
-                incidents = IncidentService(b.client, task_queue=queue)
+                incidents = IncidentService(b.client, task_queue=queue, signer=TEST_SIGNER)
                 h = await incidents.start(
                     plan, {"urgent": False}, opened_by="intake", incident_id=incident_id
                 )

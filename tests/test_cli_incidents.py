@@ -30,7 +30,7 @@ from sopflow.cli.app import app
 from sopflow.cli.incidents import new_incident_id
 from sopflow.client.connection import connect, incident_status
 from sopflow.client.incidents import IncidentService
-from sopflow.client.testing import dev_server, incident_worker
+from sopflow.client.testing import TEST_SIGNER, dev_server, incident_worker
 from sopflow.compile.lint import lint_library
 from sopflow.contract import search
 from sopflow.contract.messages import IncidentInput
@@ -97,6 +97,8 @@ class Stack:
             "TEMPORAL_ADDRESS": self.address,
             "SOPFLOW_TASK_QUEUE": QUEUE,
             "SOPFLOW_DEFINITIONS": str(SHIPPED),
+            # The CLI signs as an operator would; the test worker trusts this key.
+            "SOPFLOW_SIGNING_KEY": str(self.tmp / "keys" / "test.key"),
         }
 
     def notification_keys(self) -> list[str]:
@@ -126,6 +128,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The dev server and a worker, in a thread of this process, for the whole module."""
     tmp = tmp_path_factory.mktemp("cli-incidents")
     (tmp / "config.toml").write_text(CHANNELS, encoding="utf-8")
+    TEST_SIGNER.write(tmp / "keys")
     stack = Stack(tmp=tmp, log=tmp / "worker.jsonl")
     with pytest.MonkeyPatch.context() as mp, stack.log.open("w") as log:
         mp.setenv("SOPFLOW_CONFIG", str(tmp / "config.toml"))

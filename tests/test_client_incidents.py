@@ -138,7 +138,7 @@ def test_a_validator_refusal_carries_the_workflows_reason() -> None:
             wrong = CompleteTask(step="verify", actor=BOB, data={"ok": True})
             with pytest.raises(ActionRefused) as caught:
                 await b.incidents.act(h.id, wrong)
-            assert caught.value.kind == Refusal.REFUSED
+            assert caught.value.kind == Refusal.FORBIDDEN
             assert caught.value.reason == "bob does not hold role 'responder', which 'verify' needs"
             state = await b.state(h)
             assert state.steps["verify"].status == "active"

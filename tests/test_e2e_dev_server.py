@@ -71,8 +71,18 @@ class Dev:
     address: str
     tmp: Path
 
+    @property
+    def keys(self) -> Path:
+        """Where ``sopflow dev`` keeps the action signing keys."""
+        return self.tmp / "state" / "keys"
+
     def sopflow(self, *args: str, queue: str | None = None) -> subprocess.CompletedProcess[str]:
-        env = clean_env(TEMPORAL_ADDRESS=self.address, SOPFLOW_DEFINITIONS=str(SHIPPED))
+        env = clean_env(
+            TEMPORAL_ADDRESS=self.address,
+            SOPFLOW_DEFINITIONS=str(SHIPPED),
+            # The operator key `sopflow dev` made in its state directory.
+            SOPFLOW_SIGNING_KEY=str(self.keys / "operator.key"),
+        )
         if queue:
             env["SOPFLOW_TASK_QUEUE"] = queue
         done = subprocess.run(
@@ -252,6 +262,7 @@ def test_killing_the_worker_mid_incident_runs_every_step_once(
         SOPFLOW_CONFIG=str(config),
         SOPFLOW_ARTIFACTS=str(dev.tmp / "kill-artifacts"),
         SOPFLOW_DISCLOSURE_LOG=str(dev.tmp / "kill-disclosures.jsonl"),
+        SOPFLOW_TRUSTED_KEYS=str(dev.keys),
     )
     workers: list[subprocess.Popen[bytes]] = []
     logs: list[IO[bytes]] = []

@@ -77,12 +77,19 @@ async def vote(b: Bench, h: WorkflowHandle[Any, Any], actor: Actor, decision: st
     return await b.act(h, Vote(step="approve", actor=actor, decision=decision, reason="checked"))
 
 
-async def refused(b: Bench, h: WorkflowHandle[Any, Any], action: Action, reason: str) -> None:
-    """The action is refused with ``reason`` and the history does not grow."""
+async def refused(
+    b: Bench,
+    h: WorkflowHandle[Any, Any],
+    action: Action,
+    reason: str,
+    kind: Refusal = Refusal.REFUSED,
+) -> None:
+    """The action is refused with ``reason`` for cause ``kind``, and the history does not
+    grow."""
     before = await b.history_length(h)
     with pytest.raises(ActionRefused) as caught:
         await b.act(h, action)
-    assert caught.value.kind == Refusal.REFUSED
+    assert caught.value.kind == kind
     assert reason in caught.value.reason
     assert await b.history_length(h) == before
 
@@ -131,16 +138,18 @@ def test_refused_actions_leave_the_history_untouched() -> None:
             h = await b.start(compile_text(PEOPLE), opened_by="bob")
             await b.until(h, active("verify"))
             task = CompleteTask(step="verify", actor=BOB, data={"verified": True})
-            await refused(b, h, task, "does not hold role 'responder'")
+            await refused(b, h, task, "does not hold role 'responder'", Refusal.FORBIDDEN)
             bad_form = CompleteTask(step="verify", actor=ALICE, data={"verified": "yes"})
-            await refused(b, h, bad_form, "verified: must be boolean")
+            await refused(b, h, bad_form, "verified: must be boolean", Refusal.INVALID)
             extra = CompleteTask(step="verify", actor=ALICE, data={"verified": True, "x": 1})
-            await refused(b, h, extra, "x: is not a field of this form")
+            await refused(b, h, extra, "x: is not a field of this form", Refusal.INVALID)
             early = Vote(step="approve", actor=CARA, decision="approve", reason="r")
             await refused(b, h, early, "'approve' is pending, not active")
-            await refused(b, h, Cancel(actor=ALICE, reason="r"), "only the 'lead'")
+            await refused(
+                b, h, Cancel(actor=ALICE, reason="r"), "only the 'lead'", Refusal.FORBIDDEN
+            )
             outsider = Note(actor=Actor(id="eve", roles=["press"]), text="hi")
-            await refused(b, h, outsider, "holds none of this SOP's roles")
+            await refused(b, h, outsider, "holds none of this SOP's roles", Refusal.FORBIDDEN)
             await complete(b, h, ALICE, {"verified": True})
             await b.until(h, active("approve"))
             # bob opened the incident: four eyes refuses his vote.

@@ -39,7 +39,14 @@ class ExpressionFailed(Exception):
 
 
 class ActionRefused(Exception):
-    """A responder action that the incident does not accept, with the reason for the caller."""
+    """A responder action that the incident does not accept, with the reason for the caller
+    and its cause: ``forbidden`` (the person lacks the role), ``invalid`` (the form fails
+    the step's schema), ``unverified`` (no valid signature) or ``conflict`` (the incident's
+    state does not allow it now: step not active, second vote, four eyes, closed)."""
+
+    def __init__(self, reason: str, cause: str = "conflict") -> None:
+        super().__init__(reason)
+        self.cause = cause
 
 
 def context(state: IncidentState, incident_input: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -137,11 +144,12 @@ def check_completion(
     _active(state, step.id, "task")
     if step.assignee not in actor.roles:
         raise ActionRefused(
-            f"{actor.id} does not hold role {step.assignee!r}, which {step.id!r} needs"
+            f"{actor.id} does not hold role {step.assignee!r}, which {step.id!r} needs",
+            "forbidden",
         )
     problems = form_errors(step.form, data)
     if problems:
-        raise ActionRefused("the form is not valid: " + "; ".join(problems))
+        raise ActionRefused("the form is not valid: " + "; ".join(problems), "invalid")
 
 
 def four_eyes_excluded(state: IncidentState) -> set[str]:
@@ -156,7 +164,8 @@ def check_vote(state: IncidentState, step: ApprovalPlan, actor: Actor) -> None:
     if not set(step.approvers) & set(actor.roles):
         needs = " or ".join(step.approvers)
         raise ActionRefused(
-            f"{actor.id} holds none of the roles that approve {step.id!r} ({needs})"
+            f"{actor.id} holds none of the roles that approve {step.id!r} ({needs})",
+            "forbidden",
         )
     votes = state.steps[step.id].votes
     if step.distinct and any(v.actor == actor.id for v in votes):
@@ -179,14 +188,16 @@ def tally(step: ApprovalPlan, state: IncidentState) -> str | None:
 
 def check_note(state: IncidentState, actor: Actor, roles: list[str]) -> None:
     if not set(actor.roles) & set(roles):
-        raise ActionRefused(f"{actor.id} holds none of this SOP's roles ({', '.join(roles)})")
+        raise ActionRefused(
+            f"{actor.id} holds none of this SOP's roles ({', '.join(roles)})", "forbidden"
+        )
 
 
 def check_cancel(state: IncidentState, actor: Actor) -> None:
     if state.status != "running":
         raise ActionRefused(f"the incident is already {state.status}")
     if LEAD_ROLE not in actor.roles:
-        raise ActionRefused(f"only the {LEAD_ROLE!r} role can cancel an incident")
+        raise ActionRefused(f"only the {LEAD_ROLE!r} role can cancel an incident", "forbidden")
 
 
 def pending_roles(plan_steps: dict[str, PlanStep], state: IncidentState) -> list[str]:

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     # `import a.b as b`, not `from a import b`: only the former passes the module through the
     # sandbox; the latter re-executed the conductor for every workflow run.
     import workflows.conductor as conductor
+    import workflows.trust as trust
     from sopflow.contract.messages import (
         ActionResult,
         Cancel,
@@ -33,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
     )
     from sopflow.contract.names import (
         QUERY_STATE,
-        REFUSED_ERROR_TYPE,
         SIGNAL_EVENT,
         UPDATE_CANCEL,
         UPDATE_COMPLETE,
@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 def _refuse(exc: conductor.ActionRefused) -> ApplicationError:
-    return ApplicationError(str(exc), type=REFUSED_ERROR_TYPE, non_retryable=True)
+    return trust.refusal(str(exc), exc.cause)
 
 
 # Runs are pinned to the build they started on by the worker's deployment settings
@@ -138,7 +138,7 @@ class IncidentWorkflow:
     @workflow.signal(name=SIGNAL_EVENT)
     def on_event(self, event: ExternalEvent) -> None:
         self.state.pending_events.append(event)
-        self.runner.log("external", "event.received", detail=event.name)
+        self.runner.log(event.sent_by or "external", "event.received", detail=event.name)
 
     # --- Responder actions: validators refuse before anything is written to the history
 
@@ -151,6 +151,7 @@ class IncidentWorkflow:
 
     @complete_task.validator
     def _validate_complete(self, req: CompleteTask) -> None:
+        trust.require_verified()
         step = self.steps.get(req.step)
         try:
             if not isinstance(step, TaskPlan):
@@ -170,6 +171,7 @@ class IncidentWorkflow:
 
     @vote.validator
     def _validate_vote(self, req: Vote) -> None:
+        trust.require_verified()
         step = self.steps.get(req.step)
         try:
             if not isinstance(step, ApprovalPlan):
@@ -185,6 +187,7 @@ class IncidentWorkflow:
 
     @add_note.validator
     def _validate_note(self, req: Note) -> None:
+        trust.require_verified()
         try:
             if req.step is not None and req.step not in self.steps:
                 raise conductor.ActionRefused(f"this incident has no step {req.step!r}")
@@ -199,6 +202,7 @@ class IncidentWorkflow:
 
     @cancel_incident.validator
     def _validate_cancel(self, req: Cancel) -> None:
+        trust.require_verified()
         try:
             conductor.check_cancel(self.state, req.actor)
         except conductor.ActionRefused as exc:

@@ -35,6 +35,7 @@ from sopflow.client.incidents import (
     Refusal,
 )
 from sopflow.client.session import TemporalError, TemporalUnavailable, with_service
+from sopflow.client.signing import ActionSigner
 from sopflow.compile.lint import LintResult, lint_library
 from sopflow.contract.plan import Plan
 from sopflow.language.diagnostics import render_text
@@ -49,11 +50,15 @@ JsonOpt = typer.Option(False, "--json", help="Print JSON for machines instead of
 # --- plumbing shared with the task and audit commands
 
 
-def with_incidents(action: Callable[[IncidentService], Coroutine[Any, Any, T]]) -> T:
-    """Connect from the environment and run ``action`` with the incident service; every
-    failure becomes a message and exit 1, never a traceback."""
+def with_incidents(
+    action: Callable[[IncidentService], Coroutine[Any, Any, T]],
+    signer: ActionSigner | None = None,
+) -> T:
+    """Connect from the environment and run ``action`` with the incident service (signing
+    actions with ``signer``); every failure becomes a message and exit 1, never a
+    traceback."""
     try:
-        return asyncio.run(with_service(action))
+        return asyncio.run(with_service(action, signer))
     except typer.Exit:
         raise
     except ActionRefused as exc:

@@ -26,6 +26,7 @@ import typer
 from sopflow.cli.codec import configured_codec, start_endpoint
 from sopflow.client.codec_server import CodecHTTPServer
 from sopflow.client.connection import connect, dev_server_flags, register_search_attributes
+from sopflow.client.signing import TRUSTED_KEYS_ENV, ensure_dev_keys
 
 STATE_DIR = Path(".sopflow")
 DEV_CONFIG = """\
@@ -191,12 +192,21 @@ def _dev_config(state_dir: Path) -> Path:
     return config
 
 
+def _dev_keys(state_dir: Path) -> None:
+    """The dev action keys, made on first use: the worker trusts them, and the CLI started
+    in this directory signs with the operator key."""
+    keys = state_dir / "keys"
+    ensure_dev_keys(keys)
+    print(f"action signing keys: {keys} (the CLI signs with {keys / 'operator.key'})")
+
+
 def _stack_env(port: int, state_dir: Path, config: Path) -> dict[str, str]:
     """The worker's environment: this one, pointed at the dev server and the state dir
     (settings already in the environment win)."""
     return {
         **os.environ,
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        TRUSTED_KEYS_ENV: os.environ.get(TRUSTED_KEYS_ENV, str(state_dir / "keys")),
         "SOPFLOW_CONFIG": os.environ.get("SOPFLOW_CONFIG", str(config)),
         "SOPFLOW_ARTIFACTS": os.environ.get("SOPFLOW_ARTIFACTS", str(state_dir / "artifacts")),
         "SOPFLOW_DISCLOSURE_LOG": os.environ.get(
@@ -271,6 +281,7 @@ def dev(
     """Run the whole dev stack: Temporal dev server, setup, and the worker. If any of them
     ends, the stack stops with status 1 saying which and how; Ctrl-C stops it quietly."""
     env = _stack_env(port, state_dir, _dev_config(state_dir))
+    _dev_keys(state_dir)
     command = _server_command(port, ui_port, state_dir)
     children: list[_Child] = []
     codec = _start_codec(ui_port, codec_port)

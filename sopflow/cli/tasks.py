@@ -30,6 +30,13 @@ from sopflow.cli.incidents import (
     with_incidents,
 )
 from sopflow.client.incidents import Action, IncidentService, NoAnswer, OpenTask, new_request_id
+from sopflow.client.signing import (
+    DEV_KEYS_DIR,
+    SIGNING_KEY_ENV,
+    ActionSigner,
+    KeyFileError,
+    signer_from_env,
+)
 from sopflow.contract.messages import (
     ActionResult,
     Actor,
@@ -73,6 +80,22 @@ def request_id(value: str | None) -> str:
         raise typer.BadParameter(f"{value!r} is not a UUID", param_hint="--request-id") from None
 
 
+def operator_signer() -> ActionSigner:
+    """The key this CLI signs actions with in direct mode, or exit 1 saying how to get one:
+    workers refuse unsigned actions, so there is no point sending one."""
+    try:
+        signer = signer_from_env()
+    except KeyFileError as exc:
+        raise fail(str(exc)) from None
+    if signer is None:
+        raise fail(
+            f"no signing key: set {SIGNING_KEY_ENV} to the operator key file, or run "
+            f"`sopflow dev` in this directory once (it makes dev keys in {DEV_KEYS_DIR}); "
+            "or use the HTTP API (SOPFLOW_API_URL)"
+        )
+    return signer
+
+
 def _act(incident_id: str, action: Action, rid: str) -> None:
     """Send one action through the incident service and print what it did; exit 1 with the
     workflow's reason when it is refused, or with how to retry safely when nobody answered."""
@@ -86,7 +109,7 @@ def _act(incident_id: str, action: Action, rid: str) -> None:
                 "applies it at most once"
             ) from None
 
-    result = with_incidents(go)
+    result = with_incidents(go, operator_signer())
     where = f" {result.step}" if result.step else ""
     print(f"{incident_id}{where}: {result.detail}")
 

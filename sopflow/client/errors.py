@@ -13,7 +13,16 @@ class Refusal(StrEnum):
     NOT_FOUND = "not_found"  # no workflow with that id
     NOT_AN_INCIDENT = "not_an_incident"  # a workflow, but not a sopflow incident
     CLOSED = "closed"  # the incident has ended
-    REFUSED = "refused"  # the workflow's validator said no (role, step, form, vote...)
+    REFUSED = "refused"  # the workflow said no: the incident's state does not allow it now
+    FORBIDDEN = "forbidden"  # the person does not hold the role the action needs
+    INVALID = "invalid"  # the form data fails the step's schema
+    UNVERIFIED = "unverified"  # the worker refused the action's signature (or it had none)
+
+    @classmethod
+    def of_cause(cls, cause: str | None) -> Refusal:
+        """The refusal for a cause the workflow gives (an unknown one is REFUSED)."""
+        known = {cls.FORBIDDEN, cls.INVALID, cls.UNVERIFIED}
+        return cls(cause) if cause in known else cls.REFUSED
 
 
 class ActionRefused(Exception):

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, assert_never
 
 from temporalio.api.history.v1 import HistoryEvent
@@ -37,6 +38,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from sopflow.client.actions import Action, new_request_id, update_id
 from sopflow.client.connection import StateUnavailable, incident_state
 from sopflow.client.errors import ActionRefused, NoAnswer, Refusal
+from sopflow.client.signing import ActionSigner
 from sopflow.client.views import (
     IncidentSummary,
     IncidentView,
@@ -100,6 +102,17 @@ def _reason(exc: WorkflowUpdateFailedError) -> str:
     return str(cause.message if isinstance(cause, ApplicationError | FailureError) else exc)
 
 
+def _refusal(exc: WorkflowUpdateFailedError) -> Refusal:
+    """Why the workflow refused: the first detail of its error names the cause."""
+    details = exc.cause.details if isinstance(exc.cause, ApplicationError) else ()
+    return Refusal.of_cause(str(details[0]) if details else None)
+
+
+async def wall_clock() -> datetime:
+    """Now, for signatures (a rehearsal passes the test server's skipped time instead)."""
+    return datetime.now(UTC)
+
+
 @dataclass
 class IncidentService:
     """Start, act on, read and list incidents on one Temporal namespace; ``task_queue`` is
@@ -108,6 +121,10 @@ class IncidentService:
     client: Client
     task_queue: str = TASK_QUEUE
     action_timeout_s: float = DEFAULT_ACTION_TIMEOUT_S
+    # Signs every person's action for the workers to verify; without it actions go unsigned
+    # and a worker refuses them (the CLI says how to get a key before it gets that far).
+    signer: ActionSigner | None = None
+    clock: Callable[[], Awaitable[datetime]] = wall_clock
     # A run's input never changes: its plan is read from the history once per run id.
     _plans: dict[str, Plan] = field(default_factory=dict, init=False, repr=False)
 
@@ -170,14 +187,17 @@ class IncidentService:
             handle = await self._running(incident_id)
             await handle.signal(IncidentWorkflow.on_event, action)
             return ActionResult(detail=f"sent {action.name!r}")
-        update = update_id(action, request_id or new_request_id())
+        rid = request_id or new_request_id()
+        update = update_id(action, rid)
+        if self.signer is not None:
+            action = self.signer.sign(action, incident_id, rid, await self.clock())
         try:
             call = self._send_update(self.handle(incident_id), action, update)
             return await asyncio.wait_for(call, self.action_timeout_s)
         except WorkflowUpdateFailedError as exc:
             if not _refused_by_sopflow(exc):
                 await self.describe(incident_id)  # not an incident: says so
-            raise ActionRefused(_reason(exc), Refusal.REFUSED) from None
+            raise ActionRefused(_reason(exc), _refusal(exc)) from None
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise NoAnswer(
                 f"incident {incident_id} did not answer in {self.action_timeout_s:.0f}s "

@@ -12,6 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from sopflow.client.codec import CodecError
 from sopflow.client.connection import address_from_env, connect, task_queue_from_env
 from sopflow.client.incidents import IncidentService
+from sopflow.client.signing import ActionSigner
 
 T = TypeVar("T")
 
@@ -24,12 +25,14 @@ class TemporalError(Exception):
     """Temporal answered, and refused the request for a reason of its own."""
 
 
-async def with_service(action: Callable[[IncidentService], Awaitable[T]]) -> T:
+async def with_service(
+    action: Callable[[IncidentService], Awaitable[T]], signer: ActionSigner | None = None
+) -> T:
     """Connect from the environment (``TEMPORAL_ADDRESS``, TLS, codec keys; see
     ``sopflow.client.connection``) and run ``action`` with the incident service on
-    ``$SOPFLOW_TASK_QUEUE``. Raises CodecError for misconfigured payload keys,
-    TemporalUnavailable and TemporalError for the server; the service's own errors
-    (ActionRefused, NoAnswer, StateUnavailable) pass through."""
+    ``$SOPFLOW_TASK_QUEUE``, signing actions with ``signer``. Raises CodecError for
+    misconfigured payload keys, TemporalUnavailable and TemporalError for the server; the
+    service's own errors (ActionRefused, NoAnswer, StateUnavailable) pass through."""
     address = address_from_env()
     try:
         client = await connect()
@@ -38,7 +41,8 @@ async def with_service(action: Callable[[IncidentService], Awaitable[T]]) -> T:
     except Exception as exc:  # the SDK raises RuntimeError for every connect failure
         raise TemporalUnavailable(f"cannot reach Temporal at {address}: {exc}") from None
     try:
-        return await action(IncidentService(client, task_queue=task_queue_from_env()))
+        service = IncidentService(client, task_queue=task_queue_from_env(), signer=signer)
+        return await action(service)
     except RPCError as exc:
         if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
             raise TemporalUnavailable(

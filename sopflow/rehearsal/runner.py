@@ -33,6 +33,7 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from sopflow.client.incidents import Action, ActionRefused, IncidentService, Refusal
+from sopflow.client.signing import ActionSigner, KeyRing
 from sopflow.client.testing import (
     TEST_SERVER,
     ServerMissing,
@@ -146,9 +147,19 @@ class Stage:
     its own (starting one takes about 0.1 s), so its clock starts at the current time
     whatever ran before it: results never depend on the order rehearsals run in."""
 
-    def __init__(self, env: WorkflowEnvironment, task_queue: str, fakes: RecordingActivities):
+    def __init__(
+        self,
+        env: WorkflowEnvironment,
+        task_queue: str,
+        fakes: RecordingActivities,
+        signer: ActionSigner,
+    ):
         self.env, self.fakes = env, fakes
-        self.incidents = IncidentService(env.client, task_queue=task_queue)
+        # Signed on the test server's clock: it skips ahead of the wall clock, and the worker
+        # checks a signature's age against the workflow's time.
+        self.incidents = IncidentService(
+            env.client, task_queue=task_queue, signer=signer, clock=env.get_current_time
+        )
 
     async def play(self, case: Case) -> Observed:
         """Run one rehearsal to its end and observe the incident."""
@@ -349,8 +360,11 @@ async def open_stage(test_server: Path | None = None) -> AsyncIterator[Stage]:
         raise RehearsalError(str(exc)) from None
     fakes = RecordingActivities()
     queue = f"rehearsal-{uuid.uuid4().hex[:8]}"
+    # A key for this stage alone: the rehearsal acts as the people it names, as an operator
+    # would, and its worker checks every action's signature as a production worker does.
+    signer = ActionSigner.generate("rehearsal")
     async with (
         time_skipping_server(test_server=binary) as env,
-        incident_worker(env, fakes.activities(), task_queue=queue),
+        incident_worker(env, fakes.activities(), task_queue=queue, keyring=KeyRing.of(signer)),
     ):
-        yield Stage(env, queue, fakes)
+        yield Stage(env, queue, fakes, signer)

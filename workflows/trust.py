@@ -1,0 +1,89 @@
+"""Signed actions at the worker: every responder action is verified before any validator.
+
+A worker is given a verifier (``sopflow.client.signing.KeyRing.verifier``: the public keys it
+trusts) through :func:`verification_interceptor`. The interceptor runs before the workflow's
+own update validators; it refuses an action whose signature is missing, made by an unknown
+key, does not match the action, is too old or from the future, or is bound to another update
+(a replay), and the update is rejected with nothing written to the history.
+
+Fail closed: the workflow's validators call :func:`require_verified`, which refuses any
+action the interceptor did not pass, so a worker started without its keys accepts nothing
+rather than everything. Validators do not run on replay, so none of this touches
+determinism: histories recorded before signing replay unchanged.
+
+No crypto here (the sandbox stays clean): the verifier is passed in by the worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from datetime import datetime
+
+from temporalio import workflow
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import (
+    HandleUpdateInput,
+    Interceptor,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+)
+
+from sopflow.contract.assertions import SignatureRefused
+from sopflow.contract.messages import Cancel, CompleteTask, Note, Vote
+from sopflow.contract.names import REFUSED_ERROR_TYPE
+
+UNVERIFIED = "unverified"
+
+# The update id the interceptor verified, for the validator that runs right after it in the
+# same update task (each update runs in its own task, so its own context).
+_verified_update: ContextVar[str | None] = ContextVar("sopflow_verified_update", default=None)
+
+
+ActionVerifier = Callable[[CompleteTask | Vote | Note | Cancel, str, str, datetime], object]
+"""Checks one action's signature (action, incident id, update id, the workflow's time);
+raises SignatureRefused saying why it fails."""
+
+
+def refusal(reason: str, cause: str) -> ApplicationError:
+    """The error a refused update carries back to the caller: its type tells it from
+    Temporal's own failures, its first detail is the cause (the API's status code)."""
+    return ApplicationError(reason, cause, type=REFUSED_ERROR_TYPE, non_retryable=True)
+
+
+def require_verified() -> None:
+    """Refuse the current update unless the verification interceptor passed it."""
+    info = workflow.current_update_info()
+    if info is None or _verified_update.get() != info.id:
+        raise refusal(
+            "this worker verifies no action signatures (it was started without trusted "
+            "keys), so it accepts no action",
+            UNVERIFIED,
+        )
+
+
+def verification_interceptor(verify: ActionVerifier) -> Interceptor:
+    """A worker interceptor that verifies every action's signature with ``verify``."""
+
+    class _Inbound(WorkflowInboundInterceptor):
+        def handle_update_validator(self, input: HandleUpdateInput) -> None:
+            [action] = input.args
+            if not isinstance(action, CompleteTask | Vote | Note | Cancel):
+                raise refusal(f"{input.update!r} is not a responder action", UNVERIFIED)
+            try:
+                verify(action, workflow.info().workflow_id, input.id, workflow.now())
+            except SignatureRefused as exc:
+                raise refusal(f"signature refused: {exc}", UNVERIFIED) from None
+            token = _verified_update.set(input.id)
+            try:
+                super().handle_update_validator(input)
+            finally:
+                _verified_update.reset(token)
+
+    class _Verification(Interceptor):
+        def workflow_interceptor_class(
+            self, input: WorkflowInterceptorClassInput
+        ) -> type[WorkflowInboundInterceptor]:
+            return _Inbound
+
+    return _Verification()
