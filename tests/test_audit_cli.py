@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from activities.disclosure import disclosure_check
 from sopflow.audit.report_model import AuditReport
 from sopflow.cli.app import app
+from sopflow.client.testing import TEST_SIGNER
 from sopflow.contract.messages import DisclosureRequest
 from sopflow.contract.plan import Policy, PolicyRule
 from tests.conftest import SHIPPED
@@ -63,10 +64,19 @@ def test_export_verify_and_report_an_incident_by_id(tmp_path: Path) -> None:
             assert code == 1 and "no incident 'inc-nope'" in err
 
         offline_cli = asyncio.to_thread  # the server is gone; the CLI still needs its own loop
+        TEST_SIGNER.write(tmp_path / "keys")
         code, out, err = await offline_cli(
-            sopflow, "audit", "verify", str(path), "-d", str(SHIPPED)
+            sopflow,
+            "audit",
+            "verify",
+            str(path),
+            "-d",
+            str(SHIPPED),
+            "--keys",
+            str(tmp_path / "keys"),
         )
         assert code == 0, out + err
+        assert "ok    signatures: 4 signed action(s), each by a trusted key (4 by test " in out
         assert "ok    published: not checked" in out  # the test SOP is not in the lock
         _, text, _ = await offline_cli(sopflow, "audit", "report", "-f", "json", str(path))
         offline = AuditReport.model_validate_json(text)

@@ -102,15 +102,15 @@ def test_encrypted_history_needs_its_key_for_every_command(tmp_path: Path) -> No
         }
         with_key: dict[str, str | None] = {"SOPFLOW_CODEC_KEYS": KEYS}
 
-        code, out, _ = await asyncio.to_thread(
-            sopflow, "audit", "verify", str(path), "-d", str(SHIPPED), env=with_key
-        )
+        _, public = TEST_SIGNER.write(tmp_path / "keys")
+        verify = ("audit", "verify", str(path), "-d", str(SHIPPED), "--keys", str(public))
+        code, out, _ = await asyncio.to_thread(sopflow, *verify, env=with_key)
         assert code == 0, out
-        code, out, _ = await asyncio.to_thread(
-            sopflow, "audit", "verify", str(path), "-d", str(SHIPPED), env=no_key
-        )
+        assert "ok    signatures: 4 signed action(s)" in out  # decrypted to be checked
+        code, out, _ = await asyncio.to_thread(sopflow, *verify, env=no_key)
         assert code == 1 and "ok    digest" in out, out
         assert "FAIL  plan: cannot decode run 1: the incident's input: " in out
+        assert "FAIL  signatures: cannot decode run 1: the incident's input: " in out
         assert "encrypted with key 'k1' and no key is configured" in out, out
 
         code, out, _ = await asyncio.to_thread(sopflow, "audit", "replay", str(path), env=with_key)

@@ -1,7 +1,9 @@
 """Exports and ``sopflow audit verify``, on the real histories in tests/histories/ (recorded on
 the time-skipping server by tests/record_histories.py), including the three-run
 continue-as-new incident. Tampering is done the way someone with the file would do it: edit
-a payload, then (to get past the digest) recompute the digest, then the plan hash too."""
+a payload, then (to get past the digest) recompute the digest, then the plan hash too.
+These histories were recorded before actions were signed: verify runs with
+``--allow-unsigned`` here (tests/test_audit_signatures.py checks signatures)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from sopflow.audit.export import envelope_from_runs
 from sopflow.audit.history_io import load_file, order_runs
 from sopflow.audit.payloads import Decoder
 from sopflow.cli.app import app
+from sopflow.client.signing import TRUSTED_KEYS_ENV
+from sopflow.client.testing import TEST_SIGNER
 from sopflow.contract.plan import Plan
 from tests.conftest import SHIPPED
 
@@ -30,6 +34,13 @@ HISTORIES = Path(__file__).resolve().parent / "histories"
 CAN = sorted(HISTORIES.glob("legal-process-v1-US-continue-as-new-run*.json"))
 SLA = HISTORIES / "emergency-disclosure-v2-US-sla-breach.json"
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def trusted_keys(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify's keys from the environment, as a deployment configures them."""
+    _, public = TEST_SIGNER.write(tmp_path_factory.mktemp("keys"))
+    monkeypatch.setenv(TRUSTED_KEYS_ENV, str(public))
 
 
 def export_of(files: list[Path]) -> dict[str, Any]:
@@ -44,7 +55,8 @@ def write(tmp_path: Path, data: dict[str, Any], name: str = "export.json") -> Pa
 
 
 def verify(path: Path, *extra: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["audit", "verify", str(path), "-d", str(SHIPPED), *extra])
+    args = ["audit", "verify", str(path), "-d", str(SHIPPED), "--allow-unsigned", *extra]
+    result = runner.invoke(app, args)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -86,6 +98,7 @@ def test_export_of_every_run_verifies_and_each_run_loads_with_from_json(tmp_path
         "plan",
         "claims",
         "published",
+        "signatures",
     ]
     assert all(line.startswith("ok") for line in lines)
     assert "3 run(s), 88 events" in lines[0]

@@ -36,6 +36,8 @@ from sopflow.audit.report_model import (
     TimelineItem,
     VoteEntry,
 )
+from sopflow.audit.signatures import check_action
+from sopflow.client.signing import KeyRing
 from sopflow.contract.messages import (
     Cancel,
     CompleteTask,
@@ -65,10 +67,12 @@ async def build_report(
     *,
     workflow_id: str | None = None,
     now: datetime | None = None,
+    keys: KeyRing | None = None,
 ) -> AuditReport:
-    """The report of the incident whose runs (first to last) are ``runs``. Raises
-    DecodeError when the first run's input (the plan) cannot be decoded: without it there
-    is no incident to report on."""
+    """The report of the incident whose runs (first to last) are ``runs``; with ``keys``,
+    each action's signature is checked against them (without, only the key it names is
+    shown). Raises DecodeError when the first run's input (the plan) cannot be decoded:
+    without it there is no incident to report on."""
     first = await decoder.incident_input(runs[0], "run 1")
     reader = EventReader(decoder)
     for number, run in enumerate(runs, start=1):
@@ -76,7 +80,7 @@ async def build_report(
     plan, state = first.plan, reader.state
     started = runs[0].events[0].workflow_execution_started_event_attributes
     outcome, notes = _outcome(reader)
-    actions = [_action(u) for u in reader.updates]
+    actions = [_action(u, first.incident_id, keys) for u in reader.updates]
     notifications = [n for a in reader.activities if (n := _notification(a)) is not None]
     escalations = [n for n in notifications if n.escalation]
     final = state is not None and state.status != "running"
@@ -139,8 +143,9 @@ def _recorded_timeline(state: IncidentState | None) -> list[RecordedEntry]:
     ]
 
 
-def _action(u: UpdateRecord) -> Action:
+def _action(u: UpdateRecord, incident_id: str, keys: KeyRing | None) -> Action:
     req = u.request
+    signed = isinstance(req, CompleteTask | Vote | Note | Cancel)
     common = {
         "at": u.at,
         "ref": u.ref,
@@ -150,6 +155,7 @@ def _action(u: UpdateRecord) -> Action:
         "result": u.result,
         "failure": u.failure,
         "completed_ref": u.completed,
+        "signature": check_action(req, incident_id, u.update_id, keys) if signed else None,
     }
     if isinstance(req, CompleteTask):
         return Action(

@@ -68,6 +68,24 @@ class IncidentOutcome(_Out):
     detail: str = ""
 
 
+SignatureStatus = Literal["valid", "invalid", "unknown_key", "unsigned", "not_checked"]
+
+
+class SignatureEntry(_Out):
+    """Who signed an action (``sopflow.audit.signatures``). ``status``: ``valid`` (a given
+    key signed exactly what the history records), ``invalid`` (it does not match: the
+    action or its update id was changed), ``unknown_key`` (signed by a key not given),
+    ``unsigned`` (recorded before actions were signed), ``not_checked`` (no keys given:
+    only the key the signature names)."""
+
+    status: SignatureStatus
+    key_id: str | None = None  # the key the signature names
+    label: str | None = None  # that key's label (its file name), when a given key matched
+    request_id: str | None = None
+    issued_at: datetime | None = None
+    detail: str | None = None  # why it is invalid or unknown
+
+
 class Action(_Out):
     """An accepted responder action (a Workflow Update). Refused actions never reach the
     history and are not here."""
@@ -86,6 +104,7 @@ class Action(_Out):
     result: ActionResult
     failure: str | None = None  # the handler's failure, when result is handler_failed
     completed_ref: EventRef | None = None  # the WorkflowExecutionUpdateCompleted event
+    signature: SignatureEntry | None = None  # None: the request could not be decoded
 
 
 class VoteEntry(_Out):

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sopflow.audit.report_model import AuditReport, EventRef
+from sopflow.audit.report_model import AuditReport, EventRef, SignatureEntry
 
 
 def _when(value: datetime | None) -> str:
@@ -75,6 +75,7 @@ def _actions(r: AuditReport) -> list[str]:
             a.step,
             a.reason if a.data is None else a.data,
             a.result if a.failure is None else f"{a.result}: {a.failure}",
+            _signed(a.signature),
         )
         for a in r.actions
     ]
@@ -84,9 +85,53 @@ def _actions(r: AuditReport) -> list[str]:
         "Accepted responder actions (Workflow Updates). Refused ones never reach the history.",
         "",
         *_table(
-            ["when", "event", "action", "actor (roles)", "step", "reason / form", "result"], rows
+            [
+                "when",
+                "event",
+                "action",
+                "actor (roles)",
+                "step",
+                "reason / form",
+                "result",
+                "signature",
+            ],
+            rows,
         ),
     ]
+
+
+def _signed(s: SignatureEntry | None) -> str:
+    """``signed: api 3f2a9c10e4b5d6a7``, ``unsigned``, ``SIGNATURE INVALID: why``..."""
+    if s is None:
+        return "? (the request could not be decoded)"
+    match s.status:
+        case "valid":
+            return f"signed: {s.label} {s.key_id}"
+        case "unsigned":
+            return "unsigned"
+        case "not_checked":
+            return f"signed by key {s.key_id} (not checked)"
+        case _:
+            return f"SIGNATURE INVALID: {s.detail or s.status}"
+
+
+def _signatures(r: AuditReport) -> str:
+    """The summary's line: how many actions each verdict has."""
+    if not r.actions:
+        return "no actions"
+    counts: dict[str, int] = {}
+    for a in r.actions:
+        status = a.signature.status if a.signature else "undecodable"
+        counts[status] = counts.get(status, 0) + 1
+    words = {
+        "valid": "signed by a given key",
+        "invalid": "SIGNATURE INVALID",
+        "unknown_key": "SIGNED BY AN UNKNOWN KEY",
+        "unsigned": "unsigned",
+        "not_checked": "signed, not checked (no public keys given)",
+        "undecodable": "not decoded",
+    }
+    return ", ".join(f"{n} {words[k]}" for k, n in counts.items())
 
 
 def _votes(r: AuditReport) -> list[str]:
@@ -229,6 +274,7 @@ def _summary(r: AuditReport) -> list[str]:
         ("Outcome", r.outcome.outcome or "-"),
         ("Severity", r.severity or "-"),
         ("Runs", f"{len(r.runs)} ({events} events)"),
+        ("Signatures", _signatures(r)),
         ("Source", source),
         ("Report generated", _when(r.generated_at)),
     ]

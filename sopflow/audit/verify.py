@@ -11,7 +11,10 @@ Checks, each reported on its own line:
    *and* recomputing the digest is caught here, unless the plan hash is recomputed too;
    ``claims``: the envelope's workflow id, SOP, version and region are the recorded ones;
 4. ``published``: where the library's ``sopflow.lock`` has the plan hash of that SOP
-   version and region, the recorded one is it (a recomputed hash no longer is).
+   version and region, the recorded one is it (a recomputed hash no longer is);
+5. ``signatures``: every accepted action is signed by one of the given public keys over
+   exactly what the history records (``sopflow.audit.signatures``): editing an action and
+   recomputing the digest is caught here: no one holding the file holds the signing key.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from sopflow.audit.envelope import Envelope, compute_digest
 from sopflow.audit.errors import AuditError
 from sopflow.audit.history_io import chain_problems, load_file
 from sopflow.audit.payloads import DecodeError, Decoder
+from sopflow.audit.signatures import signature_check
+from sopflow.client.signing import KeyRing
 from sopflow.language.lockfile import read_lock
 
 
@@ -58,9 +63,17 @@ class Verification:
         self.checks.append(Check(ok, name, detail))
 
 
-async def verify_export(path: Path, decoder: Decoder, library: Path | None) -> Verification:
-    """Check the export at ``path``. AuditError when it is not an export at all (missing,
-    not JSON, a plain history, a malformed envelope)."""
+async def verify_export(
+    path: Path,
+    decoder: Decoder,
+    library: Path | None,
+    *,
+    keys: KeyRing,
+    allow_unsigned: bool = False,
+) -> Verification:
+    """Check the export at ``path``, its actions' signatures against ``keys``; unsigned
+    actions pass only with ``allow_unsigned``. AuditError when it is not an export at all
+    (missing, not JSON, a plain history, a malformed envelope)."""
     loaded = load_file(path, strict=True)
     if loaded.envelope is None:
         raise AuditError(
@@ -85,6 +98,8 @@ async def verify_export(path: Path, decoder: Decoder, library: Path | None) -> V
         result.add(True, "runs", f"{len(loaded.runs)} run(s), chained from the first run")
     await _check_plan(result, loaded.runs, env, decoder)
     _check_published(result, env, library)
+    ok, detail = await signature_check(loaded.runs, decoder, keys, allow_unsigned=allow_unsigned)
+    result.add(ok, "signatures", detail)
     return result
 
 

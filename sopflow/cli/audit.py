@@ -29,10 +29,12 @@ from sopflow.audit.payloads import Decoder
 from sopflow.audit.report import build_report
 from sopflow.audit.report_model import AuditReport, Source
 from sopflow.audit.report_render import render_markdown
+from sopflow.audit.signatures import keys_for_report, keys_for_verify
 from sopflow.audit.verify import verify_export
 from sopflow.cli.authoring import fail
 from sopflow.cli.incidents import with_incidents
 from sopflow.client.incidents import IncidentService
+from sopflow.client.signing import KeyRing
 from sopflow.language.library import default_definitions
 
 if TYPE_CHECKING:  # replay loads the interpreter and Temporal's worker: only for `replay`
@@ -76,6 +78,26 @@ def _decoder() -> Decoder:
         return Decoder()
     except AuditError as exc:
         raise fail(str(exc)) from None
+
+
+def _keys(load: Callable[[list[Path] | None], T], paths: list[Path] | None) -> T:
+    """The public keys; AuditError (unreadable, or none where needed) is exit 1."""
+    try:
+        return load(paths)
+    except AuditError as exc:
+        raise fail(str(exc)) from None
+
+
+def _keys_option(purpose: str) -> Any:
+    """``--keys PATH``, repeatable: public key files or directories of ``*.pub`` files."""
+    return typer.Option(
+        None,
+        "--keys",
+        "-k",
+        metavar="PATH",
+        help="A public key file, or a directory of *.pub files, to check action signatures "
+        f"with; repeatable: give every key that ever signed ({purpose}).",
+    )
 
 
 def _write(text: str, output: Path | None) -> None:
@@ -125,11 +147,24 @@ def verify(
         help="Library whose sopflow.lock the plan hash is compared with "
         "(default: $SOPFLOW_DEFINITIONS, then ./sop_definitions; skipped when it has no lock).",
     ),
+    keys: list[Path] | None = _keys_option(
+        "default: $SOPFLOW_TRUSTED_KEYS, then .sopflow/keys; none found is an error"
+    ),
+    allow_unsigned: bool = typer.Option(
+        False,
+        "--allow-unsigned",
+        help="Accept unsigned actions recorded before the first signed one (histories "
+        "recorded before actions were signed); they are still counted.",
+    ),
 ) -> None:
-    """Check an export: its digest, its runs, and that its plan hash is the hash of the plan
-    recorded in the history (and the published one, when the library's lock lists it)."""
+    """Check an export: its digest, its runs, that its plan hash is the hash of the plan
+    recorded in the history (and the published one, when the library's lock lists it), and
+    that every action is signed by one of the public keys."""
     library = definitions or default_definitions()
-    result = _offline(verify_export(file, _decoder(), library))
+    decoder = _decoder()
+    ring = _keys(keys_for_verify, keys)
+    work = verify_export(file, decoder, library, keys=ring, allow_unsigned=allow_unsigned)
+    result = _offline(work)
     for check in result.checks:
         print(check.line())
     failed = sum(not c.ok for c in result.checks)
@@ -247,7 +282,9 @@ def _looks_like_file(target: str) -> bool:
     return target.endswith(".json") or "/" in target or Path(target).exists()
 
 
-async def _report_from_files(paths: list[Path], decoder: Decoder) -> AuditReport:
+async def _report_from_files(
+    paths: list[Path], decoder: Decoder, keys: KeyRing | None
+) -> AuditReport:
     loaded = [load_file(p) for p in paths]
     names = " ".join(str(p) for p in paths)
     if len(loaded) == 1 and loaded[0].envelope is not None:
@@ -260,11 +297,11 @@ async def _report_from_files(paths: list[Path], decoder: Decoder) -> AuditReport
             digest=env.digest,
             digest_ok=compute_digest(one.data) == env.digest,
         )
-        return await build_report(one.runs, decoder, source, workflow_id=env.workflow_id)
+        return await build_report(one.runs, decoder, source, workflow_id=env.workflow_id, keys=keys)
     if any(f.envelope is not None for f in loaded):
         raise AuditError(f"{names}: report on one export, or on plain histories, not a mix")
     runs = order_runs([f.runs[0] for f in loaded], names)
-    return await build_report(runs, decoder, Source(kind="history", location=names))
+    return await build_report(runs, decoder, Source(kind="history", location=names), keys=keys)
 
 
 @audit_app.command("report")
@@ -281,16 +318,22 @@ def report(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Write the report here (default: standard output)."
     ),
+    keys: list[Path] | None = _keys_option(
+        "default: $SOPFLOW_TRUSTED_KEYS, then .sopflow/keys; without keys, signatures are "
+        "shown but not checked"
+    ),
 ) -> None:
     """The audit report, built from the history's events: SOP, version, region and plan
     hash; every accepted action with its actor and reason; votes; disclosure decisions with
-    their policy and legal basis; SLA breaches and escalations; the timeline; the outcome."""
+    their policy and legal basis; SLA breaches and escalations; the timeline; the outcome.
+    Each action shows who signed it, checked against the public keys when there are any."""
     if fmt not in ("markdown", "json"):
         print(f"error: --format is markdown or json, not {fmt!r}", file=sys.stderr)
         raise typer.Exit(2)
     decoder = _decoder()
+    ring = _keys(keys_for_report, keys)
     if any(_looks_like_file(t) for t in targets):
-        result = _offline(_report_from_files([Path(t) for t in targets], decoder))
+        result = _offline(_report_from_files([Path(t) for t in targets], decoder, ring))
     elif len(targets) > 1:
         print("error: give one incident ID (or history files)", file=sys.stderr)
         raise typer.Exit(2)
@@ -300,7 +343,7 @@ def report(
         async def go(incidents: IncidentService) -> AuditReport:
             runs = await fetch_runs(incidents, incident_id)
             source = Source(kind="server", location=f"{incidents.namespace}/{incident_id}")
-            return await build_report(runs, decoder, source, workflow_id=incident_id)
+            return await build_report(runs, decoder, source, workflow_id=incident_id, keys=ring)
 
         result = _online(go)
     _write(_render(result, "json" if fmt == "json" else "markdown"), output)
