@@ -97,7 +97,11 @@ def dev_stack(tmp_path: Path) -> Iterator[Stack]:
 
 @pytest.mark.parametrize(
     ("name", "args"),
-    [("temporal server", ("server", "start-dev")), ("worker", ("-m", "worker"))],
+    [
+        ("temporal server", ("server", "start-dev")),
+        ("worker", ("-m", "worker")),
+        ("api", ("serve", "--port")),
+    ],
 )
 def test_a_killed_child_stops_the_stack_saying_which_and_how(
     dev_stack: Stack, name: str, args: tuple[str, ...]

@@ -146,11 +146,13 @@ def _default_sigint() -> None:
 def spawn_dev(where: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], int]:
     """Start ``sopflow dev`` in ``where`` on free ports (state in ``where/state``), its output
     to ``log``, in a process group of its own; returns the process and the frontend port."""
-    port, ui_port = free_port(), free_port()
+    port, ui_port, api_port = free_port(), free_port(), free_port()
     command = [str(SOPFLOW), "dev", "--port", str(port), "--ui-port", str(ui_port)]
+    command += ["--api-port", str(api_port)]
     proc = subprocess.Popen(
         [*command, "--state-dir", str(where / "state")],
-        env=clean_env(),
+        # The API serves this library (and its Roster), as `make run` from the repo root does.
+        env=clean_env(SOPFLOW_DEFINITIONS=str(SHIPPED)),
         cwd=where,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -7,7 +7,17 @@ import sys
 
 import typer
 
-from sopflow.cli import audit, authoring, codec, incidents, rehearse, stack, tasks, tokens
+from sopflow.cli import (
+    audit,
+    authoring,
+    codec,
+    incidents,
+    rehearse,
+    serve,
+    stack,
+    tasks,
+    tokens,
+)
 
 app = typer.Typer(
     name="sopflow",
@@ -25,6 +35,7 @@ app.command("publish")(authoring.publish)
 app.command("schema")(authoring.schema)
 app.command("setup")(stack.setup)
 app.command("dev")(stack.dev)
+app.command("serve")(serve.serve)
 
 incident_app = typer.Typer(
     help="Run incidents: start, list, show, signal, cancel.", no_args_is_help=True

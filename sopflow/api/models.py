@@ -1,0 +1,201 @@
+"""The JSON the incident routes take and answer (the OpenAPI schema is generated from these).
+
+Answers are built from the incident service's values (``IncidentSummary``, ``IncidentView``,
+``OpenTask``) and the workflow's own state models, never from Temporal objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from sopflow.client.views import IncidentSummary, IncidentView, OpenTask
+from sopflow.contract.messages import ActionResult, StepState, TimelineEntry
+
+# An incident id a client may choose: what Temporal and a URL path segment take as is.
+INCIDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+# The library's own identifier patterns (sopflow.language.models.common, the wait step's
+# event): a value that cannot name anything is refused before it reaches a query.
+SOP_ID_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
+STEP_ID_PATTERN = r"^[a-z][a-z0-9_-]{0,62}$"
+REGION_PATTERN = r"^[A-Z][A-Z0-9_-]{1,15}$"
+EVENT_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+# Reasons and notes must say something: at least one character that is not white space.
+NOT_BLANK = r"\S"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IncidentStatusName(StrEnum):
+    """An incident's status."""
+
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+    terminated = "terminated"
+
+
+class StartIncident(_Body):
+    """Open an incident of one SOP version for one region."""
+
+    sop: str = Field(pattern=SOP_ID_PATTERN, description="The SOP's id")
+    version: int | None = Field(None, ge=1, description="Default: the latest version")
+    region: str | None = Field(
+        None, pattern=REGION_PATTERN, description="Default: the SOP's base region"
+    )
+    input: dict[str, Any] = Field(
+        description="The incident's input: must fit the SOP's input schema"
+    )
+    incident_id: str | None = Field(
+        None,
+        pattern=INCIDENT_ID_PATTERN,
+        description="Default: derived from the Idempotency-Key when one is sent, else a new id",
+    )
+
+
+class IncidentSummaryOut(BaseModel):
+    """An incident as visibility knows it (no worker needed)."""
+
+    id: str
+    sop: str | None
+    version: int | None
+    region: str | None
+    severity: str | None
+    status: str = Field(description="running, completed, failed, cancelled or terminated")
+    outcome: str | None
+    started_at: datetime | None
+    active_steps: list[str]
+    pending_roles: list[str]
+    sla_breached: bool
+
+    @classmethod
+    def of(cls, summary: IncidentSummary) -> IncidentSummaryOut:
+        """From the incident service's summary."""
+        return cls.model_validate(asdict(summary))
+
+
+class StartedIncident(BaseModel):
+    """The incident a start opened (or, on a retry with the same Idempotency-Key, found)."""
+
+    id: str
+    sop: str
+    version: int
+    region: str
+    title: str
+    plan_hash: str
+    opened_by: str
+    status: str = "running"
+
+
+class IncidentDetail(BaseModel):
+    """An incident: what visibility knows, and its state (steps, timeline) when a worker (or
+    the final result) could give it; ``unavailable`` says why not otherwise."""
+
+    summary: IncidentSummaryOut
+    plan_hash: str | None = None
+    opened_by: str | None = None
+    opened_at: datetime | None = None
+    labels: list[str] = Field(default_factory=list)
+    steps: list[StepState] = Field(default_factory=list)
+    timeline: list[TimelineEntry] = Field(default_factory=list)
+    unavailable: str | None = None
+
+    @classmethod
+    def of(cls, view: IncidentView) -> IncidentDetail:
+        """From the incident service's view."""
+        summary, state = IncidentSummaryOut.of(view.summary), view.state
+        if state is None:
+            return cls(summary=summary, unavailable=view.unavailable)
+        return cls(
+            summary=summary,
+            plan_hash=state.plan_hash,
+            opened_by=state.opened_by,
+            opened_at=state.opened_at,
+            labels=list(state.labels),
+            steps=list(state.steps.values()),
+            timeline=list(state.timeline),
+        )
+
+
+class TaskOut(BaseModel):
+    """An open task or approval the caller's roles may act on."""
+
+    incident: str
+    sop: str
+    version: int
+    region: str
+    severity: str | None
+    step: str
+    title: str
+    type: str
+    roles: list[str]
+    due_at: datetime | None
+    overdue: bool
+
+    @classmethod
+    def of(cls, task: OpenTask, now: datetime | None = None) -> TaskOut:
+        """From the incident service's open task; overdue against ``now``."""
+        moment = now or datetime.now(UTC)
+        overdue = task.due_at is not None and task.due_at < moment
+        return cls.model_validate(asdict(task) | {"overdue": overdue})
+
+
+class Me(BaseModel):
+    """The caller: their handle, their Roster roles now, and how they signed in."""
+
+    handle: str
+    roles: list[str]
+    via: str = Field(description="token or header")
+
+
+class CompleteBody(_Body):
+    """A task's form data (checked against the step's form by the workflow)."""
+
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class VoteBody(_Body):
+    """Why the caller approves or rejects (recorded on the timeline)."""
+
+    reason: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
+
+
+class NoteBody(_Body):
+    """A note for the incident's timeline, optionally about one step."""
+
+    text: str = Field(min_length=1, max_length=8000, pattern=NOT_BLANK)
+    step: str | None = Field(None, pattern=STEP_ID_PATTERN)
+
+
+class CancelBody(_Body):
+    """Why the incident is cancelled (the lead role only)."""
+
+    reason: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
+
+
+class EventBody(_Body):
+    """An external event, for a ``wait: {event: ...}`` step."""
+
+    name: str = Field(pattern=EVENT_PATTERN, description="As the wait step names it")
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ActionOut(BaseModel):
+    """What an accepted action did."""
+
+    incident: str
+    accepted: bool
+    step: str | None = None
+    detail: str = ""
+
+    @classmethod
+    def of(cls, incident_id: str, result: ActionResult) -> ActionOut:
+        """From the workflow's answer."""
+        return cls(incident=incident_id, **result.model_dump(mode="json"))
