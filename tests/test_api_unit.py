@@ -199,6 +199,7 @@ def test_every_refusal_has_a_status_and_unknown_ones_are_conflicts() -> None:
         "forbidden": 403,
         "invalid": 422,
         "unverified": 503,
+        "exists": 409,
     }
 
     class Later:

@@ -32,7 +32,7 @@ from sopflow.api.models import (
 from sopflow.api.problems import INVALID, REFUSED, Problem, ProblemError
 from sopflow.api.temporal import temporal_problem
 from sopflow.client.connection import data_task_queue
-from sopflow.client.incidents import IncidentService
+from sopflow.client.incidents import ActionRefused, IncidentService, Refusal
 from sopflow.compile.lint import LintResult
 from sopflow.contract.plan import Plan
 from sopflow.language.input_check import input_errors
@@ -113,17 +113,6 @@ def _check_input(plan: Plan, data: dict[str, object]) -> None:
         raise Problem(INVALID, f"the input does not fit {name}'s input schema", errors=errors)
 
 
-async def _taken(service: IncidentService, incident_id: str) -> bool:
-    """Whether a workflow with this id exists: after a failed start, the id was taken (by an
-    earlier attempt of the same start, if the key says so; even one that failed to answer
-    but did start). Asked only then, so a start costs one round trip."""
-    try:
-        await service.handle(incident_id).describe()
-    except Exception:  # not found, or Temporal out of reach: the start's own error stands
-        return False
-    return True
-
-
 async def _existing(service: IncidentService, incident_id: str, plan: Plan, derived: bool) -> None:
     """A start whose id is taken: a retry of the same start (same person and key, same plan)
     is answered as the first was; anything else is refused."""
@@ -169,8 +158,8 @@ async def start_incident(
             incident_id=incident_id,
             data_task_queue=data_queue,
         )
-    except Exception:
-        if not await _taken(service, incident_id):
+    except ActionRefused as exc:
+        if exc.kind != Refusal.EXISTS:
             raise
         await _existing(service, incident_id, plan, derived)
         response.headers["Idempotent-Replayed"] = "true"

@@ -81,6 +81,7 @@ REFUSAL_KINDS: dict[str, ProblemKind] = {
     "forbidden": FORBIDDEN,  # the person lacks the role the step needs
     "invalid": INVALID,  # the form data does not fit the step's schema
     "unverified": UNAVAILABLE,  # the workers do not trust this API's key: a deployment fault
+    "exists": REFUSED,  # an incident id already taken
 }
 
 

@@ -4,8 +4,8 @@ The API starts whether or not Temporal answers: it connects in the background an
 trying, and until it is connected every request that needs Temporal gets a 503 and
 ``/healthz`` says so. Once connected, the SDK's client reconnects by itself.
 
-The API imports nothing from ``temporalio`` (import-linter holds it to the client layer), so
-an error Temporal answered with is recognised by its module and its gRPC status *name*.
+The API imports nothing from ``temporalio`` (import-linter holds it to the client layer):
+``sopflow.client.session.temporal_failure`` says what an error Temporal answered with means.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sopflow.api.problems import INTERNAL, INVALID, UNAVAILABLE, Problem
 from sopflow.api.settings import ApiSettings
 from sopflow.client.connection import address_from_env, connect
 from sopflow.client.incidents import IncidentService
+from sopflow.client.session import TemporalRefusedArgument, TemporalUnavailable, temporal_failure
 from sopflow.client.signing import ActionSigner
 
 log = structlog.get_logger("sopflow.api")
@@ -93,25 +94,14 @@ class TemporalLink:
         return bool(ok), None if ok else "the frontend reported itself unhealthy"
 
 
-def temporal_status(exc: BaseException) -> str | None:
-    """The gRPC status name (``UNAVAILABLE``, ``INVALID_ARGUMENT``...) of an error Temporal
-    answered with; None for any other error."""
-    if type(exc).__module__.partition(".")[0] != "temporalio":
-        return None
-    status = getattr(exc, "status", None)
-    name = getattr(status, "name", None)
-    return name if isinstance(name, str) else None
-
-
 def temporal_problem(exc: BaseException) -> Problem | None:
     """The problem for an error Temporal answered with; None for any other error."""
-    status = temporal_status(exc)
-    if status is None:
+    failure = temporal_failure(exc)
+    if failure is None:
         return None
-    message = str(getattr(exc, "message", "") or _first_line(exc))
-    if status in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
-        return Problem(UNAVAILABLE, f"Temporal did not answer: {message}")
-    if status == "INVALID_ARGUMENT":  # e.g. a visibility query it cannot parse
-        return Problem(INVALID, f"Temporal refused the request: {message}")
-    log.error("api.temporal_error", status=status, error=message)
+    if isinstance(failure, TemporalUnavailable):
+        return Problem(UNAVAILABLE, str(failure))
+    if isinstance(failure, TemporalRefusedArgument):  # e.g. a visibility query it cannot parse
+        return Problem(INVALID, str(failure))
+    log.error("api.temporal_error", error=str(failure))
     return Problem(INTERNAL, "Temporal refused the request")

@@ -17,6 +17,7 @@ class Refusal(StrEnum):
     FORBIDDEN = "forbidden"  # the person does not hold the role the action needs
     INVALID = "invalid"  # the form data fails the step's schema
     UNVERIFIED = "unverified"  # the worker refused the action's signature (or it had none)
+    EXISTS = "exists"  # a start with an incident id already used (even by a closed one)
 
     @classmethod
     def of_cause(cls, cause: str | None) -> Refusal:

@@ -32,7 +32,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from sopflow.client.actions import Action, new_request_id, update_id
@@ -141,7 +141,7 @@ class IncidentService:
         continue_as_new_after: int | None = None,
     ) -> WorkflowHandle[Any, IncidentState]:
         """Start an incident of a compiled (and linted) plan. The id must be new: an id
-        already used, even by a closed incident, is refused."""
+        already used, even by a closed incident, is refused (ActionRefused EXISTS)."""
         extra = (
             {}
             if continue_as_new_after is None
@@ -155,6 +155,13 @@ class IncidentService:
             data_task_queue=data_task_queue,
             **extra,
         )
+        try:
+            return await self._start(plan, inp)
+        except WorkflowAlreadyStartedError:
+            raise ActionRefused(f"incident id {incident_id!r} is taken", Refusal.EXISTS) from None
+
+    async def _start(self, plan: Plan, inp: IncidentInput) -> WorkflowHandle[Any, IncidentState]:
+        incident_id = inp.incident_id
         return await self.client.start_workflow(
             plan.sop.id,
             inp,

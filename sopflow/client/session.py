@@ -44,8 +44,24 @@ async def with_service(
         service = IncidentService(client, task_queue=task_queue_from_env(), signer=signer)
         return await action(service)
     except RPCError as exc:
-        if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            raise TemporalUnavailable(
-                f"cannot reach Temporal at {address}: {exc.message}"
-            ) from None
-        raise TemporalError(f"Temporal refused the request: {exc.message}") from None
+        failure = temporal_failure(exc)
+        assert failure is not None  # every RPCError has a meaning
+        raise failure from None
+
+
+class TemporalRefusedArgument(TemporalError):
+    """Temporal refused an argument (e.g. a visibility query it cannot parse): the caller's
+    input, not the server, is at fault."""
+
+
+def temporal_failure(exc: BaseException) -> TemporalUnavailable | TemporalError | None:
+    """What a Temporal transport error means, in a sentence; None for any other error.
+
+    For callers that must not import ``temporalio`` (the CLI, the HTTP API)."""
+    if not isinstance(exc, RPCError):
+        return None
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+        return TemporalUnavailable(f"cannot reach Temporal at {address_from_env()}: {exc.message}")
+    if exc.status == RPCStatusCode.INVALID_ARGUMENT:
+        return TemporalRefusedArgument(f"Temporal refused the request: {exc.message}")
+    return TemporalError(f"Temporal refused the request: {exc.message}")
