@@ -21,18 +21,23 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import IO, Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowUpdateFailedError
 
+from sopflow.client.actions import update_id
 from sopflow.client.connection import connect
 from sopflow.client.incidents import IncidentService
-from sopflow.contract.messages import IncidentState
+from sopflow.client.signing import ActionSigner
+from sopflow.contract.messages import Actor, CompleteTask, IncidentState
 from tests.conftest import SHIPPED
 from tests.test_cli_incidents import ID_LINE, THREAT
+from workflows.incident import IncidentWorkflow
 
 pytestmark = pytest.mark.e2e
 
@@ -200,6 +205,43 @@ def test_an_incident_through_the_cli_on_sopflow_dev(dev: Dev) -> None:
     assert [(r["status"], r["outcome"]) for r in listed if r["id"] == incident] == [
         ("completed", "resolved")
     ]
+
+
+def test_the_workers_of_sopflow_dev_refuse_a_tampered_action_and_keep_running(dev: Dev) -> None:
+    """The production worker (its sandbox settings, its keys from `sopflow dev`): an action
+    signed with the operator key and then edited is refused, the history is unchanged, and
+    the worker still runs the genuine action afterwards."""
+    incident = dev.start("threat-to-life@1", "UK", {**THREAT, "location_country": "GB"}, "tbrennan")
+    dev.until(incident, active("assess"))
+    operator = ActionSigner.from_file(dev.keys / "operator.key")
+    genuine = CompleteTask(
+        step="assess", actor=Actor(id="pshah", roles=["responder"]), data=ASSESS_FALSE
+    )
+
+    async def scenario() -> tuple[str, int, int]:
+        incidents = IncidentService(await connect(dev.address, "default"))
+        handle = incidents.handle(incident)
+        signed = operator.sign(genuine, incident, "r1", datetime.now(UTC))
+        forged = signed.model_copy(update={"actor": Actor(id="mallory", roles=["responder"])})
+        before = len((await incidents.history(incident)).events)
+        try:
+            await handle.execute_update(
+                IncidentWorkflow.complete_task, forged, id=update_id(forged, "r1")
+            )
+            refusal = ""
+        except WorkflowUpdateFailedError as exc:
+            refusal = str(exc.cause)
+        after = len((await incidents.history(incident)).events)
+        await handle.execute_update(
+            IncidentWorkflow.complete_task, signed, id=update_id(signed, "r1")
+        )
+        return refusal, before, after
+
+    refusal, before, after = asyncio.run(scenario())
+    assert "does not match the action" in refusal
+    assert after == before
+    view = dev.until(incident, lambda v: status_of(v, "assess") == "done")
+    assert [e["actor"] for e in view["timeline"] if e["kind"] == "task.completed"] == ["pshah"]
 
 
 # --- the kill test

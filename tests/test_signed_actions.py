@@ -31,6 +31,7 @@ from sopflow.contract.assertions import SignatureRefused, claims, signing_bytes
 from sopflow.contract.messages import Actor, CompleteTask, IncidentState, Note, Vote
 from sopflow.contract.names import UPDATE_COMPLETE
 from tests.harness import Bench, Fakes, bench, compile_text, run
+from tests.test_audit_replay import TASKS
 from tests.test_client_incidents import CLIENT_SOP
 from workflows.incident import IncidentWorkflow
 
@@ -257,3 +258,28 @@ def test_votes_are_signed_too() -> None:
     flipped = signed.model_copy(update={"decision": "reject"})
     with pytest.raises(SignatureRefused):
         KeyRing.of(TEST_SIGNER).check(flipped, INCIDENT)
+
+
+def test_a_signature_is_not_applied_again_after_continue_as_new() -> None:
+    """Temporal deduplicates update ids within one run only; the incident remembers the
+    request ids it accepted and carries them into the next run."""
+
+    async def scenario() -> None:
+        async with bench() as b:
+            first = await b.start(compile_text(TASKS), continue_as_new_after=8)
+            h = b.incidents.handle(first.id)  # follows continue-as-new
+            await b.until(h, lambda s: s.steps["first"].status == "active")
+            now = await b.env.get_current_time()
+            note = TEST_SIGNER.sign(Note(actor=ALICE, text="called back"), h.id, "n1", now)
+            await h.execute_update(IncidentWorkflow.add_note, note, id=update_id(note, "n1"))
+            await b.act(h, CompleteTask(step="first", actor=ALICE, data={"ok": True}))
+            state = await b.until(h, lambda s: s.runs == 2 and s.steps["second"].status == "active")
+            with pytest.raises(WorkflowUpdateFailedError) as caught:
+                await h.execute_update(IncidentWorkflow.add_note, note, id=update_id(note, "n1"))
+            assert isinstance(caught.value.cause, ApplicationError)
+            assert "already applied" in caught.value.cause.message
+            after = await b.state(h)
+            notes = [e for e in after.timeline if e.kind == "note"]
+            assert len(notes) == len([e for e in state.timeline if e.kind == "note"]) == 1
+
+    run(scenario)

@@ -144,6 +144,7 @@ class IncidentWorkflow:
 
     @workflow.update(name=UPDATE_COMPLETE)
     def complete_task(self, req: CompleteTask) -> ActionResult:
+        trust.remember(self.state.recent_requests, req)
         step = self.state.steps[req.step]
         step.output, step.submitted_by = dict(req.data), req.actor.id
         self.runner.log(req.actor.id, "task.completed", req.step)
@@ -152,6 +153,7 @@ class IncidentWorkflow:
     @complete_task.validator
     def _validate_complete(self, req: CompleteTask) -> None:
         trust.require_verified()
+        trust.require_fresh(self.state.recent_requests, req)
         step = self.steps.get(req.step)
         try:
             if not isinstance(step, TaskPlan):
@@ -162,6 +164,7 @@ class IncidentWorkflow:
 
     @workflow.update(name=UPDATE_VOTE)
     def vote(self, req: Vote) -> ActionResult:
+        trust.remember(self.state.recent_requests, req)
         record = VoteRecord(
             actor=req.actor.id, decision=req.decision, reason=req.reason, at=workflow.now()
         )
@@ -172,6 +175,7 @@ class IncidentWorkflow:
     @vote.validator
     def _validate_vote(self, req: Vote) -> None:
         trust.require_verified()
+        trust.require_fresh(self.state.recent_requests, req)
         step = self.steps.get(req.step)
         try:
             if not isinstance(step, ApprovalPlan):
@@ -182,12 +186,14 @@ class IncidentWorkflow:
 
     @workflow.update(name=UPDATE_NOTE)
     def add_note(self, req: Note) -> ActionResult:
+        trust.remember(self.state.recent_requests, req)
         self.runner.log(req.actor.id, "note", req.step, req.text)
         return ActionResult(step=req.step, detail="noted")
 
     @add_note.validator
     def _validate_note(self, req: Note) -> None:
         trust.require_verified()
+        trust.require_fresh(self.state.recent_requests, req)
         try:
             if req.step is not None and req.step not in self.steps:
                 raise conductor.ActionRefused(f"this incident has no step {req.step!r}")
@@ -197,12 +203,14 @@ class IncidentWorkflow:
 
     @workflow.update(name=UPDATE_CANCEL)
     def cancel_incident(self, req: Cancel) -> ActionResult:
+        trust.remember(self.state.recent_requests, req)
         self.cancel_request = req
         return ActionResult(detail="cancelling")
 
     @cancel_incident.validator
     def _validate_cancel(self, req: Cancel) -> None:
         trust.require_verified()
+        trust.require_fresh(self.state.recent_requests, req)
         try:
             conductor.check_cancel(self.state, req.actor)
         except conductor.ActionRefused as exc:

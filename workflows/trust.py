@@ -51,6 +51,29 @@ def refusal(reason: str, cause: str) -> ApplicationError:
     return ApplicationError(reason, cause, type=REFUSED_ERROR_TYPE, non_retryable=True)
 
 
+# How many accepted request ids an incident remembers: far more than can arrive within a
+# signature's lifetime (five minutes) on one incident.
+REMEMBERED_REQUESTS = 256
+
+
+def remember(recent: list[str], action: CompleteTask | Vote | Note | Cancel) -> None:
+    """Record an accepted action's request id (in the update handler, so only accepted
+    actions count), keeping the latest ``REMEMBERED_REQUESTS``."""
+    if action.signature is not None:
+        recent.append(action.signature.request_id)
+        del recent[:-REMEMBERED_REQUESTS]
+
+
+def require_fresh(recent: list[str], action: CompleteTask | Vote | Note | Cancel) -> None:
+    """Refuse an action whose request was already applied to this incident (in an earlier
+    run: within one run Temporal's update ids already make a repeat a no-op)."""
+    if action.signature is not None and action.signature.request_id in recent:
+        raise refusal(
+            f"request {action.signature.request_id!r} was already applied to this incident",
+            "conflict",
+        )
+
+
 def require_verified() -> None:
     """Refuse the current update unless the verification interceptor passed it."""
     info = workflow.current_update_info()
@@ -71,7 +94,11 @@ def verification_interceptor(verify: ActionVerifier) -> Interceptor:
             if not isinstance(action, CompleteTask | Vote | Note | Cancel):
                 raise refusal(f"{input.update!r} is not a responder action", UNVERIFIED)
             try:
-                verify(action, workflow.info().workflow_id, input.id, workflow.now())
+                # The crypto library's native code imports its exception types lazily; in
+                # the sandbox that import would load a second copy of the native module,
+                # which aborts the process. Pass its imports through to the host's.
+                with workflow.unsafe.imports_passed_through():
+                    verify(action, workflow.info().workflow_id, input.id, workflow.now())
             except SignatureRefused as exc:
                 raise refusal(f"signature refused: {exc}", UNVERIFIED) from None
             token = _verified_update.set(input.id)

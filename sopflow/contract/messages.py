@@ -176,6 +176,10 @@ class IncidentState(BaseModel):
     # External events received and not yet consumed by a `wait: {event: ...}` step.
     pending_events: list[ExternalEvent] = Field(default_factory=list)
     runs: int = 1
+    # The request ids of the latest accepted signed actions: carried across continue-as-new,
+    # where Temporal's update-id deduplication starts afresh, so a captured signature cannot
+    # be applied again in the next run while it is still fresh.
+    recent_requests: list[str] = Field(default_factory=list)
 
 
 # --- Activities
