@@ -24,7 +24,6 @@ stop it cleanly: in-flight activities finish, then it exits.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import sys
@@ -46,6 +45,7 @@ from sopflow.client.connection import (  # re-exported: worker.tls_from_env etc.
     task_queue_from_env,
     tls_from_env,
 )
+from sopflow.client.logs import configure_logging as configure_structured_logs
 from sopflow.client.signing import (
     DEV_KEYS_DIR,
     TRUSTED_KEYS_ENV,
@@ -71,37 +71,8 @@ log = structlog.get_logger("sopflow.worker")
 
 
 def configure_logging() -> None:
-    """JSON lines for machines, readable lines on a terminal."""
-    renderer = (
-        structlog.dev.ConsoleRenderer()
-        if sys.stdout.isatty()
-        else structlog.processors.JSONRenderer()
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            renderer,
-        ]
-    )
-    # The workflow logs through the SDK's replay-safe stdlib logger; render those records
-    # the same way, with their incident, SOP and step fields.
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                renderer,
-            ],
-            foreign_pre_chain=[
-                structlog.stdlib.add_log_level,
-                structlog.stdlib.ExtraAdder(allow=("incident", "sop", "step")),
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
-            ],
-        )
-    )
-    logging.basicConfig(handlers=[handler], level=logging.INFO, force=True)
+    """Structured logs (sopflow.client.logs), without the SDK's repeated workflow info."""
+    configure_structured_logs()
     # Our fields carry the incident; the SDK's "(workflow info)" suffix would only repeat it.
     workflow.logger.workflow_info_on_message = False
 

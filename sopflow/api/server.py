@@ -2,31 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-import sys
-
-import structlog
 import uvicorn
 from fastapi import FastAPI
-
-
-def configure_logging() -> None:
-    """Structured logs: JSON lines for machines, readable lines on a terminal."""
-    renderer = (
-        structlog.dev.ConsoleRenderer()
-        if sys.stdout.isatty()
-        else structlog.processors.JSONRenderer()
-    )
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ]
-    )
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
 
 
 def server(app: FastAPI, host: str, port: int) -> uvicorn.Server:

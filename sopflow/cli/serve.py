@@ -14,10 +14,11 @@ from pathlib import Path
 import typer
 
 from sopflow.api.app import create_app
-from sopflow.api.server import configure_logging, run
+from sopflow.api.server import run
 from sopflow.api.settings import ApiSettings, SettingsError
 from sopflow.api.tokens import TokenError
 from sopflow.cli.authoring import DefinitionsOpt, fail
+from sopflow.client.logs import configure_logging
 from sopflow.client.signing import SIGNING_KEY_ENV, ActionSigner, KeyFileError, signer_from_env
 from sopflow.language.roster import RosterError
 
