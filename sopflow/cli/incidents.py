@@ -3,8 +3,10 @@
 Every command connects from the environment (``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``,
 TLS: see ``sopflow.client.connection``). Temporal is the only store of incident state: ``show``
 reads it with the workflow's ``state`` query (the final state is the workflow's result),
-``list`` with visibility queries on the typed search attributes. Exit codes: 0 success,
-1 a refused or failed request (always a message, never a traceback), 2 a usage error.
+``list`` with visibility queries on the typed search attributes. With ``$SOPFLOW_API_URL``
+set, the incident and task commands go through the HTTP API instead (``sopflow.cli.remote``),
+printing the same. Exit codes: 0 success, 1 a refused or failed request (always a message,
+never a traceback), 2 a usage error.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ import typer
 from rich.console import Console
 from rich.table import Column, Table
 
+from sopflow.api.models import IncidentDetail
+from sopflow.cli import remote
 from sopflow.cli.authoring import DefinitionsOpt, fail, resolve
 from sopflow.client.codec import CodecError
 from sopflow.client.connection import data_task_queue, task_queue_from_env
 from sopflow.client.incidents import (
     ActionRefused,
     IncidentService,
-    IncidentView,
+    IncidentSummary,
     NoAnswer,
     Refusal,
 )
@@ -67,6 +71,27 @@ def with_incidents(
         raise refused(exc.reason) from None
     except (CodecError, NoAnswer, TemporalUnavailable, TemporalError) as exc:
         raise fail(str(exc)) from None
+    except Exception as exc:  # no tracebacks: say what broke, in one line
+        raise fail(f"{type(exc).__name__}: {exc}") from None
+
+
+def with_api(user: str | None, call: Callable[[remote.Api], T]) -> T:
+    """API mode's ``with_incidents``: sign in to the HTTP API as ``user`` (else
+    ``$SOPFLOW_USER``; the token from ``$SOPFLOW_TOKEN`` or their dev token) and run ``call``
+    with the session; a refusal is ``refused: ...``, every other failure a message, and
+    exit 1, never a traceback."""
+    try:
+        return call(remote.session(user))
+    except typer.Exit:
+        raise
+    except remote.ApiRefused as exc:
+        raise refused(str(exc)) from None
+    except remote.ApiFailed as exc:
+        if not exc.lines:
+            raise fail(str(exc)) from None
+        exit_ = fail(f"{exc} ({plural(len(exc.lines), 'problem')}):")
+        print("\n".join(f"  {line}" for line in exc.lines), file=sys.stderr)
+        raise exit_ from None
     except Exception as exc:  # no tracebacks: say what broke, in one line
         raise fail(f"{type(exc).__name__}: {exc}") from None
 
@@ -155,6 +180,10 @@ def start(
     """Open an incident: check the input against the SOP's input schema and start its
     workflow. The incident id is the last line of the output."""
     data = json_object(input_file if input_file == "-" else f"@{input_file}", "the input")
+    if remote.enabled():  # the API resolves the plan, checks the input and names the opener
+        got = with_api(as_, lambda api: remote.start(api, ref, region, data))
+        _opened(f"{got.sop}@{got.version} ({got.region})", got.opened_by, got.title, got.id)
+        return
     root = definitions or default_definitions()
     if not root.is_dir():
         raise fail(f"{root} is not a directory of SOP definitions")
@@ -185,7 +214,11 @@ def start(
         )
 
     with_incidents(go)
-    print(f"opened {name} by {opener}: {plan.sop.title}")
+    _opened(name, opener, plan.sop.title, incident_id)
+
+
+def _opened(name: str, opener: str, title: str, incident_id: str) -> None:
+    print(f"opened {name} by {opener}: {title}")
     print(incident_id)
 
 
@@ -207,23 +240,11 @@ def list_incidents(
     as_json: bool = JsonOpt,
 ) -> None:
     """List incidents (workflows whose type is an SOP id), newest first."""
-
-    async def go(incidents: IncidentService) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": found.id,
-                "sop": found.sop,
-                "version": found.version,
-                "region": found.region,
-                "severity": found.severity,
-                "status": found.status,
-                "outcome": found.outcome,
-                "started": iso(found.started_at),
-            }
-            for found in await incidents.list(query, limit=limit)
-        ]
-
-    rows = with_incidents(go)
+    if remote.enabled():
+        found = with_api(None, lambda api: remote.incidents(api, query, limit))
+    else:
+        found = with_incidents(lambda incidents: incidents.list(query, limit=limit))
+    rows = [_summary_row(s) for s in found]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -236,33 +257,45 @@ def list_incidents(
     print(plural(len(rows), "incident"), file=sys.stderr)
 
 
-def incident_json(view: IncidentView) -> dict[str, Any]:
-    """What ``show --json`` prints. Without the state (no worker answered), what visibility
-    knows: the attributes, and the steps waiting on people as active."""
-    summary, state = view.summary, view.state
+def _summary_row(found: IncidentSummary) -> dict[str, Any]:
+    return {
+        "id": found.id,
+        "sop": found.sop,
+        "version": found.version,
+        "region": found.region,
+        "severity": found.severity,
+        "status": found.status,
+        "outcome": found.outcome,
+        "started": iso(found.started_at),
+    }
+
+
+def incident_json(detail: IncidentDetail) -> dict[str, Any]:
+    """What ``show --json`` prints, from the API's shape of an incident (which direct mode
+    builds from the incident service's view). Without the state (no worker answered), what
+    visibility knows: the attributes, and the steps waiting on people as active."""
+    summary, has_state = detail.summary, detail.unavailable is None
     steps = [
         {"id": sid, "status": "active", "role": None, "due_at": None, "output": None}
         for sid in summary.active_steps
     ]
-    if state is not None:
+    if has_state:
         steps = [
             s.model_dump(mode="json", include={"id", "status", "role", "output"})
             | {"due_at": iso(s.due_at)}
-            for s in state.steps.values()
+            for s in detail.steps
         ]
     return {
         "id": summary.id,
         "sop": summary.sop,
         "version": summary.version,
         "region": summary.region,
-        "plan_hash": state.plan_hash if state else None,
+        "plan_hash": detail.plan_hash,
         "status": summary.status,
         "outcome": summary.outcome,
         "severity": summary.severity,
         "steps": steps,
-        "timeline": [
-            e.model_dump(mode="json") | {"at": iso(e.at)} for e in (state.timeline if state else [])
-        ],
+        "timeline": [e.model_dump(mode="json") | {"at": iso(e.at)} for e in detail.timeline],
     }
 
 
@@ -271,14 +304,17 @@ def show(
     as_json: bool = JsonOpt,
 ) -> None:
     """Show an incident: status, steps and timeline."""
+    if remote.enabled():
+        detail = with_api(None, lambda api: remote.incident(api, incident_id))
+    else:
 
-    async def go(incidents: IncidentService) -> dict[str, Any]:
-        found = await incidents.view(incident_id)
-        if found.unavailable:
-            print(f"note: {incident_id}: {found.unavailable}", file=sys.stderr)
-        return incident_json(found)
+        async def go(incidents: IncidentService) -> IncidentDetail:
+            return IncidentDetail.of(await incidents.view(incident_id))
 
-    view = with_incidents(go)
+        detail = with_incidents(go)
+    if detail.unavailable:
+        print(f"note: {incident_id}: {detail.unavailable}", file=sys.stderr)
+    view = incident_json(detail)
     if as_json:
         print(json.dumps(view, indent=2, ensure_ascii=False))
         return

@@ -5,6 +5,10 @@ Update carrying the actor: the handle given with ``--as`` and the roles the Rost
 The workflow's validator refuses a wrong person, a step that is not active, a form that does
 not fit, a second vote or a four-eyes violation before anything reaches the history; the
 command then prints ``refused: <reason>`` and exits 1.
+
+With ``$SOPFLOW_API_URL`` set, each goes through the HTTP API instead: the actor is whoever
+the token is for (``--as`` picks the dev token, and must match the token's person), the API
+signs the action, and ``--request-id`` is the Idempotency-Key (``sopflow.cli.remote``).
 """
 
 from __future__ import annotations
@@ -12,12 +16,14 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import typer
 
+from sopflow.cli import remote
 from sopflow.cli.authoring import DefinitionsOpt, fail
 from sopflow.cli.incidents import (
     JsonOpt,
@@ -27,6 +33,7 @@ from sopflow.cli.incidents import (
     plural,
     table,
     to_second,
+    with_api,
     with_incidents,
 )
 from sopflow.client.incidents import Action, IncidentService, NoAnswer, OpenTask, new_request_id
@@ -51,8 +58,8 @@ from sopflow.language.roster import RosterError, load_roster
 
 RETRY_HELP = (
     "Makes a retry safe. The action is sent as a Workflow Update whose id is derived from "
-    "this UUID (a new one when not given); run the same command again with the same "
-    "--request-id and Temporal applies it at most once."
+    "this UUID (a new one when not given; through the API, it is the Idempotency-Key); run "
+    "the same command again with the same --request-id and Temporal applies it at most once."
 )
 RequestIdOpt = typer.Option(None, "--request-id", metavar="UUID", help=RETRY_HELP)
 AsOpt = typer.Option(
@@ -96,10 +103,25 @@ def operator_signer() -> ActionSigner:
     return signer
 
 
-def _act(incident_id: str, action: Action, rid: str) -> None:
-    """Send one action through the incident service and print what it did; exit 1 with the
+def _act(
+    incident_id: str,
+    user: str | None,
+    definitions: Path | None,
+    rid: str,
+    action: Callable[[Actor], Action],
+) -> None:
+    """Send the action ``action`` makes for the acting person (``user`` with their Roster
+    roles; through the API, whoever the token is for) and print what it did; exit 1 with the
     workflow's reason when it is refused, or with how to retry safely when nobody answered."""
+    if remote.enabled():
+        result = with_api(user, lambda api: remote.act(api, incident_id, action(api.actor), rid))
+    else:
+        result = _act_directly(incident_id, action(actor_for(user, definitions)), rid)
+    where = f" {result.step}" if result.step else ""
+    print(f"{incident_id}{where}: {result.detail}")
 
+
+def _act_directly(incident_id: str, action: Action, rid: str) -> ActionResult:
     async def go(incidents: IncidentService) -> ActionResult:
         try:
             return await incidents.act(incident_id, action, request_id=rid)
@@ -109,9 +131,7 @@ def _act(incident_id: str, action: Action, rid: str) -> None:
                 "applies it at most once"
             ) from None
 
-    result = with_incidents(go, operator_signer())
-    where = f" {result.step}" if result.step else ""
-    print(f"{incident_id}{where}: {result.detail}")
+    return with_incidents(go, operator_signer())
 
 
 # --- actions
@@ -126,9 +146,9 @@ def complete(
     definitions: Path | None = DefinitionsOpt,
 ) -> None:
     """Complete an active task with its form data."""
-    actor, form = actor_for(as_, definitions), json_object(data, "--data")
-    req = CompleteTask(step=step, actor=actor, data=form)
-    _act(incident_id, req, request_id(request))
+    form = json_object(data, "--data")
+    rid = request_id(request)
+    _act(incident_id, as_, definitions, rid, lambda a: CompleteTask(step=step, actor=a, data=form))
 
 
 def _vote(
@@ -140,11 +160,13 @@ def _vote(
     request: str | None,
     definitions: Path | None,
 ) -> None:
-    actor = actor_for(as_, definitions)
     if not reason.strip():
         raise fail("--reason must say why")
-    req = Vote(step=step, actor=actor, decision=decision, reason=reason)
-    _act(incident_id, req, request_id(request))
+
+    def vote(actor: Actor) -> Vote:
+        return Vote(step=step, actor=actor, decision=decision, reason=reason)
+
+    _act(incident_id, as_, definitions, request_id(request), vote)
 
 
 ReasonOpt = typer.Option(..., "--reason", help="Why: recorded on the incident's timeline.")
@@ -185,8 +207,8 @@ def note(
     """Add a note to the incident's timeline (anyone holding one of the SOP's roles)."""
     if not text.strip():
         raise fail("--text is empty")
-    req = Note(actor=actor_for(as_, definitions), text=text, step=step)
-    _act(incident_id, req, request_id(request))
+    rid = request_id(request)
+    _act(incident_id, as_, definitions, rid, lambda a: Note(actor=a, text=text, step=step))
 
 
 def cancel(
@@ -199,8 +221,8 @@ def cancel(
     """Cancel a running incident (the 'lead' role only), with the reason."""
     if not reason.strip():
         raise fail("--reason must say why")
-    req = Cancel(actor=actor_for(as_, definitions), reason=reason)
-    _act(incident_id, req, request_id(request))
+    rid = request_id(request)
+    _act(incident_id, as_, definitions, rid, lambda a: Cancel(actor=a, reason=reason))
 
 
 def signal(
@@ -209,13 +231,17 @@ def signal(
     data: str = typer.Option("{}", "--data", help="Event data: JSON, @FILE or - (stdin)."),
 ) -> None:
     """Send an external event to an incident (a signal: it is never refused, and is kept
-    until a `wait` step for that event consumes it)."""
+    until a `wait` step for that event consumes it). Through the API, it is sent as
+    $SOPFLOW_USER (or the token's person)."""
     payload = ExternalEvent(name=event, data=json_object(data, "--data"))
+    if remote.enabled():
+        with_api(None, lambda api: remote.act(api, incident_id, payload, None))
+    else:
 
-    async def go(incidents: IncidentService) -> None:
-        await incidents.act(incident_id, payload)
+        async def go(incidents: IncidentService) -> None:
+            await incidents.act(incident_id, payload)
 
-    with_incidents(go)
+        with_incidents(go)
     print(f"sent {event!r} to {incident_id}")
 
 
@@ -236,6 +262,18 @@ def _task_row(task: OpenTask, now: datetime) -> dict[str, Any]:
     }
 
 
+def _direct_tasks(
+    actor: Actor | None, role: str | None
+) -> Callable[[IncidentService], Coroutine[Any, Any, list[OpenTask]]]:
+    if actor is not None and not actor.roles:
+        raise fail(f"{actor.id} holds no roles in the roster")
+
+    async def go(incidents: IncidentService) -> list[OpenTask]:
+        return await incidents.tasks_for(actor, role=role)
+
+    return go
+
+
 def list_tasks(
     as_: str | None = typer.Option(None, "--as", help="Tasks for this person's Roster roles."),
     role: str | None = typer.Option(None, "--role", help="Tasks for this role."),
@@ -243,18 +281,22 @@ def list_tasks(
     definitions: Path | None = DefinitionsOpt,
 ) -> None:
     """Active tasks and approvals across running incidents, soonest due first. Without
-    --as or --role: every one."""
+    --as or --role: every one. Through the API: the caller's own (the API lists a queue per
+    person, so --role needs direct mode)."""
     if as_ and role:
         raise typer.BadParameter("give --as or --role, not both")
-    actor = actor_for(as_, definitions) if as_ else None
-    if actor is not None and not actor.roles:
-        raise fail(f"{as_} holds no roles in the roster")
-
-    async def go(incidents: IncidentService) -> list[dict[str, Any]]:
-        now = datetime.now(UTC)
-        return [_task_row(t, now) for t in await incidents.tasks_for(actor, role=role)]
-
-    rows = with_incidents(go)
+    if remote.enabled():
+        if role:
+            raise typer.BadParameter(
+                "needs direct mode: through the API, `task list` lists the caller's own "
+                "tasks (use --as USER, or unset SOPFLOW_API_URL)",
+                param_hint="--role",
+            )
+        found = with_api(as_, remote.tasks)
+    else:
+        found = with_incidents(_direct_tasks(actor_for(as_, definitions) if as_ else None, role))
+    now = datetime.now(UTC)
+    rows = [_task_row(t, now) for t in found]
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
