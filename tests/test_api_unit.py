@@ -333,3 +333,19 @@ def test_refusals_are_logged_without_tokens(client: httpx.AsyncClient) -> None:
     ]
     assert all(e["request_id"] and e["action"].startswith("GET ") for e in refused)
     assert "secret" not in repr(logs) and "sft_" not in repr(logs)
+
+
+def test_the_graph_as_svg(client: httpx.AsyncClient) -> None:
+    path = "/api/v1/sops/threat-to-life/versions/1/graph"
+    response = run(client.get(path, params={"format": "svg"}, headers=auth("amoreno")))
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/svg+xml"
+    assert "default-src 'none'" in response.headers["content-security-policy"]
+    assert response.text.startswith("<svg") and 'data-id="refer"' in response.text
+    uk = run(client.get(path, params={"format": "svg", "region": "UK"}, headers=auth("amoreno")))
+    assert "threat-to-life@1 (UK)" in uk.text
+    text = run(client.get(path, headers=auth("amoreno")))
+    assert text.headers["content-type"].startswith("text/plain") and "flowchart" in text.text
+    spec = run(client.get("/api/v1/openapi.json")).json()
+    operation = spec["paths"]["/api/v1/sops/{sop_id}/versions/{version}/graph"]["get"]
+    assert set(operation["responses"]["200"]["content"]) == {"text/plain", "image/svg+xml"}

@@ -7,13 +7,14 @@ from enum import StrEnum
 from typing import Annotated, Any, assert_never
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from sopflow.api.context import Caller, Linted
 from sopflow.api.models import REGION_PATTERN, SOP_ID_PATTERN
 from sopflow.api.problems import NOT_FOUND, REFUSED, Problem
 from sopflow.compile.graph import to_dot, to_mermaid
+from sopflow.compile.graph_svg import to_svg
 from sopflow.compile.lint import LintResult
 from sopflow.contract.plan import ApprovalPlan, ParallelPlan, Plan, PlanStep, TaskPlan
 
@@ -81,10 +82,19 @@ class SopVersionView(BaseModel):
 
 
 class GraphFormat(StrEnum):
-    """The graph's text format (no SVG renderer ships: render Mermaid or DOT yourself)."""
+    """The graph's format: Mermaid or Graphviz DOT text, or an SVG drawing."""
 
     mermaid = "mermaid"
     dot = "dot"
+    svg = "svg"
+
+
+# An SVG opened on its own is a document: it may run nothing and load nothing (its own
+# <style> aside), whatever it holds.
+SVG_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    "X-Content-Type-Options": "nosniff",
+}
 
 
 def regions_of(result: LintResult, sop_id: str, version: int) -> list[str]:
@@ -236,7 +246,15 @@ async def get_plan(
     "/sops/{sop_id}/versions/{version}/graph",
     summary="The plan as a graph",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "description": "Mermaid or DOT as text/plain; with `format=svg`, an SVG drawing",
+            "content": {
+                "text/plain": {"schema": {"type": "string"}},
+                "image/svg+xml": {"schema": {"type": "string"}},
+            },
+        }
+    },
 )
 async def get_graph(
     sop_id: SopIdPath,
@@ -244,14 +262,19 @@ async def get_graph(
     _person: Caller,
     result: Linted,
     region: RegionQuery = None,
-    format: Annotated[GraphFormat, Query(description="mermaid or dot")] = GraphFormat.mermaid,
-) -> PlainTextResponse:
-    """Every step, branch and outcome as a Mermaid flowchart or Graphviz DOT (text)."""
+    format: Annotated[
+        GraphFormat, Query(description="mermaid, dot (text) or svg (image/svg+xml)")
+    ] = GraphFormat.mermaid,
+) -> Response:
+    """Every step, branch and outcome as a Mermaid flowchart or Graphviz DOT (text), or drawn
+    as a standalone SVG (`image/svg+xml`), the same as `sopflow graph`."""
     plan = resolve_plan(result, sop_id, version, region)
     match format:
         case GraphFormat.mermaid:
             return PlainTextResponse(to_mermaid(plan))
         case GraphFormat.dot:
             return PlainTextResponse(to_dot(plan))
+        case GraphFormat.svg:
+            return Response(to_svg(plan), media_type="image/svg+xml", headers=SVG_HEADERS)
         case _:
             assert_never(format)

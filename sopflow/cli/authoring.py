@@ -17,6 +17,7 @@ import typer
 
 from sopflow.compile.diff import diff_plans, render_diff
 from sopflow.compile.graph import to_dot, to_mermaid
+from sopflow.compile.graph_svg import to_svg
 from sopflow.compile.lint import LintResult, lint_library
 from sopflow.contract.plan import Plan
 from sopflow.language.diagnostics import Diagnostic, Severity, has_errors, render_json, render_text
@@ -33,6 +34,7 @@ class OutputFormat(StrEnum):
 class GraphFormat(StrEnum):
     mermaid = "mermaid"
     dot = "dot"
+    svg = "svg"
 
 
 DefinitionsOpt = typer.Option(
@@ -150,9 +152,10 @@ def graph(
     output: GraphFormat = typer.Option(GraphFormat.mermaid, "--format", "-f"),
     definitions: Path | None = DefinitionsOpt,
 ) -> None:
-    """Print the SOP as a Mermaid or Graphviz DOT graph."""
+    """Print the SOP as a Mermaid or Graphviz DOT graph, or draw it as SVG."""
     plan = resolve(_load(definitions), ref, region)
-    print(to_mermaid(plan) if output is GraphFormat.mermaid else to_dot(plan), end="")
+    render = {GraphFormat.mermaid: to_mermaid, GraphFormat.dot: to_dot, GraphFormat.svg: to_svg}
+    print(render[output](plan), end="")
 
 
 def diff(
