@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint typecheck unit test-unit test-workflow test-e2e bench bench-workflow \
-	bench-audit clean
+	bench-audit bench-api clean
 
 install: $(STAMP)
 
@@ -61,6 +61,11 @@ bench-workflow: install
 bench-audit: install
 	$(BIN)/python bench/rehearsal.py
 	$(BIN)/python bench/replay.py
+
+# Action latency through the HTTP API (`sopflow serve` as a subprocess) against the incident
+# service called directly, on the dev server (about a minute; see bench/README.md).
+bench-api: install
+	$(BIN)/python bench/api_latency.py
 
 clean:
 	rm -rf $(VENV) .sopflow .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,9 @@ def server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
         port=port,
         proxy_headers=False,
         server_header=False,
+        # The API logs every action and refusal itself (structured, with the person and the
+        # request id); uvicorn's access line per request would only repeat the path.
+        access_log=False,
         log_config=None,
         lifespan="on",
     )

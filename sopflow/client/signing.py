@@ -30,7 +30,7 @@ import hashlib
 import os
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar, cast
@@ -83,14 +83,14 @@ class ActionSigner:
 
     private: Ed25519PrivateKey
     label: str
+    # Derived once: the API signs on every request.
+    public: Ed25519PublicKey = field(init=False, repr=False)
+    key_id: str = field(init=False)
 
-    @property
-    def public(self) -> Ed25519PublicKey:
-        return self.private.public_key()
-
-    @property
-    def key_id(self) -> str:
-        return key_id_of(self.public)
+    def __post_init__(self) -> None:
+        public = self.private.public_key()
+        object.__setattr__(self, "public", public)
+        object.__setattr__(self, "key_id", key_id_of(public))
 
     @classmethod
     def generate(cls, label: str) -> ActionSigner:
