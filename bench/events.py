@@ -5,6 +5,8 @@ SOP per step type (the step, then ``end``: ``sops.single_step``) and the hand-wr
 equivalent (``handwritten.HandStep``), drives the human steps (an update, a vote, a signal,
 sent once the SLA or timeout timer is in the history: reading the history touches no workflow,
 where a query would run a workflow task) and counts the events of each finished history.
+sopflow's actions go through the incident service, signed, and the worker verifies them (as
+``worker.py``'s does); the hand-written updates are unsigned, as in the other benchmarks.
 
 A step's cost is its history minus the fixed overhead: for sopflow, ``[step, end]`` minus the
 SOP ``[end]``; for ``end`` itself, ``[end]`` minus a hand-written workflow that returns at once;
@@ -31,6 +33,7 @@ from typing import Any
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 try:
@@ -42,8 +45,7 @@ from bench.hand_models import HandStepInput, StepKind
 from bench.handwritten import HandStep
 from bench.noop_activities import Recorder
 from bench.sops import POLICY, STEP_BODIES, compile_sop, single_step
-from bench.temporal_env import time_skipping
-from sopflow.client.incidents import IncidentService
+from bench.temporal_env import incident_service, time_skipping, verifying
 from sopflow.contract.messages import (
     Actor,
     CompleteTask,
@@ -103,11 +105,12 @@ async def until_waiting(handle: WorkflowHandle[Any, Any], deadline: float = 10.0
         await asyncio.sleep(0.02)
 
 
-async def run_sopflow(client: Client, queue: str, kind: str) -> History:
+async def run_sopflow(env: WorkflowEnvironment, queue: str, kind: str) -> History:
     """Run the minimal SOP for ``kind`` to its end through the incident service, as the CLI
-    and the API do, driving it when it waits on people."""
+    and the API do (actions signed, at the test server's time), driving it when it waits on
+    people."""
     plan = compile_sop(single_step(kind), *((POLICY,) if kind == "disclosure_check" else ()))
-    incidents = IncidentService(client, task_queue=queue)
+    incidents = incident_service(env.client, queue, clock=env.get_current_time)
     incident = f"inc-{uuid.uuid4().hex[:8]}"
     handle = await incidents.start(plan, {"urgent": True}, opened_by="op", incident_id=incident)
     if kind == "task":
@@ -200,14 +203,14 @@ def _hand_key(kind: StepKind, publish: bool) -> str:
     return f"hand:{kind}{'+publish' if publish else ''}"
 
 
-async def measure(client: Client, queue: str) -> tuple[list[Row], dict[str, History]]:
+async def measure(env: WorkflowEnvironment, queue: str) -> tuple[list[Row], dict[str, History]]:
     """Every row of the table, and the raw histories by name."""
     raw: dict[str, History] = {}
     for kind in (*STEP_BODIES, "end"):
-        raw[f"sopflow:{kind}"] = await run_sopflow(client, queue, kind)
+        raw[f"sopflow:{kind}"] = await run_sopflow(env, queue, kind)
     for hand_kind, publish in HAND_RUNS:
         raw[_hand_key(hand_kind, publish)] = await run_hand(
-            client, queue, hand_kind, publish=publish
+            env.client, queue, hand_kind, publish=publish
         )
     empty, base = raw["hand:none"], raw["sopflow:end"]
     rows = []
@@ -243,8 +246,9 @@ async def main_async(args: argparse.Namespace) -> bool:
                 workflows=[IncidentWorkflow, HandStep],
                 activities=Recorder(SLOW_LANE).activities(),
                 activity_executor=executor,
+                interceptors=verifying(),  # as worker.py: every action's signature checked
             ):
-                rows, raw = await measure(env.client, queue)
+                rows, raw = await measure(env, queue)
     print(
         f"fixed overhead: an empty hand-written workflow {raw['hand:none'].count} events, "
         f"the SOP [end] {raw['sopflow:end'].count}; the columns are events per step"

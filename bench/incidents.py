@@ -20,6 +20,9 @@ too). Also measured per incident: history events and bytes, and the CPU time of 
 the worker and the client (from ``/proc``). ``--experiment`` runs the worker with a what-if
 setting from ``experiments.py`` to measure a candidate fix.
 
+The procedure sends no responder action, so signing costs nothing here; the worker verifies
+signatures as ``worker.py``'s does (trusting the benchmark's key, see ``temporal_env``).
+
 Target: sopflow's rate at least 1.0x the hand-written one's. The exit status is 0 unless
 ``--check`` is given and the target fails.
 """
@@ -50,7 +53,14 @@ from bench import experiments
 from bench.hand_models import HandIncidentInput, HandIncidentResult
 from bench.handwritten import HandIncident
 from bench.sops import AUTOMATED, NOTIFICATIONS, POLICY, compile_sop
-from bench.temporal_env import BENCH_WORKER, DevServer, connect, dev_server, worker_process
+from bench.temporal_env import (
+    BENCH_WORKER,
+    DevServer,
+    connect,
+    dev_server,
+    incident_service,
+    worker_process,
+)
 from sopflow.client.incidents import IncidentService
 from sopflow.contract.messages import IncidentState
 from sopflow.contract.names import ACT_DISCLOSURE, ACT_ENRICH, ACT_NOTIFY
@@ -85,7 +95,7 @@ class Batch:
 
 def sopflow_starter(plan: Plan) -> Starter:
     async def start(client: Client, queue: str, workflow_id: str) -> WorkflowHandle[Any, Any]:
-        incidents = IncidentService(client, task_queue=queue)
+        incidents = incident_service(client, queue)
         return await incidents.start(plan, INPUT, opened_by="bench", incident_id=workflow_id)
 
     return start

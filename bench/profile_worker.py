@@ -46,7 +46,7 @@ from bench.handwritten import HandIncident
 from bench.incidents import Starter, hand_starter, run_batch, sopflow_starter
 from bench.noop_activities import Recorder
 from bench.sops import AUTOMATED, POLICY, compile_sop
-from bench.temporal_env import connect, dev_server
+from bench.temporal_env import connect, dev_server, verifying
 from workflows.incident import IncidentWorkflow
 from workflows.sandbox import workflow_runner
 
@@ -98,6 +98,7 @@ async def _profile(
                 activities=Recorder().activities(),
                 activity_executor=activities,
                 workflow_task_executor=workflow_thread,
+                interceptors=verifying(),  # as worker.py (this procedure sends no action)
                 **runner,
             ):
                 await run_batch(client, server, queue, args.kind, start, 20)  # warm-up

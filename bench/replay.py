@@ -6,7 +6,8 @@ incidents of each kind on a Temporal dev server (127.0.0.1, SQLite in memory) wi
 ``bench.bench_worker`` process serving both: sopflow's ``IncidentWorkflow`` running
 ``sops.AUTOMATED`` (enrich and triage, a decision, five notifications, a disclosure check,
 end) and ``handwritten.HandIncident``, which makes the same seven activity calls in the same
-order (``incidents.py`` checks that). sopflow's incidents are written as audit exports
+order (``incidents.py`` checks that); the worker verifies action signatures as ``worker.py``'s
+does, though this procedure sends none. sopflow's incidents are written as audit exports
 (``sopflow.audit.export``), the hand-written ones as plain Temporal JSON histories
 (``WorkflowHistory.to_json``), into a temporary directory.
 

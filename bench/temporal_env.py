@@ -5,6 +5,13 @@ downloads one): the dev server (``temporal server start-dev``, SQLite in memory)
 subprocess so its CPU time can be read from ``/proc`` (which ``sopflow.client.testing``'s
 in-process environment does not allow), and the time-skipping test server of
 ``sopflow.client.testing``.
+
+Actions are signed and verified as in production: sopflow's incident services here sign with
+``sopflow.client.testing.TEST_SIGNER`` (a key made fresh in each process) and every worker
+running ``IncidentWorkflow`` verifies signatures against it (in this process with
+:func:`verifying`; a worker subprocess through ``$SOPFLOW_TRUSTED_KEYS``, which
+:func:`worker_process` points at the key's public half). The hand-written baselines stay
+unsigned: they have no validators, so the verification never runs for them.
 """
 
 from __future__ import annotations
@@ -17,16 +24,22 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Interceptor
 
 from sopflow.client.connection import dev_server_flags
-from sopflow.client.testing import TEMPORAL_CLI, time_skipping_server
+from sopflow.client.incidents import IncidentService, wall_clock
+from sopflow.client.signing import TRUSTED_KEYS_ENV
+from sopflow.client.testing import TEMPORAL_CLI, TEST_KEYS, TEST_SIGNER, time_skipping_server
+from sopflow.contract.names import TASK_QUEUE
+from workflows.trust import verification_interceptor
 
 HOST = "127.0.0.1"
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -144,6 +157,25 @@ def stop_process(process: subprocess.Popen[bytes], grace: float = 10.0) -> None:
 time_skipping = time_skipping_server
 
 
+def verifying() -> list[Interceptor]:
+    """The interceptors of an in-process worker running ``IncidentWorkflow``: it verifies
+    every action's signature before any validator, as ``worker.py``'s does, trusting
+    ``TEST_SIGNER``'s key."""
+    return [verification_interceptor(TEST_KEYS.verify)]
+
+
+def incident_service(
+    client: Client,
+    task_queue: str = TASK_QUEUE,
+    *,
+    clock: Callable[[], Awaitable[datetime]] = wall_clock,
+) -> IncidentService:
+    """sopflow's incident service as the API builds it: every action signed (with
+    ``TEST_SIGNER``, which the benchmarks' workers trust). On the time-skipping server pass
+    ``clock=env.get_current_time``: the worker checks a signature's age against workflow time."""
+    return IncidentService(client, task_queue=task_queue, signer=TEST_SIGNER, clock=clock)
+
+
 REPO = Path(__file__).resolve().parents[1]
 BENCH_WORKER = [sys.executable, "-m", "bench.bench_worker"]
 SOPFLOW_WORKER = [sys.executable, "worker.py"]
@@ -171,13 +203,17 @@ class WorkerProcess:
 async def worker_process(
     command: list[str], address: str, queue: str, extra_env: dict[str, str] | None = None
 ) -> AsyncIterator[WorkerProcess]:
-    """Start ``command`` from the repository root against ``address`` on ``queue``; yield once
-    it says ``worker.started``; stop it with SIGTERM (then SIGKILL) on exit."""
-    env = {**os.environ, **(extra_env or {})}
-    env.update(TEMPORAL_ADDRESS=address, SOPFLOW_TASK_QUEUE=queue, PYTHONUNBUFFERED="1")
-    for name in ("SOPFLOW_DATA_REGIONS", "SOPFLOW_DEPLOYMENT", "SOPFLOW_BUILD_ID"):
-        env.pop(name, None)
+    """Start ``command`` from the repository root against ``address`` on ``queue``, trusting
+    the action signatures of ``TEST_SIGNER`` (its public key written to a temporary
+    directory named in ``$SOPFLOW_TRUSTED_KEYS``, whatever the caller's environment says);
+    yield once it says ``worker.started``; stop it with SIGTERM (then SIGKILL) on exit."""
     with tempfile.TemporaryDirectory(prefix="sopflow-bench-") as tmp:
+        keys = Path(tmp, "keys")
+        TEST_SIGNER.write(keys)  # the private half too (0600): deleted with the directory
+        env = {**os.environ, TRUSTED_KEYS_ENV: str(keys), **(extra_env or {})}
+        env.update(TEMPORAL_ADDRESS=address, SOPFLOW_TASK_QUEUE=queue, PYTHONUNBUFFERED="1")
+        for name in ("SOPFLOW_DATA_REGIONS", "SOPFLOW_DEPLOYMENT", "SOPFLOW_BUILD_ID"):
+            env.pop(name, None)
         log = Path(tmp, "worker.log")
         with log.open("ab") as sink:
             process = subprocess.Popen(

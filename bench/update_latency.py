@@ -8,13 +8,19 @@ until visibility shows every one waiting, and starts one ``BareUpdate`` workflow
 call at a time, for each incident:
 
 - ``complete``: ``IncidentService.act(id, CompleteTask(...))`` completing its task, as the CLI
-  and the API send it: the validator (role, form), the handler, and the interpreter running
-  on to ``end`` in the same workflow task;
-- ``note``: before that, ``act(id, Note(...))`` on the same incident (validator and handler
-  only, the incident does not move): separates the cost of the update from what follows;
+  and the API send it: signed by the service (``TEST_SIGNER``), the signature verified by the
+  worker's interceptor (as ``worker.py``'s), the validator (role, form), the handler, and the
+  interpreter running on to ``end`` in the same workflow task;
+- ``note``: before that, ``act(id, Note(...))`` on the same incident (signed and verified,
+  then validator and handler only, the incident does not move): separates the cost of the
+  update from what follows;
 - ``hand-task``: the same update completing a hand-written task (``HandStep``: an update under
   an SLA timer, then return), which also ends its workflow in that workflow task;
 - ``bare``: ``execute_update("ping")`` on the ``BareUpdate`` workflow, same payload types.
+
+The two baselines are unsigned, as hand-written workflows without sopflow's checks are (they
+have no validators, so the verification never runs for them); sopflow's two pay for signing
+and verification, as in production.
 
 The four are interleaved in a rotating order, so drift falls on all alike; the first W of
 each are a warm-up. Latency is the client's wall time around the call. Target: the p50 of
@@ -46,7 +52,7 @@ except ModuleNotFoundError:  # run as a script: python bench/update_latency.py
 from bench.hand_models import HandStepInput
 from bench.handwritten import UPDATE_PING, BareUpdate, HandStep
 from bench.sops import TASK, compile_sop
-from bench.temporal_env import connect, dev_server
+from bench.temporal_env import connect, dev_server, incident_service, verifying
 from sopflow.client.incidents import IncidentService
 from sopflow.contract.messages import (
     ActionResult,
@@ -70,7 +76,7 @@ async def open_incidents(client: Client, queue: str, count: int) -> list[Workflo
     plan = compile_sop(TASK)
     tag = uuid.uuid4().hex[:6]
 
-    incidents = IncidentService(client, task_queue=queue)
+    incidents = incident_service(client, queue)
 
     async def start(i: int) -> WorkflowHandle[Any, Any]:
         incident = f"lat-{tag}-{i:04d}"
@@ -128,6 +134,7 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
                 workflows=[IncidentWorkflow, HandStep, BareUpdate],
                 activity_executor=executor,
                 workflow_runner=workflow_runner(),  # as worker.py
+                interceptors=verifying(),  # as worker.py: every action's signature checked
             ):
                 incidents = await open_incidents(client, queue, total)
                 tasks = await open_hand_tasks(client, queue, total)
@@ -136,7 +143,7 @@ async def measure(args: argparse.Namespace) -> dict[str, list[float]]:
                     BareUpdate.run, id=f"bare-{uuid.uuid4().hex[:6]}", task_queue=queue
                 )
                 for i, (incident, task) in enumerate(zip(incidents, tasks, strict=True)):
-                    calls = _calls(IncidentService(client), incident, task, bare)
+                    calls = _calls(incident_service(client, queue), incident, task, bare)
                     for group in GROUPS[i % 3 :] + GROUPS[: i % 3]:
                         for name in group:
                             elapsed = await timed(calls[name])
@@ -154,8 +161,8 @@ def _calls(
     task: WorkflowHandle[Any, Any],
     bare: WorkflowHandle[Any, Any],
 ) -> dict[str, Callable[[], Awaitable[ActionResult]]]:
-    """The incident's actions go through the incident service, as a responder's do; the
-    baselines are bare updates on the hand-written workflows."""
+    """The incident's actions go through the incident service, as a responder's do (signed);
+    the baselines are bare updates on the hand-written workflows (unsigned)."""
     done = CompleteTask(step="work", actor=RESPONDER, data={"done": True})
     note = Note(actor=RESPONDER, text="called the reporter back", step="work")
     return {

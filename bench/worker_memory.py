@@ -2,8 +2,10 @@
 
 ``python bench/worker_memory.py [--incidents N] [--json] [--check]``: for each of sopflow and
 the hand-written baseline, a fresh dev server (127.0.0.1) and a worker subprocess: sopflow's
-own ``python worker.py`` (TEMPORAL_ADDRESS pointing at the server), and
-``python -m bench.bench_worker`` (``worker.py``'s settings, serving ``handwritten.HandStep``).
+own ``python worker.py`` (TEMPORAL_ADDRESS pointing at the server; ``SOPFLOW_TRUSTED_KEYS``
+at the benchmark's signing key, as ``temporal_env.worker_process`` sets it: it verifies action
+signatures, though no action is sent here), and ``python -m bench.bench_worker``
+(``worker.py``'s settings, serving ``handwritten.HandStep``).
 N workflows start (sopflow: ``sops.TASK``, one task with a 30-day SLA; hand-written: an update
 under a 30-day SLA timer that publishes ActiveSteps), in chunks; the benchmark polls
 visibility (``ActiveSteps``) until all N wait, printing the count and the worker's RSS, then
@@ -48,10 +50,10 @@ from bench.temporal_env import (
     DevServer,
     connect,
     dev_server,
+    incident_service,
     rss_mb,
     worker_process,
 )
-from sopflow.client.incidents import IncidentService
 
 MAX_RSS_MB = 300.0
 CHUNK = 100
@@ -75,7 +77,7 @@ def sopflow_starter() -> tuple[list[str], Starter, str]:
 
     async def start(client: Client, queue: str, i: int) -> Any:
         incident = f"mem-{tag}-{i:05d}"
-        incidents = IncidentService(client, task_queue=queue)
+        incidents = incident_service(client, queue)
         return await incidents.start(plan, {}, opened_by="bench", incident_id=incident)
 
     return SOPFLOW_WORKER, start, "work"
