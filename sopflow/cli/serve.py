@@ -13,8 +13,6 @@ from pathlib import Path
 
 import typer
 
-from sopflow.api.app import create_app
-from sopflow.api.server import run
 from sopflow.api.settings import ApiSettings, SettingsError
 from sopflow.api.tokens import TokenError
 from sopflow.cli.authoring import DefinitionsOpt, fail
@@ -52,6 +50,11 @@ def serve(
     if not settings.definitions.is_dir():
         raise fail(f"{settings.definitions} is not a directory of SOP definitions")
     signer = _signer(settings)
+    # Imported here: FastAPI and the app take ~0.5 s to import, which every other sopflow
+    # command would pay at start-up.
+    from sopflow.api.app import create_app
+    from sopflow.api.server import run
+
     try:
         app = create_app(settings, signer=signer)
     except (RosterError, TokenError) as exc:
