@@ -4,7 +4,8 @@ A request passes, outermost first: the guard (a request id; any unhandled error 
 and answered with a generic problem), identity (401/403 before anything else is read),
 the person's in-flight limit (429), the body's size and type (413/415), then FastAPI
 (422 for a body or parameter that does not fit) and the route. The OpenAPI document is at
-``/api/v1/openapi.json``, its browsable form at ``/api/v1/docs``.
+``/api/v1/openapi.json``. There is no browsable docs page: FastAPI's loads Swagger UI from a
+CDN, and nothing here loads anything from another origin.
 """
 
 from __future__ import annotations
@@ -43,9 +44,8 @@ from sopflow.client.signing import ActionSigner
 
 PREFIX = "/api/v1"
 OPENAPI_URL = f"{PREFIX}/openapi.json"
-DOCS_URL = f"{PREFIX}/docs"
 HEALTH_URL = f"{PREFIX}/healthz"
-PUBLIC = frozenset({OPENAPI_URL, DOCS_URL, f"{DOCS_URL}/oauth2-redirect", HEALTH_URL})
+PUBLIC = frozenset({OPENAPI_URL, HEALTH_URL})
 
 log = structlog.get_logger("sopflow.api")
 
@@ -185,7 +185,7 @@ def create_app(
         version="1",
         description="Escalation-response incidents run as durable Temporal workflows.",
         openapi_url=OPENAPI_URL,
-        docs_url=DOCS_URL,
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )

@@ -62,7 +62,7 @@ def serve(
     configure_logging()
     print(
         f"sopflow API on http://{host}:{port}/api/v1 (OpenAPI: /api/v1/openapi.json, "
-        f"docs: /api/v1/docs); signing actions with key {signer.key_id} ({signer.label})",
+        f"see docs/api.md); signing actions with key {signer.key_id} ({signer.label})",
         flush=True,
     )
     run(app, host, port)
