@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 import pytest
+from temporalio.common import TypedSearchAttributes
 
-from sopflow.contract.messages import Actor, Cancel
+from sopflow.contract import search
+from sopflow.contract.messages import Actor, Cancel, IncidentInput
 from tests.harness import bench, compile_text, run
 from tests.test_client_incidents import ALICE, BOB, CLIENT_SOP
 
@@ -97,5 +100,63 @@ def test_tasks_for_lists_the_active_task_for_holders_of_its_role_only() -> None:
             await b.act(h, Cancel(actor=BOB, reason="a drill"))
             await h.result()
             await eventually(lambda: b.incidents.tasks_for(ALICE), lambda t: t == [])
+
+    run(scenario)
+
+
+def test_reading_as_a_person_hides_incidents_restricted_to_other_roles() -> None:
+    """Need-to-know at the service: with ``roles``, list, count, histories and an actor's
+    tasks leave out incidents restricted to roles the person lacks; incidents started before
+    `Audience` existed read as unrestricted; without a person, everything is there."""
+    restricted_sop = CLIENT_SOP.replace("id: client", "id: client-secret").replace(
+        "defaults:", "restricted_to: [lead]\ndefaults:"
+    )  # its task waits on a responder, who cannot see it (lint warns: W305)
+
+    async def scenario() -> None:
+        async with bench(dev_server=True) as b:
+            plan, secret_plan = compile_text(CLIENT_SOP), compile_text(restricted_sop)
+            assert secret_plan.restricted_to == ["lead"]
+            open_ = await b.start(plan, {"urgent": True})
+            secret = await b.start(secret_plan, {"urgent": True})
+            # As an incident started before this release: no Audience at all.
+            attrs = TypedSearchAttributes(
+                [p for p in search.start_attributes("client", 1, "US") if p.key != search.AUDIENCE]
+            )
+            old_id = f"inc-old-{uuid.uuid4().hex[:6]}"
+            old = await b.client.start_workflow(
+                plan.sop.id,
+                IncidentInput(incident_id=old_id, plan=plan, input={"urgent": True}, opened_by="x"),
+                id=old_id,
+                task_queue=b.task_queue,
+                search_attributes=attrs,
+            )
+            every = {open_.id, secret.id, old.id}
+            await eventually(b.incidents.list, lambda f: every <= {s.id for s in f})
+            outsider, holder = ["responder"], ["lead"]
+            query = "WorkflowId IN ({})".format(", ".join(f"'{i}'" for i in sorted(every)))
+            as_outsider = {s.id for s in await b.incidents.list(query, roles=outsider)}
+            assert as_outsider == {open_.id, old.id}
+            assert {s.id for s in await b.incidents.list(query, roles=holder)} == every
+            listed = {s.id: s for s in await b.incidents.list(query)}
+            assert set(listed) == every  # no person: an operator's view
+            assert listed[secret.id].restricted_to == ("lead",)
+            assert listed[open_.id].restricted_to is None and listed[old.id].restricted_to is None
+            assert await b.incidents.count(query, roles=outsider) == 2
+            assert await b.incidents.count(query) == 3
+            seen = {h.workflow_id async for h in b.incidents.histories(query, roles=outsider)}
+            assert seen == {open_.id, old.id}
+            assert not await b.incidents.may_see(secret.id, outsider)
+            assert await b.incidents.may_see(secret.id, holder)
+            assert await b.incidents.may_see(old.id, [])
+            # All three wait on a responder: a responder's queue leaves out the one they may
+            # not see; the operator's question about the role does not.
+            await eventually(
+                lambda: b.incidents.tasks_for(role="responder"),
+                lambda t: every <= {x.incident for x in t},
+            )
+            mine = {t.incident for t in await b.incidents.tasks_for(ALICE)}
+            assert mine & every == {open_.id, old.id}
+            for h in (open_, secret, old):
+                await b.incidents.terminate(h.id, "done")
 
     run(scenario)

@@ -494,7 +494,7 @@ def _plain(value: Any) -> Any:
 def _known_attributes() -> dict[str, object]:
     typed = workflow.info().typed_search_attributes
     known: dict[str, object] = {}
-    for key in search.ALL_KEYS:
+    for key in search.WORKFLOW_KEYS:
         value = typed.get(key)
         if value is not None:
             known[key.name] = value

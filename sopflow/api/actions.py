@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path
 
 from sopflow.api.context import Caller, PartsDep
 from sopflow.api.idempotency import IdempotencyKey, request_id_for
-from sopflow.api.identity import Person
+from sopflow.api.identity import Person, authorise_read
 from sopflow.api.incidents import IncidentIdPath
 from sopflow.api.models import (
     STEP_ID_PATTERN,
@@ -46,7 +46,9 @@ async def act(
     key: str | None,
 ) -> ActionOut:
     """Send ``action`` through the incident service with the request id ``key`` gives, and
-    log what became of it (a refusal is logged as a refused authorisation)."""
+    log what became of it (a refusal is logged as a refused authorisation). An incident the
+    person may not see is a 404, as an unknown one, before anything is sent."""
+    await authorise_read(person, incident_id, service)
     request_id = request_id_for(person.handle, key)
     bound = log.bind(
         actor=person.handle,

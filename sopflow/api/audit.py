@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from sopflow.api.context import Caller, PartsDep
-from sopflow.api.identity import Person, authorise_read
+from sopflow.api.identity import authorise_read
 from sopflow.api.incidents import IncidentIdPath
 from sopflow.audit.envelope import dump_envelope
 from sopflow.audit.export import export_incident
@@ -22,7 +22,6 @@ from sopflow.audit.report_model import AuditReport, Source
 from sopflow.audit.report_render import render_markdown
 from sopflow.audit.signatures import keys_for_report
 from sopflow.client.incidents import IncidentService
-from sopflow.client.views import summary_of
 
 router = APIRouter(tags=["audit"])
 
@@ -32,15 +31,6 @@ class ReportFormat(StrEnum):
 
     json = "json"
     markdown = "markdown"
-
-
-async def _readable(service: IncidentService, person: Person, incident_id: str) -> None:
-    """404 unless ``incident_id`` is a sopflow incident ``person`` may read."""
-    _handle, description = await service.describe(incident_id)
-    summary = summary_of(
-        incident_id, description.status, description.typed_search_attributes, description.start_time
-    )
-    authorise_read(person, summary)
 
 
 def _decoder(service: IncidentService) -> Decoder:
@@ -64,7 +54,7 @@ async def audit_report(
     region and plan hash, every accepted action, votes, disclosure decisions, SLA breaches
     and escalations, the timeline and the outcome."""
     service = parts.temporal.require()
-    await _readable(service, person, incident_id)
+    await authorise_read(person, incident_id, service)
     runs = await fetch_runs(service, incident_id)
     source = Source(kind="server", location=f"{service.namespace}/{incident_id}")
     # The public keys the workers trust ($SOPFLOW_TRUSTED_KEYS, else the dev keys), read per
@@ -86,7 +76,7 @@ async def export(incident_id: IncidentIdPath, person: Caller, parts: PartsDep) -
     its plan hash and SHA-256 digest: the file ``sopflow audit export`` writes, which
     ``sopflow audit verify`` checks."""
     service = parts.temporal.require()
-    await _readable(service, person, incident_id)
+    await authorise_read(person, incident_id, service)
     envelope: dict[str, Any]
     envelope, _runs = await export_incident(service, incident_id, _decoder(service))
     return Response(

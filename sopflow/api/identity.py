@@ -31,6 +31,7 @@ from sopflow.api.problems import (
     problem_response,
 )
 from sopflow.api.tokens import TokenError
+from sopflow.client.incidents import IncidentService, admits
 from sopflow.client.views import IncidentSummary
 from sopflow.contract.messages import Actor
 from sopflow.language.library import load_library
@@ -204,17 +205,26 @@ class Identity:
 
 
 def may_read(person: Person, incident: IncidentSummary) -> bool:
-    """Whether ``person`` may see ``incident``. Every Roster person may, for now: the one
-    place need-to-know visibility will decide."""
-    del person, incident
-    return True
+    """Whether ``person`` may see ``incident`` as visibility lists it (its ``Audience``).
+    Lists are already narrowed by the query (``IncidentService.visible_query``); this
+    checks each item again, so a listed incident never escapes the rule."""
+    return admits(incident.restricted_to, person.roles)
 
 
-def authorise_read(person: Person, incident: IncidentSummary) -> None:
-    """A 404 problem (the incident's existence is not confirmed) unless ``person`` may read
-    ``incident``."""
-    if not may_read(person, incident):
-        raise Problem(NOT_FOUND, f"no incident {incident.id!r}")
+async def authorise_read(person: Person, incident_id: str, service: IncidentService) -> None:
+    """The one check before any route reads or acts on one incident (need-to-know).
+
+    An incident restricted to roles ``person`` does not hold answers exactly what an unknown
+    id answers (404, ``no incident 'ID'``), so the answer never says that it exists; the
+    refusal is logged. An unknown id raises the service's ActionRefused (also that 404)."""
+    restricted = await service.restricted_to(incident_id)
+    if not admits(restricted, person.roles):
+        raise Problem(
+            NOT_FOUND,
+            f"no incident {incident_id!r}",
+            actor=person.handle,
+            refused=f"need-to-know: restricted to {', '.join(restricted or ())}",
+        )
 
 
 class IdentityMiddleware:

@@ -221,7 +221,8 @@ async def list_incidents(
     visibility = list_query(sop=sop, region=region, severity=severity, status=status, query=query)
     service = parts.temporal.require()
     try:
-        found = await service.list(visibility, limit=limit)
+        # Only what the caller may see (need-to-know), ANDed with their filters and query.
+        found = await service.list(visibility, limit=limit, roles=person.roles)
     except Exception as exc:
         problem = temporal_problem(exc)
         if problem is None:
@@ -243,9 +244,9 @@ async def get_incident(
 ) -> IncidentDetail:
     """The incident's summary, steps and timeline (steps and timeline need a worker for a
     running incident; without one, ``unavailable`` says so)."""
-    view = await parts.temporal.require().view(incident_id)
-    authorise_read(person, view.summary)
-    return IncidentDetail.of(view)
+    service = parts.temporal.require()
+    await authorise_read(person, incident_id, service)
+    return IncidentDetail.of(await service.view(incident_id))
 
 
 @router.get("/me", summary="Who am I", tags=["me"])
@@ -257,7 +258,7 @@ async def me(person: Caller) -> Me:
 @router.get("/me/tasks", summary="My open tasks", tags=["me"])
 async def my_tasks(person: Caller, parts: PartsDep) -> list[TaskOut]:
     """Open tasks and approvals across running incidents that the caller's roles may act
-    on, soonest due first."""
+    on and that the caller may see (need-to-know), soonest due first."""
     now = datetime.now(UTC)
     tasks = await parts.temporal.require().tasks_for(person.actor())
     return [TaskOut.of(t, now) for t in tasks]

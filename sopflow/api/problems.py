@@ -117,10 +117,14 @@ class Problem(Exception):
         errors: Sequence[ProblemError] | None = None,
         headers: Mapping[str, str] | None = None,
         actor: str | None = None,
+        refused: str | None = None,
     ) -> None:
         super().__init__(detail or kind.title)
         self.kind, self.detail = kind, detail
         self.actor = actor  # who a refusal concerns, for the log (never in the answer)
+        # Why access was refused, for the log only: a refusal answered as another status
+        # (a need-to-know read is a 404, exactly as for an unknown incident).
+        self.refused = refused
         self.errors = list(errors) if errors is not None else None
         self.headers = dict(headers or {})
 
@@ -200,9 +204,10 @@ def validation_errors(errors: Sequence[Any]) -> list[ProblemError]:
 
 
 def respond(request: Request, problem: Problem) -> Response:
-    """The problem's response to ``request``; 401 and 403 are logged as refusals."""
+    """The problem's response to ``request``; 401 and 403, and the refusals answered as
+    another status (``Problem.refused``), are logged as refusals."""
     rid = request_id_of(request.state)
-    if problem.kind.status in (401, 403):
+    if problem.kind.status in (401, 403) or problem.refused is not None:
         person = getattr(request.state, "person", None)
         route = request.scope.get("route")
         log_refusal(
@@ -211,7 +216,7 @@ def respond(request: Request, problem: Problem) -> Response:
             incident=request.path_params.get("incident_id"),
             request_id=rid,
             status=problem.kind.status,
-            reason=str(problem),
+            reason=problem.refused or str(problem),
         )
     return problem_response(problem, instance=request.url.path, request_id=rid)
 

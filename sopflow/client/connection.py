@@ -31,21 +31,16 @@ from temporalio.client import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from sopflow.client.codec import data_converter_from_env
+from sopflow.contract import search
 from sopflow.contract.messages import IncidentState
 from sopflow.contract.names import QUERY_STATE, TASK_QUEUE
 
 DEFAULT_ADDRESS = "localhost:7233"
 
-# The typed search attributes every incident carries (see sopflow/contract/search.py).
+# The typed search attributes every incident carries (see sopflow/contract/search.py): `sopflow
+# setup`, `sopflow dev` and the test servers register this one list.
 SEARCH_ATTRIBUTES: dict[str, IndexedValueType.ValueType] = {
-    "SopId": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "SopVersion": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    "Region": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Severity": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "ActiveSteps": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-    "PendingRoles": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-    "SlaBreached": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-    "Outcome": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    key.name: IndexedValueType.ValueType(key.indexed_value_type.value) for key in search.ALL_KEYS
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, assert_never
@@ -75,20 +75,43 @@ __all__ = [
     "NoAnswer",
     "OpenTask",
     "Refusal",
+    "admits",
     "new_request_id",
     "update_id",
+    "visible_query",
 ]
 
 DEFAULT_ACTION_TIMEOUT_S = 30.0
+AUDIENCE_CACHE_SIZE = 100_000
 
 
-def _incidents_only(query: str) -> str:
-    """``query`` narrowed to sopflow incidents (workflows carrying an SOP id)."""
-    return f"SopId IS NOT NULL AND ({query})" if query.strip() else "SopId IS NOT NULL"
+def _incidents_only(query: str, roles: Iterable[str] | None = None) -> str:
+    """``query`` narrowed to sopflow incidents (workflows carrying an SOP id), and with
+    ``roles`` to those a person holding them may see."""
+    scoped = f"SopId IS NOT NULL AND ({query})" if query.strip() else "SopId IS NOT NULL"
+    return scoped if roles is None else f"{scoped} AND {visible_query(roles)}"
 
 
 def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def visible_query(roles: Iterable[str]) -> str:
+    """The visibility clause (parenthesised) for the incidents a person holding ``roles``
+    may see: unrestricted ones (``Audience`` is everyone, or unset: started before need-to-know
+    existed) and those restricted to one of ``roles``."""
+    held = sorted(set(roles))
+    clauses = [f"Audience = {_quote(search.EVERYONE)}"]
+    if held:
+        clauses.append(f"Audience IN ({', '.join(_quote(r) for r in held)})")
+    clauses.append("Audience IS NULL")
+    return "(" + " OR ".join(clauses) + ")"
+
+
+def admits(restricted_to: Iterable[str] | None, roles: Iterable[str]) -> bool:
+    """Whether a person holding ``roles`` may see an incident whose plan is restricted to
+    ``restricted_to`` (None: everyone who holds a role)."""
+    return restricted_to is None or not set(restricted_to).isdisjoint(roles)
 
 
 def _refused_by_sopflow(exc: WorkflowUpdateFailedError) -> bool:
@@ -127,6 +150,11 @@ class IncidentService:
     clock: Callable[[], Awaitable[datetime]] = wall_clock
     # A run's input never changes: its plan is read from the history once per run id.
     _plans: dict[str, Plan] = field(default_factory=dict, init=False, repr=False)
+    # Nor does its need-to-know: `restricted_to` per run id, for every incident a person
+    # reads (the roles only, not the plan; the oldest forgotten past AUDIENCE_CACHE_SIZE).
+    _audiences: dict[str, tuple[str, ...] | None] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     # --- start
 
@@ -170,7 +198,7 @@ class IncidentService:
             result_type=IncidentState,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=search.start_attributes(
-                plan.sop.id, plan.sop.version, plan.region.code
+                plan.sop.id, plan.sop.version, plan.region.code, plan.restricted_to
             ),
             memo={
                 "title": plan.sop.title,
@@ -301,27 +329,59 @@ class IncidentService:
             return None, str(exc)
 
     async def list(
-        self, query: str | None = None, *, limit: int = 50
+        self,
+        query: str | None = None,
+        *,
+        limit: int = 50,
+        roles: Iterable[str] | None = None,
     ) -> builtins.list[IncidentSummary]:
         """Incidents newest first, optionally filtered by a visibility query on the search
-        attributes (e.g. ``Severity = 'SEV1'``)."""
-        visibility = _incidents_only(query or "")
+        attributes (e.g. ``Severity = 'SEV1'``). With ``roles``, only those a person holding
+        them may see (need-to-know); without, every incident (an operator's view)."""
+        visibility = _incidents_only(query or "", roles)
         return [
             summary_of(wf.id, wf.status, wf.typed_search_attributes, wf.start_time)
             async for wf in self.client.list_workflows(visibility, limit=limit)
         ]
 
+    async def restricted_to(self, incident_id: str) -> builtins.list[str] | None:
+        """The roles whose holders may see the incident (its plan's ``restricted_to``), None
+        when everyone who holds a role may. ActionRefused (NOT_FOUND, NOT_AN_INCIDENT) for an
+        id that is not an incident. Costs a describe; the plan is read once per run."""
+        _handle, description = await self.describe(incident_id)
+        run_id = description.run_id
+        if run_id not in self._audiences:
+            cached = self._plans.get(run_id)
+            plan = cached or await self._read_plan(incident_id, run_id)
+            if len(self._audiences) >= AUDIENCE_CACHE_SIZE:
+                del self._audiences[next(iter(self._audiences))]
+            restricted = plan.restricted_to
+            self._audiences[run_id] = None if restricted is None else tuple(restricted)
+        audience = self._audiences[run_id]
+        return None if audience is None else builtins.list(audience)
+
+    async def may_see(self, incident_id: str, roles: Iterable[str]) -> bool:
+        """Whether a person holding ``roles`` may see the incident (need-to-know). It reads
+        the plan the incident runs, not its ``Audience`` search attribute, so it holds for
+        any incident however it was started. ActionRefused for an unknown id, as
+        ``describe``."""
+        return admits(await self.restricted_to(incident_id), roles)
+
     async def plan(self, incident_id: str, run_id: str | None = None) -> Plan:
         """The plan the incident runs: it travels in the workflow's input (its first event)."""
         if run_id is not None and run_id in self._plans:
             return self._plans[run_id]
+        plan = await self._read_plan(incident_id, run_id)
+        if run_id is not None:
+            self._plans[run_id] = plan
+        return plan
+
+    async def _read_plan(self, incident_id: str, run_id: str | None) -> Plan:
         handle = self.client.get_workflow_handle(incident_id, run_id=run_id)
         async for event in handle.fetch_history_events(page_size=1):
             payloads = list(event.workflow_execution_started_event_attributes.input.payloads)
             [inp] = await self.client.data_converter.decode(payloads, [IncidentInput])
             assert isinstance(inp, IncidentInput)
-            if run_id is not None:
-                self._plans[run_id] = inp.plan
             return inp.plan
         raise ActionRefused(f"incident {incident_id} has no history", Refusal.NOT_FOUND)
 
@@ -339,15 +399,19 @@ class IncidentService:
                 ) from None
             raise
 
-    async def histories(self, query: str = "") -> AsyncIterator[WorkflowHistory]:
+    async def histories(
+        self, query: str = "", *, roles: Iterable[str] | None = None
+    ) -> AsyncIterator[WorkflowHistory]:
         """The history of every run of an incident that visibility lists for ``query``
-        (ANDed with ``SopId IS NOT NULL``: only sopflow incidents)."""
-        async for history in self.client.list_workflows(_incidents_only(query)).map_histories():
+        (ANDed with ``SopId IS NOT NULL``: only sopflow incidents; with ``roles``, only
+        those a person holding them may see)."""
+        visibility = _incidents_only(query, roles)
+        async for history in self.client.list_workflows(visibility).map_histories():
             yield history
 
-    async def count(self, query: str = "") -> int:
-        """How many runs ``histories(query)`` yields."""
-        return (await self.client.count_workflows(_incidents_only(query))).count
+    async def count(self, query: str = "", *, roles: Iterable[str] | None = None) -> int:
+        """How many runs ``histories(query, roles=roles)`` yields."""
+        return (await self.client.count_workflows(_incidents_only(query, roles))).count
 
     @property
     def namespace(self) -> str:
@@ -375,13 +439,17 @@ class IncidentService:
         self, actor: Actor | None = None, *, role: str | None = None
     ) -> builtins.list[OpenTask]:
         """Active tasks and approvals across running incidents that ``actor``'s roles (or
-        ``role``) may act on, soonest due first; every one with neither."""
+        ``role``) may act on, soonest due first; every one with neither. For an ``actor``,
+        only in the incidents they may see (need-to-know); ``role`` alone is an operator's
+        question and sees every incident."""
         roles = list(actor.roles) if actor else [role] if role else None
         if roles == []:
             return []
         query = "ExecutionStatus = 'Running' AND SopId IS NOT NULL"
         if roles:
             query += f" AND PendingRoles IN ({', '.join(_quote(r) for r in roles)})"
+        if actor is not None:
+            query += f" AND {visible_query(actor.roles)}"
         found = [wf async for wf in self.client.list_workflows(query)]
         per_incident = await asyncio.gather(*(self._open_tasks(wf, roles) for wf in found))
         tasks = [task for tasks in per_incident for task in tasks]

@@ -4,6 +4,7 @@ object, so an interface can render them without knowing Temporal."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,6 +31,9 @@ class IncidentSummary:
     active_steps: tuple[str, ...]
     pending_roles: tuple[str, ...]
     sla_breached: bool
+    # Need-to-know, from the ``Audience`` search attribute: the roles whose holders may see
+    # it; None for everyone who holds a role (also an incident started before Audience).
+    restricted_to: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +84,13 @@ def summary_of(
         active_steps=tuple(attrs.get(search.ACTIVE_STEPS) or ()),
         pending_roles=tuple(attrs.get(search.PENDING_ROLES) or ()),
         sla_breached=bool(attrs.get(search.SLA_BREACHED)),
+        restricted_to=_restricted_to(attrs.get(search.AUDIENCE)),
     )
+
+
+def _restricted_to(audience: Sequence[str] | None) -> tuple[str, ...] | None:
+    """The roles an ``Audience`` restricts an incident to; None when it does not."""
+    return None if not audience or search.EVERYONE in audience else tuple(audience)
 
 
 def by_due_time(task: OpenTask) -> tuple[bool, float, str, str]:

@@ -226,6 +226,12 @@ class Plan(_Plan):
     defaults: Defaults
     steps: list[PlanStep]
     policies: dict[str, Policy]
+    # Need-to-know: the roles whose holders may see the incidents (sorted, each once); None
+    # for everyone who holds a role. A compatible addition (a field with a default): when
+    # None it is left out of every dump, so the canonical form, the plan hash and the part
+    # hashes of a plan that does not use it are what they were before it existed, and a
+    # worker that predates it still decodes such a plan.
+    restricted_to: list[str] | None = Field(default=None, exclude_if=lambda value: value is None)
     plan_hash: str = ""
 
     def canonical_json(self) -> str:

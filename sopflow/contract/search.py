@@ -23,8 +23,15 @@ ACTIVE_STEPS = SearchAttributeKey.for_keyword_list("ActiveSteps")
 PENDING_ROLES = SearchAttributeKey.for_keyword_list("PendingRoles")
 SLA_BREACHED = SearchAttributeKey.for_bool("SlaBreached")
 OUTCOME = SearchAttributeKey.for_keyword("Outcome")
+# Who may see the incident (need-to-know): the plan's `restricted_to` roles, or EVERYONE.
+# Set at start only, never by the workflow; incidents started before it existed have none,
+# and read as unrestricted (`Audience IS NULL`).
+AUDIENCE = SearchAttributeKey.for_keyword_list("Audience")
+EVERYONE = "*"
 
-ALL_KEYS = (
+# The keys the workflow keeps current (``updates``). Adding one changes the commands the
+# interpreter issues: see docs/versioning.md.
+WORKFLOW_KEYS = (
     SOP_ID,
     SOP_VERSION,
     REGION,
@@ -34,15 +41,25 @@ ALL_KEYS = (
     SLA_BREACHED,
     OUTCOME,
 )
+# Every key an incident may carry: what a namespace must register before incidents start.
+ALL_KEYS = (*WORKFLOW_KEYS, AUDIENCE)
 
 
-def start_attributes(sop: str, version: int, region: str) -> TypedSearchAttributes:
+def audience(restricted_to: list[str] | None) -> list[str]:
+    """The ``Audience`` of an incident whose plan is restricted to ``restricted_to``."""
+    return [EVERYONE] if restricted_to is None else sorted(set(restricted_to))
+
+
+def start_attributes(
+    sop: str, version: int, region: str, restricted_to: list[str] | None = None
+) -> TypedSearchAttributes:
     """Set by the client when it starts an incident, so they cost no history event."""
     return TypedSearchAttributes(
         [
             SearchAttributePair(SOP_ID, sop),
             SearchAttributePair(SOP_VERSION, version),
             SearchAttributePair(REGION, region),
+            SearchAttributePair(AUDIENCE, audience(restricted_to)),
         ]
     )
 
@@ -50,7 +67,7 @@ def start_attributes(sop: str, version: int, region: str) -> TypedSearchAttribut
 def updates(current: dict[str, Any], last: dict[str, Any]) -> list[SearchAttributeUpdate[Any]]:
     """Upserts for the keys whose values changed since ``last``."""
     out: list[SearchAttributeUpdate[Any]] = []
-    for key in ALL_KEYS:
+    for key in WORKFLOW_KEYS:
         value: Any = current.get(key.name)
         if key.name not in current or value == last.get(key.name):
             continue

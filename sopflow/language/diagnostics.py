@@ -60,6 +60,16 @@ _CODE_LIST = [
     Code("E305", "unknown-policy", "A disclosure check names a policy that does not exist."),
     Code("E306", "unmapped-refusal", "A `denied` or `rejected` outcome is not mapped in `on`."),
     Code("E307", "no-default-rule", "A triage step or a policy has no default rule (no `when`)."),
+    Code(
+        "E308",
+        "undeclared-audience-role",
+        "`restricted_to` names a role that the SOP does not declare.",
+    ),
+    Code(
+        "E309",
+        "empty-audience",
+        "`restricted_to` lists no role, so nobody could see the incidents.",
+    ),
     Code("E310", "duplicate-document", "Two documents claim the same identity."),
     Code("E311", "unknown-region", "A region that the Regions document does not list."),
     Code("E312", "no-exit", "Steps form a loop that no path leaves."),
@@ -89,6 +99,11 @@ _CODE_LIST = [
     Code("W302", "unknown-roster-role", "The Roster gives a person a role no SOP declares."),
     Code("W303", "region-dropped", "A new version has no variant for a region the last one had."),
     Code("W304", "shadowed-rule", "A rule or branch after a default can never match."),
+    Code(
+        "W305",
+        "audience-leaves-out",
+        "A role that steps name is not in `restricted_to`: its holders cannot see the incidents.",
+    ),
 ]
 
 CODES: dict[str, Code] = {c.code: c for c in _CODE_LIST}

@@ -28,6 +28,8 @@ class Effective:
     step_where: dict[str, Where] = field(default_factory=dict)
     # Fields a variant's `set` changed: (step id, field) -> where the new value was written.
     field_where: dict[tuple[str, str], Where] = field(default_factory=dict)
+    # Top-level fields a variant replaced (e.g. `restricted_to`): field -> where it wrote it.
+    sop_where: dict[str, Where] = field(default_factory=dict)
     # Second and later definitions of a step id, for the duplicate-id check.
     repeats: list[tuple[str, Where]] = field(default_factory=list)
 
@@ -46,6 +48,13 @@ class Effective:
     def diag(self, step_id: str, sub: tuple[str | int, ...], code: str, message: str) -> Diagnostic:
         source, path = self.where(step_id, *sub)
         return source.diag(path, code, message)
+
+    def sop_diag(self, sub: tuple[str | int, ...], code: str, message: str) -> Diagnostic:
+        """A diagnostic at a top-level field: in the variant that replaced it, else in the base."""
+        if sub and isinstance(sub[0], str) and sub[0] in self.sop_where:
+            source, path = self.sop_where[sub[0]]
+            return source.diag((*path, *sub[1:]), code, message)
+        return self.base.source.diag(sub, code, message)
 
     def expr_diag(
         self, step_id: str, sub: tuple[str | int, ...], offset: int, code: str, message: str

@@ -29,6 +29,7 @@ from sopflow.language.models.documents import (
     ReplaceTarget,
     SetChange,
     SetDefaultsChange,
+    SetRestrictedToChange,
 )
 from sopflow.language.validation import did_you_mean, validate_fragment
 from sopflow.language.yaml_source import JsonPath, SourceDoc
@@ -167,6 +168,10 @@ class _Applier:
                 self._add_roles(change.add_roles)
             case SetDefaultsChange():
                 self._set_defaults(change.set_defaults, ("changes", index, "set_defaults"))
+            case SetRestrictedToChange():
+                at = ("changes", index, "set_restricted_to")
+                self.data["restricted_to"] = list(change.set_restricted_to or ())
+                self.eff.sop_where["restricted_to"] = (self.src, at)
             case _:
                 assert_never(change)
 

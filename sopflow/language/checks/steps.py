@@ -19,6 +19,7 @@ from sopflow.language.models.steps import (
     DecisionStep,
     DisclosureCheckStep,
     HumanStep,
+    NotifyStep,
     Step,
     TriageStep,
 )
@@ -99,6 +100,46 @@ def check_roles(eff: Effective, ctx: Context) -> list[Diagnostic]:
 
 
 _LIST_ROLES = ("approvers", "escalate")
+
+
+def check_audience(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    """`restricted_to` names declared roles, at least one; and, as a warning, every role the
+    steps hand work or messages to, whose holders could not otherwise see the incident."""
+    audience = eff.sop.restricted_to
+    if audience is None:
+        return []
+    if not audience:
+        message = (
+            "`restricted_to` lists no role, so nobody could see these incidents; name the "
+            "roles that may, or leave it out to let everyone with a role see them"
+        )
+        return [eff.sop_diag(("restricted_to",), "E309", message)]
+    declared = list(eff.sop.roles)
+    out = []
+    for i, role in enumerate(audience):
+        if role not in declared:
+            hint = did_you_mean(role, declared)
+            message = f"role `{role}` in `restricted_to` is not declared in `roles`{hint}"
+            out.append(eff.sop_diag(("restricted_to", i), "E308", message))
+    if out:
+        return out  # with a misspelt role, the warning below would only echo it
+    named: list[str] = []
+    for step in _steps(eff):
+        for _field, roles in step.role_fields():
+            named += roles
+        if isinstance(step, NotifyStep) and step.to in declared:
+            named.append(step.to)
+    left_out = [r for r in dict.fromkeys(named) if r in declared and r not in audience]
+    if left_out:
+        names = ", ".join(f"`{r}`" for r in left_out)
+        those, them = ("that role", "it") if len(left_out) == 1 else ("those roles", "them")
+        message = (
+            f"`restricted_to` leaves out {names}, which steps of this SOP hand work, "
+            f"escalations or messages to: people who hold only {those} cannot see these "
+            f"incidents, nor their tasks in them; add {them}, or give that work to a listed role"
+        )
+        out.append(eff.sop_diag(("restricted_to",), "W305", message))
+    return out
 
 
 def check_sla(eff: Effective, ctx: Context) -> list[Diagnostic]:
@@ -221,6 +262,7 @@ CHECKS: tuple[Check, ...] = (
     check_duplicate_steps,
     check_targets,
     check_roles,
+    check_audience,
     check_sla,
     check_quorum,
     check_policies,

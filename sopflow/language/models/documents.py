@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from sopflow.language.models.common import (
+    Audience,
     Duration,
     Expr,
     JsonSchemaDoc,
@@ -48,6 +49,10 @@ class SopDoc(DocBase):
     description: str = ""
     input: JsonSchemaDoc = Field(default_factory=lambda: {"type": "object"})
     roles: dict[RoleName, RoleSpec] = Field(default_factory=dict)
+    # Need-to-know: only people holding one of these roles see the SOP's incidents. Absent:
+    # everyone who holds a role. An empty list is a lint error (E309), not a schema error, so
+    # it gets its own message; the schema's `minItems` tells editors.
+    restricted_to: Audience = None
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(min_length=1)
 
@@ -100,7 +105,21 @@ class SetDefaultsChange(Strict):
     set_defaults: dict[str, Any]
 
 
-CHANGE_KINDS = ("set", "replace", "insert", "remove", "add_roles", "set_defaults")
+class SetRestrictedToChange(Strict):
+    """Replaces the SOP's `restricted_to` in this region (the whole list)."""
+
+    set_restricted_to: Audience = Field()
+
+
+CHANGE_KINDS = (
+    "set",
+    "replace",
+    "insert",
+    "remove",
+    "add_roles",
+    "set_defaults",
+    "set_restricted_to",
+)
 
 
 def _change_kind(value: Any) -> str | None:
@@ -116,7 +135,8 @@ Change = Annotated[
     | Annotated[InsertChange, Tag("insert")]
     | Annotated[RemoveChange, Tag("remove")]
     | Annotated[AddRolesChange, Tag("add_roles")]
-    | Annotated[SetDefaultsChange, Tag("set_defaults")],
+    | Annotated[SetDefaultsChange, Tag("set_defaults")]
+    | Annotated[SetRestrictedToChange, Tag("set_restricted_to")],
     Discriminator(
         _change_kind,
         custom_error_type="change_kind",
