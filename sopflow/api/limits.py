@@ -26,6 +26,11 @@ from sopflow.api.problems import (
 )
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The console's pages (sopflow.web) post HTML forms, which a browser sends form-encoded: the
+# one place a body that is not JSON is taken.
+FORM_PATHS = ("/console/",)
+FORM_TYPE = "application/x-www-form-urlencoded"
+JSON_WANTED = "JSON, with Content-Type: application/json"
 
 
 class BodyTooLarge(HTTPException):
@@ -46,6 +51,13 @@ def is_json(content_type: str) -> bool:
     )
 
 
+def is_form(content_type: str) -> bool:
+    """``application/x-www-form-urlencoded``, with any parameters."""
+    message = Message()
+    message["content-type"] = content_type
+    return message.get_content_type() == FORM_TYPE
+
+
 def _problem_from(scope: Scope) -> tuple[str, str | None]:
     state = scope.get("state") or {}
     rid = state.get("request_id")
@@ -58,10 +70,13 @@ async def _answer(problem: Problem, scope: Scope, receive: Receive, send: Send) 
 
 
 class BodyLimitMiddleware:
-    """413 for a body over ``max_bytes``, 415 for a body that is not JSON."""
+    """413 for a body over ``max_bytes``, 415 for a body that is not JSON (under
+    ``form_paths``: that is not a form-encoded HTML form)."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
-        self.app, self.max_bytes = app, max_bytes
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, form_paths: tuple[str, ...] = FORM_PATHS
+    ) -> None:
+        self.app, self.max_bytes, self.form_paths = app, max_bytes, form_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") not in _BODY_METHODS:
@@ -80,10 +95,11 @@ class BodyLimitMiddleware:
                 await _answer(too_large, scope, receive, send)
                 return
         has_body = (length is not None and int(length) > 0) or "transfer-encoding" in headers
-        if has_body and not is_json(headers.get("content-type", "")):
-            unsupported = Problem(
-                UNSUPPORTED_MEDIA, "send JSON, with Content-Type: application/json"
-            )
+        form = scope.get("path", "").startswith(self.form_paths)
+        accepted = is_form if form else is_json
+        if has_body and not accepted(headers.get("content-type", "")):
+            want = f"a form, with Content-Type: {FORM_TYPE}" if form else JSON_WANTED
+            unsupported = Problem(UNSUPPORTED_MEDIA, f"send {want}")
             await _answer(unsupported, scope, receive, send)
             return
         await self.app(scope, self._counting(receive), send)

@@ -52,6 +52,8 @@ def api_env(env: dict[str, str], state_dir: Path) -> dict[str, str]:
         SIGNING_KEY_ENV: os.environ.get(SIGNING_KEY_ENV, str(state_dir / "keys" / "api.key")),
         TOKENS_ENV: os.environ.get(TOKENS_ENV, str(state_dir / "tokens.json")),
         "SOPFLOW_STATE_DIR": str(state_dir),
+        # The console's clearly marked dev-only sign-in picker of the demo Roster.
+        "SOPFLOW_CONSOLE_DEV_PICKER": os.environ.get("SOPFLOW_CONSOLE_DEV_PICKER", "1"),
     }
 
 

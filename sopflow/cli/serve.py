@@ -54,15 +54,20 @@ def serve(
     # command would pay at start-up.
     from sopflow.api.app import create_app
     from sopflow.api.server import run
+    from sopflow.web import console_router
 
     try:
         app = create_app(settings, signer=signer)
-    except (RosterError, TokenError) as exc:
+        # The console sits on top of the API (it calls the API's own route functions), so it
+        # is mounted here rather than inside create_app.
+        app.include_router(console_router())
+    except (RosterError, TokenError, SettingsError) as exc:
         raise fail(str(exc)) from None
     configure_logging()
     print(
         f"sopflow API on http://{host}:{port}/api/v1 (OpenAPI: /api/v1/openapi.json, "
-        f"see docs/api.md); signing actions with key {signer.key_id} ({signer.label})",
+        f"see docs/api.md), console on http://{host}:{port}/console/; signing actions with "
+        f"key {signer.key_id} ({signer.label})",
         flush=True,
     )
     run(app, host, port)

@@ -1,0 +1,217 @@
+"""The incident page's forms: complete a task, approve or reject, add a note, cancel.
+
+Each is sent through the API's own route function (the same checks, logging, signing and
+idempotency as ``POST /api/v1/...``), and the workflow decides. A task's form is first run
+through the workflow's own form check (``workflows.form_check``), so a form that does not
+fit comes back at once, field by field, and nothing is sent. An accepted action redirects
+to the incident's page (POST, redirect, GET); a refused one renders the page again with the
+reason beside the form it came from, what was typed still in it, and the status the API
+would answer with.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel, ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from sopflow.api import actions as api
+from sopflow.api.identity import authorise_read
+from sopflow.api.models import STEP_ID_PATTERN, CancelBody, CompleteBody, NoteBody, VoteBody
+from sopflow.api.problems import NOT_FOUND, Problem, refusal_problem
+from sopflow.client.errors import ActionRefused
+from sopflow.contract.plan import TaskPlan
+from sopflow.web.form_data import parse
+from sopflow.web.form_errors import form_check_errors, merge
+from sopflow.web.pages.incident import Failure, IncidentId, key_of, page, task_fields
+from sopflow.web.render import Refused
+from sopflow.web.security import PREFIX
+from sopflow.web.visits import Console, Form, Visit, console_of, first, text
+from workflows.form_check import form_errors
+
+Send = Callable[[], Awaitable[Any]]
+LIMITS = {"reason": 4000, "text": 8000}
+# What the page says after an accepted action (the workflow's answer fills the braces).
+DONE = {
+    "task": "The task is {}.",
+    "vote": "Your vote is recorded: {}.",
+    "note": "Your note is on the timeline.",
+    "cancel": "The incident is {}.",
+}
+
+
+def _field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """A body model's validation errors, by field, in words."""
+    out: dict[str, list[str]] = {}
+    for error in exc.errors():
+        name = str(error["loc"][0]) if error["loc"] else ""
+        if error["type"] == "string_too_long":
+            message = f"at most {LIMITS.get(name, 0)} characters"
+        elif error["type"] in ("string_too_short", "string_pattern_mismatch") and name in LIMITS:
+            message = "write something here"
+        else:
+            message = str(error["msg"])
+        out.setdefault(name, []).append(message)
+    return out
+
+
+def step_of(step: str) -> str:
+    """A step id from a path, as the API's routes take it; 404 otherwise."""
+    if not re.fullmatch(STEP_ID_PATTERN, step):
+        raise Refused(404, "Not found", "There is no such page.")
+    return step
+
+
+async def _opened(request: Request) -> tuple[Console, Visit, Form]:
+    console = console_of(request)
+    visit = await console.visit(request)
+    return console, visit, await console.form(request, visit.session)
+
+
+async def _run(
+    request: Request, visit: Visit, incident_id: str, control: str, form: Form, send: Send
+) -> Response:
+    """Send; on success redirect to the incident; on refusal render it with the reason."""
+    try:
+        result = await send()
+    except (Problem, ActionRefused) as exc:
+        problem = refusal_problem(exc) if isinstance(exc, ActionRefused) else exc
+        if problem.kind.status not in (403, 404, 409, 422):
+            raise
+        failure = Failure(control, problem.kind.status, str(problem), form)
+        return await page(console_of(request), request, visit, incident_id, failure)
+    visit.session.flash = DONE.get(control.split(":")[0], "Done: {}.").format(result.detail)
+    return RedirectResponse(f"{PREFIX}/incidents/{incident_id}#timeline", status_code=303)
+
+
+async def _act(
+    request: Request,
+    visit: Visit,
+    incident_id: str,
+    control: str,
+    form: Form,
+    make: Callable[[], BaseModel],
+    call: Callable[[Any], Awaitable[Any]],
+) -> Response:
+    """Build the API's body from the form (its errors shown per field), then send it."""
+    try:
+        made = make()
+    except ValidationError as exc:
+        failure = Failure(control, 422, None, form, _field_errors(exc))
+        return await page(console_of(request), request, visit, incident_id, failure)
+    return await _run(request, visit, incident_id, control, form, lambda: call(made))
+
+
+async def complete(request: Request, incident_id: IncidentId, step: str) -> Response:
+    """``POST .../steps/{step}/complete``: the task's form, checked as the workflow will."""
+    console, visit, form = await _opened(request)
+    service = visit.parts.temporal.require()
+    # The API's one check before reading an incident: one the person may not see is a 404,
+    # exactly as an unknown one, before its plan says anything about it.
+    await authorise_read(visit.person, incident_id, service)
+    plan = await service.plan(incident_id)
+    task = plan.steps_by_id().get(step_of(step))
+    if not isinstance(task, TaskPlan):
+        raise Problem(NOT_FOUND, f"incident {incident_id} has no task {step!r}")
+    fields = task_fields(plan, step)
+    parsed = parse(fields, form)
+    checked = form_check_errors(fields, form_errors(task.form, parsed.data))
+    # A field whose text could not be read says so, not that it is missing.
+    errors = merge(parsed.problems, {k: v for k, v in checked.items() if k not in parsed.problems})
+    if errors:
+        failure = Failure(f"task:{step}", 422, None, form, errors)
+        return await page(console, request, visit, incident_id, failure)
+    return await _act(
+        request,
+        visit,
+        incident_id,
+        f"task:{step}",
+        form,
+        lambda: CompleteBody(data=parsed.data),
+        lambda made: api.complete(
+            incident_id=incident_id,
+            step=step,
+            body=made,
+            person=visit.person,
+            parts=visit.parts,
+            key=key_of(form),
+        ),
+    )
+
+
+async def vote(request: Request, incident_id: IncidentId, step: str) -> Response:
+    """``POST .../steps/{step}/vote``: approve or reject (the button pressed), with a reason."""
+    _console, visit, form = await _opened(request)
+    step = step_of(step)
+    decision = first(form, "decision")
+    if decision not in ("approve", "reject"):
+        raise Refused(400, "Bad request", "Choose approve or reject.")
+    route = api.approve if decision == "approve" else api.reject
+    return await _act(
+        request,
+        visit,
+        incident_id,
+        f"vote:{step}",
+        form,
+        lambda: VoteBody(reason=text(form, "reason")),
+        lambda made: route(
+            incident_id=incident_id,
+            step=step,
+            body=made,
+            person=visit.person,
+            parts=visit.parts,
+            key=key_of(form),
+        ),
+    )
+
+
+async def note(request: Request, incident_id: IncidentId) -> Response:
+    """``POST .../notes``: a note on the timeline, optionally about one step."""
+    _console, visit, form = await _opened(request)
+    return await _act(
+        request,
+        visit,
+        incident_id,
+        "note",
+        form,
+        lambda: NoteBody(text=text(form, "text"), step=first(form, "step") or None),
+        lambda made: api.add_note(
+            incident_id=incident_id,
+            body=made,
+            person=visit.person,
+            parts=visit.parts,
+            key=key_of(form),
+        ),
+    )
+
+
+async def cancel(request: Request, incident_id: IncidentId) -> Response:
+    """``POST .../cancel``: end the incident (the lead role), with a reason."""
+    _console, visit, form = await _opened(request)
+    return await _act(
+        request,
+        visit,
+        incident_id,
+        "cancel",
+        form,
+        lambda: CancelBody(reason=text(form, "reason")),
+        lambda made: api.cancel(
+            incident_id=incident_id,
+            body=made,
+            person=visit.person,
+            parts=visit.parts,
+            key=key_of(form),
+        ),
+    )
+
+
+ROUTES = (
+    ("/incidents/{incident_id}/steps/{step}/complete", complete, ("POST",)),
+    ("/incidents/{incident_id}/steps/{step}/vote", vote, ("POST",)),
+    ("/incidents/{incident_id}/notes", note, ("POST",)),
+    ("/incidents/{incident_id}/cancel", cancel, ("POST",)),
+)

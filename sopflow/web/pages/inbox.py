@@ -1,0 +1,46 @@
+"""The inbox: the tasks and approvals the person may act on now, soonest due first."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fastapi import Request
+from starlette.responses import Response
+
+from sopflow.api.incidents import my_tasks
+from sopflow.api.models import TaskOut
+from sopflow.web.visits import console_of
+
+FILTERS = ("sop", "severity", "region")
+
+
+def _choices(tasks: list[TaskOut], name: str, chosen: str | None) -> list[str]:
+    values = {str(getattr(t, name)) for t in tasks if getattr(t, name) is not None}
+    return sorted(values | ({chosen} if chosen else set()))
+
+
+def _fits(task: TaskOut, chosen: dict[str, str | None]) -> bool:
+    return all(value is None or str(getattr(task, name)) == value for name, value in chosen.items())
+
+
+async def inbox(request: Request) -> Response:
+    """``GET /console/``: the person's queue, filtered by SOP, severity and region."""
+    console = console_of(request)
+    visit = await console.visit(request)
+    now = datetime.now(UTC)
+    # The API's own route: the same tasks, the same order, overdue against the same clock.
+    tasks = await my_tasks(person=visit.person, parts=visit.parts)
+    chosen = {name: request.query_params.get(name) or None for name in FILTERS}
+    return console.page(
+        request,
+        visit,
+        "inbox.html",
+        tasks=[t for t in tasks if _fits(t, chosen)],
+        total=len(tasks),
+        now=now,
+        chosen=chosen,
+        choices={name: _choices(tasks, name, chosen[name]) for name in FILTERS},
+    )
+
+
+ROUTES = (("/", inbox, ("GET",)),)

@@ -1,0 +1,234 @@
+"""An incident's page: its summary, its graph with each step's state, its steps, its
+timeline (paged, newest first), and the forms for exactly the actions its viewer may take
+now. Read through the API's own route (``get_incident``), so the console sees what the API
+would show this person, and nothing more."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Path, Request
+from markupsafe import Markup
+from starlette.responses import Response
+
+from sopflow.api.idempotency import KEY_PATTERN
+from sopflow.api.incidents import get_incident
+from sopflow.api.models import INCIDENT_ID_PATTERN, IncidentDetail
+from sopflow.compile.graph_svg import to_svg
+from sopflow.contract.messages import StepState
+from sopflow.contract.names import LEAD_ROLE
+from sopflow.contract.plan import ApprovalPlan, Plan, TaskPlan
+from sopflow.web.form_errors import ErrorLink, summary
+from sopflow.web.forms import Control, Field, bind, fields_of
+from sopflow.web.security import PREFIX
+from sopflow.web.visits import Console, Form, Visit, console_of
+
+PAGE_SIZE = 50
+# Who may read the audit report: an auditor role when a Roster has one (the demo Roster has
+# none), and the lead role.
+AUDITORS = ("auditor", LEAD_ROLE)
+IncidentId = Annotated[str, Path(pattern=INCIDENT_ID_PATTERN)]
+
+
+def new_key() -> str:
+    """A fresh Idempotency-Key for one rendered form: sending it twice applies once."""
+    return uuid.uuid4().hex
+
+
+def key_of(form: Form) -> str | None:
+    """The form's Idempotency-Key, if it is one."""
+    value = (form.get("key") or [""])[0]
+    return value if re.fullmatch(KEY_PATTERN, value) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An action that was refused or did not fit: which control, why, what was typed."""
+
+    control: str  # "task:<step>", "vote:<step>", "note" or "cancel"
+    status: int
+    message: str | None = None
+    raw: Form = field(default_factory=dict)
+    errors: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskForm:
+    step: str
+    title: str
+    description: str | None
+    controls: tuple[Control, ...]
+    summary: list[ErrorLink]
+    message: str | None
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class VoteForm:
+    step: str
+    title: str
+    description: str | None
+    reason: str
+    errors: list[str]
+    message: str | None
+    voted: str | None  # "approve at 10:02 UTC" when this person's vote is in
+    key: str
+
+
+def task_fields(plan: Plan, step_id: str) -> tuple[Field, ...]:
+    """The fields of a task step's form."""
+    step = plan.steps_by_id()[step_id]
+    assert isinstance(step, TaskPlan)
+    return fields_of(step.form or {}, f"task-{step_id}")
+
+
+def _for(failure: Failure | None, control: str) -> Failure | None:
+    return failure if failure is not None and failure.control == control else None
+
+
+def _task_form(plan: Plan, step: TaskPlan, failure: Failure | None) -> TaskForm:
+    fields = task_fields(plan, step.id)
+    mine = _for(failure, f"task:{step.id}")
+    raw, errors = (mine.raw, mine.errors) if mine else ({}, {})
+    return TaskForm(
+        step=step.id,
+        title=step.title,
+        description=step.description,
+        controls=bind(fields, raw, errors),
+        summary=summary(fields, errors),
+        message=mine.message if mine else None,
+        key=new_key(),
+    )
+
+
+def _vote_form(
+    step: ApprovalPlan, state: StepState, visit: Visit, failure: Failure | None
+) -> VoteForm:
+    mine = _for(failure, f"vote:{step.id}")
+    own = [v for v in state.votes if v.actor == visit.person.handle]
+    voted = f"{own[-1].decision} on {own[-1].at:%Y-%m-%d %H:%M} UTC" if own else None
+    return VoteForm(
+        step=step.id,
+        title=step.title,
+        description=step.description,
+        reason=(mine.raw.get("reason") or [""])[0] if mine else "",
+        errors=list(mine.errors.get("reason", [])) if mine else [],
+        message=mine.message if mine else None,
+        voted=voted if step.distinct else None,
+        key=new_key(),
+    )
+
+
+def actions(
+    detail: IncidentDetail, plan: Plan, visit: Visit, failure: Failure | None
+) -> dict[str, Any]:
+    """The forms for what this person may do now: the active tasks their roles hold, the
+    active approvals they may vote on, a note (any of the SOP's roles), cancel (lead)."""
+    running = detail.summary.status == "running" and not detail.unavailable
+    steps = plan.steps_by_id()
+    tasks, votes = [], []
+    for state in detail.steps if running else []:
+        step = steps.get(state.id)
+        if state.status != "active":
+            continue
+        if isinstance(step, TaskPlan) and visit.holds(step.assignee):
+            tasks.append(_task_form(plan, step, failure))
+        elif isinstance(step, ApprovalPlan) and visit.holds(*step.approvers):
+            votes.append(_vote_form(step, state, visit, failure))
+    note = _simple(failure, "note", "text") if running and visit.holds(*plan.roles) else None
+    cancel = _simple(failure, "cancel", "reason") if running and visit.holds(LEAD_ROLE) else None
+    shown = {f"task:{t.step}" for t in tasks} | {f"vote:{v.step}" for v in votes}
+    shown |= {name for name, form in (("note", note), ("cancel", cancel)) if form}
+    # A refusal about a form no longer shown (the step moved on, the incident closed).
+    orphan = failure.message if failure and failure.control not in shown else None
+    return {"tasks": tasks, "votes": votes, "note": note, "cancel": cancel, "orphan": orphan}
+
+
+def _simple(failure: Failure | None, control: str, name: str) -> dict[str, Any]:
+    mine = _for(failure, control)
+    return {
+        "value": (mine.raw.get(name) or [""])[0] if mine else "",
+        "step": (mine.raw.get("step") or [""])[0] if mine else "",
+        "errors": [*mine.errors.get(name, []), *mine.errors.get("step", [])] if mine else [],
+        "message": mine.message if mine else None,
+        "key": new_key(),
+    }
+
+
+def timeline(detail: IncidentDetail, query: Mapping[str, str]) -> dict[str, Any]:
+    """The timeline newest first, filtered by kind, one page of it."""
+    kinds = sorted({e.kind for e in detail.timeline})
+    kind = query.get("kind") or None
+    entries = [e for e in reversed(detail.timeline) if kind is None or e.kind == kind]
+    pages = max(1, -(-len(entries) // PAGE_SIZE))
+    try:
+        page = min(max(1, int(query.get("page", "1"))), pages)
+    except ValueError:
+        page = 1
+
+    def link(number: int) -> str:
+        return "?" + urlencode({"page": number} | ({"kind": kind} if kind else {})) + "#timeline"
+
+    return {
+        "entries": entries[(page - 1) * PAGE_SIZE : page * PAGE_SIZE],
+        "kinds": kinds,
+        "kind": kind,
+        "page": page,
+        "pages": pages,
+        "count": len(entries),
+        "previous": link(page - 1) if page > 1 else None,
+        "next": link(page + 1) if page < pages else None,
+    }
+
+
+def graph(plan: Plan, detail: IncidentDetail) -> Markup:
+    """The plan's graph with each step's state, as inline SVG. ``to_svg`` escapes every text
+    it draws from the SOP (titles, labels, ids) and writes only presentation attributes,
+    and ``embed_style=False`` leaves out its ``<style>``: the step states are styled by the
+    console's stylesheet, so the page's CSP holds. That is why it may be marked safe."""
+    states = {s.id: s.status for s in detail.steps}
+    return Markup(to_svg(plan, states=states, embed_style=False))  # noqa: S704
+
+
+async def page(
+    console: Console,
+    request: Request,
+    visit: Visit,
+    incident_id: str,
+    failure: Failure | None = None,
+) -> Response:
+    """The incident's page; with ``failure``, the refused form shows why and what was typed."""
+    detail = await get_incident(incident_id=incident_id, person=visit.person, parts=visit.parts)
+    plan = await visit.parts.temporal.require().plan(incident_id)
+    by_id = {s.id: s for s in detail.steps}
+    return console.page(
+        request,
+        visit,
+        "incident.html",
+        failure.status if failure else 200,
+        incident=detail,
+        plan=plan,
+        steps=[(step, by_id.get(step.id)) for step in plan.steps_by_id().values()],
+        graph=graph(plan, detail),
+        timeline=timeline(detail, request.query_params),
+        now=datetime.now(UTC),
+        may_audit=visit.holds(*AUDITORS),
+        base=f"{PREFIX}/incidents/{incident_id}",
+        **actions(detail, plan, visit, failure),
+    )
+
+
+async def incident_page(request: Request, incident_id: IncidentId) -> Response:
+    """``GET /console/incidents/{id}?page=&kind=``."""
+    console = console_of(request)
+    visit = await console.visit(request)
+    return await page(console, request, visit, incident_id)
+
+
+ROUTES = (("/incidents/{incident_id}", incident_page, ("GET",)),)

@@ -1,0 +1,121 @@
+"""Console sessions: kept in the API process's memory, never in the cookie.
+
+A session id is 256 random bits; the store keys sessions by the id's SHA-256, so nothing
+in it can be sent back as a cookie. A session ends 30 minutes after its last request or 12
+hours after it began, at sign-out, or when its person's token or Roster entry no longer lets
+them in. A session made before sign-in (for the sign-in form's CSRF token) holds no login;
+signing in replaces it with a new one (a new id: no fixation).
+
+What a session holds to sign its person in again on every request is the token they pasted
+(memory only, never logged), or the handle a trusted proxy named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sopflow.web.settings import ConsoleSettings
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogin:
+    """Signed in with an API token; checked against the token store on every request."""
+
+    token: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderLogin:
+    """Signed in by a trusted proxy's identity header; valid only alongside that header."""
+
+    handle: str
+
+
+Login = TokenLogin | HeaderLogin
+
+
+@dataclass(slots=True)
+class Session:
+    """One browser's session: its CSRF token, its login, and a message for its next page."""
+
+    csrf: str
+    created: float
+    seen: float
+    login: Login | None = None
+    flash: str | None = None
+
+    def take_flash(self) -> str | None:
+        """The message for the next page, once."""
+        message, self.flash = self.flash, None
+        return message
+
+    def csrf_ok(self, submitted: str) -> bool:
+        """Whether a form carries this session's CSRF token (a constant-time compare)."""
+        return hmac.compare_digest(submitted.encode(), self.csrf.encode())
+
+
+def _key(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+class SessionStore:
+    """Every console session of this process."""
+
+    def __init__(
+        self, settings: ConsoleSettings, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.settings, self.clock = settings, clock
+        self._sessions: dict[str, Session] = {}
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def new(self, login: Login | None = None) -> tuple[str, Session]:
+        """A new session and its id (the cookie's value)."""
+        now = self.clock()
+        if len(self._sessions) >= self.settings.max_sessions:
+            self._make_room(now)
+        session_id = secrets.token_urlsafe(32)
+        session = Session(csrf=secrets.token_urlsafe(32), created=now, seen=now, login=login)
+        self._sessions[_key(session_id)] = session
+        return session_id, session
+
+    def get(self, session_id: str | None) -> Session | None:
+        """The live session with this id (its idle time restarts), or None."""
+        if not session_id:
+            return None
+        key = _key(session_id)
+        session = self._sessions.get(key)
+        if session is None:
+            return None
+        now = self.clock()
+        if self._expired(session, now):
+            del self._sessions[key]
+            return None
+        session.seen = now
+        return session
+
+    def end(self, session_id: str | None) -> None:
+        """End a session (sign-out, a login that no longer holds)."""
+        if session_id:
+            self._sessions.pop(_key(session_id), None)
+
+    def _expired(self, session: Session, now: float) -> bool:
+        idle = now - session.seen >= self.settings.idle_timeout_s
+        return idle or now - session.created >= self.settings.absolute_timeout_s
+
+    def _make_room(self, now: float) -> None:
+        """Drop expired sessions; if still full, the least recently used one, preferring
+        those nobody signed in to (a flood of sign-in pages cannot end real sessions first)."""
+        for key in [k for k, s in self._sessions.items() if self._expired(s, now)]:
+            del self._sessions[key]
+        if len(self._sessions) < self.settings.max_sessions:
+            return
+        anonymous = [(s.seen, k) for k, s in self._sessions.items() if s.login is None]
+        pool = anonymous or [(s.seen, k) for k, s in self._sessions.items()]
+        del self._sessions[min(pool)[1]]
