@@ -6,9 +6,9 @@ Each person has a browser context of their own (their own session cookie), signe
 person does: by pasting their token, or with the dev-only Roster picker. Every wait is on a
 condition with a deadline (``expect``, ``wait_for_*``), never a sleep.
 
-The console has no JavaScript yet, so another person's action shows when the page is loaded
-again (``Person.catch_up``). Live updates and SLA countdowns will slot in there: ``catch_up``
-stops loading the page, and the ``expect`` after it waits for the pushed change instead.
+Another person's action shows when the page is loaded again (``Person.catch_up``) in the
+older tests; the live-update tests (section f) check that it also shows without a reload,
+pushed by the server (``static/live.js``), within 2 seconds.
 
 ``SOPFLOW_SCREENSHOTS=1`` writes each page's screenshot to ``docs/images/console-*.png``.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,6 +112,17 @@ class Person:
         would send that form again."""
         assert self.incident is not None, "open an incident first"
         self.open(self.incident)
+
+    def live(self) -> str:
+        """Wait until the page's live-update stream is open; a mark that the page was not
+        navigated since (a reload or a new page would drop it)."""
+        expect(self.page.locator("body")).to_have_attribute("data-live-state", "connected")
+        mark = f"mark-{time.monotonic_ns()}"
+        self.page.evaluate("m => { window.__sopflowMark = m }", mark)
+        return mark
+
+    def not_navigated(self, mark: str) -> None:
+        assert self.page.evaluate("() => window.__sopflowMark") == mark, "the page was reloaded"
 
     def step(self, step: str) -> Locator:
         """The step's status cell in the Steps table."""
@@ -280,6 +292,9 @@ def test_a_responder_completes_and_leads_approve_with_refusals_beside_the_contro
     lead.open(incident)
     stale = lead.page.context.new_page()
     stale.goto(f"{CONSOLE_PREFIX}/incidents/{incident}")
+    # Typing in it keeps that form as it is when the live update comes (a form nobody is
+    # using would be replaced, and would say "You voted").
+    Person("slee", stale, stack).vote_form("signoff").get_by_label("Reason").fill("once more")
     lead.approve("signoff", "checked the report")
     expect(lead.vote_form("signoff")).to_contain_text("You voted: approve")
     again = Person("slee", stale, stack).approve("signoff", "once more")
@@ -412,3 +427,81 @@ def test_screenshots_are_written_only_when_asked(
     monkeypatch.setenv("SOPFLOW_SCREENSHOTS", "1")
     written = screenshot(page, "x")
     assert written == tmp_path / "console-x.png" and written.read_bytes()[:4] == b"\x89PNG"
+
+
+# --- (f) live updates, pushed by the server
+
+LIVE_MS = 2000  # a change shows on every open page within 2 s, without a reload
+
+
+def test_another_persons_action_shows_live_and_a_form_being_typed_in_is_kept(
+    people: People, stack: Stack
+) -> None:
+    incident = stack.start("dokafor")
+    stack.until(incident, active("verify"))
+    doer, watcher = people("amoreno"), people("slee")  # slee may do verify too
+    doer.open(incident)
+    watcher.open(incident)
+    mark = watcher.live()
+    expect(watcher.step("verify")).to_have_text("active")
+    # The watcher is typing a note: that form, and their own task form, must stay.
+    watcher.page.get_by_label("Note").fill("typing while others act")
+    count = watcher.page.locator("#timeline-count").inner_text()
+
+    form = doer.page.locator("#form-task-verify")
+    form.get_by_role("radio", name="Yes").check()
+    sent = time.monotonic()
+    form.get_by_role("button", name=re.compile("^Complete")).click()
+
+    expect(watcher.step("verify")).to_have_text("done", timeout=LIVE_MS)
+    shown = time.monotonic() - sent
+    expect(watcher.page.locator("#timeline-count")).not_to_have_text(count, timeout=LIVE_MS)
+    expect(watcher.page.locator("#live-timeline tbody tr").first).to_contain_text(
+        "amoreno", timeout=LIVE_MS
+    )
+    expect(watcher.page.locator("#live-graph")).to_be_visible()
+    print(f"from the other person's click to this page showing it done: {shown:.2f} s")
+    watcher.not_navigated(mark)
+    expect(watcher.page.get_by_label("Note")).to_have_value("typing while others act")
+    # The verify form is kept, marked: its step is no longer active.
+    stale = watcher.page.locator("#form-task-verify")
+    expect(stale.get_by_role("status")).to_contain_text("no longer active", timeout=LIVE_MS)
+    axe(watcher.page, "incident, after a live update")
+
+
+def test_a_new_task_appears_in_the_inbox_live(people: People, stack: Stack) -> None:
+    responder = people("amoreno")  # on the inbox after signing in
+    mark = responder.live()
+    incident = stack.start("dokafor")
+    stack.until(incident, active("verify"))
+    ready = time.monotonic()
+    row = responder.page.locator(f"#inbox-tasks a[href='{CONSOLE_PREFIX}/incidents/{incident}']")
+    expect(row).to_be_visible(timeout=LIVE_MS)
+    print(f"a new task in the inbox {time.monotonic() - ready:.2f} s after it was active")
+    responder.not_navigated(mark)
+
+
+def test_sla_countdowns_tick_and_turn_overdue(people: People, stack: Stack) -> None:
+    incident = stack.start("dokafor")
+    stack.until(incident, active("verify"))
+    lead = people("slee")
+    lead.open(incident)
+    lead.live()
+    countdown = lead.page.locator("#step-verify time[data-due]")
+    expect(countdown).to_have_text(re.compile(r"^due in 29 min \d+ s$"))
+    first = countdown.inner_text()
+    expect(countdown).not_to_have_text(first, timeout=LIVE_MS)  # it ticks, once a second
+    seconds = [int(re.findall(r"(\d+) s", t)[0]) for t in (first, countdown.inner_text())]
+    assert seconds[1] < seconds[0] or seconds[0] == 0, seconds
+
+    # The SLA is 30 minutes: the browser's clock is moved past it (the server's is not).
+    late = people("slee")
+    late.page.clock.install()
+    late.open(incident)
+    late_countdown = late.page.locator("#step-verify time[data-due]")
+    expect(late_countdown).to_have_text(re.compile(r"^due in"))
+    expect(late.page.locator("#step-verify .due")).not_to_have_class(re.compile("overdue"))
+    late.page.clock.run_for(31 * 60 * 1000)
+    expect(late_countdown).to_have_text(re.compile(r"^overdue by (1 min|59 s)"))
+    expect(late.page.locator("#step-verify .due")).to_have_class(re.compile(r"\boverdue\b"))
+    expect(late.page.locator("#live-announce")).to_have_text("Now overdue: Verify the report.")

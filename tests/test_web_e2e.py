@@ -4,7 +4,12 @@ over HTTP by a minimal browser (tests/console_browser.py). No JavaScript, no rea
 
 from __future__ import annotations
 
+import contextlib
+import json
+import queue
 import re
+import threading
+import time
 from collections.abc import Iterator
 from html import unescape
 from typing import Any
@@ -14,9 +19,10 @@ import pytest
 
 from sopflow.api.tokens import TokenStore
 from sopflow.web import ConsoleSettings
-from sopflow.web.security import CSP
+from sopflow.web.security import COOKIE, CSP
 from tests.console_browser import Browser, Pairs, csrf_of, form_values, has_form, with_console
 from tests.test_api_e2e import (  # noqa: F401 (stack is a fixture)
+    DEADLINE_S,
     REFERRAL,
     Stack,
     active,
@@ -363,3 +369,125 @@ def test_the_dev_picker_signs_in_with_a_dev_token(console: Stack) -> None:
     with httpx.Client(base_url=console.urls["main"], timeout=60) as http:
         plain = Browser(http, console.urls["main"]).get("/console/signin")
         assert "Dev only" not in plain.text and "/signin/dev" not in plain.text
+
+
+# --- live updates: the event stream
+
+
+class Stream:
+    """One tab's ``GET /console/events``, read in a thread: each event with when it came."""
+
+    def __init__(self, console: Stack, browser: Browser) -> None:
+        self.http = httpx.Client(base_url=console.urls["main"], timeout=httpx.Timeout(60))
+        self.cookie = browser.cookie
+        self.events: queue.Queue[tuple[str, str, float]] = queue.Queue()
+        self.opened = threading.Event()
+        self.status: int | None = None
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+        assert self.opened.wait(DEADLINE_S), "the stream never opened"
+
+    def _read(self) -> None:
+        with contextlib.suppress(httpx.HTTPError):  # closed by the test
+            self._events()
+        self.events.put(("closed", "", time.monotonic()))
+
+    def _events(self) -> None:
+        headers = {"Cookie": f"{COOKIE}={self.cookie}", "Accept": "text/event-stream"}
+        with self.http.stream("GET", "/console/events", headers=headers) as answer:
+            self.status = answer.status_code
+            self.type = answer.headers.get("content-type", "")
+            self.opened.set()
+            kind = ""
+            for line in answer.iter_lines():
+                if line.startswith("event: "):
+                    kind = line.removeprefix("event: ")
+                elif line.startswith("data: "):
+                    self.events.put((kind, line.removeprefix("data: "), time.monotonic()))
+                elif line.startswith("retry: "):
+                    self.events.put(("retry", line.removeprefix("retry: "), time.monotonic()))
+
+    def until(self, kind: str, incident: str | None = None) -> tuple[list[str], float]:
+        """Every incident heard until a ``kind`` event (about ``incident``); when it came."""
+        heard: list[str] = []
+        stop = time.monotonic() + DEADLINE_S
+        while True:
+            try:
+                got, data, at = self.events.get(timeout=max(0.0, stop - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {kind} {incident} in time; heard {heard}") from None
+            about = json.loads(data).get("incident") if got == "changed" else None
+            if about:
+                heard.append(about)
+            if got == kind and (incident is None or about == incident):
+                return heard, at
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def test_live_events_follow_others_actions_and_never_name_a_hidden_incident(
+    console: Stack, browsers: dict[str, Browser]
+) -> None:
+    # 401 without a session: no stream.
+    assert httpx.get(console.urls["main"] + "/console/events").status_code == 401
+    drill = console.start("dokafor")
+    console.until(drill, active("verify"))
+    # rhalvorsen (legal) may not see api-secret incidents; slee (a lead) may.
+    outsider, lead = Stream(console, browsers["rhalvorsen"]), Stream(console, browsers["slee"])
+    try:
+        assert (outsider.status, lead.status) == (200, 200)
+        assert outsider.type.startswith("text/event-stream")
+        assert outsider.until("retry")[0] == [] and lead.until("retry")[0] == []
+        secret = console.start("dokafor", sop="api-secret", input={})
+        lead.until("changed", secret)  # the lead hears of it (the hub's poll saw it open)
+        # Another person's action through the API: both hear of it, promptly.
+        done = console.call(
+            "slee",
+            "POST",
+            f"/incidents/{drill}/steps/verify/complete",
+            json={"data": {"ok": True}},
+            headers={"Idempotency-Key": "live-verify-1"},
+        )
+        sent = time.monotonic()
+        assert done.status_code == 200, done.text
+        heard, at = outsider.until("changed", drill)
+        print(f"action to event on another person's stream: {at - sent:.2f} s")
+        assert at - sent < 2.0
+        assert secret not in heard  # need-to-know: not a word about it
+        lead.until("changed", drill)
+        # Signing out ends the stream.
+        sign_out(browsers["slee"])
+        lead.until("signedout")
+        lead.until("closed")
+        sign_out(browsers["rhalvorsen"])
+        outsider.until("closed")
+    finally:
+        outsider.close()
+        lead.close()
+
+
+def sign_out(browser: Browser) -> None:
+    """End the session (and with it, within 2 s, its streams)."""
+    browser.post("/console/signout", [("csrf", csrf_of(browser.get("/console/sops").text))])
+
+
+def test_a_revoked_token_ends_the_live_stream_at_the_next_heartbeat(
+    console: Stack, browsers: dict[str, Browser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sopflow.web.pages import events
+
+    monkeypatch.setattr(events, "HEARTBEAT_S", 0.5)  # the stack runs in this process
+    token, record = TokenStore(console.store.path).issue("jnguyen")
+    browser = browsers[""]
+    browser.sign_in(token)
+    stream = Stream(console, browser)
+    try:
+        stream.until("retry")
+        TokenStore(console.store.path).revoke(record.id)
+        stream.until("signedout")
+        stream.until("closed")
+    finally:
+        stream.close()
+    ended = browser.get("/console/sops")  # the session ended with it
+    assert ended.status_code == 303 and "why=" in ended.headers["location"]

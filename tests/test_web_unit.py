@@ -287,6 +287,9 @@ def test_csrf_missing_wrong_or_cross_site_is_refused(browser: Browser) -> None:
     assert browser.get("/console/sops").status_code == 200
 
 
+LIVE_SCRIPT = r'<script src="/console/static/live\.js\?v=[0-9a-f]{16}" defer></script>'
+
+
 def test_every_console_answer_has_the_security_headers(browser: Browser) -> None:
     answers = [
         browser.get("/console/"),
@@ -308,7 +311,10 @@ def test_every_console_answer_has_the_security_headers(browser: Browser) -> None
         assert answer.headers["Referrer-Policy"] == "same-origin"
         if answer.headers.get("content-type", "").startswith("text/html"):
             assert answer.headers["Cache-Control"] == "no-store"
-            assert not re.search(r"<style|<script|\sstyle=", answer.text), answer.url
+            assert not re.search(r"<style|\sstyle=", answer.text), answer.url
+            # The one script: live.js from this site, deferred; never an inline one.
+            scripts = re.findall(r"<script[^>]*>[^<]*</script>", answer.text)
+            assert all(re.fullmatch(LIVE_SCRIPT, tag) for tag in scripts), scripts
             assert '<html lang="en">' in answer.text and 'href="#main"' in answer.text
     assert answers[-1].headers["content-type"].startswith("text/css")
     assert ".node.step-active" in answers[-1].text  # graph_svg.STATE_CSS is in the sheet

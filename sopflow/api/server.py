@@ -5,6 +5,11 @@ from __future__ import annotations
 import uvicorn
 from fastapi import FastAPI
 
+# On shutdown, what is still running after this long is cancelled: uvicorn would otherwise
+# wait for ever on the console's live-update streams (server-sent events never end on their
+# own; the browsers reconnect to the next server by themselves).
+GRACEFUL_SHUTDOWN_S = 5
+
 
 def server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
     """A uvicorn server for ``app`` on ``host:port``.
@@ -23,6 +28,7 @@ def server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
         access_log=False,
         log_config=None,
         lifespan="on",
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
     )
     return uvicorn.Server(config)
 

@@ -8,6 +8,7 @@ both built by code that escapes every text it is given.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from importlib.resources import files
@@ -100,6 +101,15 @@ def stylesheet() -> str:
     )
 
 
+def live_script() -> str:
+    """The console's one script (``static/live.js``): live updates and SLA countdowns."""
+    return files("sopflow.web").joinpath("static", "live.js").read_text(encoding="utf-8")
+
+
+# Linked as live.js?v=<this>: a new script is a new address, so browsers may cache it long.
+LIVE_JS_VERSION = hashlib.sha256(live_script().encode()).hexdigest()[:16]
+
+
 class Templates:
     """The console's Jinja2 environment: autoescaped, strict about undefined names."""
 
@@ -112,7 +122,12 @@ class Templates:
             lstrip_blocks=True,
         )
         self.env.filters |= {"when": when, "iso": iso}
-        self.env.globals |= {"PREFIX": PREFIX, "due": due, "urlencode": urlencode}
+        self.env.globals |= {
+            "PREFIX": PREFIX,
+            "LIVE_JS": LIVE_JS_VERSION,
+            "due": due,
+            "urlencode": urlencode,
+        }
 
     def page(self, name: str, context: Mapping[str, Any], status: int = 200) -> HTMLResponse:
         """The template ``name`` rendered, as an HTML response with ``status``."""

@@ -12,13 +12,24 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from sopflow.web.pages import actions, audit, catalog, inbox, incident, signin, start
-from sopflow.web.render import Refused, console_route, stylesheet
+from sopflow.web.pages import (
+    actions,
+    audit,
+    catalog,
+    events,
+    inbox,
+    incident,
+    signin,
+    start,
+)
+from sopflow.web.render import LIVE_JS_VERSION, Refused, console_route, live_script, stylesheet
 from sopflow.web.security import PREFIX
 from sopflow.web.settings import ConsoleSettings
 from sopflow.web.visits import Console
 
 CSS_MAX_AGE_S = 300
+# live.js is linked with ?v=<its hash>: that exact version may be kept for a year.
+VERSIONED_MAX_AGE_S = 365 * 24 * 3600
 # Every page, in the order the router tries them (each module lists its own).
 ROUTES = (
     *signin.ROUTES,
@@ -28,6 +39,7 @@ ROUTES = (
     *start.ROUTES,
     *catalog.ROUTES,
     *audit.ROUTES,
+    *events.ROUTES,
 )
 
 
@@ -42,6 +54,19 @@ def console_router(settings: ConsoleSettings | None = None) -> APIRouter:
         request.state.cacheable = True
         headers = {"Cache-Control": f"public, max-age={CSS_MAX_AGE_S}"}
         return Response(css, media_type="text/css", headers=headers)
+
+    script = live_script()
+
+    @router.get("/static/live.js")
+    async def live_js(request: Request) -> Response:
+        versioned = request.query_params.get("v") == LIVE_JS_VERSION
+        request.state.cacheable = versioned
+        headers = {"Cache-Control": f"public, max-age={VERSIONED_MAX_AGE_S}, immutable"}
+        return Response(
+            script,
+            media_type="text/javascript",
+            headers=headers if versioned else {},
+        )
 
     for path, endpoint, methods in ROUTES:
         router.add_api_route(path, endpoint, methods=list(methods))

@@ -100,6 +100,14 @@ class SessionStore:
         session.seen = now
         return session
 
+    def alive(self, session_id: str) -> bool:
+        """Whether the session is still live and signed in, without restarting its idle time
+        (a live-update stream must not keep a session open on its own)."""
+        session = self._sessions.get(_key(session_id))
+        if session is None or session.login is None:
+            return False
+        return not self._expired(session, self.clock())
+
     def end(self, session_id: str | None) -> None:
         """End a session (sign-out, a login that no longer holds)."""
         if session_id:

@@ -20,12 +20,14 @@ from sopflow.api.context import Parts, parts_of
 from sopflow.api.identity import Person
 from sopflow.api.problems import TOO_MANY, Problem
 from sopflow.language.roster import RosterError
+from sopflow.web.live import Hub
 from sopflow.web.render import Refused, SignInNeeded, Templates
 from sopflow.web.security import COOKIE, same_origin, set_session_cookie
 from sopflow.web.sessions import HeaderLogin, Login, Session, SessionStore
 from sopflow.web.settings import ConsoleSettings
 
 MAX_FIELDS = 2000
+LIVE_HEADER = "x-sopflow-live"
 Form = dict[str, list[str]]
 
 
@@ -55,6 +57,7 @@ class Console:
         self.settings = settings
         self.sessions = SessionStore(settings)
         self.templates = Templates()
+        self.hub = Hub()
 
     # --- signing in
 
@@ -102,7 +105,7 @@ class Console:
             raise SignInNeeded("expired" if request.cookies.get(COOKIE) and not found else None)
         session_id, session = found
         assert session.login is not None
-        person = await self._recheck(parts, session_id, session.login, request)
+        person = await self.recheck(parts, session_id, session.login, request)
         if not parts.in_flight.acquire(person.handle):
             raise Problem(TOO_MANY, f"{person.handle} has too many requests in flight")
         request.state.console_slot = person.handle
@@ -110,7 +113,9 @@ class Console:
         request.state.console_page = self.base_context(visit)
         return visit
 
-    async def _recheck(self, parts: Parts, sid: str, login: Login, request: Request) -> Person:
+    async def recheck(self, parts: Parts, sid: str, login: Login, request: Request) -> Person:
+        """The person a session's login names now; SignInNeeded (the session ended) when the
+        token no longer holds or the person left the Roster."""
         if isinstance(login, HeaderLogin) and self.proxy_named(request) != login.handle:
             self.sessions.end(sid)  # a proxy's session, reached without the proxy
             raise SignInNeeded()
@@ -162,7 +167,9 @@ class Console:
         self, request: Request, visit: Visit, name: str, status: int = 200, **context: Any
     ) -> Response:
         """A page for a signed-in person, with the message left for it (once)."""
-        flash = visit.session.take_flash()
+        # A live update's fetch (live.js) leaves the message for the page it was meant for.
+        live = request.headers.get(LIVE_HEADER) == "1"
+        flash = None if live else visit.session.take_flash()
         body = {**request.state.console_page, "flash": flash, **context}
         return self.templates.page(name, body, status)
 

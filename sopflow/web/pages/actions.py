@@ -84,6 +84,7 @@ async def _run(
             raise
         failure = Failure(control, problem.kind.status, str(problem), form)
         return await page(console_of(request), request, visit, incident_id, failure)
+    console_of(request).hub.notify(incident_id)  # every open page of it, at once
     visit.session.flash = DONE.get(control.split(":")[0], "Done: {}.").format(result.detail)
     return RedirectResponse(f"{PREFIX}/incidents/{incident_id}#timeline", status_code=303)
 

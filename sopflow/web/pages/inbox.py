@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from sopflow.api.incidents import my_tasks
 from sopflow.api.models import TaskOut
+from sopflow.web.security import PREFIX
 from sopflow.web.visits import console_of
 
 FILTERS = ("sop", "severity", "region")
@@ -40,6 +41,7 @@ async def inbox(request: Request) -> Response:
         now=now,
         chosen=chosen,
         choices={name: _choices(tasks, name, chosen[name]) for name in FILTERS},
+        live_url=f"{PREFIX}/" + (f"?{request.url.query}" if request.url.query else ""),
     )
 
 

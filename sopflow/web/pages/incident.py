@@ -196,6 +196,14 @@ def graph(plan: Plan, detail: IncidentDetail) -> Markup:
     return Markup(to_svg(plan, states=states, embed_style=False))  # noqa: S704
 
 
+def live_url(request: Request, incident_id: str) -> str:
+    """What live.js fetches again: the page as a GET (a refused form's page is the answer to
+    a POST; its address is the form's), with the timeline's page and kind."""
+    query = {k: v for k, v in request.query_params.items() if k in ("page", "kind")}
+    query = query if request.method == "GET" else {}
+    return f"{PREFIX}/incidents/{incident_id}" + (f"?{urlencode(query)}" if query else "")
+
+
 async def page(
     console: Console,
     request: Request,
@@ -220,6 +228,7 @@ async def page(
         now=datetime.now(UTC),
         may_audit=visit.holds(*AUDITORS),
         base=f"{PREFIX}/incidents/{incident_id}",
+        live_url=live_url(request, incident_id),
         **actions(detail, plan, visit, failure),
     )
 

@@ -112,6 +112,7 @@ async def start(request: Request) -> Response:
         return await _show(
             request, visit, choice, raw=form, errors=errors, message=message, status=status
         )
+    console_of(request).hub.notify(started.id)
     visit.session.flash = f"Opened {started.id}: {started.title} ({started.region})."
     return RedirectResponse(f"{PREFIX}/incidents/{started.id}", status_code=303)
 
