@@ -150,8 +150,9 @@ class IncidentService:
     clock: Callable[[], Awaitable[datetime]] = wall_clock
     # A run's input never changes: its plan is read from the history once per run id.
     _plans: dict[str, Plan] = field(default_factory=dict, init=False, repr=False)
-    # Nor does its need-to-know: `restricted_to` per run id, for every incident a person
-    # reads (the roles only, not the plan; the oldest forgotten past AUDIENCE_CACHE_SIZE).
+    # Nor does an incident's need-to-know: `restricted_to` per incident id, for every incident
+    # a person reads (the roles only, not the plan; the oldest forgotten past
+    # AUDIENCE_CACHE_SIZE).
     _audiences: dict[str, tuple[str, ...] | None] = field(
         default_factory=dict, init=False, repr=False
     )
@@ -347,17 +348,21 @@ class IncidentService:
     async def restricted_to(self, incident_id: str) -> builtins.list[str] | None:
         """The roles whose holders may see the incident (its plan's ``restricted_to``), None
         when everyone who holds a role may. ActionRefused (NOT_FOUND, NOT_AN_INCIDENT) for an
-        id that is not an incident. Costs a describe; the plan is read once per run."""
-        _handle, description = await self.describe(incident_id)
-        run_id = description.run_id
-        if run_id not in self._audiences:
-            cached = self._plans.get(run_id)
-            plan = cached or await self._read_plan(incident_id, run_id)
+        id that is not an incident.
+
+        Asked before every read and action, so it is answered from memory after the first
+        time: an incident keeps its plan across continue-as-new and its id is never reused
+        (starts refuse a used id), so its audience never changes. The first time costs a
+        describe and, for a run whose plan is not cached yet, one history page."""
+        if incident_id not in self._audiences:
+            _handle, description = await self.describe(incident_id)
+            run_id = description.run_id
+            plan = self._plans.get(run_id) or await self._read_plan(incident_id, run_id)
             if len(self._audiences) >= AUDIENCE_CACHE_SIZE:
                 del self._audiences[next(iter(self._audiences))]
             restricted = plan.restricted_to
-            self._audiences[run_id] = None if restricted is None else tuple(restricted)
-        audience = self._audiences[run_id]
+            self._audiences[incident_id] = None if restricted is None else tuple(restricted)
+        audience = self._audiences[incident_id]
         return None if audience is None else builtins.list(audience)
 
     async def may_see(self, incident_id: str, roles: Iterable[str]) -> bool:
