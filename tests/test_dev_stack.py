@@ -12,7 +12,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ import pytest
 
 from sopflow.cli import stack
 from sopflow.client.codec_server import CodecHTTPServer
-from tests.test_e2e_dev_server import spawn_dev, stop
+from tests.test_e2e_dev_server import spawn_dev, stop, wait_for_output
 
 pytestmark = pytest.mark.e2e
 
@@ -62,12 +61,8 @@ class Stack:
         """What ``sopflow dev`` itself reported (the server's own log lines say "error" too)."""
         return [line for line in self.output().splitlines() if line.startswith("error: ")]
 
-    def wait_for_output(self, text: str, deadline: float = 90.0) -> None:
-        stop_at = time.monotonic() + deadline
-        while text not in self.output():
-            assert self.proc.poll() is None, f"sopflow dev exited:\n{self.output()}"
-            assert time.monotonic() < stop_at, f"no {text!r} in {deadline}s:\n{self.output()}"
-            time.sleep(0.1)
+    def wait_for_output(self, text: str) -> None:
+        wait_for_output(self.log, self.proc, text)
 
     def child(self, *args: str) -> int:
         """The pid of the stack's child whose command line holds ``args`` in a row."""

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -48,10 +49,17 @@ PRESERVED = {"preservation_id": "P-1", "preserved_at": "2025-03-01T11:00:00Z"}
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A port on 127.0.0.1 that nothing listens on, chosen below the kernel's ephemeral range
+    (32768 and up): between this check and ``sopflow dev`` binding it, any outgoing connection
+    on the machine may take an ephemeral port as its own, and the stack would stop."""
+    while True:
+        port = random.randrange(20000, 32000)  # noqa: S311 - spreads tests apart, no secret
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -98,8 +106,13 @@ class Dev:
 
     def ok(self, *args: str, queue: str | None = None) -> str:
         done = self.sopflow(*args, queue=queue)
-        assert done.returncode == 0, (args, done.stdout, done.stderr)
+        assert done.returncode == 0, (args, done.stdout, done.stderr, self.log_tail())
         return done.stdout
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of what ``sopflow dev`` printed: says why, when the stack itself stopped."""
+        log = (self.tmp / "dev.log").read_text(encoding="utf-8", errors="replace")
+        return "\n".join(log.splitlines()[-lines:])
 
     def start(self, ref: str, region: str, data: dict[str, Any], opener: str, **kw: Any) -> str:
         path = self.tmp / f"input-{time.monotonic_ns()}.json"
@@ -130,16 +143,17 @@ def active(*steps: str) -> Callable[[dict[str, Any]], bool]:
     return lambda view: all(status_of(view, s) == "active" for s in steps)
 
 
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], deadline: float = 30.0) -> None:
+def wait_for_output(
+    log: Path, proc: subprocess.Popen[bytes], text: str, deadline: float = 90.0
+) -> None:
+    """Wait until ``sopflow dev`` writes ``text`` to its log; fail with the log if it exits
+    first or the deadline passes. An open port is not enough: the stack may still be setting
+    up, or stop because another of its processes failed."""
     stop_at = time.monotonic() + deadline
-    while time.monotonic() < stop_at:
-        assert proc.poll() is None, "sopflow dev exited"
-        with socket.socket() as probe:
-            probe.settimeout(0.2)
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
+    while text not in (output := log.read_text(encoding="utf-8", errors="replace")):
+        assert proc.poll() is None, f"sopflow dev exited:\n{output}"
+        assert time.monotonic() < stop_at, f"no {text!r} in {deadline}s:\n{output}"
         time.sleep(0.1)
-    raise AssertionError(f"nothing listened on port {port} in {deadline}s")
 
 
 def _default_sigint() -> None:
@@ -174,7 +188,7 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     with (tmp / "dev.log").open("wb") as log:
         proc, port = spawn_dev(tmp, log)
         try:
-            wait_for_port(port, proc)
+            wait_for_output(tmp / "dev.log", proc, "Worker running.")
             yield Dev(address=f"127.0.0.1:{port}", tmp=tmp)
         finally:
             stop(proc, signal.SIGINT)  # Ctrl-C: `sopflow dev` stops its worker and server
