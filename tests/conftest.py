@@ -10,6 +10,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SHIPPED = REPO / "sop_definitions"
+# Incident histories recorded before actions were signed and before the interpreter kept due
+# times in visibility. They still replay (tests/test_replay.py), and the audit tests read them
+# as fixed samples: re-recording tests/histories changes none of their figures.
+UNSIGNED_HISTORIES = REPO / "tests" / "histories" / "before-visible-due-times"
 
 MINIMAL_SOP = """\
 apiVersion: sopflow/v1

@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 import jsonschema
 import yaml
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
@@ -95,6 +96,11 @@ class Scenario:
         base = f"{self.sop}-v{self.version}-{self.region}"
         return f"{base}-{self.name}" if self.name else base
 
+
+IN_FLIGHT = (
+    EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+)
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
@@ -409,7 +415,21 @@ class Driver:
         self.steps = _index(list(self.plan.steps), {})
 
     async def state(self) -> IncidentState:
+        """The incident's state, asked when no workflow task is in flight: a query arriving
+        during the task that continues the run as new rides on that task, and the
+        time-skipping server loses the run's last event and every later answer."""
+        await self.no_task_in_flight()
         return await self.bench.state(self.handle)
+
+    async def no_task_in_flight(self, deadline: float = 10.0) -> None:
+        stop = time.monotonic() + deadline
+        while True:
+            history = await self.handle.fetch_history()
+            if history.events[-1].event_type not in IN_FLIGHT:
+                return
+            if time.monotonic() > stop:
+                raise AssertionError(f"{self.scenario.stem}: a workflow task never finished")
+            await asyncio.sleep(0.02)
 
     async def settle(self, before: tuple[Any, ...], *, deadline: float = 10.0) -> IncidentState:
         """The state once it differs from ``before`` (the workflow took its turn)."""

@@ -26,11 +26,11 @@ from sopflow.cli.app import app
 from sopflow.client.signing import TRUSTED_KEYS_ENV
 from sopflow.client.testing import TEST_SIGNER
 from sopflow.contract.plan import Plan
-from tests.conftest import SHIPPED
+from tests.conftest import SHIPPED, UNSIGNED_HISTORIES
 
 pytestmark = pytest.mark.unit
 
-HISTORIES = Path(__file__).resolve().parent / "histories"
+HISTORIES = UNSIGNED_HISTORIES
 CAN = sorted(HISTORIES.glob("legal-process-v1-US-continue-as-new-run*.json"))
 SLA = HISTORIES / "emergency-disclosure-v2-US-sla-breach.json"
 runner = CliRunner()

@@ -23,6 +23,7 @@ from sopflow.audit.replay import describe_failure
 from sopflow.cli import audit as audit_cli
 from sopflow.cli.app import app
 from sopflow.contract.messages import Actor, CompleteTask, IncidentState
+from tests.conftest import UNSIGNED_HISTORIES
 from tests.harness import bench, compile_text, run
 from tests.test_replay import UnpatchedChange
 
@@ -30,7 +31,7 @@ from tests.test_replay import UnpatchedChange
 # visibility, which makes the module end to end.
 pytestmark = pytest.mark.e2e
 
-HISTORIES = Path(__file__).resolve().parent / "histories"
+HISTORIES = UNSIGNED_HISTORIES
 FILES = sorted(HISTORIES.glob("*.json"))
 CAN = sorted(HISTORIES.glob("legal-process-v1-US-continue-as-new-run*.json"))
 runner = CliRunner()

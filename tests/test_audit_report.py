@@ -38,12 +38,13 @@ from sopflow.contract.messages import (
     Vote,
 )
 from sopflow.contract.names import ESCALATION_CHANNEL, UPDATE_NOTE
+from tests.conftest import UNSIGNED_HISTORIES
 from tests.harness import Bench, Fakes, bench, compile_text, run
 from workflows.incident import IncidentWorkflow
 
 pytestmark = pytest.mark.workflow
 
-HISTORIES = Path(__file__).resolve().parent / "histories"
+HISTORIES = UNSIGNED_HISTORIES
 runner = CliRunner()
 
 AUDITED = """\

@@ -25,11 +25,11 @@ from sopflow.client.actions import update_id
 from sopflow.client.signing import TRUSTED_KEYS_ENV, ActionSigner, KeyRing
 from sopflow.client.testing import TEST_KEYS, TEST_SIGNER
 from sopflow.contract.messages import Actor, Vote
-from tests.conftest import SHIPPED
+from tests.conftest import SHIPPED, UNSIGNED_HISTORIES
 
 pytestmark = pytest.mark.unit
 
-HISTORIES = Path(__file__).resolve().parent / "histories"
+HISTORIES = UNSIGNED_HISTORIES
 CAN = sorted(HISTORIES.glob("legal-process-v1-US-continue-as-new-run*.json"))
 # Each incident: the continue-as-new runs together, every other file on its own.
 INCIDENTS = [CAN, *([f] for f in sorted(HISTORIES.glob("*.json")) if f not in CAN)]

@@ -9,13 +9,17 @@ import asyncio
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 import pytest
+from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWorkflowInput
 from temporalio.common import TypedSearchAttributes
 
+from sopflow.client.incidents import IncidentService
 from sopflow.contract import search
 from sopflow.contract.messages import Actor, Cancel, IncidentInput
+from sopflow.web.live import window_query
 from tests.harness import bench, compile_text, run
 from tests.test_client_incidents import ALICE, BOB, CLIENT_SOP
 
@@ -158,5 +162,81 @@ def test_reading_as_a_person_hides_incidents_restricted_to_other_roles() -> None
             assert mine & every == {open_.id, old.id}
             for h in (open_, secret, old):
                 await b.incidents.terminate(h.id, "done")
+
+    run(scenario)
+
+
+class CountingQueries(Interceptor):
+    """Counts the workflow queries a client sends (an inbox must send none per incident)."""
+
+    def __init__(self) -> None:
+        self.queries = 0
+
+    def intercept_client(self, next: OutboundInterceptor) -> OutboundInterceptor:
+        counter = self
+
+        class Outbound(OutboundInterceptor):
+            async def query_workflow(self, input: QueryWorkflowInput) -> Any:
+                counter.queries += 1
+                return await super().query_workflow(input)
+
+        return Outbound(next)
+
+
+def test_tasks_and_their_due_times_come_from_visibility_without_asking_each_incident() -> None:
+    """The interpreter keeps each waiting step's due time (``StepsDue``) and the plan's hash
+    in visibility, so a queue over many incidents costs one list and no query per incident;
+    an escalation that moves the deadline moves it there too."""
+
+    async def scenario() -> None:
+        async with bench(dev_server=True) as b:
+            plan = compile_text(CLIENT_SOP.replace("sla: 30m", "sla: 2s"))
+            handles = [await b.start(plan, {"urgent": True}) for _ in range(3)]
+            states = [
+                await b.until(h, lambda s: s.steps["verify"].status == "active") for h in handles
+            ]
+            counting = CountingQueries()
+            config = b.client.config()
+            config["interceptors"] = [counting]
+            service = IncidentService(Client(**config), task_queue=b.task_queue)
+            ids = {h.id for h in handles}
+            tasks = await eventually(
+                lambda: service.tasks_for(ALICE), lambda t: {x.incident for x in t} == ids
+            )
+            assert counting.queries == 0
+            first_due = {t.incident: t.due_at for t in tasks}
+            for state, h in zip(states, handles, strict=True):
+                assert first_due[h.id] == state.steps["verify"].due_at is not None
+            # The 2 s SLA runs out: escalated to the lead, with a new deadline in visibility.
+            moved = await eventually(
+                lambda: service.tasks_for(ALICE),
+                lambda t: all(x.due_at != first_due[x.incident] for x in t if x.incident in ids),
+            )
+            assert counting.queries == 0
+            for task in moved:
+                first = first_due[task.incident] if task.incident in ids else None
+                if first is not None:
+                    assert task.due_at == first + timedelta(seconds=2)
+            for h in handles:
+                await b.incidents.terminate(h.id, "done")
+
+    run(scenario)
+
+
+def test_the_live_window_lists_incidents_changed_lately_not_every_open_one() -> None:
+    """The console's live hub asks visibility for what changed in the last minute: an
+    incident that changed now is in the window; seen from two minutes on, it is not."""
+
+    async def scenario() -> None:
+        async with bench(dev_server=True) as b:
+            h = await b.start(compile_text(CLIENT_SOP), {"urgent": True})
+            await b.until(h, lambda s: s.steps["verify"].status == "active")
+            now = datetime.now(UTC)
+            mine = f"WorkflowId = '{h.id}' AND ({window_query(now)})"
+            [summary] = await eventually(lambda: b.incidents.list(mine), lambda f: len(f) == 1)
+            assert summary.changed_at is not None and summary.steps_due.startswith("verify@")
+            later = f"WorkflowId = '{h.id}' AND ({window_query(now + timedelta(minutes=2))})"
+            assert await b.incidents.list(later) == []
+            await b.incidents.terminate(h.id, "done")
 
     run(scenario)

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 from fastapi import FastAPI
 
 from sopflow.api.identity import Person
 from sopflow.client.views import IncidentSummary
-from sopflow.web.live import Hub, MaySee, Subscriber, changed, snapshot, window_query
+from sopflow.web.live import Hub, MaySee, Subscriber, changed, snapshot
 from sopflow.web.render import LIVE_JS_VERSION
 from sopflow.web.sessions import SessionStore, TokenLogin
 from sopflow.web.settings import ConsoleSettings
@@ -58,11 +57,6 @@ def test_the_diff_names_what_appeared_or_changed_and_the_first_poll_is_the_basel
     # The order visibility lists steps or roles in is no change.
     two = replace(BASE, active_steps=("a", "b"))
     assert changed(snapshot([two]), snapshot([replace(two, active_steps=("b", "a"))])) == set()
-
-
-def test_the_window_is_running_incidents_and_those_closed_in_the_last_minute() -> None:
-    query = window_query(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
-    assert query == "ExecutionStatus = 'Running' OR CloseTime > '2026-01-02T03:03:05Z'"
 
 
 def test_the_hub_tells_each_person_only_what_they_may_see_and_asks_once() -> None:

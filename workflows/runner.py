@@ -18,7 +18,6 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    import sopflow.contract.search as search
     import workflows.conductor as conductor
     from sopflow.contract.messages import (
         DisclosureRequest,
@@ -54,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         TriagePlan,
         WaitPlan,
     )
+    from workflows.search_attributes import SearchAttributes
 
 
 class Finished(Exception):
@@ -87,7 +87,7 @@ class StepRunner:
             backoff_coefficient=retry.backoff,
             maximum_interval=timedelta(seconds=retry.max_interval_s),
         )
-        self.last_attributes: dict[str, object] = {}
+        self.attributes = SearchAttributes(steps, state)
 
     # --- bookkeeping
 
@@ -105,30 +105,7 @@ class StepRunner:
         return conductor.context(self.state, self.inp.input, workflow.now())
 
     def flush_search_attributes(self, *, final: bool = False) -> None:
-        state = self.state
-        waiting = [
-            sid
-            for sid, s in state.steps.items()
-            if s.status == "active" and conductor.waits_on_someone(self.steps[sid])
-        ]
-        current: dict[str, object] = {
-            search.SOP_ID.name: state.sop,
-            search.SOP_VERSION.name: state.version,
-            search.REGION.name: state.region,
-            search.ACTIVE_STEPS.name: waiting,
-            search.PENDING_ROLES.name: conductor.pending_roles(self.steps, state),
-            search.SLA_BREACHED.name: state.sla_breached,
-        }
-        if state.severity:
-            current[search.SEVERITY.name] = state.severity
-        if final and state.outcome:
-            current[search.OUTCOME.name] = state.outcome
-        if not self.last_attributes:
-            self.last_attributes = _known_attributes()
-        changes = search.updates(current, self.last_attributes)
-        if changes:
-            workflow.upsert_search_attributes(changes)
-            self.last_attributes.update(current)
+        self.attributes.flush(final=final)
 
     # --- walking lists of steps
 
@@ -489,13 +466,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return value
-
-
-def _known_attributes() -> dict[str, object]:
-    typed = workflow.info().typed_search_attributes
-    known: dict[str, object] = {}
-    for key in search.WORKFLOW_KEYS:
-        value = typed.get(key)
-        if value is not None:
-            known[key.name] = value
-    return known

@@ -51,6 +51,8 @@ def dev_server_flags() -> list[str]:
         IndexedValueType.INDEXED_VALUE_TYPE_INT: "Int",
         IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST: "KeywordList",
         IndexedValueType.INDEXED_VALUE_TYPE_BOOL: "Bool",
+        IndexedValueType.INDEXED_VALUE_TYPE_DATETIME: "Datetime",
+        IndexedValueType.INDEXED_VALUE_TYPE_TEXT: "Text",
     }
     flags: list[str] = []
     for name, kind in SEARCH_ATTRIBUTES.items():

@@ -35,9 +35,11 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from sopflow.client import queues
 from sopflow.client.actions import Action, new_request_id, update_id
 from sopflow.client.connection import StateUnavailable, incident_state
 from sopflow.client.errors import ActionRefused, NoAnswer, Refusal
+from sopflow.client.plans import PlanCache
 from sopflow.client.signing import ActionSigner
 from sopflow.client.views import (
     IncidentSummary,
@@ -46,6 +48,7 @@ from sopflow.client.views import (
     by_due_time,
     summary_of,
 )
+from sopflow.client.visibility import admits, incidents_only, quote, visible_query
 from sopflow.contract import search
 from sopflow.contract.messages import (
     ActionResult,
@@ -62,7 +65,7 @@ from sopflow.contract.names import (
     REFUSED_ERROR_TYPE,
     TASK_QUEUE,
 )
-from sopflow.contract.plan import ApprovalPlan, Plan, TaskPlan
+from sopflow.contract.plan import Plan
 from workflows.incident import IncidentWorkflow
 
 # The service's vocabulary, importable from here: what it takes, answers with and raises.
@@ -83,35 +86,6 @@ __all__ = [
 
 DEFAULT_ACTION_TIMEOUT_S = 30.0
 AUDIENCE_CACHE_SIZE = 100_000
-
-
-def _incidents_only(query: str, roles: Iterable[str] | None = None) -> str:
-    """``query`` narrowed to sopflow incidents (workflows carrying an SOP id), and with
-    ``roles`` to those a person holding them may see."""
-    scoped = f"SopId IS NOT NULL AND ({query})" if query.strip() else "SopId IS NOT NULL"
-    return scoped if roles is None else f"{scoped} AND {visible_query(roles)}"
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def visible_query(roles: Iterable[str]) -> str:
-    """The visibility clause (parenthesised) for the incidents a person holding ``roles``
-    may see: unrestricted ones (``Audience`` is everyone, or unset: started before need-to-know
-    existed) and those restricted to one of ``roles``."""
-    held = sorted(set(roles))
-    clauses = [f"Audience = {_quote(search.EVERYONE)}"]
-    if held:
-        clauses.append(f"Audience IN ({', '.join(_quote(r) for r in held)})")
-    clauses.append("Audience IS NULL")
-    return "(" + " OR ".join(clauses) + ")"
-
-
-def admits(restricted_to: Iterable[str] | None, roles: Iterable[str]) -> bool:
-    """Whether a person holding ``roles`` may see an incident whose plan is restricted to
-    ``restricted_to`` (None: everyone who holds a role)."""
-    return restricted_to is None or not set(restricted_to).isdisjoint(roles)
 
 
 def _refused_by_sopflow(exc: WorkflowUpdateFailedError) -> bool:
@@ -148,14 +122,18 @@ class IncidentService:
     # and a worker refuses them (the CLI says how to get a key before it gets that far).
     signer: ActionSigner | None = None
     clock: Callable[[], Awaitable[datetime]] = wall_clock
-    # A run's input never changes: its plan is read from the history once per run id.
-    _plans: dict[str, Plan] = field(default_factory=dict, init=False, repr=False)
+    # A run's input never changes: its plan is read from the history once per run id, and
+    # kept once per plan hash.
+    _plans: PlanCache = field(init=False, repr=False)
     # Nor does an incident's need-to-know: `restricted_to` per incident id, for every incident
     # a person reads (the roles only, not the plan; the oldest forgotten past
     # AUDIENCE_CACHE_SIZE).
     _audiences: dict[str, tuple[str, ...] | None] = field(
         default_factory=dict, init=False, repr=False
     )
+
+    def __post_init__(self) -> None:
+        self._plans = PlanCache(self._read_plan)
 
     # --- start
 
@@ -199,7 +177,11 @@ class IncidentService:
             result_type=IncidentState,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=search.start_attributes(
-                plan.sop.id, plan.sop.version, plan.region.code, plan.restricted_to
+                plan.sop.id,
+                plan.sop.version,
+                plan.region.code,
+                plan.restricted_to,
+                plan.plan_hash,
             ),
             memo={
                 "title": plan.sop.title,
@@ -339,7 +321,7 @@ class IncidentService:
         """Incidents newest first, optionally filtered by a visibility query on the search
         attributes (e.g. ``Severity = 'SEV1'``). With ``roles``, only those a person holding
         them may see (need-to-know); without, every incident (an operator's view)."""
-        visibility = _incidents_only(query or "", roles)
+        visibility = incidents_only(query or "", roles)
         return [
             summary_of(wf.id, wf.status, wf.typed_search_attributes, wf.start_time)
             async for wf in self.client.list_workflows(visibility, limit=limit)
@@ -357,7 +339,7 @@ class IncidentService:
         if incident_id not in self._audiences:
             _handle, description = await self.describe(incident_id)
             run_id = description.run_id
-            plan = self._plans.get(run_id) or await self._read_plan(incident_id, run_id)
+            plan = await self._plans.get(incident_id, run_id)
             if len(self._audiences) >= AUDIENCE_CACHE_SIZE:
                 del self._audiences[next(iter(self._audiences))]
             restricted = plan.restricted_to
@@ -374,12 +356,7 @@ class IncidentService:
 
     async def plan(self, incident_id: str, run_id: str | None = None) -> Plan:
         """The plan the incident runs: it travels in the workflow's input (its first event)."""
-        if run_id is not None and run_id in self._plans:
-            return self._plans[run_id]
-        plan = await self._read_plan(incident_id, run_id)
-        if run_id is not None:
-            self._plans[run_id] = plan
-        return plan
+        return await self._plans.get(incident_id, run_id)
 
     async def _read_plan(self, incident_id: str, run_id: str | None) -> Plan:
         handle = self.client.get_workflow_handle(incident_id, run_id=run_id)
@@ -410,13 +387,13 @@ class IncidentService:
         """The history of every run of an incident that visibility lists for ``query``
         (ANDed with ``SopId IS NOT NULL``: only sopflow incidents; with ``roles``, only
         those a person holding them may see)."""
-        visibility = _incidents_only(query, roles)
+        visibility = incidents_only(query, roles)
         async for history in self.client.list_workflows(visibility).map_histories():
             yield history
 
     async def count(self, query: str = "", *, roles: Iterable[str] | None = None) -> int:
         """How many runs ``histories(query, roles=roles)`` yields."""
-        return (await self.client.count_workflows(_incidents_only(query, roles))).count
+        return (await self.client.count_workflows(incidents_only(query, roles))).count
 
     @property
     def namespace(self) -> str:
@@ -452,7 +429,7 @@ class IncidentService:
             return []
         query = "ExecutionStatus = 'Running' AND SopId IS NOT NULL"
         if roles:
-            query += f" AND PendingRoles IN ({', '.join(_quote(r) for r in roles)})"
+            query += f" AND PendingRoles IN ({', '.join(quote(r) for r in roles)})"
         if actor is not None:
             query += f" AND {visible_query(actor.roles)}"
         found = [wf async for wf in self.client.list_workflows(query)]
@@ -463,41 +440,17 @@ class IncidentService:
     async def _open_tasks(
         self, wf: WorkflowExecution, roles: builtins.list[str] | None
     ) -> builtins.list[OpenTask]:
-        handle = self.handle(wf.id, run_id=wf.run_id)
-        plan, (state, _why) = await asyncio.gather(
-            self.plan(wf.id, wf.run_id), self._try_state(handle, wf.status)
-        )
-        steps = plan.steps_by_id()
-        if state is not None:
-            active = [(sid, s.due_at) for sid, s in state.steps.items() if s.status == "active"]
-        else:  # no worker answered: the steps waiting on people, as visibility has them
-            listed = wf.typed_search_attributes.get(search.ACTIVE_STEPS) or []
-            active = [(sid, None) for sid in listed]
-        severity = state.severity if state else wf.typed_search_attributes.get(search.SEVERITY)
-        out = []
-        for sid, due in active:
-            step = steps.get(sid)
-            match step:
-                case TaskPlan():
-                    holders = [step.assignee]
-                case ApprovalPlan():
-                    holders = list(step.approvers)
-                case _:
-                    continue  # automated steps, and waits for events
-            matching = tuple(r for r in holders if roles is None or r in roles)
-            if matching:
-                out.append(
-                    OpenTask(
-                        incident=wf.id,
-                        sop=plan.sop.id,
-                        version=plan.sop.version,
-                        region=plan.region.code,
-                        severity=severity,
-                        step=sid,
-                        title=step.title,
-                        type=step.type,
-                        roles=matching,
-                        due_at=due,
-                    )
-                )
-        return out
+        attrs = wf.typed_search_attributes
+        plan = await self._plans.get(wf.id, wf.run_id, attrs.get(search.PLAN_HASH))
+        active = queues.active_from_visibility(plan, attrs)
+        severity = attrs.get(search.SEVERITY)
+        if active is None:  # an incident that keeps no due times in visibility: ask it
+            handle = self.handle(wf.id, run_id=wf.run_id)
+            state, _why = await self._try_state(handle, wf.status)
+            if state is not None:
+                steps = state.steps.items()
+                active = [(sid, s.due_at) for sid, s in steps if s.status == "active"]
+                severity = state.severity
+            else:  # no worker answered: the steps waiting on people, without due times
+                active = [(sid, None) for sid in attrs.get(search.ACTIVE_STEPS) or []]
+        return queues.open_tasks(wf.id, plan, active, severity, roles)

@@ -34,6 +34,10 @@ class IncidentSummary:
     # Need-to-know, from the ``Audience`` search attribute: the roles whose holders may see
     # it; None for everyone who holds a role (also an incident started before Audience).
     restricted_to: tuple[str, ...] | None = None
+    # ``StepsDue`` as written (``step@time ...``) and when the workflow last changed any of
+    # the above; both empty for incidents that keep neither (docs/versioning.md).
+    steps_due: str = ""
+    changed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +89,8 @@ def summary_of(
         pending_roles=tuple(attrs.get(search.PENDING_ROLES) or ()),
         sla_breached=bool(attrs.get(search.SLA_BREACHED)),
         restricted_to=_restricted_to(attrs.get(search.AUDIENCE)),
+        steps_due=attrs.get(search.STEPS_DUE) or "",
+        changed_at=attrs.get(search.CHANGED_AT),
     )
 
 

@@ -1,9 +1,11 @@
 """Live updates: one hub per console (one per API process) tells every open page what changed.
 
 While anyone is subscribed, the hub runs ONE visibility query a second through the incident
-service (running incidents, and those closed in the last minute), compares each incident's
-fingerprint (status, severity, outcome, active steps, pending roles, SLA breached) with the
-previous snapshot, and publishes the id of every incident that changed, appeared or closed.
+service (incidents whose ``ChangedAt`` or close time falls in the last minute, and running
+ones that keep no ``ChangedAt``), compares each incident's fingerprint (status, severity,
+outcome, active steps and their due times, pending roles, SLA breached, time of the change)
+with the previous snapshot, and publishes the id of every incident that changed, appeared or
+closed. The query's size follows how much changed lately, not how many incidents are open.
 The console's own actions publish at once (``publish``). Browsers never query Temporal: they
 hold one server-sent-events stream each (``GET /console/events``) and fetch a page again
 when an event concerns it.
@@ -35,7 +37,7 @@ POLL_S = 1.0
 HEARTBEAT_S = 15.0
 RETRY_MS = 2000
 RECENT_S = 60  # incidents closed this recently are still watched (their last change)
-LIMIT = 500
+LIMIT = 2_000  # changes in the last minute, per poll
 QUEUE_SIZE = 256
 Fingerprint = tuple[object, ...]
 Snapshot = dict[str, Fingerprint]
@@ -52,6 +54,8 @@ def fingerprint(summary: IncidentSummary) -> Fingerprint:
         tuple(sorted(summary.active_steps)),
         tuple(sorted(summary.pending_roles)),
         summary.sla_breached,
+        summary.steps_due,
+        summary.changed_at,
     )
 
 
@@ -61,17 +65,21 @@ def snapshot(summaries: Iterable[IncidentSummary]) -> Snapshot:
 
 def changed(before: Mapping[str, Fingerprint] | None, after: Mapping[str, Fingerprint]) -> set[str]:
     """The incidents that appeared or whose fingerprint changed. The first snapshot is the
-    baseline (nothing changed); an incident that only drops out of the window (closed more
-    than a minute ago) is no change: its closing was one already."""
+    baseline (nothing changed); an incident that only drops out of the window (no change or
+    close in the last minute) is no change: it comes back when it changes again."""
     if before is None:
         return set()
     return {i for i, mark in after.items() if before.get(i) != mark}
 
 
 def window_query(now: datetime) -> str:
-    """Running incidents, and those closed in the last ``RECENT_S`` seconds."""
+    """Incidents changed or closed in the last ``RECENT_S`` seconds, and the running ones
+    that keep no ``ChangedAt`` (started before it existed, or not yet waiting on anyone)."""
     since = (now - timedelta(seconds=RECENT_S)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return f"ExecutionStatus = 'Running' OR CloseTime > '{since}'"
+    return (
+        f"ChangedAt > '{since}' OR CloseTime > '{since}'"
+        " OR (ExecutionStatus = 'Running' AND ChangedAt IS NULL)"
+    )
 
 
 @dataclass(eq=False)

@@ -1,0 +1,75 @@
+"""Open tasks: the tasks and approvals waiting on people, as an inbox lists them.
+
+Built from what visibility holds (active steps, their due times, severity) and the plan the
+incident runs, so listing a person's queue costs one visibility query and no query per
+incident. Incidents that keep no due times in visibility (started before the interpreter
+wrote them) are answered from their state instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from temporalio.common import TypedSearchAttributes
+
+from sopflow.client.views import OpenTask
+from sopflow.contract import search
+from sopflow.contract.plan import ApprovalPlan, Plan, PlanStep, TaskPlan
+
+ActiveSteps = list[tuple[str, datetime | None]]
+
+
+def holders(step: PlanStep | None) -> list[str]:
+    """The roles that may act on a step waiting on people; none for any other step."""
+    match step:
+        case TaskPlan():
+            return [step.assignee]
+        case ApprovalPlan():
+            return list(step.approvers)
+        case _:
+            return []  # automated steps, and waits for events
+
+
+def active_from_visibility(plan: Plan, attrs: TypedSearchAttributes) -> ActiveSteps | None:
+    """The active steps and their due times as visibility has them, or None when a task or
+    approval among them has no due time there (the incident keeps none: ask its state)."""
+    due = search.steps_due(attrs.get(search.STEPS_DUE))
+    steps = plan.steps_by_id()
+    active: ActiveSteps = []
+    for step_id in attrs.get(search.ACTIVE_STEPS) or []:
+        if holders(steps.get(step_id)) and step_id not in due:
+            return None
+        active.append((step_id, due.get(step_id)))
+    return active
+
+
+def open_tasks(
+    incident_id: str,
+    plan: Plan,
+    active: ActiveSteps,
+    severity: str | None,
+    roles: Sequence[str] | None,
+) -> list[OpenTask]:
+    """The tasks and approvals among ``active`` that ``roles`` may act on (all with None)."""
+    steps = plan.steps_by_id()
+    out = []
+    for step_id, due in active:
+        step = steps.get(step_id)
+        matching = tuple(r for r in holders(step) if roles is None or r in roles)
+        if step is not None and matching:
+            out.append(
+                OpenTask(
+                    incident=incident_id,
+                    sop=plan.sop.id,
+                    version=plan.sop.version,
+                    region=plan.region.code,
+                    severity=severity,
+                    step=step_id,
+                    title=step.title,
+                    type=step.type,
+                    roles=matching,
+                    due_at=due,
+                )
+            )
+    return out

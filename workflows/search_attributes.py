@@ -1,0 +1,84 @@
+"""The incident's search attributes, kept current by the workflow: what visibility (lists,
+inboxes, the console's live updates) knows of a running incident without asking it.
+
+They are written once per wait, not once per step, and only the keys that changed.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    import sopflow.contract.search as search
+    import workflows.conductor as conductor
+    from sopflow.contract.messages import IncidentState
+    from sopflow.contract.plan import PlanStep
+
+# Adds ``StepsDue`` and ``ChangedAt`` to the upserts (docs/versioning.md, section 3).
+VISIBLE_DUE_TIMES = "visible-due-times"
+
+
+class SearchAttributes:
+    """Upserts the workflow's keys (``search.WORKFLOW_KEYS``) when their values change."""
+
+    def __init__(self, steps: dict[str, PlanStep], state: IncidentState) -> None:
+        self.steps, self.state = steps, state
+        self.last: dict[str, object] = {}
+
+    def flush(self, *, final: bool = False) -> None:
+        """Upsert what changed since the last flush (the outcome too when ``final``)."""
+        current = self._current(final=final)
+        # Due times and the time of the change: a new key in upserts that exist, and one
+        # more upsert when an escalation moves a deadline, so patched: histories recorded
+        # before it replay without them.
+        visible_due = workflow.patched(VISIBLE_DUE_TIMES)
+        if visible_due:
+            current[search.STEPS_DUE.name] = self._steps_due()
+        if not self.last:
+            self.last = _known_attributes()
+        changes = search.updates(current, self.last)
+        if changes:
+            if visible_due:
+                changes.append(search.CHANGED_AT.value_set(workflow.now()))
+            workflow.upsert_search_attributes(changes)
+            self.last.update(current)
+
+    def _waiting(self) -> list[str]:
+        """Active steps waiting on people or events (automated ones pass too fast)."""
+        return [
+            sid
+            for sid, s in self.state.steps.items()
+            if s.status == "active" and conductor.waits_on_someone(self.steps[sid])
+        ]
+
+    def _current(self, *, final: bool) -> dict[str, object]:
+        state = self.state
+        current: dict[str, object] = {
+            search.SOP_ID.name: state.sop,
+            search.SOP_VERSION.name: state.version,
+            search.REGION.name: state.region,
+            search.ACTIVE_STEPS.name: self._waiting(),
+            search.PENDING_ROLES.name: conductor.pending_roles(self.steps, state),
+            search.SLA_BREACHED.name: state.sla_breached,
+        }
+        if state.severity:
+            current[search.SEVERITY.name] = state.severity
+        if final and state.outcome:
+            current[search.OUTCOME.name] = state.outcome
+        return current
+
+    def _steps_due(self) -> str:
+        return search.steps_due_text(
+            (sid, due) for sid in self._waiting() if (due := self.state.steps[sid].due_at)
+        )
+
+
+def _known_attributes() -> dict[str, object]:
+    """The values the run started with (set at start, or carried over by continue-as-new)."""
+    typed = workflow.info().typed_search_attributes
+    known: dict[str, object] = {}
+    for key in search.WORKFLOW_KEYS:
+        value = typed.get(key)
+        if value is not None:
+            known[key.name] = value
+    return known
