@@ -107,11 +107,12 @@ class Person:
         expect(self.page.get_by_role("heading", level=1)).to_contain_text(incident)
 
     def catch_up(self) -> None:
-        """See what others did since the page loaded. Until live updates come, load the
-        incident's page again: by address, never ``reload()``, which after a refused form
-        would send that form again."""
+        """See what others did since the page loaded: reload it. Safe after a refused form
+        too: its answer was a redirect to the page (Post/Redirect/Get), so a reload loads
+        the page again and never sends the form."""
         assert self.incident is not None, "open an incident first"
-        self.open(self.incident)
+        self.page.reload()
+        expect(self.page.get_by_role("heading", level=1)).to_contain_text(self.incident)
 
     def live(self) -> str:
         """Wait until the page's live-update stream is open; a mark that the page was not
@@ -285,7 +286,18 @@ def test_a_responder_completes_and_leads_approve_with_refusals_beside_the_contro
     refused = opener.approve("signoff", "I opened it, and it looks right")
     expect(refused.get_by_role("alert")).to_contain_text("four eyes")
     expect(refused.get_by_label("Reason")).to_have_value("I opened it, and it looks right")
+    # The refusal came back by a redirect to the page's address, at the form.
+    expect(opener.page).to_have_url(
+        re.compile(rf"/console/incidents/{incident}#form-vote-signoff$")
+    )
     screenshot(opener.page, "incident-refused")
+    # A reload loads the page afresh (the refusal was shown once) and sends no form.
+    posts: list[str] = []
+    opener.page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    opener.catch_up()
+    expect(opener.vote_form("signoff").get_by_label("Reason")).to_have_value("")
+    expect(opener.vote_form("signoff").get_by_role("alert")).to_have_count(0)
+    assert posts == []
 
     # A lead approves; a second vote from a page loaded before the first is refused.
     lead = people("slee")
@@ -343,13 +355,15 @@ def test_sign_in_and_complete_a_task_with_the_keyboard_alone(
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Inbox", level=1)).to_be_visible()
 
-    link = page.locator(f"a[href='{CONSOLE_PREFIX}/incidents/{incident}#step-verify']")
+    # The inbox links to the task's form: the next Tab after following it is in the form.
+    link = page.locator(f"a[href='{CONSOLE_PREFIX}/incidents/{incident}#form-task-verify']")
     print("Tab to the task:", tab_to(page, link))
     page.keyboard.press("Enter")
     form = page.locator("#form-task-verify")
     expect(form).to_be_visible()
     yes = form.get_by_role("radio", name="Yes")
-    print("Tab to the form:", tab_to(page, form.get_by_role("radio").first))
+    into_form = tab_to(page, form.get_by_role("radio").first)
+    assert len(into_form) <= 2, into_form
     if not yes.evaluate("el => el === document.activeElement"):
         page.keyboard.press("ArrowUp")  # within a radio group the arrows move
     expect(yes).to_be_focused()

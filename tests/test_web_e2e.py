@@ -19,6 +19,7 @@ import pytest
 
 from sopflow.api.tokens import TokenStore
 from sopflow.web import ConsoleSettings
+from sopflow.web.pages import inbox as inbox_page
 from sopflow.web.security import COOKIE, CSP
 from tests.console_browser import Browser, Pairs, csrf_of, form_values, has_form, with_console
 from tests.test_api_e2e import (  # noqa: F401 (stack is a fixture)
@@ -81,6 +82,14 @@ def timeline_kinds(on: Stack, incident: str) -> list[str]:
     return [e["kind"] for e in view["timeline"]]
 
 
+def refused(browser: Browser, answer: httpx.Response, anchor: str) -> httpx.Response:
+    """A refused form's answer: a 303 to the incident's page at the form, whose GET shows
+    the refusal (once)."""
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"].endswith(f"#{anchor}"), answer.headers["location"]
+    return browser.get(answer.headers["location"])
+
+
 def text_of(html: str) -> str:
     return unescape(re.sub(r"<[^>]+>", " ", html))
 
@@ -94,7 +103,7 @@ def test_the_inbox_lists_what_tasks_for_gives(console: Stack, browsers: dict[str
     inbox = browsers["amoreno"].get("/console/")
     assert inbox.status_code == 200
     api = console.call("amoreno", "GET", "/me/tasks").json()
-    rows = re.findall(r'href="/console/incidents/([^"#]+)#step-([^"]+)"', inbox.text)
+    rows = re.findall(r'href="/console/incidents/([^"#]+)#form-(?:task|vote)-([^"]+)"', inbox.text)
     assert rows == [(t["incident"], t["step"]) for t in api]  # the same tasks, same order
     assert (incident, "verify") in rows and "Verify the report" in inbox.text
     assert re.search(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+Z">', inbox.text)
@@ -105,7 +114,23 @@ def test_the_inbox_lists_what_tasks_for_gives(console: Stack, browsers: dict[str
     assert "Nothing waiting on you with these filters" in none.text
     # A lead holds no responder role: the verify task is not in their inbox.
     lead = browsers["dokafor"].get("/console/")
-    assert f"/console/incidents/{incident}#step-verify" not in lead.text
+    assert f"/console/incidents/{incident}#form-task-verify" not in lead.text
+
+
+def test_a_long_inbox_shows_the_soonest_due_and_says_how_many(
+    console: Stack, browsers: dict[str, Browser], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for _ in range(2):
+        console.until(console.start("dokafor"), active("verify"))
+    monkeypatch.setattr(inbox_page, "MAX_ROWS", 1)
+    page = text_of(browsers["amoreno"].get("/console/").text)
+    api = console.call("amoreno", "GET", "/me/tasks").json()
+    assert len(api) >= 2
+    assert f"{len(api)} tasks waiting on you" in page
+    assert "Showing the 1 soonest due: filter by SOP, severity or region" in page
+    html = browsers["amoreno"].get("/console/?sop=api-drill").text
+    rows = re.findall(r'href="/console/incidents/([^"#]+)#', html)
+    assert rows == [t["incident"] for t in api if t["sop"] == "api-drill"][:1]
 
 
 # --- the incident page and its actions
@@ -160,7 +185,8 @@ def test_a_completed_form_moves_the_incident_and_a_bad_one_keeps_what_was_typed(
         )
     }
     # Nothing answered but the agency: every problem listed, what was typed kept.
-    bad = amoreno.submit(page, action, **{name["agency_with_jurisdiction"]: "Metro PD"})
+    sent = amoreno.submit(page, action, **{name["agency_with_jurisdiction"]: "Metro PD"})
+    bad = refused(amoreno, sent, "form-task-assess")
     assert bad.status_code == 422, bad.text
     assert 'value="Metro PD"' in bad.text and 'aria-invalid="true"' in bad.text
     said = text_of(bad.text)
@@ -205,7 +231,8 @@ def test_refusals_show_the_workflows_reason_beside_the_form(
     lead = browsers["dokafor"]
     page = lead.get(incident_url(incident))
     csrf = csrf_of(page.text)
-    wrong = lead.post(incident_url(incident, VERIFY), [("csrf", csrf), ("task-verify/ok", "true")])
+    sent = lead.post(incident_url(incident, VERIFY), [("csrf", csrf), ("task-verify/ok", "true")])
+    wrong = refused(lead, sent, "form-task-verify")
     assert wrong.status_code == 403
     assert "does not hold role &#39;responder&#39;" in wrong.text
     # The responder completes it; the approval opens.
@@ -219,21 +246,25 @@ def test_refusals_show_the_workflows_reason_beside_the_form(
     vote = incident_url(incident, "/steps/signoff/vote")
     # Four eyes: the opener may not approve. The reason typed stays in the form.
     page = lead.get(incident_url(incident))
-    refused = lead.post(
+    sent = lead.post(
         vote, [*form_values(page.text, vote)[:2], ("reason", "mine"), ("decision", "approve")]
     )
-    assert refused.status_code == 409
-    assert "four eyes" in refused.text and ">\nmine</textarea>" in refused.text
-    assert 'id="refusal-vote-signoff"' in refused.text
+    four_eyes = refused(lead, sent, "form-vote-signoff")
+    assert four_eyes.status_code == 409
+    assert "four eyes" in four_eyes.text and ">\nmine</textarea>" in four_eyes.text
+    assert 'id="refusal-vote-signoff"' in four_eyes.text
+    reload = lead.get(sent.headers["location"])  # once: a reload shows the page afresh
+    assert reload.status_code == 200 and "four eyes" not in reload.text
     # A second vote from the same person (a stale page sent twice): refused, with why.
     slee = browsers["slee"]
     stale = slee.get(incident_url(incident))
     pairs = [*form_values(stale.text, vote), ("decision", "approve")]
     first = slee.post(vote, [(k, "ok" if k == "reason" else v) for k, v in pairs])
     assert first.status_code == 303
-    again = slee.post(
+    sent = slee.post(
         vote, [(k, "ok" if k == "reason" else "new-key" if k == "key" else v) for k, v in pairs]
     )
+    again = refused(slee, sent, "form-vote-signoff")
     assert again.status_code == 409 and "already voted" in again.text
     assert "You voted: approve" in again.text
     kinds = timeline_kinds(console, incident)
@@ -271,7 +302,8 @@ def test_a_lead_cancels_and_reads_the_audit(console: Stack, browsers: dict[str, 
     console.until(incident, active("verify"))
     lead = browsers["dokafor"]
     page = lead.get(incident_url(incident))
-    blank = lead.submit(page, incident_url(incident, "/cancel"), reason="   ")
+    sent = lead.submit(page, incident_url(incident, "/cancel"), reason="   ")
+    blank = refused(lead, sent, "form-cancel")
     assert blank.status_code == 422 and "write something here" in blank.text
     cancelled = lead.submit(blank, incident_url(incident, "/cancel"), reason="drill <b>over</b>")
     assert cancelled.status_code == 303
@@ -294,7 +326,9 @@ def test_start_an_incident_from_its_input_form(
     amoreno = browsers["amoreno"]
     page = amoreno.get("/console/start?plan=api-drill@1:US")
     assert page.status_code == 200
-    bad = amoreno.submit(page, "/console/start#input", **{"input/ref": "R-9", "input/count": "-1"})
+    sent = amoreno.submit(page, "/console/start#input", **{"input/ref": "R-9", "input/count": "-1"})
+    assert sent.status_code == 303 and sent.headers["location"].endswith("#input")
+    bad = amoreno.get(sent.headers["location"])
     assert bad.status_code == 422
     assert 'value="R-9"' in bad.text and 'value="-1"' in bad.text
     assert "-1 is less than the minimum of 0" in bad.text

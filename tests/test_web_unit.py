@@ -356,8 +356,11 @@ def test_the_start_page_lists_runnable_versions_and_checks_the_input(browser: Br
     browser.sign_in("sft_amoreno")
     page = browser.get("/console/start?plan=threat-to-life@1:US")
     assert page.status_code == 200 and 'name="input/referral_id"' in page.text
-    bad = browser.submit(page, "/console/start#input", **{"input__content_ids": "c-1"})
-    # The API's input check runs before Temporal is needed: every problem, by field.
+    sent = browser.submit(page, "/console/start#input", **{"input__content_ids": "c-1"})
+    # The API's input check runs before Temporal is needed: every problem, by field, on the
+    # form's page the refusal redirects to (tests/test_web_flash.py has more).
+    assert sent.status_code == 303, sent.text
+    bad = browser.get(sent.headers["location"])
     assert bad.status_code == 422, bad.text
     assert "There are" in bad.text and 'href="#input-1"' in bad.text
     assert "&#39;detected_by&#39; is a required property" in bad.text

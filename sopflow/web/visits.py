@@ -168,10 +168,14 @@ class Console:
     ) -> Response:
         """A page for a signed-in person, with the message left for it (once)."""
         # A live update's fetch (live.js) leaves the message for the page it was meant for.
-        live = request.headers.get(LIVE_HEADER) == "1"
-        flash = None if live else visit.session.take_flash()
+        flash = None if is_live(request) else visit.session.take_flash()
         body = {**request.state.console_page, "flash": flash, **context}
         return self.templates.page(name, body, status)
+
+
+def is_live(request: Request) -> bool:
+    """Whether the request is live.js fetching a page again (not a person loading it)."""
+    return request.headers.get(LIVE_HEADER) == "1"
 
 
 def console_of(request: Request) -> Console:

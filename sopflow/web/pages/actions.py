@@ -3,10 +3,13 @@
 Each is sent through the API's own route function (the same checks, logging, signing and
 idempotency as ``POST /api/v1/...``), and the workflow decides. A task's form is first run
 through the workflow's own form check (``workflows.form_check``), so a form that does not
-fit comes back at once, field by field, and nothing is sent. An accepted action redirects
-to the incident's page (POST, redirect, GET); a refused one renders the page again with the
-reason beside the form it came from, what was typed still in it, and the status the API
-would answer with.
+fit comes back at once, field by field, and nothing is sent.
+
+Every answer to a form is a redirect to the incident's page (POST, redirect, GET), so a
+reload never sends a form again. An accepted action's says what was done; a refused one's
+points at the form it came from (``#form-task-verify``), and the page's next GET shows, once,
+the reason beside that form, what was typed still in it, and the status the API would answer
+with: the refusal waits in the session, by incident (``FormFlash``).
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from sopflow.client.errors import ActionRefused
 from sopflow.contract.plan import TaskPlan
 from sopflow.web.form_data import parse
 from sopflow.web.form_errors import form_check_errors, merge
-from sopflow.web.pages.incident import Failure, IncidentId, key_of, page, task_fields
+from sopflow.web.pages.incident import IncidentId, anchor, flash_key, key_of, task_fields
 from sopflow.web.render import Refused
 from sopflow.web.security import PREFIX
-from sopflow.web.visits import Console, Form, Visit, console_of, first, text
+from sopflow.web.sessions import FormFlash
+from sopflow.web.visits import Form, Visit, console_of, first, text
 from workflows.form_check import form_errors
 
 Send = Callable[[], Awaitable[Any]]
@@ -66,24 +70,32 @@ def step_of(step: str) -> str:
     return step
 
 
-async def _opened(request: Request) -> tuple[Console, Visit, Form]:
+async def _opened(request: Request) -> tuple[Visit, Form]:
     console = console_of(request)
     visit = await console.visit(request)
-    return console, visit, await console.form(request, visit.session)
+    return visit, await console.form(request, visit.session)
+
+
+def _refused(visit: Visit, incident_id: str, failure: FormFlash) -> Response:
+    """Keep the refused form for the incident's page, and send the browser there, to the
+    form (a 303: the browser GETs it, so a reload loads the page and sends nothing)."""
+    visit.session.keep_form(flash_key(incident_id), failure)
+    where = f"{PREFIX}/incidents/{incident_id}#{anchor(failure.control)}"
+    return RedirectResponse(where, status_code=303)
 
 
 async def _run(
     request: Request, visit: Visit, incident_id: str, control: str, form: Form, send: Send
 ) -> Response:
-    """Send; on success redirect to the incident; on refusal render it with the reason."""
+    """Send; on success or refusal, redirect to the incident (a refusal to its form)."""
     try:
         result = await send()
     except (Problem, ActionRefused) as exc:
         problem = refusal_problem(exc) if isinstance(exc, ActionRefused) else exc
         if problem.kind.status not in (403, 404, 409, 422):
             raise
-        failure = Failure(control, problem.kind.status, str(problem), form)
-        return await page(console_of(request), request, visit, incident_id, failure)
+        failure = FormFlash(control, problem.kind.status, str(problem), form)
+        return _refused(visit, incident_id, failure)
     console_of(request).hub.notify(incident_id)  # every open page of it, at once
     visit.session.flash = DONE.get(control.split(":")[0], "Done: {}.").format(result.detail)
     return RedirectResponse(f"{PREFIX}/incidents/{incident_id}#timeline", status_code=303)
@@ -102,14 +114,13 @@ async def _act(
     try:
         made = make()
     except ValidationError as exc:
-        failure = Failure(control, 422, None, form, _field_errors(exc))
-        return await page(console_of(request), request, visit, incident_id, failure)
+        return _refused(visit, incident_id, FormFlash(control, 422, None, form, _field_errors(exc)))
     return await _run(request, visit, incident_id, control, form, lambda: call(made))
 
 
 async def complete(request: Request, incident_id: IncidentId, step: str) -> Response:
     """``POST .../steps/{step}/complete``: the task's form, checked as the workflow will."""
-    console, visit, form = await _opened(request)
+    visit, form = await _opened(request)
     service = visit.parts.temporal.require()
     # The API's one check before reading an incident: one the person may not see is a 404,
     # exactly as an unknown one, before its plan says anything about it.
@@ -124,8 +135,7 @@ async def complete(request: Request, incident_id: IncidentId, step: str) -> Resp
     # A field whose text could not be read says so, not that it is missing.
     errors = merge(parsed.problems, {k: v for k, v in checked.items() if k not in parsed.problems})
     if errors:
-        failure = Failure(f"task:{step}", 422, None, form, errors)
-        return await page(console, request, visit, incident_id, failure)
+        return _refused(visit, incident_id, FormFlash(f"task:{step}", 422, None, form, errors))
     return await _act(
         request,
         visit,
@@ -146,7 +156,7 @@ async def complete(request: Request, incident_id: IncidentId, step: str) -> Resp
 
 async def vote(request: Request, incident_id: IncidentId, step: str) -> Response:
     """``POST .../steps/{step}/vote``: approve or reject (the button pressed), with a reason."""
-    _console, visit, form = await _opened(request)
+    visit, form = await _opened(request)
     step = step_of(step)
     decision = first(form, "decision")
     if decision not in ("approve", "reject"):
@@ -172,7 +182,7 @@ async def vote(request: Request, incident_id: IncidentId, step: str) -> Response
 
 async def note(request: Request, incident_id: IncidentId) -> Response:
     """``POST .../notes``: a note on the timeline, optionally about one step."""
-    _console, visit, form = await _opened(request)
+    visit, form = await _opened(request)
     return await _act(
         request,
         visit,
@@ -192,7 +202,7 @@ async def note(request: Request, incident_id: IncidentId) -> Response:
 
 async def cancel(request: Request, incident_id: IncidentId) -> Response:
     """``POST .../cancel``: end the incident (the lead role), with a reason."""
-    _console, visit, form = await _opened(request)
+    visit, form = await _opened(request)
     return await _act(
         request,
         visit,

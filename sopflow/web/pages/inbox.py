@@ -13,6 +13,9 @@ from sopflow.web.security import PREFIX
 from sopflow.web.visits import console_of
 
 FILTERS = ("sop", "severity", "region")
+# Rows a page shows, soonest due first: past a few hundred a queue is worked by filtering,
+# and a page of thousands of rows is slow to send, render and read with a screen reader.
+MAX_ROWS = 200
 
 
 def _choices(tasks: list[TaskOut], name: str, chosen: str | None) -> list[str]:
@@ -32,11 +35,13 @@ async def inbox(request: Request) -> Response:
     # The API's own route: the same tasks, the same order, overdue against the same clock.
     tasks = await my_tasks(person=visit.person, parts=visit.parts)
     chosen = {name: request.query_params.get(name) or None for name in FILTERS}
+    fitting = [t for t in tasks if _fits(t, chosen)]
     return console.page(
         request,
         visit,
         "inbox.html",
-        tasks=[t for t in tasks if _fits(t, chosen)],
+        tasks=fitting[:MAX_ROWS],
+        fitting=len(fitting),
         total=len(tasks),
         now=now,
         chosen=chosen,

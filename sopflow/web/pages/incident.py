@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -27,7 +27,8 @@ from sopflow.contract.plan import ApprovalPlan, Plan, TaskPlan
 from sopflow.web.form_errors import ErrorLink, summary
 from sopflow.web.forms import Control, Field, bind, fields_of
 from sopflow.web.security import PREFIX
-from sopflow.web.visits import Console, Form, Visit, console_of
+from sopflow.web.sessions import FormFlash
+from sopflow.web.visits import Console, Form, Visit, console_of, is_live
 
 PAGE_SIZE = 50
 # Who may read the audit report: an auditor role when a Roster has one (the demo Roster has
@@ -47,15 +48,16 @@ def key_of(form: Form) -> str | None:
     return value if re.fullmatch(KEY_PATTERN, value) else None
 
 
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """An action that was refused or did not fit: which control, why, what was typed."""
+def flash_key(incident_id: str) -> str:
+    """Where a refused form of this incident's page waits in the session: by incident, so
+    it shows only on that incident's page, and only once its reader is allowed to see it."""
+    return f"incident:{incident_id}"
 
-    control: str  # "task:<step>", "vote:<step>", "note" or "cancel"
-    status: int
-    message: str | None = None
-    raw: Form = field(default_factory=dict)
-    errors: Mapping[str, list[str]] = field(default_factory=dict)
+
+def anchor(control: str) -> str:
+    """The id of a form's part of the page (``task:verify`` is ``form-task-verify``): where
+    a refused form's redirect points."""
+    return "form-" + control.replace(":", "-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +90,11 @@ def task_fields(plan: Plan, step_id: str) -> tuple[Field, ...]:
     return fields_of(step.form or {}, f"task-{step_id}")
 
 
-def _for(failure: Failure | None, control: str) -> Failure | None:
+def _for(failure: FormFlash | None, control: str) -> FormFlash | None:
     return failure if failure is not None and failure.control == control else None
 
 
-def _task_form(plan: Plan, step: TaskPlan, failure: Failure | None) -> TaskForm:
+def _task_form(plan: Plan, step: TaskPlan, failure: FormFlash | None) -> TaskForm:
     fields = task_fields(plan, step.id)
     mine = _for(failure, f"task:{step.id}")
     raw, errors = (mine.raw, mine.errors) if mine else ({}, {})
@@ -108,7 +110,7 @@ def _task_form(plan: Plan, step: TaskPlan, failure: Failure | None) -> TaskForm:
 
 
 def _vote_form(
-    step: ApprovalPlan, state: StepState, visit: Visit, failure: Failure | None
+    step: ApprovalPlan, state: StepState, visit: Visit, failure: FormFlash | None
 ) -> VoteForm:
     mine = _for(failure, f"vote:{step.id}")
     own = [v for v in state.votes if v.actor == visit.person.handle]
@@ -126,7 +128,7 @@ def _vote_form(
 
 
 def actions(
-    detail: IncidentDetail, plan: Plan, visit: Visit, failure: Failure | None
+    detail: IncidentDetail, plan: Plan, visit: Visit, failure: FormFlash | None
 ) -> dict[str, Any]:
     """The forms for what this person may do now: the active tasks their roles hold, the
     active approvals they may vote on, a note (any of the SOP's roles), cancel (lead)."""
@@ -145,12 +147,20 @@ def actions(
     cancel = _simple(failure, "cancel", "reason") if running and visit.holds(LEAD_ROLE) else None
     shown = {f"task:{t.step}" for t in tasks} | {f"vote:{v.step}" for v in votes}
     shown |= {name for name, form in (("note", note), ("cancel", cancel)) if form}
-    # A refusal about a form no longer shown (the step moved on, the incident closed).
-    orphan = failure.message if failure and failure.control not in shown else None
-    return {"tasks": tasks, "votes": votes, "note": note, "cancel": cancel, "orphan": orphan}
+    # A refusal about a form no longer shown (the step moved on, the incident closed): at the
+    # top of the actions, under the form's anchor, where its redirect points.
+    orphan = failure if failure and failure.message and failure.control not in shown else None
+    return {
+        "tasks": tasks,
+        "votes": votes,
+        "note": note,
+        "cancel": cancel,
+        "orphan": orphan.message if orphan else None,
+        "orphan_anchor": anchor(orphan.control) if orphan else None,
+    }
 
 
-def _simple(failure: Failure | None, control: str, name: str) -> dict[str, Any]:
+def _simple(failure: FormFlash | None, control: str, name: str) -> dict[str, Any]:
     mine = _for(failure, control)
     return {
         "value": (mine.raw.get(name) or [""])[0] if mine else "",
@@ -197,23 +207,20 @@ def graph(plan: Plan, detail: IncidentDetail) -> Markup:
 
 
 def live_url(request: Request, incident_id: str) -> str:
-    """What live.js fetches again: the page as a GET (a refused form's page is the answer to
-    a POST; its address is the form's), with the timeline's page and kind."""
+    """What live.js fetches again: the page, with the timeline's page and kind."""
     query = {k: v for k, v in request.query_params.items() if k in ("page", "kind")}
-    query = query if request.method == "GET" else {}
     return f"{PREFIX}/incidents/{incident_id}" + (f"?{urlencode(query)}" if query else "")
 
 
-async def page(
-    console: Console,
-    request: Request,
-    visit: Visit,
-    incident_id: str,
-    failure: Failure | None = None,
-) -> Response:
-    """The incident's page; with ``failure``, the refused form shows why and what was typed."""
+async def page(console: Console, request: Request, visit: Visit, incident_id: str) -> Response:
+    """The incident's page. A form refused just before (its POST redirected here) shows once,
+    with why, what was typed and the status the API answered; a second load shows none."""
+    # The API's read first: its need-to-know check (a 404 for an incident this person may
+    # not see) comes before anything kept for this page is taken, let alone shown.
     detail = await get_incident(incident_id=incident_id, person=visit.person, parts=visit.parts)
     plan = await visit.parts.temporal.require().plan(incident_id)
+    # A live update's fetch (live.js) leaves the refused form for the page it was meant for.
+    failure = None if is_live(request) else visit.session.take_form(flash_key(incident_id))
     by_id = {s.id: s for s in detail.steps}
     return console.page(
         request,

@@ -2,12 +2,17 @@
 
 The input goes through the API's own route (``start_incident``): the same input check (its
 JSON-pointer errors shown beside each field), the same refusal of an SOP with lint errors,
-the same idempotency (the form's key: sending it twice opens one incident)."""
+the same idempotency (the form's key: sending it twice opens one incident).
+
+A refused input redirects back to the form (``/console/start?plan=...#input``), and that
+GET shows, once, the problems beside each field and what was typed: a reload then never
+sends the form again (Post/Redirect/Get)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from pydantic import ValidationError
@@ -26,9 +31,12 @@ from sopflow.web.forms import bind, fields_of
 from sopflow.web.pages.incident import key_of, new_key
 from sopflow.web.render import Refused
 from sopflow.web.security import PREFIX
-from sopflow.web.visits import Form, Visit, console_of, first
+from sopflow.web.sessions import FormFlash
+from sopflow.web.visits import Visit, console_of, first, is_live
 
 _CHOICE = re.compile(r"([a-z][a-z0-9-]{1,62})@([0-9]{1,7}):([A-Z][A-Z0-9_-]{1,15})")
+# Where a refused input form waits in the session (its ``control`` is the chosen plan).
+FLASH_KEY = "start"
 
 
 def choices(result: LintResult) -> list[dict[str, str]]:
@@ -49,35 +57,40 @@ def chosen_plan(result: LintResult, value: str) -> Plan:
     return resolve_plan(result, found.group(1), int(found.group(2)), found.group(3))
 
 
-async def _show(
-    request: Request,
-    visit: Visit,
-    choice: str,
-    *,
-    raw: Form | None = None,
-    errors: dict[str, list[str]] | None = None,
-    message: str | None = None,
-    status: int = 200,
-) -> Response:
+async def _show(request: Request, visit: Visit, choice: str, failure: FormFlash | None) -> Response:
+    """The page; with ``failure`` (for this choice), its problems and what was typed."""
     result = await visit.parts.catalog.result()
     plan = chosen_plan(result, choice) if choice else None
     fields = fields_of(plan.input_schema, "input") if plan else ()
+    raw, errors = (failure.raw, failure.errors) if failure else ({}, {})
     context: dict[str, Any] = {
         "choices": choices(result),
         "choice": choice,
         "plan": plan,
-        "controls": bind(fields, raw or {}, errors or {}),
-        "summary": summary(fields, errors or {}),
-        "message": message,
+        "controls": bind(fields, raw, errors),
+        "summary": summary(fields, errors),
+        "message": failure.message if failure else None,
         "key": new_key(),
     }
+    status = failure.status if failure else 200
     return console_of(request).page(request, visit, "start.html", status, **context)
 
 
 async def start_page(request: Request) -> Response:
-    """``GET /console/start?plan=sop@version:REGION``: the choice, then the input form."""
+    """``GET /console/start?plan=sop@version:REGION``: the choice, then the input form (with
+    the problems of the one just refused, once)."""
     visit = await console_of(request).visit(request)
-    return await _show(request, visit, request.query_params.get("plan", ""))
+    choice = request.query_params.get("plan", "")
+    kept = None if is_live(request) else visit.session.take_form(FLASH_KEY)
+    return await _show(request, visit, choice, kept if kept and kept.control == choice else None)
+
+
+def _refused(visit: Visit, choice: str, failure: FormFlash) -> Response:
+    """Keep the refused input for the form's next GET, and send the browser there (a 303:
+    a reload loads the form again and sends nothing)."""
+    visit.session.keep_form(FLASH_KEY, failure)
+    where = f"{PREFIX}/start?{urlencode({'plan': choice})}#input"
+    return RedirectResponse(where, status_code=303)
 
 
 async def start(request: Request) -> Response:
@@ -95,7 +108,7 @@ async def start(request: Request) -> Response:
         errors = merge(
             parsed.problems, {k: v for k, v in checked.items() if k not in parsed.problems}
         )
-        return await _show(request, visit, choice, raw=form, errors=errors, status=422)
+        return _refused(visit, choice, FormFlash(choice, 422, None, form, errors))
     try:
         started = await _start(visit, result, plan, parsed.data, key_of(form))
     except Problem as problem:
@@ -108,10 +121,8 @@ async def start(request: Request) -> Response:
         ]
         errors = pointer_errors(fields, pointers)
         message = None if errors else str(problem)  # else the summary says it all
-        status = problem.kind.status
-        return await _show(
-            request, visit, choice, raw=form, errors=errors, message=message, status=status
-        )
+        failure = FormFlash(choice, problem.kind.status, message, form, errors)
+        return _refused(visit, choice, failure)
     console_of(request).hub.notify(started.id)
     visit.session.flash = f"Opened {started.id}: {started.title} ({started.region})."
     return RedirectResponse(f"{PREFIX}/incidents/{started.id}", status_code=303)
