@@ -501,6 +501,35 @@ def test_live_events_follow_others_actions_and_never_name_a_hidden_incident(
         lead.close()
 
 
+def test_a_note_through_the_api_reaches_open_pages_at_once(
+    console: Stack, browsers: dict[str, Browser]
+) -> None:
+    """A note changes nothing visibility shows, so the hub's poll never sees it: the API
+    process announces every accepted action to the console's hub itself."""
+    drill = console.start("dokafor")
+    console.until(drill, active("verify"))
+    deadline = time.monotonic() + DEADLINE_S
+    while drill not in {t["incident"] for t in console.call("amoreno", "GET", "/me/tasks").json()}:
+        assert time.monotonic() < deadline, "visibility never listed the incident"
+        time.sleep(0.05)
+    watcher = Stream(console, browsers["rhalvorsen"])
+    try:
+        watcher.until("retry")
+        noted = console.call(
+            "amoreno",
+            "POST",
+            f"/incidents/{drill}/notes",
+            json={"text": "called the requester back"},
+            headers={"Idempotency-Key": "live-note-1"},
+        )
+        sent = time.monotonic()
+        assert noted.status_code == 200, noted.text
+        _heard, at = watcher.until("changed", drill)
+        assert at - sent < 2.0
+    finally:
+        watcher.close()
+
+
 def sign_out(browser: Browser) -> None:
     """End the session (and with it, within 2 s, its streams)."""
     browser.post("/console/signout", [("csrf", csrf_of(browser.get("/console/sops").text))])

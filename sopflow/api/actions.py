@@ -15,7 +15,7 @@ from typing import Annotated
 import structlog
 from fastapi import APIRouter, Path
 
-from sopflow.api.context import Caller, PartsDep
+from sopflow.api.context import Caller, Parts, PartsDep
 from sopflow.api.idempotency import IdempotencyKey, request_id_for
 from sopflow.api.identity import Person, authorise_read
 from sopflow.api.incidents import IncidentIdPath
@@ -39,7 +39,7 @@ StepPath = Annotated[str, Path(pattern=STEP_ID_PATTERN, description="The step id
 
 
 async def act(
-    service: IncidentService,
+    parts: Parts,
     person: Person,
     incident_id: str,
     action: Action,
@@ -47,7 +47,9 @@ async def act(
 ) -> ActionOut:
     """Send ``action`` through the incident service with the request id ``key`` gives, and
     log what became of it (a refusal is logged as a refused authorisation). An incident the
-    person may not see is a 404, as an unknown one, before anything is sent."""
+    person may not see is a 404, as an unknown one, before anything is sent. An accepted
+    action is announced to this process's listeners (``Parts.changes``)."""
+    service = parts.temporal.require()
     await authorise_read(person, incident_id, service)
     request_id = request_id_for(person.handle, key)
     bound = log.bind(
@@ -64,6 +66,7 @@ async def act(
             await _unknown_step(service, incident_id, action)
         raise
     bound.info("api.action", outcome="accepted", step=result.step)
+    parts.changes.changed(incident_id)
     return ActionOut.of(incident_id, result)
 
 
@@ -87,7 +90,7 @@ async def complete(
 ) -> ActionOut:
     """Complete an active task with its form data (checked against the step's form)."""
     action = CompleteTask(step=step, actor=person.actor(), data=body.data)
-    return await act(parts.temporal.require(), person, incident_id, action, key)
+    return await act(parts, person, incident_id, action, key)
 
 
 @router.post("/incidents/{incident_id}/steps/{step}/approve", summary="Approve")
@@ -101,7 +104,7 @@ async def approve(
 ) -> ActionOut:
     """Approve an active approval step, with the reason."""
     action = Vote(step=step, actor=person.actor(), decision="approve", reason=body.reason)
-    return await act(parts.temporal.require(), person, incident_id, action, key)
+    return await act(parts, person, incident_id, action, key)
 
 
 @router.post("/incidents/{incident_id}/steps/{step}/reject", summary="Reject")
@@ -115,7 +118,7 @@ async def reject(
 ) -> ActionOut:
     """Reject an active approval step, with the reason (one rejection decides it)."""
     action = Vote(step=step, actor=person.actor(), decision="reject", reason=body.reason)
-    return await act(parts.temporal.require(), person, incident_id, action, key)
+    return await act(parts, person, incident_id, action, key)
 
 
 @router.post("/incidents/{incident_id}/notes", summary="Add a note")
@@ -128,7 +131,7 @@ async def add_note(
 ) -> ActionOut:
     """Add a note to the timeline (anyone holding one of the SOP's roles)."""
     action = Note(actor=person.actor(), text=body.text, step=body.step)
-    return await act(parts.temporal.require(), person, incident_id, action, key)
+    return await act(parts, person, incident_id, action, key)
 
 
 @router.post("/incidents/{incident_id}/cancel", summary="Cancel the incident")
@@ -141,7 +144,7 @@ async def cancel(
 ) -> ActionOut:
     """Cancel a running incident (the lead role only), with the reason."""
     action = Cancel(actor=person.actor(), reason=body.reason)
-    return await act(parts.temporal.require(), person, incident_id, action, key)
+    return await act(parts, person, incident_id, action, key)
 
 
 @router.post("/incidents/{incident_id}/events", summary="Send an event")
@@ -156,4 +159,4 @@ async def send_event(
     is never refused by the workflow (only a closed or unknown incident is), and it is not
     deduplicated, so the Idempotency-Key does not apply."""
     action = ExternalEvent(name=body.name, data=body.data, sent_by=person.handle)
-    return await act(parts.temporal.require(), person, incident_id, action, key)
+    return await act(parts, person, incident_id, action, key)

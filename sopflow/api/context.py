@@ -7,7 +7,8 @@ one process); the routes ask for them through FastAPI dependencies.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -62,6 +63,24 @@ class Catalog:
             return await anyio.to_thread.run_sync(self.load)
 
 
+class Changes:
+    """Who, in this process, hears at once that an action was accepted on an incident (the
+    console's live hub), rather than at its next visibility poll. Each listener is called
+    with the incident id; it must not block (the hub schedules its own work)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[str], None]] = []
+
+    def listen(self, listener: Callable[[str], None]) -> None:
+        """Add ``listener`` (once: adding it again changes nothing)."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def changed(self, incident_id: str) -> None:
+        for listener in self._listeners:
+            listener(incident_id)
+
+
 @dataclass(frozen=True, slots=True)
 class Parts:
     """The app's shared parts."""
@@ -71,6 +90,7 @@ class Parts:
     identity: Identity
     temporal: TemporalLink
     in_flight: InFlight
+    changes: Changes = field(default_factory=Changes)
 
 
 def parts_of(request: Request) -> Parts:

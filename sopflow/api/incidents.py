@@ -163,6 +163,8 @@ async def start_incident(
             raise
         await _existing(service, incident_id, plan, derived)
         response.headers["Idempotent-Replayed"] = "true"
+    else:
+        parts.changes.changed(incident_id)
     response.headers["Location"] = f"/api/v1/incidents/{incident_id}"
     return StartedIncident(
         id=incident_id,

@@ -96,7 +96,6 @@ async def _run(
             raise
         failure = FormFlash(control, problem.kind.status, str(problem), form)
         return _refused(visit, incident_id, failure)
-    console_of(request).hub.notify(incident_id)  # every open page of it, at once
     visit.session.flash = DONE.get(control.split(":")[0], "Done: {}.").format(result.detail)
     return RedirectResponse(f"{PREFIX}/incidents/{incident_id}#timeline", status_code=303)
 

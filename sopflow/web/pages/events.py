@@ -50,6 +50,9 @@ async def _stream(console: Console, visit: Visit, request: Request) -> AsyncIter
     subscriber = Subscriber(visit.person, service_may_see(visit.person, link))
     yield f"retry: {RETRY_MS}\n: live updates for {visit.person.handle}\n\n"
     loop = asyncio.get_running_loop()
+    # Actions through this process's API (the console's own, a CLI in API mode, any client)
+    # reach open pages at once; others, at the hub's next poll.
+    visit.parts.changes.listen(console.hub.notify)
     async with console.hub.subscribed(subscriber, service_lister(link)):
         quiet_since = loop.time()
         while console.sessions.alive(visit.session_id):

@@ -123,7 +123,6 @@ async def start(request: Request) -> Response:
         message = None if errors else str(problem)  # else the summary says it all
         failure = FormFlash(choice, problem.kind.status, message, form, errors)
         return _refused(visit, choice, failure)
-    console_of(request).hub.notify(started.id)
     visit.session.flash = f"Opened {started.id}: {started.title} ({started.region})."
     return RedirectResponse(f"{PREFIX}/incidents/{started.id}", status_code=303)
 
