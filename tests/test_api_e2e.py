@@ -81,6 +81,14 @@ steps:
     outcome: rejected
 """
 DRILL_INPUT = {"ref": "R-1", "count": 2}
+# The drill with an SLA that runs out while a test watches (the console's live SLA test).
+SHORT_SLA = "short-sla"
+SHORT_SLA_S = 4
+SHORT_SLA_DRILL = (
+    DRILL.replace("id: api-drill", f"id: {SHORT_SLA}")
+    .replace("title: API drill", "title: API drill with a short SLA")
+    .replace("sla: 30m", f"sla: {SHORT_SLA_S}s")
+)
 # Need-to-know (tests/test_api_need_to_know.py): only specialists and leads see these
 # incidents. `legal` is declared, and one branch waits on it, so a legal-only person holds
 # a role of the SOP and a pending task in it, and still sees neither (lint warns: W305).
@@ -197,6 +205,8 @@ def write_library(root: Path) -> Path:
     shutil.copytree(SHIPPED, library)
     (library / "api-drill").mkdir()
     (library / "api-drill" / "v1.yaml").write_text(DRILL, encoding="utf-8")
+    (library / SHORT_SLA).mkdir()
+    (library / SHORT_SLA / "v1.yaml").write_text(SHORT_SLA_DRILL, encoding="utf-8")
     (library / "api-secret").mkdir()
     (library / "api-secret" / "v1.yaml").write_text(RESTRICTED_SOP, encoding="utf-8")
     return library

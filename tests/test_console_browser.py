@@ -41,7 +41,7 @@ from tests.browser import (
     require_chromium,
     screenshot,
 )
-from tests.test_api_e2e import Stack, active, stack
+from tests.test_api_e2e import SHORT_SLA, SHORT_SLA_S, Stack, active, stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 __all__ = ["browser", "contexts", "stack"]  # fixtures, shared
@@ -519,3 +519,25 @@ def test_sla_countdowns_tick_and_turn_overdue(people: People, stack: Stack) -> N
     expect(late_countdown).to_have_text(re.compile(r"^overdue by (1 min|59 s)"))
     expect(late.page.locator("#step-verify .due")).to_have_class(re.compile(r"\boverdue\b"))
     expect(late.page.locator("#live-announce")).to_have_text("Now overdue: Verify the report.")
+
+
+def test_a_real_sla_runs_out_on_an_open_page(people: People, stack: Stack) -> None:
+    """Not the browser's clock this time: the workflow's own SLA timer fires, the incident
+    records the breach, and the open page shows it without a reload."""
+    incident = stack.start("dokafor", sop=SHORT_SLA)
+    stack.until(incident, active("verify"))
+    lead = people("slee")
+    lead.open(incident)
+    mark = lead.live()
+    breached = lead.page.locator("#live-summary").get_by_text("SLA breached")
+    expect(breached).to_have_count(0)
+    due = lead.page.locator("#step-verify .due")
+    expect(due).to_have_class(re.compile(r"\boverdue\b"), timeout=(SHORT_SLA_S + 2) * 1000)
+    overdue_at = time.monotonic()
+    # The timer fires on the server's clock, a moment after the browser's count reaches zero
+    # (more on a loaded machine: the workflow task that records the breach must run first),
+    # then the change reaches the page like any other.
+    expect(breached).to_be_visible(timeout=LIVE_MS + 2000)
+    print(f"SLA breach on the open page {time.monotonic() - overdue_at:.2f} s after it was due")
+    expect(lead.page.locator("#live-timeline")).to_contain_text("sla.breached")
+    lead.not_navigated(mark)
