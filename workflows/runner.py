@@ -20,24 +20,15 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     import workflows.conductor as conductor
     from sopflow.contract.messages import (
-        DisclosureRequest,
-        DisclosureResult,
         EnrichRequest,
         EnrichResult,
         IncidentInput,
         IncidentState,
         IncidentStatus,
-        NotifyRequest,
-        NotifyResult,
-        PostmortemRequest,
-        PostmortemResult,
         TimelineEntry,
     )
     from sopflow.contract.names import (
-        ACT_DISCLOSURE,
         ACT_ENRICH,
-        ACT_NOTIFY,
-        ACT_POSTMORTEM,
         ESCALATION_CHANNEL,
     )
     from sopflow.contract.plan import (
@@ -53,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         TriagePlan,
         WaitPlan,
     )
+    from workflows.effects import EffectSteps
     from workflows.search_attributes import SearchAttributes
 
 
@@ -67,7 +59,7 @@ class Finished(Exception):
         self.outcome, self.step, self.detail = outcome, step, detail
 
 
-class StepRunner:
+class StepRunner(EffectSteps):
     class ContinueAsNew(Exception):
         """The history is long: continue as new at this step boundary."""
 
@@ -289,62 +281,6 @@ class StepRunner:
             await workflow.wait_condition(done)  # keep waiting: the breach is on record
             return None
 
-    async def _disclosure(self, step: DisclosureCheckPlan) -> str:
-        variables = self.variables()
-        facts = {
-            name: conductor.check(step.id, expr, variables) for name, expr in step.request.items()
-        }
-        s = self.state.steps[step.id]
-        request = DisclosureRequest(
-            incident_id=self.state.incident_id,
-            step=step.id,
-            sop=self.state.sop,
-            version=self.state.version,
-            region=self.state.region,
-            policy=self.plan.policies[step.policy],
-            facts=_plain(facts),
-            idempotency_key=f"{self.state.incident_id}/{step.id}/{s.starts}",
-        )
-        result: DisclosureResult = await self._activity(
-            ACT_DISCLOSURE, request, DisclosureResult, data=True
-        )
-        s.output = result.model_dump(mode="json")
-        basis = result.legal_basis or result.reason or ""
-        self.log("system", f"disclosure.{result.decision}", step.id, f"{result.policy}: {basis}")
-        return result.decision
-
-    async def _notify(self, step: NotifyPlan) -> None:
-        variables = self.variables()
-        message = conductor.render(step.id, step.message, variables)
-        if step.to_role is not None:
-            to, is_role = step.to_role, True
-        else:
-            to, is_role = str(conductor.check(step.id, step.to_expr or "", variables)), False
-        result = await self._send(step.id, step.channel, to, is_role, message)
-        self.state.steps[step.id].output = {
-            "channel": result.channel,
-            "delivered": result.delivered,
-        }
-
-    async def _send(
-        self, step_id: str, channel: str, to: str, is_role: bool, message: str
-    ) -> NotifyResult:
-        s = self.state.steps[step_id]
-        key = f"{self.state.incident_id}/{step_id}/{s.starts}/{channel}/{s.breaches}"
-        request = NotifyRequest(
-            incident_id=self.state.incident_id,
-            step=step_id,
-            channel=channel,
-            to=to,
-            to_is_role=is_role,
-            region=self.state.region,
-            message=message,
-            idempotency_key=key,
-        )
-        result: NotifyResult = await self._activity(ACT_NOTIFY, request, NotifyResult, data=True)
-        self.log("system", "notified", step_id, f"{channel} to {to}")
-        return result
-
     async def _wait(self, step: WaitPlan) -> str | None:
         s = self.state.steps[step.id]
         self.flush_search_attributes()
@@ -404,40 +340,6 @@ class StepRunner:
                     s.status = "skipped"
                     self.log("system", "step.cancelled", inner.id, f"join {step.join}")
 
-    async def _postmortem(self, step: PostmortemPlan) -> None:
-        request = PostmortemRequest(
-            incident_id=self.state.incident_id,
-            sop=self.state.sop,
-            version=self.state.version,
-            region=self.state.region,
-            title=self.plan.sop.title,
-            severity=self.state.severity,
-            outcome=self.state.outcome,
-            owner=step.owner,
-            due_at=workflow.now() + timedelta(seconds=step.due_s),
-            template=step.template,
-            timeline=list(self.state.timeline),
-            steps=list(self.state.steps.values()),
-        )
-        result = await self._activity(ACT_POSTMORTEM, request, PostmortemResult, data=True)
-        self.state.steps[step.id].output = result.model_dump(mode="json")
-        self.log("system", "postmortem.opened", step.id, result.document)
-
-    async def _activity(
-        self, name: str, request: Any, result_type: type[Any], *, data: bool
-    ) -> Any:
-        queue = self.inp.data_task_queue if data else None
-        return await workflow.execute_activity(
-            name,
-            request,
-            result_type=result_type,
-            task_queue=queue,
-            # Short: a worker that dies mid-activity delays the retry by this much. Channels
-            # time out in 10 s; the retry policy (the SOP's) covers longer outages.
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=self.retry,
-        )
-
 
 class Goto:
     """Go to ``target`` whatever `on` and `next` say: a decision's branch, an SLA goto."""
@@ -455,14 +357,3 @@ def _escalation_text(runner: StepRunner, step: TaskPlan | ApprovalPlan) -> str:
         f"Incident {state.incident_id} ({state.sop}@{state.version}, {state.region}): step "
         f"'{step.title}' is overdue and escalated to you."
     )
-
-
-def _plain(value: Any) -> Any:
-    """CEL results as JSON data (timestamps become ISO text)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value

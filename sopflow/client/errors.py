@@ -6,6 +6,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, FailureError
+
+from sopflow.contract.names import REFUSED_ERROR_TYPE
+
 
 class Refusal(StrEnum):
     """Why an action was turned down: one stable cause per way it can fail."""
@@ -37,3 +42,21 @@ class ActionRefused(Exception):
 class NoAnswer(Exception):
     """The incident did not answer in time (no worker running?). Retrying with the same
     request id is safe: Temporal applies an update id at most once."""
+
+
+def refused_by_sopflow(exc: WorkflowUpdateFailedError) -> bool:
+    """The incident workflow's validator refused the action (rather than Temporal failing an
+    update the workflow has no handler for)."""
+    return isinstance(exc.cause, ApplicationError) and exc.cause.type == REFUSED_ERROR_TYPE
+
+
+def _reason(exc: WorkflowUpdateFailedError) -> str:
+    cause = exc.cause
+    return str(cause.message if isinstance(cause, ApplicationError | FailureError) else exc)
+
+
+def refusal_of(exc: WorkflowUpdateFailedError) -> ActionRefused:
+    """The refusal a failed update means: the workflow's reason, and the cause the first
+    detail of its error names."""
+    details = exc.cause.details if isinstance(exc.cause, ApplicationError) else ()
+    return ActionRefused(_reason(exc), Refusal.of_cause(str(details[0]) if details else None))

@@ -32,13 +32,13 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, FailureError, WorkflowAlreadyStartedError
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from sopflow.client import queues
 from sopflow.client.actions import Action, new_request_id, update_id
 from sopflow.client.connection import StateUnavailable, incident_state
-from sopflow.client.errors import ActionRefused, NoAnswer, Refusal
+from sopflow.client.errors import ActionRefused, NoAnswer, Refusal, refusal_of, refused_by_sopflow
 from sopflow.client.plans import PlanCache
 from sopflow.client.signing import ActionSigner
 from sopflow.client.views import (
@@ -62,7 +62,6 @@ from sopflow.contract.messages import (
     Vote,
 )
 from sopflow.contract.names import (
-    REFUSED_ERROR_TYPE,
     TASK_QUEUE,
 )
 from sopflow.contract.plan import Plan
@@ -86,23 +85,6 @@ __all__ = [
 
 DEFAULT_ACTION_TIMEOUT_S = 30.0
 AUDIENCE_CACHE_SIZE = 100_000
-
-
-def _refused_by_sopflow(exc: WorkflowUpdateFailedError) -> bool:
-    """The incident workflow's validator refused the action (rather than Temporal failing an
-    update the workflow has no handler for)."""
-    return isinstance(exc.cause, ApplicationError) and exc.cause.type == REFUSED_ERROR_TYPE
-
-
-def _reason(exc: WorkflowUpdateFailedError) -> str:
-    cause = exc.cause
-    return str(cause.message if isinstance(cause, ApplicationError | FailureError) else exc)
-
-
-def _refusal(exc: WorkflowUpdateFailedError) -> Refusal:
-    """Why the workflow refused: the first detail of its error names the cause."""
-    details = exc.cause.details if isinstance(exc.cause, ApplicationError) else ()
-    return Refusal.of_cause(str(details[0]) if details else None)
 
 
 async def wall_clock() -> datetime:
@@ -213,9 +195,9 @@ class IncidentService:
             call = self._send_update(self.handle(incident_id), action, update)
             return await asyncio.wait_for(call, self.action_timeout_s)
         except WorkflowUpdateFailedError as exc:
-            if not _refused_by_sopflow(exc):
+            if not refused_by_sopflow(exc):
                 await self.describe(incident_id)  # not an incident: says so
-            raise ActionRefused(_reason(exc), _refusal(exc)) from None
+            raise refusal_of(exc) from None
         except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
             raise NoAnswer(
                 f"incident {incident_id} did not answer in {self.action_timeout_s:.0f}s "
@@ -310,6 +292,11 @@ class IncidentService:
             return await incident_state(handle, status), None
         except StateUnavailable as exc:
             return None, str(exc)
+
+    async def _state_of(self, wf: WorkflowExecution) -> IncidentState | None:
+        """The run's state, or None when no worker answered."""
+        handle = self.handle(wf.id, run_id=wf.run_id)
+        return (await self._try_state(handle, wf.status))[0]
 
     async def list(
         self,
@@ -433,24 +420,8 @@ class IncidentService:
         if actor is not None:
             query += f" AND {visible_query(actor.roles)}"
         found = [wf async for wf in self.client.list_workflows(query)]
-        per_incident = await asyncio.gather(*(self._open_tasks(wf, roles) for wf in found))
+        per_incident = await asyncio.gather(
+            *(queues.tasks_of(wf, self._plans, self._state_of, roles) for wf in found)
+        )
         tasks = [task for tasks in per_incident for task in tasks]
         return sorted(tasks, key=by_due_time)
-
-    async def _open_tasks(
-        self, wf: WorkflowExecution, roles: builtins.list[str] | None
-    ) -> builtins.list[OpenTask]:
-        attrs = wf.typed_search_attributes
-        plan = await self._plans.get(wf.id, wf.run_id, attrs.get(search.PLAN_HASH))
-        active = queues.active_from_visibility(plan, attrs)
-        severity = attrs.get(search.SEVERITY)
-        if active is None:  # an incident that keeps no due times in visibility: ask it
-            handle = self.handle(wf.id, run_id=wf.run_id)
-            state, _why = await self._try_state(handle, wf.status)
-            if state is not None:
-                steps = state.steps.items()
-                active = [(sid, s.due_at) for sid, s in steps if s.status == "active"]
-                severity = state.severity
-            else:  # no worker answered: the steps waiting on people, without due times
-                active = [(sid, None) for sid in attrs.get(search.ACTIVE_STEPS) or []]
-        return queues.open_tasks(wf.id, plan, active, severity, roles)

@@ -8,13 +8,16 @@ wrote them) are answered from their state instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
+from temporalio.client import WorkflowExecution
 from temporalio.common import TypedSearchAttributes
 
+from sopflow.client.plans import PlanCache
 from sopflow.client.views import OpenTask
 from sopflow.contract import search
+from sopflow.contract.messages import IncidentState
 from sopflow.contract.plan import ApprovalPlan, Plan, PlanStep, TaskPlan
 
 ActiveSteps = list[tuple[str, datetime | None]]
@@ -73,3 +76,26 @@ def open_tasks(
                 )
             )
     return out
+
+
+async def tasks_of(
+    wf: WorkflowExecution,
+    plans: PlanCache,
+    state_of: Callable[[WorkflowExecution], Awaitable[IncidentState | None]],
+    roles: Sequence[str] | None,
+) -> list[OpenTask]:
+    """The open tasks of one listed incident that ``roles`` may act on: from visibility and
+    its plan, or, for an incident that keeps no due times there, from ``state_of`` it."""
+    attrs = wf.typed_search_attributes
+    plan = await plans.get(wf.id, wf.run_id, attrs.get(search.PLAN_HASH))
+    active = active_from_visibility(plan, attrs)
+    severity = attrs.get(search.SEVERITY)
+    if active is None:
+        state = await state_of(wf)
+        if state is not None:
+            steps = state.steps.items()
+            active = [(sid, s.due_at) for sid, s in steps if s.status == "active"]
+            severity = state.severity
+        else:  # no worker answered: the steps waiting on people, without due times
+            active = [(sid, None) for sid in attrs.get(search.ACTIVE_STEPS) or []]
+    return open_tasks(wf.id, plan, active, severity, roles)

@@ -1,0 +1,145 @@
+"""The steps that act on the world: disclosure checks, notifications and post-mortems, each
+one activity (on the incident's data task queue, with the SOP's retry policy).
+
+``StepRunner`` inherits them; they read the incident through the attributes declared here.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    import workflows.conductor as conductor
+    from sopflow.contract.messages import (
+        DisclosureRequest,
+        DisclosureResult,
+        IncidentInput,
+        IncidentState,
+        NotifyRequest,
+        NotifyResult,
+        PostmortemRequest,
+        PostmortemResult,
+    )
+    from sopflow.contract.names import ACT_DISCLOSURE, ACT_NOTIFY, ACT_POSTMORTEM
+    from sopflow.contract.plan import DisclosureCheckPlan, NotifyPlan, Plan, PostmortemPlan
+
+
+class EffectSteps:
+    """Steps whose work is an activity. The runner provides the incident (``inp``, ``plan``,
+    ``state``), the retry policy, ``log`` and ``variables``."""
+
+    inp: IncidentInput
+    plan: Plan
+    state: IncidentState
+    retry: RetryPolicy
+
+    def log(self, actor: str, kind: str, step: str | None = None, detail: str = "") -> None:
+        raise NotImplementedError
+
+    def variables(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    async def _disclosure(self, step: DisclosureCheckPlan) -> str:
+        variables = self.variables()
+        facts = {
+            name: conductor.check(step.id, expr, variables) for name, expr in step.request.items()
+        }
+        s = self.state.steps[step.id]
+        request = DisclosureRequest(
+            incident_id=self.state.incident_id,
+            step=step.id,
+            sop=self.state.sop,
+            version=self.state.version,
+            region=self.state.region,
+            policy=self.plan.policies[step.policy],
+            facts=_plain(facts),
+            idempotency_key=f"{self.state.incident_id}/{step.id}/{s.starts}",
+        )
+        result: DisclosureResult = await self._activity(
+            ACT_DISCLOSURE, request, DisclosureResult, data=True
+        )
+        s.output = result.model_dump(mode="json")
+        basis = result.legal_basis or result.reason or ""
+        self.log("system", f"disclosure.{result.decision}", step.id, f"{result.policy}: {basis}")
+        return result.decision
+
+    async def _notify(self, step: NotifyPlan) -> None:
+        variables = self.variables()
+        message = conductor.render(step.id, step.message, variables)
+        if step.to_role is not None:
+            to, is_role = step.to_role, True
+        else:
+            to, is_role = str(conductor.check(step.id, step.to_expr or "", variables)), False
+        result = await self._send(step.id, step.channel, to, is_role, message)
+        self.state.steps[step.id].output = {
+            "channel": result.channel,
+            "delivered": result.delivered,
+        }
+
+    async def _send(
+        self, step_id: str, channel: str, to: str, is_role: bool, message: str
+    ) -> NotifyResult:
+        s = self.state.steps[step_id]
+        key = f"{self.state.incident_id}/{step_id}/{s.starts}/{channel}/{s.breaches}"
+        request = NotifyRequest(
+            incident_id=self.state.incident_id,
+            step=step_id,
+            channel=channel,
+            to=to,
+            to_is_role=is_role,
+            region=self.state.region,
+            message=message,
+            idempotency_key=key,
+        )
+        result: NotifyResult = await self._activity(ACT_NOTIFY, request, NotifyResult, data=True)
+        self.log("system", "notified", step_id, f"{channel} to {to}")
+        return result
+
+    async def _postmortem(self, step: PostmortemPlan) -> None:
+        request = PostmortemRequest(
+            incident_id=self.state.incident_id,
+            sop=self.state.sop,
+            version=self.state.version,
+            region=self.state.region,
+            title=self.plan.sop.title,
+            severity=self.state.severity,
+            outcome=self.state.outcome,
+            owner=step.owner,
+            due_at=workflow.now() + timedelta(seconds=step.due_s),
+            template=step.template,
+            timeline=list(self.state.timeline),
+            steps=list(self.state.steps.values()),
+        )
+        result = await self._activity(ACT_POSTMORTEM, request, PostmortemResult, data=True)
+        self.state.steps[step.id].output = result.model_dump(mode="json")
+        self.log("system", "postmortem.opened", step.id, result.document)
+
+    async def _activity(
+        self, name: str, request: Any, result_type: type[Any], *, data: bool
+    ) -> Any:
+        queue = self.inp.data_task_queue if data else None
+        return await workflow.execute_activity(
+            name,
+            request,
+            result_type=result_type,
+            task_queue=queue,
+            # Short: a worker that dies mid-activity delays the retry by this much. Channels
+            # time out in 10 s; the retry policy (the SOP's) covers longer outages.
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=self.retry,
+        )
+
+
+def _plain(value: Any) -> Any:
+    """CEL results as JSON data (timestamps become ISO text)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
