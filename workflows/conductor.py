@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, assert_never
 
 from sopflow.contract.expressions import ENRICHMENT, evaluate, render_template
-from sopflow.contract.messages import Actor, IncidentState
+from sopflow.contract.messages import Actor, IncidentState, VoteRecord
 from sopflow.contract.names import LEAD_ROLE
 from sopflow.contract.plan import (
     ApprovalPlan,
@@ -27,6 +27,7 @@ from sopflow.contract.plan import (
     TriagePlan,
     WaitPlan,
 )
+from sopflow.contract.quorum import max_matching
 from workflows.form_check import form_errors
 
 
@@ -159,7 +160,9 @@ def four_eyes_excluded(state: IncidentState) -> set[str]:
     return excluded
 
 
-def check_vote(state: IncidentState, step: ApprovalPlan, actor: Actor) -> None:
+def check_vote(
+    state: IncidentState, step: ApprovalPlan, actor: Actor, decision: str = "approve"
+) -> None:
     _active(state, step.id, "approval")
     if not set(step.approvers) & set(actor.roles):
         needs = " or ".join(step.approvers)
@@ -174,13 +177,42 @@ def check_vote(state: IncidentState, step: ApprovalPlan, actor: Actor) -> None:
         raise ActionRefused(
             f"four eyes: {actor.id} opened this incident or submitted its work, so cannot approve"
         )
+    if step.requires is not None and decision == "approve":
+        _check_fills_a_place(step, votes, actor)
+
+
+def _places(step: ApprovalPlan) -> list[list[str]]:
+    return [[r.role] for r in step.requires or [] for _ in range(r.count)]
+
+
+def _approvals(votes: list[VoteRecord]) -> list[list[str]]:
+    return [list(v.roles or []) for v in votes if v.decision == "approve"]
+
+
+def _check_fills_a_place(step: ApprovalPlan, votes: list[VoteRecord], actor: Actor) -> None:
+    """Per-role quorum: an approval that fills no open place is refused, saying what the
+    step still needs (two leads never make counsel + a lead)."""
+    places, approvals = _places(step), _approvals(votes)
+    if max_matching(places, [*approvals, list(actor.roles)]) > max_matching(places, approvals):
+        return
+    held = [r.role for r in step.requires or [] if r.role in actor.roles]
+    need = " + ".join(f"{r.count} {r.role}" for r in step.requires or [])
+    raise ActionRefused(
+        f"{actor.id}'s approval fills no open place on {step.id!r}, which needs {need} "
+        f"(distinct people): the places for {' and '.join(held)} are already filled",
+        "forbidden",
+    )
 
 
 def tally(step: ApprovalPlan, state: IncidentState) -> str | None:
-    """`rejected` on any rejection, `approved` at quorum, else None (still voting)."""
+    """`rejected` on any rejection, `approved` at quorum (with `requires`, every place
+    filled by distinct people of its role), else None (still voting)."""
     votes = state.steps[step.id].votes
     if any(v.decision == "reject" for v in votes):
         return "rejected"
+    if step.requires is not None:
+        places = _places(step)
+        return "approved" if max_matching(places, _approvals(votes)) >= len(places) else None
     if sum(v.decision == "approve" for v in votes) >= step.quorum:
         return "approved"
     return None

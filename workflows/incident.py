@@ -165,8 +165,14 @@ class IncidentWorkflow:
     @workflow.update(name=UPDATE_VOTE)
     def vote(self, req: Vote) -> ActionResult:
         trust.remember(self.state.recent_requests, req)
+        step = self.steps[req.step]
+        needs_roles = isinstance(step, ApprovalPlan) and step.requires is not None
         record = VoteRecord(
-            actor=req.actor.id, decision=req.decision, reason=req.reason, at=workflow.now()
+            actor=req.actor.id,
+            decision=req.decision,
+            reason=req.reason,
+            at=workflow.now(),
+            roles=list(req.actor.roles) if needs_roles else None,
         )
         self.state.steps[req.step].votes.append(record)
         self.runner.log(req.actor.id, f"vote.{req.decision}", req.step, req.reason)
@@ -180,7 +186,7 @@ class IncidentWorkflow:
         try:
             if not isinstance(step, ApprovalPlan):
                 raise conductor.ActionRefused(f"this incident has no approval {req.step!r}")
-            conductor.check_vote(self.state, step, req.actor)
+            conductor.check_vote(self.state, step, req.actor, req.decision)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
 

@@ -23,6 +23,7 @@ from sopflow.contract.plan import (
     PostmortemPlan,
     RegionInfo,
     Retry,
+    RoleCount,
     SopInfo,
     TaskPlan,
     TriagePlan,
@@ -99,12 +100,16 @@ class _Compiler:
                 human = self.human(step, following)
                 return TaskPlan(**human, assignee=step.assignee, form=step.form)
             case m.ApprovalStep():
+                requires = step.requires
                 return ApprovalPlan(
                     **self.human(step, following),
-                    approvers=list(step.approvers),
-                    quorum=step.quorum,
+                    approvers=step.approver_roles(),
+                    quorum=step.needed_votes(),
                     distinct=step.distinct,
                     four_eyes=step.four_eyes,
+                    requires=None
+                    if requires is None
+                    else [RoleCount(role=r.role, count=r.count) for r in requires],
                 )
             case m.DecisionStep():
                 branches = [

@@ -64,6 +64,8 @@ def _look(step: PlanStep) -> tuple[str, str | None]:
         case TaskPlan():
             return "rect", step.assignee
         case ApprovalPlan():
+            if step.requires is not None:
+                return "hexagon", " + ".join(f"{r.count} {r.role}" for r in step.requires)
             return "hexagon", f"{step.quorum} of {', '.join(step.approvers)}"
         case DecisionPlan():
             return "diamond", None

@@ -120,6 +120,9 @@ class VoteRecord(_Model):
     decision: Literal["approve", "reject"]
     reason: str
     at: datetime
+    # The roles the voter held when voting: kept for approvals with per-role quorum
+    # (`requires`), whose tally needs them; left out of dumps otherwise, as before it existed.
+    roles: list[str] | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class StepState(BaseModel):

@@ -75,12 +75,20 @@ class TaskPlan(HumanCommon):
     form: dict[str, Any]
 
 
+class RoleCount(_Plan):
+    role: str
+    count: int
+
+
 class ApprovalPlan(HumanCommon):
     type: Literal["approval"] = "approval"
-    approvers: list[str]
-    quorum: int
+    approvers: list[str]  # every role whose holders may vote (with `requires`: its roles)
+    quorum: int  # approvals needed (with `requires`: the sum of its counts)
     distinct: bool
     four_eyes: bool
+    # Per-role quorum: so many distinct people per role. Left out of every dump when None,
+    # so plans that do not use it keep their hashes (as `Plan.restricted_to`).
+    requires: list[RoleCount] | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class DecisionBranch(_Plan):

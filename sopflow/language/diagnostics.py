@@ -56,7 +56,12 @@ _CODE_LIST = [
     Code("E301", "unknown-target", "`next`, `goto`, `on` or `on_timeout` names no step."),
     Code("E302", "undeclared-role", "A step names a role that the SOP does not declare."),
     Code("E303", "missing-sla", "A human step has no SLA, its own or the default."),
-    Code("E304", "quorum-range", "An approval's quorum is below 1 or more than its roles supply."),
+    Code(
+        "E304",
+        "quorum-range",
+        "An approval's quorum is below 1 or more than its roles supply; with `requires`, the "
+        "roster cannot fill every place with distinct people (the short role is named).",
+    ),
     Code("E305", "unknown-policy", "A disclosure check names a policy that does not exist."),
     Code("E306", "unmapped-refusal", "A `denied` or `rejected` outcome is not mapped in `on`."),
     Code("E307", "no-default-rule", "A triage step or a policy has no default rule (no `when`)."),

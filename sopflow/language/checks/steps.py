@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sopflow.contract.quorum import max_matching
 from sopflow.language.checks.flow import check_flow, jumps
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective, walk_steps
@@ -93,6 +94,8 @@ def check_roles(eff: Effective, ctx: Context) -> list[Diagnostic]:
             for i, role in enumerate(roles):
                 if role not in declared:
                     path: tuple[str | int, ...] = (field, i) if field in _LIST_ROLES else (field,)
+                    if field == "requires":
+                        path = (field, i, "role")
                     hint = did_you_mean(role, declared)
                     message = f"role `{role}` is not declared in `roles`{hint}"
                     out.append(eff.diag(step.id, path, "E302", message))
@@ -163,28 +166,68 @@ def check_quorum(eff: Effective, ctx: Context) -> list[Diagnostic]:
     for step in _steps(eff):
         if not isinstance(step, ApprovalStep):
             continue
-        if step.quorum < 1:
+        if step.requires is None and step.needed_votes() < 1:
             message = f"quorum is {step.quorum}; an approval needs at least 1 vote"
             out.append(eff.diag(step.id, ("quorum",), "E304", message))
             continue
         if ctx.roster is None or not step.distinct:
             continue
-        people = [
-            handle
-            for handle, person in ctx.roster.people.items()
-            if set(person.roles) & set(step.approvers)
-        ]
-        # With four eyes, whoever opened the incident or submitted the work cannot vote.
-        supply = len(people) - (1 if step.four_eyes else 0)
-        if step.quorum > supply:
-            roles = ", ".join(step.approvers)
-            message = (
-                f"quorum {step.quorum} needs {step.quorum} distinct people, but the roster has "
-                f"{len(people)} holding {roles}"
-                + (" (one may be excluded by four-eyes)" if step.four_eyes else "")
-            )
-            out.append(eff.diag(step.id, ("quorum",), "E304", message))
+        holders = {handle: list(person.roles) for handle, person in ctx.roster.people.items()}
+        short = quorum_shortfall(step, holders)
+        if short is not None:
+            field = "requires" if step.requires is not None else "quorum"
+            out.append(eff.diag(step.id, (field,), "E304", short))
     return out
+
+
+def quorum_shortfall(step: ApprovalStep, holders: dict[str, list[str]]) -> str | None:
+    """Why the roster (handle -> roles) cannot meet the approval, or None when it can.
+
+    With four eyes the person who opened the incident or submitted its work cannot vote, so
+    the approval must still be met with any one person left out."""
+    slots = _slots(step)
+    if step.requires is None:
+        people = [h for h, roles in holders.items() if set(roles) & set(slots[0])]
+        supply = len(people) - (1 if step.four_eyes else 0)
+        if len(slots) <= supply:
+            return None
+        return (
+            f"quorum {len(slots)} needs {len(slots)} distinct people, but the roster has "
+            f"{len(people)} holding {', '.join(slots[0])}"
+            + (" (one may be excluded by four-eyes)" if step.four_eyes else "")
+        )
+    excluded: list[str | None] = [None, *holders] if step.four_eyes else [None]
+    for left_out in excluded:
+        voters = [roles for h, roles in holders.items() if h != left_out]
+        if max_matching(slots, voters) < len(slots):
+            return _requires_message(step, holders, left_out)
+    return None
+
+
+def _slots(step: ApprovalStep) -> list[list[str]]:
+    """One entry per vote needed: the roles that may fill it."""
+    if step.requires is None:
+        return [step.approver_roles()] * step.needed_votes()
+    return [[r.role] for r in step.requires for _ in range(r.count)]
+
+
+def _requires_message(
+    step: ApprovalStep, holders: dict[str, list[str]], left_out: str | None
+) -> str:
+    need = " + ".join(f"{r.count} {r.role}" for r in step.requires or [])
+    for r in step.requires or []:
+        have = [h for h, roles in holders.items() if r.role in roles and h != left_out]
+        if len(have) < r.count:
+            return (
+                f"`requires` needs {need} (distinct people), but the roster has "
+                f"{len(have)} holding {r.role}"
+                + (f" once {left_out} is excluded by four-eyes" if left_out else "")
+            )
+    return (
+        f"`requires` needs {need}, all distinct people, but the roster's people hold these "
+        "roles together too often to fill every place"
+        + (f" once {left_out} is excluded by four-eyes" if left_out else "")
+    )
 
 
 def check_policies(eff: Effective, ctx: Context) -> list[Diagnostic]:

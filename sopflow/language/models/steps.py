@@ -107,16 +107,57 @@ class ApprovalOn(Strict):
     rejected: StepId | None = None
 
 
+class Requirement(Strict):
+    """``count`` distinct people holding ``role`` must approve (per-role quorum)."""
+
+    role: RoleName
+    count: int = Field(default=1, ge=1)
+
+
 class ApprovalStep(HumanStep):
     type: Literal["approval"]
     OUTCOMES: ClassVar[tuple[str, ...]] = ("approved", "rejected")
     MUST_MAP: ClassVar[tuple[str, ...]] = ("rejected",)
 
-    approvers: list[RoleName] = Field(min_length=1)
-    quorum: int = 1
+    # Either any `quorum` of people holding one of `approvers`, or every requirement of
+    # `requires` met by distinct people (e.g. counsel AND a lead).
+    approvers: list[RoleName] | None = Field(default=None, min_length=1)
+    requires: list[Requirement] | None = Field(default=None, min_length=1)
+    quorum: int | None = None
     distinct: bool = True
     four_eyes: bool = True
     on: ApprovalOn = Field(default_factory=ApprovalOn)
+
+    @model_validator(mode="after")
+    def _one_way_to_approve(self) -> ApprovalStep:
+        if (self.approvers is None) == (self.requires is None):
+            raise ValueError(
+                "an approval needs exactly one of `approvers` (any of these roles, `quorum` "
+                "votes) or `requires` (so many people per role)"
+            )
+        if self.requires is not None:
+            if self.quorum is not None:
+                raise ValueError("`quorum` comes from `requires` (the sum of its counts): drop it")
+            if not self.distinct:
+                raise ValueError(
+                    "`requires` counts distinct people: `distinct: false` cannot apply"
+                )
+            roles = [r.role for r in self.requires]
+            if len(set(roles)) != len(roles):
+                raise ValueError("each role appears once in `requires` (raise its `count`)")
+        return self
+
+    def approver_roles(self) -> list[str]:
+        """Every role whose holders may vote, in the order written."""
+        if self.requires is not None:
+            return [r.role for r in self.requires]
+        return list(self.approvers or [])
+
+    def needed_votes(self) -> int:
+        """Approvals needed: ``quorum`` (default 1), or the sum of ``requires``' counts."""
+        if self.requires is not None:
+            return sum(r.count for r in self.requires)
+        return 1 if self.quorum is None else self.quorum
 
     def outcome_map(self) -> dict[str, str]:
         return _mapped(self.on)
@@ -125,7 +166,8 @@ class ApprovalStep(HumanStep):
         return ["outcome", "votes"]
 
     def role_fields(self) -> list[tuple[str, list[str]]]:
-        return [("approvers", list(self.approvers)), ("escalate", list(self.escalate))]
+        field_name = "requires" if self.requires is not None else "approvers"
+        return [(field_name, self.approver_roles()), ("escalate", list(self.escalate))]
 
 
 class Branch(Strict):
