@@ -17,8 +17,9 @@ from temporalio.client import Client, Interceptor, OutboundInterceptor, QueryWor
 from temporalio.common import TypedSearchAttributes
 
 from sopflow.client.incidents import IncidentService
+from sopflow.client.testing import TEST_SIGNER
 from sopflow.contract import search
-from sopflow.contract.messages import Actor, Cancel, IncidentInput
+from sopflow.contract.messages import Actor, Cancel, CompleteTask, IncidentInput
 from sopflow.web.live import window_query
 from tests.harness import bench, compile_text, run
 from tests.test_client_incidents import ALICE, BOB, CLIENT_SOP
@@ -238,5 +239,54 @@ def test_the_live_window_lists_incidents_changed_lately_not_every_open_one() -> 
             later = f"WorkflowId = '{h.id}' AND ({window_query(now + timedelta(minutes=2))})"
             assert await b.incidents.list(later) == []
             await b.incidents.terminate(h.id, "done")
+
+    run(scenario)
+
+
+def test_the_open_task_index_follows_others_changes_and_shows_own_actions_at_once() -> None:
+    """The API's in-memory index of open tasks: one full list, then only what changed; an
+    action through the same service shows on the very next read (no visibility lag); one
+    made elsewhere, within a deadline; need-to-know as the query path."""
+    restricted_sop = CLIENT_SOP.replace("id: client", "id: client-secret").replace(
+        "defaults:", "restricted_to: [lead]\ndefaults:"
+    )
+
+    async def scenario() -> None:
+        async with bench(dev_server=True) as b:
+            counting = CountingQueries()
+            config = b.client.config()
+            config["interceptors"] = [counting]
+            service = IncidentService(Client(**config), task_queue=b.task_queue, signer=TEST_SIGNER)
+            index = service.open_tasks()
+            plan = compile_text(CLIENT_SOP)
+            mine = [
+                await service.start(
+                    plan,
+                    {"urgent": True},
+                    opened_by="x",
+                    incident_id=f"inc-ix-{i}-{uuid.uuid4().hex[:6]}",
+                )
+                for i in range(2)
+            ]
+            secret = await b.start(compile_text(restricted_sop), {"urgent": True})
+            ids = {h.id for h in mine} | {secret.id}
+
+            async def listed(actor: Actor) -> set[str]:
+                return {t.incident for t in await index.tasks_for(actor)} & ids
+
+            both = {h.id for h in mine}
+            await eventually(lambda: listed(ALICE), lambda found: found == both)
+            holder = Actor(id="dana", roles=["lead", "responder"])
+            await eventually(lambda: listed(holder), lambda found: found == ids)
+            # Its own action: gone from the next read, however fresh the last look was.
+            done = CompleteTask(step="verify", actor=ALICE, data={"ok": True})
+            await service.act(mine[0].id, done)
+            assert await listed(ALICE) == {mine[1].id}
+            # Another process's action: seen at a later look, from what changed.
+            await b.act(mine[1], CompleteTask(step="verify", actor=ALICE, data={"ok": True}))
+            await eventually(lambda: listed(ALICE), lambda found: found == set())
+            assert counting.queries == 0
+            for h in (*mine, secret):
+                await b.incidents.terminate(h.id, "done")
 
     run(scenario)

@@ -151,6 +151,10 @@ class StepRunner(EffectSteps):
         s.finished_at = workflow.now()
         if s.status == "done":
             self.state.path.append(step.id)
+        if conductor.waits_on_someone(step) and self.attributes.keeps_due_times():
+            # Off the queues as soon as it is done, not at the next wait (activities may
+            # come first): an inbox reads visibility.
+            self.flush_search_attributes()
         if isinstance(outcome, Goto):
             return outcome.target
         return conductor.route(step, outcome)

@@ -14,7 +14,8 @@ with workflow.unsafe.imports_passed_through():
     from sopflow.contract.messages import IncidentState
     from sopflow.contract.plan import PlanStep
 
-# Adds ``StepsDue`` and ``ChangedAt`` to the upserts (docs/versioning.md, section 3).
+# Adds ``StepsDue`` and ``ChangedAt`` to the upserts, and an upsert when a step that waited
+# on people or an event ends (docs/versioning.md, section 3).
 VISIBLE_DUE_TIMES = "visible-due-times"
 
 
@@ -31,7 +32,7 @@ class SearchAttributes:
         # Due times and the time of the change: a new key in upserts that exist, and one
         # more upsert when an escalation moves a deadline, so patched: histories recorded
         # before it replay without them.
-        visible_due = workflow.patched(VISIBLE_DUE_TIMES)
+        visible_due = self.keeps_due_times()
         if visible_due:
             current[search.STEPS_DUE.name] = self._steps_due()
         if not self.last:
@@ -42,6 +43,11 @@ class SearchAttributes:
                 changes.append(search.CHANGED_AT.value_set(workflow.now()))
             workflow.upsert_search_attributes(changes)
             self.last.update(current)
+
+    def keeps_due_times(self) -> bool:
+        """Whether this run takes the path of the patch ``visible-due-times``: due times and
+        the time of the change in every upsert, and an upsert as a waited-on step ends."""
+        return workflow.patched(VISIBLE_DUE_TIMES)
 
     def _waiting(self) -> list[str]:
         """Active steps waiting on people or events (automated ones pass too fast)."""

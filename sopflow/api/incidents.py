@@ -260,7 +260,8 @@ async def me(person: Caller) -> Me:
 @router.get("/me/tasks", summary="My open tasks", tags=["me"])
 async def my_tasks(person: Caller, parts: PartsDep) -> list[TaskOut]:
     """Open tasks and approvals across running incidents that the caller's roles may act
-    on and that the caller may see (need-to-know), soonest due first."""
+    on and that the caller may see (need-to-know), soonest due first. Read from the API's
+    index of open tasks, at most a second old (the caller's own actions at once)."""
     now = datetime.now(UTC)
-    tasks = await parts.temporal.require().tasks_for(person.actor())
+    tasks = await parts.temporal.require().open_tasks().tasks_for(person.actor())
     return [TaskOut.of(t, now) for t in tasks]

@@ -39,6 +39,7 @@ from sopflow.client import queues
 from sopflow.client.actions import Action, new_request_id, update_id
 from sopflow.client.connection import StateUnavailable, incident_state
 from sopflow.client.errors import ActionRefused, NoAnswer, Refusal, refusal_of, refused_by_sopflow
+from sopflow.client.open_tasks import OpenTaskIndex
 from sopflow.client.plans import PlanCache
 from sopflow.client.signing import ActionSigner
 from sopflow.client.views import (
@@ -114,6 +115,8 @@ class IncidentService:
         default_factory=dict, init=False, repr=False
     )
 
+    _index: OpenTaskIndex | None = field(default=None, init=False, repr=False)
+
     def __post_init__(self) -> None:
         self._plans = PlanCache(self._read_plan)
 
@@ -145,9 +148,11 @@ class IncidentService:
             **extra,
         )
         try:
-            return await self._start(plan, inp)
+            started = await self._start(plan, inp)
         except WorkflowAlreadyStartedError:
             raise ActionRefused(f"incident id {incident_id!r} is taken", Refusal.EXISTS) from None
+        self._changed(incident_id)
+        return started
 
     async def _start(self, plan: Plan, inp: IncidentInput) -> WorkflowHandle[Any, IncidentState]:
         incident_id = inp.incident_id
@@ -186,6 +191,7 @@ class IncidentService:
         if isinstance(action, ExternalEvent):
             handle = await self._running(incident_id)
             await handle.signal(IncidentWorkflow.on_event, action)
+            self._changed(incident_id)
             return ActionResult(detail=f"sent {action.name!r}")
         rid = request_id or new_request_id()
         update = update_id(action, rid)
@@ -193,7 +199,7 @@ class IncidentService:
             action = self.signer.sign(action, incident_id, rid, await self.clock())
         try:
             call = self._send_update(self.handle(incident_id), action, update)
-            return await asyncio.wait_for(call, self.action_timeout_s)
+            result = await asyncio.wait_for(call, self.action_timeout_s)
         except WorkflowUpdateFailedError as exc:
             if not refused_by_sopflow(exc):
                 await self.describe(incident_id)  # not an incident: says so
@@ -208,6 +214,8 @@ class IncidentService:
                 raise
             await self._running(incident_id)  # unknown, not an incident, or closed
             raise  # running after all: a transient failure, the caller may retry
+        self._changed(incident_id)
+        return result
 
     @staticmethod
     async def _send_update(
@@ -403,6 +411,32 @@ class IncidentService:
                 raise
 
     # --- queues
+
+    def open_tasks(self) -> OpenTaskIndex:
+        """Every open task across running incidents, kept current in memory for a process
+        that serves many reads (the API): see ``sopflow.client.open_tasks``. Made on first
+        use; this service's own actions and starts mark their incidents to read again."""
+        if self._index is None:
+            self._index = OpenTaskIndex(
+                self._list_executions, self._every_open_task, self._described_or_none
+            )
+        return self._index
+
+    def _list_executions(self, query: str) -> AsyncIterator[WorkflowExecution]:
+        return self.client.list_workflows(query)
+
+    async def _every_open_task(self, wf: WorkflowExecution) -> builtins.list[OpenTask]:
+        return await queues.tasks_of(wf, self._plans, self._state_of, None)
+
+    async def _described_or_none(self, incident_id: str) -> WorkflowExecution | None:
+        try:
+            return (await self.describe(incident_id))[1]
+        except ActionRefused:
+            return None
+
+    def _changed(self, incident_id: str) -> None:
+        if self._index is not None:
+            self._index.changed(incident_id)
 
     async def tasks_for(
         self, actor: Actor | None = None, *, role: str | None = None

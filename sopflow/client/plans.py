@@ -27,6 +27,8 @@ class PlanCache:
     read: ReadPlan
     _by_hash: dict[str, Plan] = field(default_factory=dict)
     _hash_of_run: dict[str, str] = field(default_factory=dict)
+    # An incident keeps its plan across continue-as-new, and its id is never reused.
+    _hash_of_incident: dict[str, str] = field(default_factory=dict)
     _reading: dict[str, asyncio.Task[Plan]] = field(default_factory=dict)
 
     def known(self, run_id: str) -> Plan | None:
@@ -40,10 +42,11 @@ class PlanCache:
         plan = self._by_hash.get(plan_hash) if plan_hash else None
         if plan is None and run_id is not None:
             plan = self.known(run_id)
+        if plan is None and (known := self._hash_of_incident.get(incident_id)):
+            plan = self._by_hash.get(known)
         if plan is None:
             plan = await self._read_once(incident_id, run_id, plan_hash)
-        if run_id is not None:
-            self._remember(run_id, plan)
+        self._remember(incident_id, run_id, plan)
         return plan
 
     async def _read_once(self, incident_id: str, run_id: str | None, plan_hash: str | None) -> Plan:
@@ -59,14 +62,15 @@ class PlanCache:
         # shield: one caller giving up (a closed request) does not cancel the others' read.
         return await asyncio.shield(task)
 
-    def _remember(self, run_id: str, plan: Plan) -> None:
+    def _remember(self, incident_id: str, run_id: str | None, plan: Plan) -> None:
         # A plan built without sealing (some tests) has no hash: it is kept for its run only.
-        key = plan.plan_hash or f"run:{run_id}"
+        key = plan.plan_hash or f"run:{run_id or incident_id}"
         if key not in self._by_hash:
             if len(self._by_hash) >= PLAN_CACHE_SIZE:
                 del self._by_hash[next(iter(self._by_hash))]
             self._by_hash[key] = plan
-        if run_id not in self._hash_of_run:
-            if len(self._hash_of_run) >= RUN_CACHE_SIZE:
-                del self._hash_of_run[next(iter(self._hash_of_run))]
-            self._hash_of_run[run_id] = key
+        for ids, one in ((self._hash_of_run, run_id), (self._hash_of_incident, incident_id)):
+            if one is not None and one not in ids:
+                if len(ids) >= RUN_CACHE_SIZE:
+                    del ids[next(iter(ids))]
+                ids[one] = key

@@ -88,13 +88,13 @@ def summary_of(
         active_steps=tuple(attrs.get(search.ACTIVE_STEPS) or ()),
         pending_roles=tuple(attrs.get(search.PENDING_ROLES) or ()),
         sla_breached=bool(attrs.get(search.SLA_BREACHED)),
-        restricted_to=_restricted_to(attrs.get(search.AUDIENCE)),
+        restricted_to=restricted_to(attrs.get(search.AUDIENCE)),
         steps_due=attrs.get(search.STEPS_DUE) or "",
         changed_at=attrs.get(search.CHANGED_AT),
     )
 
 
-def _restricted_to(audience: Sequence[str] | None) -> tuple[str, ...] | None:
+def restricted_to(audience: Sequence[str] | None) -> tuple[str, ...] | None:
     """The roles an ``Audience`` restricts an incident to; None when it does not."""
     return None if not audience or search.EVERYONE in audience else tuple(audience)
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from fastapi import Request
 from starlette.responses import Response
 
-from sopflow.api.incidents import my_tasks
 from sopflow.api.models import TaskOut
+from sopflow.client.views import OpenTask
 from sopflow.web.security import PREFIX
 from sopflow.web.visits import console_of
 
@@ -18,12 +18,12 @@ FILTERS = ("sop", "severity", "region")
 MAX_ROWS = 200
 
 
-def _choices(tasks: list[TaskOut], name: str, chosen: str | None) -> list[str]:
+def _choices(tasks: list[OpenTask], name: str, chosen: str | None) -> list[str]:
     values = {str(getattr(t, name)) for t in tasks if getattr(t, name) is not None}
     return sorted(values | ({chosen} if chosen else set()))
 
 
-def _fits(task: TaskOut, chosen: dict[str, str | None]) -> bool:
+def _fits(task: OpenTask, chosen: dict[str, str | None]) -> bool:
     return all(value is None or str(getattr(task, name)) == value for name, value in chosen.items())
 
 
@@ -32,15 +32,16 @@ async def inbox(request: Request) -> Response:
     console = console_of(request)
     visit = await console.visit(request)
     now = datetime.now(UTC)
-    # The API's own route: the same tasks, the same order, overdue against the same clock.
-    tasks = await my_tasks(person=visit.person, parts=visit.parts)
+    # What the API's /me/tasks reads (the same tasks, the same order), made into rows only
+    # for the tasks shown.
+    tasks = await visit.parts.temporal.require().open_tasks().tasks_for(visit.person.actor())
     chosen = {name: request.query_params.get(name) or None for name in FILTERS}
     fitting = [t for t in tasks if _fits(t, chosen)]
     return console.page(
         request,
         visit,
         "inbox.html",
-        tasks=fitting[:MAX_ROWS],
+        tasks=[TaskOut.of(t, now) for t in fitting[:MAX_ROWS]],
         fitting=len(fitting),
         total=len(tasks),
         now=now,

@@ -202,8 +202,22 @@ def graph(plan: Plan, detail: IncidentDetail) -> Markup:
     it draws from the SOP (titles, labels, ids) and writes only presentation attributes,
     and ``embed_style=False`` leaves out its ``<style>``: the step states are styled by the
     console's stylesheet, so the page's CSP holds. That is why it may be marked safe."""
-    states = {s.id: s.status for s in detail.steps}
-    return Markup(to_svg(plan, states=states, embed_style=False))  # noqa: S704
+    states = tuple(sorted((s.id, s.status) for s in detail.steps))
+    key = (plan.plan_hash, states)
+    svg = _graphs.get(key) if plan.plan_hash else None
+    if svg is None:
+        svg = to_svg(plan, states=dict(states), embed_style=False)
+        if plan.plan_hash:
+            if len(_graphs) >= GRAPH_CACHE_SIZE:
+                del _graphs[next(iter(_graphs))]
+            _graphs[key] = svg
+    return Markup(svg)  # noqa: S704
+
+
+# Laying out a graph is most of an incident page's work, and incidents of one plan pass
+# through few combinations of step states: the SVG is kept per plan and states.
+GRAPH_CACHE_SIZE = 512
+_graphs: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
 
 
 def live_url(request: Request, incident_id: str) -> str:
