@@ -187,3 +187,38 @@ def test_the_event_stream_refuses_anyone_not_signed_in(browser: Browser) -> None
     assert answer.status_code == 401
     assert answer.headers["Cache-Control"] == "no-store"
     assert "text/event-stream" not in answer.headers["content-type"]
+
+
+def test_an_announced_change_is_not_announced_again_by_the_next_poll() -> None:
+    """After this process's own action the hub publishes at once and reads the incident
+    fresh: the poll that then lists the same change finds nothing new, so an open page
+    fetches itself once per action, not twice. A later change is still announced."""
+    moved = replace(BASE, active_steps=("signoff",), pending_roles=("lead",))
+    later = replace(moved, sla_breached=True)
+    polls = [[BASE], [moved], [later]]
+
+    async def lister() -> list[IncidentSummary]:
+        return polls.pop(0)
+
+    async def describer(incident_id: str) -> IncidentSummary | None:
+        return moved if incident_id == BASE.id else None
+
+    async def allowed(incident_id: str) -> bool:
+        return True
+
+    async def scenario() -> list[str]:
+        hub = Hub(poll_s=3600)  # driven by hand below
+        lead = Subscriber(LEAD, allowed)
+        async with hub.subscribed(lead, lister, describer):
+            await asyncio.sleep(0)  # the baseline poll
+            hub.notify(BASE.id)
+            while hub._notes:  # the announcement, and the fresh read after it
+                await asyncio.sleep(0)
+            assert await hub.poll_once() == set()  # the same change: not again
+            assert await hub.poll_once() == {BASE.id}  # a new one: announced
+            heard = []
+            while not lead.queue.empty():
+                heard.append(lead.queue.get_nowait())
+            return heard
+
+    assert asyncio.run(scenario()) == [BASE.id, BASE.id]

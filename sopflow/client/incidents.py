@@ -279,6 +279,13 @@ class IncidentService:
         handle, description = await self.describe(incident_id)
         return await incident_state(handle, description.status)
 
+    async def summary(self, incident_id: str) -> IncidentSummary:
+        """What visibility will list of the incident, read now from its description (no
+        visibility lag); ActionRefused for an id that is not an incident."""
+        _handle, description = await self.describe(incident_id)
+        attrs = description.typed_search_attributes
+        return summary_of(incident_id, description.status, attrs, description.start_time)
+
     async def view(self, incident_id: str) -> IncidentView:
         """What visibility knows of the incident plus its state, when it can be had."""
         handle, description = await self.describe(incident_id)

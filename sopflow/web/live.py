@@ -42,6 +42,7 @@ QUEUE_SIZE = 256
 Fingerprint = tuple[object, ...]
 Snapshot = dict[str, Fingerprint]
 Lister = Callable[[], Awaitable[list[IncidentSummary]]]
+Describer = Callable[[str], Awaitable[IncidentSummary | None]]
 MaySee = Callable[[str], Awaitable[bool]]
 
 
@@ -119,6 +120,18 @@ def service_may_see(person: Person, link: TemporalLink) -> MaySee:
     return may_see
 
 
+def service_describer(link: TemporalLink) -> Describer:
+    """One incident as visibility will list it, read now (``describe``: no lag)."""
+
+    async def describe(incident_id: str) -> IncidentSummary | None:
+        try:
+            return await link.require().summary(incident_id)
+        except ActionRefused:
+            return None
+
+    return describe
+
+
 def service_lister(link: TemporalLink) -> Lister:
     """The one visibility query a poll runs (every incident: each subscriber filters)."""
 
@@ -140,14 +153,18 @@ class Hub:
         self.previous: Snapshot | None = None
         self.polls = 0
         self._lister: Lister | None = None
+        self._describer: Describer | None = None
         self._task: asyncio.Task[None] | None = None
         self._notes: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
-    async def subscribed(self, subscriber: Subscriber, lister: Lister) -> AsyncIterator[None]:
-        """``subscriber`` hears events while inside; the poller runs while anyone is."""
+    async def subscribed(
+        self, subscriber: Subscriber, lister: Lister, describer: Describer | None = None
+    ) -> AsyncIterator[None]:
+        """``subscriber`` hears events while inside; the poller runs while anyone is.
+        ``describer`` reads one incident fresh, after an announced change (see ``notify``)."""
         self.subscribers.add(subscriber)
-        self._lister = lister
+        self._lister, self._describer = lister, describer
         if self._task is None or self._task.done():
             self.previous = None
             self._task = asyncio.create_task(self._run(), name="sopflow-console-live")
@@ -166,13 +183,28 @@ class Hub:
                 await subscriber.offer(incident_id)
 
     def notify(self, incident_id: str) -> None:
-        """Publish in the background (a console action's own change: instant, and the action's
+        """Publish in the background (an action this process took: instant, and the action's
         answer does not wait on anyone's need-to-know check)."""
         if not self.subscribers:
             return
-        task = asyncio.create_task(self.publish([incident_id]))
+        task = asyncio.create_task(self._announce(incident_id))
         self._notes.add(task)
         task.add_done_callback(self._notes.discard)
+
+    async def _announce(self, incident_id: str) -> None:
+        """Publish, then take the incident's fingerprint as it is now into the snapshot, so
+        the next poll does not announce the same change a second time (every open page
+        would fetch itself twice per action)."""
+        await self.publish([incident_id])
+        if self._describer is None:
+            return
+        try:
+            summary = await self._describer(incident_id)
+        except Exception:  # Temporal away: the poll announces it again, no harm
+            log.warning("web.live_describe_failed", incident=incident_id)
+            return
+        if summary is not None and self.previous is not None:
+            self.previous[incident_id] = fingerprint(summary)
 
     async def poll_once(self) -> set[str]:
         """One visibility query, diffed against the last; the changes, published."""

@@ -21,6 +21,7 @@ from sopflow.web.live import (
     HEARTBEAT_S,
     RETRY_MS,
     Subscriber,
+    service_describer,
     service_lister,
     service_may_see,
 )
@@ -53,7 +54,7 @@ async def _stream(console: Console, visit: Visit, request: Request) -> AsyncIter
     # Actions through this process's API (the console's own, a CLI in API mode, any client)
     # reach open pages at once; others, at the hub's next poll.
     visit.parts.changes.listen(console.hub.notify)
-    async with console.hub.subscribed(subscriber, service_lister(link)):
+    async with console.hub.subscribed(subscriber, service_lister(link), service_describer(link)):
         quiet_since = loop.time()
         while console.sessions.alive(visit.session_id):
             try:
