@@ -30,7 +30,9 @@ from sopflow.contract.messages import Actor
 
 MAX_AGE_S = 1.0  # a read older than this looks again
 MARGIN = timedelta(seconds=10)  # visibility's lag and clocks' skew, covered twice over
-RELIST_AFTER = timedelta(seconds=45)  # past this, changes may have left the window
+# What changed since the last look is asked for however long ago that was; everything is
+# listed again now and then all the same (an incident deleted by retention leaves no trace).
+RELIST_AFTER = timedelta(minutes=10)
 RUNNING = "ExecutionStatus = 'Running' AND SopId IS NOT NULL"
 
 Lister = Callable[[str], AsyncIterator[WorkflowExecution]]
@@ -80,11 +82,12 @@ class OpenTaskIndex:
         held = set(actor.roles)
         mine = []
         for task, restricted in self._ordered or []:
-            if not admits(restricted, held):
+            if held.isdisjoint(task.roles) or not admits(restricted, held):
                 continue
-            matching = tuple(r for r in task.roles if r in held)
-            if matching:
-                mine.append(replace(task, roles=matching))
+            if held.issuperset(task.roles):
+                mine.append(task)  # the usual case: no copy
+            else:
+                mine.append(replace(task, roles=tuple(r for r in task.roles if r in held)))
         return mine
 
     async def _fresh(self) -> None:
