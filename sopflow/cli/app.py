@@ -12,6 +12,7 @@ from sopflow.cli import (
     authoring,
     codec,
     incidents,
+    oncall,
     rehearse,
     serve,
     stack,
@@ -36,6 +37,7 @@ app.command("schema")(authoring.schema)
 app.command("setup")(stack.setup)
 app.command("dev")(stack.dev)
 app.command("serve")(serve.serve)
+app.command("oncall")(oncall.oncall)
 
 incident_app = typer.Typer(
     help="Run incidents: start, list, show, signal, cancel.", no_args_is_help=True

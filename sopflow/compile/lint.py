@@ -21,6 +21,7 @@ from sopflow.language.checks.library import (
     check_roster,
     check_schemas,
 )
+from sopflow.language.checks.rota import check_rota
 from sopflow.language.checks.steps import Context, run_checks
 from sopflow.language.diagnostics import Diagnostic, Severity, has_errors, sort_unique
 from sopflow.language.effective import Effective, all_steps, from_base
@@ -149,6 +150,7 @@ def _lint(root: Path) -> LintResult:
             del result.effectives[key]  # the policy's own file carries the error
         else:
             result.plans[key] = compile_effective(eff, lib)
+    out.extend(check_rota(lib, result.plans))
     out.extend(_check_lock(result))
     result.diagnostics = sort_unique(out)
     return result

@@ -98,6 +98,27 @@ _CODE_LIST = [
     Code("E604", "unknown-person", "A rehearsal acts as a person the Roster does not list."),
     Code("E605", "rehearsal-input", "A rehearsal's input does not fit its SOP's input schema."),
     Code("E606", "unknown-event", "A rehearsal signals an event no step of its SOP waits for."),
+    # The Rota (docs/rota.md)
+    Code("E700", "unknown-timezone", "A desk's `timezone` is not an IANA time zone."),
+    Code(
+        "E701",
+        "unknown-holiday-calendar",
+        "The `holidays` package has no calendar for a desk's country or subdivision.",
+    ),
+    Code("E702", "unknown-shift", "An on-call entry names a shift its desk does not have."),
+    Code("E703", "duplicate-shift", "A desk has two shifts with the same name."),
+    Code("E704", "rota-unknown-person", "Someone on call is not in the Roster."),
+    Code("E705", "role-not-held", "Someone is on call for a role the Roster does not give them."),
+    Code(
+        "E706",
+        "double-booked",
+        "One person is on call for one role twice at once: two overlapping shifts of a desk.",
+    ),
+    Code(
+        "E707",
+        "cover-gap",
+        "Nobody is on call for a role an SOP escalates to, at some time of the regular week.",
+    ),
     # Warnings
     Code("W300", "unreachable-step", "No path from the first step reaches this step."),
     Code("W301", "decision-no-default", "A decision has no default branch."),
@@ -108,6 +129,11 @@ _CODE_LIST = [
         "W305",
         "audience-leaves-out",
         "A role that steps name is not in `restricted_to`: its holders cannot see the incidents.",
+    ),
+    Code(
+        "W700",
+        "holiday-gap",
+        "On a desk's holiday, nobody is on call for a role an SOP escalates to.",
     ),
 ]
 

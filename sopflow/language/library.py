@@ -19,6 +19,7 @@ from sopflow.language.models import (
     RegionsDoc,
     RehearsalDoc,
     RosterDoc,
+    RotaDoc,
     SopDoc,
     VariantDoc,
 )
@@ -48,6 +49,7 @@ class Library:
     policies: dict[str, Loaded[DisclosurePolicyDoc]] = field(default_factory=dict)
     regions: Loaded[RegionsDoc] | None = None
     roster: Loaded[RosterDoc] | None = None
+    rota: Loaded[RotaDoc] | None = None
     rehearsals: list[Loaded[RehearsalDoc]] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: int = 0
@@ -168,5 +170,10 @@ def _index(lib: Library, loaded: Loaded[BaseModel]) -> None:
             _duplicate(lib, loaded, "the Roster", lib.roster.source)
         else:
             lib.roster = Loaded(model, loaded.source)
+    elif isinstance(model, RotaDoc):
+        if lib.rota is not None:
+            _duplicate(lib, loaded, "the Rota", lib.rota.source)
+        else:
+            lib.rota = Loaded(model, loaded.source)
     elif isinstance(model, RehearsalDoc):
         lib.rehearsals.append(Loaded(model, loaded.source))

@@ -16,6 +16,7 @@ from sopflow.language.models import (
     RegionsDoc,
     RehearsalDoc,
     RosterDoc,
+    RotaDoc,
     SopDoc,
     VariantDoc,
 )
@@ -24,7 +25,7 @@ SCHEMA_PATH = "schema/sop.schema.json"
 SCHEMA_ID = "https://sopflow.dev/schema/v1/sop.schema.json"
 
 _Document = Annotated[
-    SopDoc | VariantDoc | DisclosurePolicyDoc | RegionsDoc | RosterDoc | RehearsalDoc,
+    SopDoc | VariantDoc | DisclosurePolicyDoc | RegionsDoc | RosterDoc | RehearsalDoc | RotaDoc,
     Field(discriminator="kind"),
 ]
 

@@ -10,6 +10,7 @@ from sopflow.language.models.documents import (
     SopDoc,
     VariantDoc,
 )
+from sopflow.language.models.rota import RotaDoc
 from sopflow.language.models.steps import STEP_MODELS, Step
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "RegionsDoc",
     "RehearsalDoc",
     "RosterDoc",
+    "RotaDoc",
     "SopDoc",
     "Step",
     "VariantDoc",

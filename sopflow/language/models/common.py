@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -22,6 +22,10 @@ class Strict(BaseModel):
         populate_by_name=True,
         serialize_by_alias=True,
     )
+
+
+class DocBase(Strict):
+    api_version: Literal["sopflow/v1"] = Field(alias="apiVersion")
 
 
 def _check_duration(text: str) -> str:

@@ -8,6 +8,7 @@ from pydantic import Discriminator, Field, Tag, model_validator
 
 from sopflow.language.models.common import (
     Audience,
+    DocBase,
     Duration,
     Expr,
     JsonSchemaDoc,
@@ -18,11 +19,8 @@ from sopflow.language.models.common import (
     StepId,
     Strict,
 )
+from sopflow.language.models.rota import RotaDoc
 from sopflow.language.models.steps import Step
-
-
-class DocBase(Strict):
-    api_version: Literal["sopflow/v1"] = Field(alias="apiVersion")
 
 
 class RetryPolicy(Strict):
@@ -292,4 +290,5 @@ DOCUMENT_MODELS: dict[str, type[DocBase]] = {
     "Regions": RegionsDoc,
     "Roster": RosterDoc,
     "Rehearsal": RehearsalDoc,
+    "Rota": RotaDoc,
 }
