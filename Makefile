@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint typecheck unit test-unit test-workflow test-e2e bench bench-workflow \
-	bench-audit bench-api clean
+	bench-audit bench-api bench-console clean
 
 install: $(STAMP)
 
@@ -66,6 +66,12 @@ bench-audit: install
 # service called directly, on the dev server (about a minute; see bench/README.md).
 bench-api: install
 	$(BIN)/python bench/api_latency.py
+
+# The console with 2,000 open incidents: inbox and incident page on the server, and an action
+# through the API until another person's open page hears of it, each against the same
+# Temporal work done directly (about 8 minutes; see bench/README.md).
+bench-console: install
+	$(BIN)/python bench/console_latency.py
 
 clean:
 	rm -rf $(VENV) .sopflow .pytest_cache .mypy_cache .ruff_cache
