@@ -56,6 +56,9 @@ input:
 roles:
   responder: {description: On-shift responder}
   lead: {description: Incident lead}
+# The drill's sign-off takes leads from any desk (slee and dokafor in the US, tbrennan in the
+# UK); its responders act only from the US desk.
+global_roles: [lead]
 defaults:
   sla: 30m
 steps:
@@ -346,6 +349,13 @@ def test_two_people_act_on_one_incident(stack: Stack) -> None:
         403,
         "forbidden",
     )
+    # A responder of another desk: the AU desk does not act on a US incident, 403.
+    elsewhere = problem(
+        stack.call("jnguyen", "POST", f"/incidents/{incident}/steps/verify/complete", json=ok_form),
+        403,
+        "forbidden",
+    )
+    assert "jnguyen works on the AU desk; this is a US incident" in elsewhere["detail"]
     # A form that does not fit the step's schema: 422.
     bad_form: dict[str, Any] = {"data": {"ok": "yes"}}
     problem(

@@ -323,7 +323,7 @@ def test_a_threat_to_life_incident_from_start_to_outcome(stack: Stack) -> None:
     assert "le-acknowledged" in out
     complete(stack, incident, "content_action", "amoreno", {"action": "removed"})
     complete(
-        stack, incident, "preserve", "pshah",
+        stack, incident, "preserve", "slee",
         {"preservation_id": "P-1", "preserved_at": "2025-03-01T11:00:00Z"},
     )  # fmt: skip
     view = until(stack, incident, closed)
@@ -399,16 +399,16 @@ def test_approvals_four_eyes_and_a_rejection(stack: Stack) -> None:
     four_eyes = "four eyes: rhalvorsen opened this incident or submitted its work"
     refused(cli(stack, *vote, "--as", "rhalvorsen", "--reason", "ok"), four_eyes)
     refused(cli(stack, *vote, "--as", "amoreno", "--reason", "ok"), "amoreno holds none")
-    ok(stack, *vote, "--as", "ewhitfield", "--reason", "scoped to subscriber info")
-    again = cli(stack, *vote, "--as", "ewhitfield", "--reason", "again")
-    refused(again, "ewhitfield has already voted on 'approve'")
+    ok(stack, *vote, "--as", "kowusu", "--reason", "scoped to subscriber info")
+    again = cli(stack, *vote, "--as", "kowusu", "--reason", "again")
+    refused(again, "kowusu has already voted on 'approve'")
     reject = ("task", "reject", incident, "approve", "--as", "dokafor")
     ok(stack, *reject, "--reason", "call the agency again first")
 
     view = until(stack, incident, closed)
     assert (view["status"], view["outcome"]) == ("completed", "declined")
     votes = [(e["actor"], e["kind"]) for e in view["timeline"] if e["kind"].startswith("vote.")]
-    assert votes == [("ewhitfield", "vote.approve"), ("dokafor", "vote.reject")]
+    assert votes == [("kowusu", "vote.approve"), ("dokafor", "vote.reject")]
     assert "approval.rejected" in kinds(view) and step(view, "refuse")["status"] == "done"
     # One notification per idempotency key in the log channel's output.
     keys = [k for k in stack.notification_keys() if k.startswith(incident)]

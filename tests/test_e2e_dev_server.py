@@ -351,7 +351,7 @@ def test_killing_the_worker_mid_incident_runs_every_step_once(
         action = json.dumps({"action": "removed"})
         dev.ok("task", "complete", incident, "content_action", "--as", "amoreno", "--data", action)
         preserved = json.dumps(PRESERVED)
-        dev.ok("task", "complete", incident, "preserve", "--as", "pshah", "--data", preserved)
+        dev.ok("task", "complete", incident, "preserve", "--as", "slee", "--data", preserved)
         view = dev.until(incident, lambda v: v["status"] != "running")
     finally:
         for proc in workers:

@@ -222,3 +222,26 @@ def test_an_announced_change_is_not_announced_again_by_the_next_poll() -> None:
             return heard
 
     assert asyncio.run(scenario()) == [BASE.id, BASE.id]
+
+
+def test_a_poll_marks_what_changed_for_the_open_task_index_before_anyone_hears() -> None:
+    """A page fetched on an event must not read an index that has not seen the change."""
+    polls = [[BASE], [replace(BASE, active_steps=("signoff",))]]
+    order: list[str] = []
+
+    async def lister() -> list[IncidentSummary]:
+        return polls.pop(0)
+
+    async def allowed(incident_id: str) -> bool:
+        order.append(f"heard {incident_id}")
+        return True
+
+    async def scenario() -> None:
+        hub = Hub(poll_s=3600)
+        mark = lambda incident_id: order.append(f"marked {incident_id}")  # noqa: E731
+        async with hub.subscribed(Subscriber(LEAD, allowed), lister, None, mark):
+            await asyncio.sleep(0)  # the baseline poll
+            assert await hub.poll_once() == {BASE.id}
+
+    asyncio.run(scenario())
+    assert order == [f"marked {BASE.id}", f"heard {BASE.id}"]

@@ -139,6 +139,26 @@ def _active(state: IncidentState, step_id: str, kind: str) -> None:
         raise ActionRefused(f"step {step_id!r} is {found.status}, not active")
 
 
+def check_desk(
+    state: IncidentState, actor: Actor, roles: list[str], global_roles: list[str] | None
+) -> None:
+    """A person acts on incidents of their own region's desk; on another region's only
+    through a role of ``roles`` (those the action may use) that the SOP's ``global_roles``
+    lets act from anywhere. An actor naming no region (before desks) is not held to it, and
+    one holding none of ``roles`` is left to the role check, whose reason fits better."""
+    if actor.region is None or actor.region == state.region:
+        return
+    usable = [r for r in roles if r in actor.roles]
+    if not usable or any(r in (global_roles or []) for r in usable):
+        return
+    across = f" (roles that act from any desk: {', '.join(global_roles)})" if global_roles else ""
+    raise ActionRefused(
+        f"{actor.id} works on the {actor.region} desk; this is a {state.region} incident, "
+        f"acted on by the {state.region} desk{across}",
+        "forbidden",
+    )
+
+
 def check_completion(
     state: IncidentState, step: TaskPlan, actor: Actor, data: dict[str, Any]
 ) -> None:

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         VoteRecord,
     )
     from sopflow.contract.names import (
+        LEAD_ROLE,
         QUERY_STATE,
         SIGNAL_EVENT,
         UPDATE_CANCEL,
@@ -158,6 +159,7 @@ class IncidentWorkflow:
         try:
             if not isinstance(step, TaskPlan):
                 raise conductor.ActionRefused(f"this incident has no task {req.step!r}")
+            conductor.check_desk(self.state, req.actor, [step.assignee], self.plan.global_roles)
             conductor.check_completion(self.state, step, req.actor, req.data)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
@@ -186,6 +188,7 @@ class IncidentWorkflow:
         try:
             if not isinstance(step, ApprovalPlan):
                 raise conductor.ActionRefused(f"this incident has no approval {req.step!r}")
+            conductor.check_desk(self.state, req.actor, step.approvers, self.plan.global_roles)
             conductor.check_vote(self.state, step, req.actor, req.decision)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
@@ -203,7 +206,9 @@ class IncidentWorkflow:
         try:
             if req.step is not None and req.step not in self.steps:
                 raise conductor.ActionRefused(f"this incident has no step {req.step!r}")
-            conductor.check_note(self.state, req.actor, list(self.plan.roles))
+            roles = list(self.plan.roles)
+            conductor.check_desk(self.state, req.actor, roles, self.plan.global_roles)
+            conductor.check_note(self.state, req.actor, roles)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
 
@@ -218,6 +223,7 @@ class IncidentWorkflow:
         trust.require_verified()
         trust.require_fresh(self.state.recent_requests, req)
         try:
+            conductor.check_desk(self.state, req.actor, [LEAD_ROLE], self.plan.global_roles)
             conductor.check_cancel(self.state, req.actor)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None

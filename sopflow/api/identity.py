@@ -72,10 +72,11 @@ class Person:
     roles: tuple[str, ...]
     via: Literal["token", "header"]
     token_id: str | None = None
+    region: str | None = None  # the desk the Roster puts them on
 
     def actor(self) -> Actor:
-        """The actor an action carries: the handle and the Roster roles."""
-        return Actor(id=self.handle, roles=list(self.roles))
+        """The actor an action carries: the handle, the Roster roles and region."""
+        return Actor(id=self.handle, roles=list(self.roles), region=self.region)
 
 
 _Stamp = tuple[int, int, int]
@@ -201,7 +202,7 @@ class Identity:
         except RosterError:
             # Not the Roster's own message: it would suggest other people's handles.
             raise Problem(FORBIDDEN, f"{handle!r} is not in the Roster", actor=handle) from None
-        return Person(handle, tuple(actor.roles), via, token_id)
+        return Person(handle, tuple(actor.roles), via, token_id, actor.region)
 
 
 def may_read(person: Person, incident: IncidentSummary) -> bool:

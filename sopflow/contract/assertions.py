@@ -79,6 +79,8 @@ def claims(
         "request_id": request_id,
         "issued_at": stamp(issued_at),
         "key_id": key_id,
+        # Only when named, so actions signed before desks existed still verify.
+        **({"region": action.actor.region} if action.actor.region is not None else {}),
     }
 
 

@@ -48,6 +48,10 @@ class IncidentInput(_Model):
 class Actor(_Model):
     id: str = Field(min_length=1)
     roles: list[str] = Field(default_factory=list)
+    # The region whose desk the person works on (the Roster's `region`): their roles act on
+    # that region's incidents, and on others only through an SOP's `global_roles`. None for
+    # an actor that names none (left out of dumps and signatures, as before it existed).
+    region: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class ActionSignature(_Model):

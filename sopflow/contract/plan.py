@@ -240,6 +240,9 @@ class Plan(_Plan):
     # hashes of a plan that does not use it are what they were before it existed, and a
     # worker that predates it still decodes such a plan.
     restricted_to: list[str] | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Roles that act from any region's desk (sorted); every other role acts only on
+    # incidents of its holder's region. Left out of dumps when None, as `restricted_to`.
+    global_roles: list[str] | None = Field(default=None, exclude_if=lambda value: value is None)
     plan_hash: str = ""
 
     def canonical_json(self) -> str:

@@ -51,7 +51,8 @@ class Roster:
 
     def actor(self, handle: str) -> Actor:
         """The Actor a responder action carries: the handle and its roles from the Roster."""
-        return Actor(id=handle, roles=list(self.person(handle).roles))
+        person = self.person(handle)
+        return Actor(id=handle, roles=list(person.roles), region=person.region)
 
     def holders(self, role: str) -> list[str]:
         """The handles of everyone who holds ``role``, sorted."""

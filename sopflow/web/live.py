@@ -43,6 +43,7 @@ Fingerprint = tuple[object, ...]
 Snapshot = dict[str, Fingerprint]
 Lister = Callable[[], Awaitable[list[IncidentSummary]]]
 Describer = Callable[[str], Awaitable[IncidentSummary | None]]
+Marker = Callable[[str], None]
 MaySee = Callable[[str], Awaitable[bool]]
 
 
@@ -132,6 +133,15 @@ def service_describer(link: TemporalLink) -> Describer:
     return describe
 
 
+def service_marker(link: TemporalLink) -> Marker:
+    """Marks an incident for the open-task index to read again (what inboxes show)."""
+
+    def mark(incident_id: str) -> None:
+        link.require().open_tasks().changed(incident_id)
+
+    return mark
+
+
 def service_lister(link: TemporalLink) -> Lister:
     """The one visibility query a poll runs (every incident: each subscriber filters)."""
 
@@ -154,17 +164,24 @@ class Hub:
         self.polls = 0
         self._lister: Lister | None = None
         self._describer: Describer | None = None
+        self._marker: Marker | None = None
         self._task: asyncio.Task[None] | None = None
         self._notes: set[asyncio.Task[None]] = set()
 
     @contextlib.asynccontextmanager
     async def subscribed(
-        self, subscriber: Subscriber, lister: Lister, describer: Describer | None = None
+        self,
+        subscriber: Subscriber,
+        lister: Lister,
+        describer: Describer | None = None,
+        marker: Marker | None = None,
     ) -> AsyncIterator[None]:
         """``subscriber`` hears events while inside; the poller runs while anyone is.
-        ``describer`` reads one incident fresh, after an announced change (see ``notify``)."""
+        ``describer`` reads one incident fresh, after an announced change (see ``notify``);
+        ``marker`` is told of every change a poll finds before anyone hears of it, so the
+        pages fetched on the event read it fresh (the open-task index)."""
         self.subscribers.add(subscriber)
-        self._lister, self._describer = lister, describer
+        self._lister, self._describer, self._marker = lister, describer, marker
         if self._task is None or self._task.done():
             self.previous = None
             self._task = asyncio.create_task(self._run(), name="sopflow-console-live")
@@ -214,6 +231,9 @@ class Hub:
         found = changed(self.previous, current)
         self.previous = current
         if found:
+            if (mark := self._marker) is not None:
+                for incident_id in found:
+                    mark(incident_id)
             await self.publish(found)
         return found
 

@@ -99,6 +99,11 @@ def check_roles(eff: Effective, ctx: Context) -> list[Diagnostic]:
                     hint = did_you_mean(role, declared)
                     message = f"role `{role}` is not declared in `roles`{hint}"
                     out.append(eff.diag(step.id, path, "E302", message))
+    for i, role in enumerate(eff.sop.global_roles or []):
+        if role not in declared:
+            hint = did_you_mean(role, declared)
+            message = f"role `{role}` in `global_roles` is not declared in `roles`{hint}"
+            out.append(eff.sop_diag(("global_roles", i), "E302", message))
     return out
 
 

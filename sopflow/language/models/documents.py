@@ -51,6 +51,9 @@ class SopDoc(DocBase):
     # everyone who holds a role. An empty list is a lint error (E309), not a schema error, so
     # it gets its own message; the schema's `minItems` tells editors.
     restricted_to: Audience = None
+    # Roles whose holders act on this SOP's incidents from any desk (a global child-safety
+    # specialist). Every other role acts only on incidents of its holder's own region.
+    global_roles: list[RoleName] | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(min_length=1)
 

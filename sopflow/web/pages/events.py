@@ -23,6 +23,7 @@ from sopflow.web.live import (
     Subscriber,
     service_describer,
     service_lister,
+    service_marker,
     service_may_see,
 )
 from sopflow.web.render import Refused, SignInNeeded
@@ -54,7 +55,8 @@ async def _stream(console: Console, visit: Visit, request: Request) -> AsyncIter
     # Actions through this process's API (the console's own, a CLI in API mode, any client)
     # reach open pages at once; others, at the hub's next poll.
     visit.parts.changes.listen(console.hub.notify)
-    async with console.hub.subscribed(subscriber, service_lister(link), service_describer(link)):
+    feeds = service_lister(link), service_describer(link), service_marker(link)
+    async with console.hub.subscribed(subscriber, *feeds):
         quiet_since = loop.time()
         while console.sessions.alive(visit.session_id):
             try:
