@@ -49,7 +49,7 @@ from sopflow.client.views import (
     by_due_time,
     summary_of,
 )
-from sopflow.client.visibility import admits, incidents_only, quote, visible_query
+from sopflow.client.visibility import admits, incidents_only, visible_query
 from sopflow.contract import search
 from sopflow.contract.messages import (
     ActionResult,
@@ -425,15 +425,11 @@ class IncidentService:
         use; this service's own actions and starts mark their incidents to read again."""
         if self._index is None:
             self._index = OpenTaskIndex(
-                self._list_executions, self._every_open_task, self._described_or_none
+                self.client.list_workflows,
+                lambda wf: queues.tasks_of(wf, self._plans, self._state_of, None),
+                self._described_or_none,
             )
         return self._index
-
-    def _list_executions(self, query: str) -> AsyncIterator[WorkflowExecution]:
-        return self.client.list_workflows(query)
-
-    async def _every_open_task(self, wf: WorkflowExecution) -> builtins.list[OpenTask]:
-        return await queues.tasks_of(wf, self._plans, self._state_of, None)
 
     async def _described_or_none(self, incident_id: str) -> WorkflowExecution | None:
         try:
@@ -451,18 +447,14 @@ class IncidentService:
         """Active tasks and approvals across running incidents that ``actor``'s roles (or
         ``role``) may act on, soonest due first; every one with neither. For an ``actor``,
         only in the incidents they may see (need-to-know); ``role`` alone is an operator's
-        question and sees every incident."""
+        question and sees every incident. One visibility list, read now: for a one-off
+        question (the CLI); a server reads ``open_tasks()``."""
         roles = list(actor.roles) if actor else [role] if role else None
         if roles == []:
             return []
-        query = "ExecutionStatus = 'Running' AND SopId IS NOT NULL"
-        if roles:
-            query += f" AND PendingRoles IN ({', '.join(quote(r) for r in roles)})"
-        if actor is not None:
-            query += f" AND {visible_query(actor.roles)}"
+        query = queues.open_tasks_query(roles, actor.roles if actor else None)
         found = [wf async for wf in self.client.list_workflows(query)]
         per_incident = await asyncio.gather(
             *(queues.tasks_of(wf, self._plans, self._state_of, roles) for wf in found)
         )
-        tasks = [task for tasks in per_incident for task in tasks]
-        return sorted(tasks, key=by_due_time)
+        return sorted((t for tasks in per_incident for t in tasks), key=by_due_time)

@@ -16,6 +16,7 @@ from temporalio.common import TypedSearchAttributes
 
 from sopflow.client.plans import PlanCache
 from sopflow.client.views import OpenTask
+from sopflow.client.visibility import quote, visible_query
 from sopflow.contract import search
 from sopflow.contract.messages import IncidentState
 from sopflow.contract.plan import ApprovalPlan, Plan, PlanStep, TaskPlan
@@ -99,3 +100,14 @@ async def tasks_of(
         else:  # no worker answered: the steps waiting on people, without due times
             active = [(sid, None) for sid in attrs.get(search.ACTIVE_STEPS) or []]
     return open_tasks(wf.id, plan, active, severity, roles)
+
+
+def open_tasks_query(roles: Sequence[str] | None, seen_by: Sequence[str] | None) -> str:
+    """Running incidents waiting on one of ``roles`` (any, with None) that a person holding
+    ``seen_by`` may see (every one, with None)."""
+    query = "ExecutionStatus = 'Running' AND SopId IS NOT NULL"
+    if roles:
+        query += f" AND PendingRoles IN ({', '.join(quote(r) for r in roles)})"
+    if seen_by is not None:
+        query += f" AND {visible_query(seen_by)}"
+    return query
