@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sopflow.api.context import Caller, Linted
 from sopflow.api.models import REGION_PATTERN, SOP_ID_PATTERN
 from sopflow.api.problems import NOT_FOUND, REFUSED, Problem
+from sopflow.client.queues import holders
 from sopflow.compile.graph import to_dot, to_mermaid
 from sopflow.compile.graph_svg import to_svg
 from sopflow.compile.lint import LintResult
@@ -135,16 +136,6 @@ def resolve_plan(result: LintResult, sop_id: str, version: int | None, region: s
     raise Problem(REFUSED, f"{sop_id}@{chosen} ({code}) does not compile; `sopflow lint` says why")
 
 
-def _roles(step: PlanStep) -> list[str]:
-    match step:
-        case TaskPlan():
-            return [step.assignee]
-        case ApprovalPlan():
-            return list(step.approvers)
-        case _:
-            return []
-
-
 def step_views(steps: list[PlanStep], within: str | None = None) -> list[StepView]:
     """Every step, depth first, the steps of parallel branches after their parallel step."""
     out = []
@@ -155,7 +146,7 @@ def step_views(steps: list[PlanStep], within: str | None = None) -> list[StepVie
                 type=step.type,
                 title=step.title,
                 description=step.description,
-                roles=_roles(step),
+                roles=holders(step),
                 sla_s=step.sla_s if isinstance(step, TaskPlan | ApprovalPlan) else None,
                 form=step.form if isinstance(step, TaskPlan) else None,
                 within=within,
