@@ -116,13 +116,17 @@ class OpenTaskIndex:
         latest = {wf.id: wf for wf in found}  # a described one after its listed self
         running = [wf for wf in latest.values() if wf.status == WorkflowExecutionStatus.RUNNING]
         per_incident = await asyncio.gather(*(self._tasks_of(wf) for wf in running))
-        for wf in latest.values():
-            self._entries.pop(wf.id, None)
-        for incident in gone:
+        before = dict(self._entries)
+        for incident in [*latest, *gone]:
             self._entries.pop(incident, None)
         for wf, tasks in zip(running, per_incident, strict=True):
             audience = wf.typed_search_attributes.get(search.AUDIENCE)
             self._entries[wf.id] = Listed(tuple(tasks), restricted_to(audience))
+        # Most looks find only what they saw last time (the margin asks again for the last
+        # seconds' changes): the ordered list is kept, not rebuilt, so a steady inbox makes
+        # no garbage (a full collection over a big index stalls a page for a quarter second).
+        if self._ordered is not None and self._entries == before:
+            return
         self._ordered = sorted(
             ((t, e.restricted_to) for e in self._entries.values() for t in e.tasks),
             key=lambda pair: by_due_time(pair[0]),
