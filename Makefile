@@ -67,9 +67,9 @@ bench-audit: install
 bench-api: install
 	$(BIN)/python bench/api_latency.py
 
-# The console with 2,000 open incidents: inbox and incident page on the server, and an action
-# through the API until another person's open page hears of it, each against the same
-# Temporal work done directly (about 8 minutes; see bench/README.md).
+# The console with 2,000 open incidents: inbox (200 loads) and incident page on the server,
+# and an action through the API until another person's open page hears of it, each against
+# the same Temporal work done directly (about 7 minutes; see bench/README.md).
 bench-console: install
 	$(BIN)/python bench/console_latency.py
 
