@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -35,4 +37,9 @@ def server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
 
 def run(app: FastAPI, host: str, port: int) -> None:
     """Serve ``app`` until interrupted (Ctrl-C or SIGTERM)."""
+    # What start-up built (modules, the linted library, the templates) lives as long as the
+    # process: moved out of the collector's reach, so a full collection walks only what
+    # requests made since, not ~200,000 objects (the console bench saw 240 ms pauses).
+    gc.collect()
+    gc.freeze()
     server(app, host, port).run()
