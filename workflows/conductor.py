@@ -27,7 +27,7 @@ from sopflow.contract.plan import (
     TriagePlan,
     WaitPlan,
 )
-from sopflow.contract.quorum import max_matching
+from sopflow.contract.quorum import max_matching, places
 from workflows.form_check import form_errors
 
 
@@ -201,10 +201,6 @@ def check_vote(
         _check_fills_a_place(step, votes, actor)
 
 
-def _places(step: ApprovalPlan) -> list[list[str]]:
-    return [[r.role] for r in step.requires or [] for _ in range(r.count)]
-
-
 def _approvals(votes: list[VoteRecord]) -> list[list[str]]:
     return [list(v.roles or []) for v in votes if v.decision == "approve"]
 
@@ -212,8 +208,8 @@ def _approvals(votes: list[VoteRecord]) -> list[list[str]]:
 def _check_fills_a_place(step: ApprovalPlan, votes: list[VoteRecord], actor: Actor) -> None:
     """Per-role quorum: an approval that fills no open place is refused, saying what the
     step still needs (two leads never make counsel + a lead)."""
-    places, approvals = _places(step), _approvals(votes)
-    if max_matching(places, [*approvals, list(actor.roles)]) > max_matching(places, approvals):
+    open_to, approvals = places(step.requires or []), _approvals(votes)
+    if max_matching(open_to, [*approvals, list(actor.roles)]) > max_matching(open_to, approvals):
         return
     held = [r.role for r in step.requires or [] if r.role in actor.roles]
     need = " + ".join(f"{r.count} {r.role}" for r in step.requires or [])
@@ -231,8 +227,8 @@ def tally(step: ApprovalPlan, state: IncidentState) -> str | None:
     if any(v.decision == "reject" for v in votes):
         return "rejected"
     if step.requires is not None:
-        places = _places(step)
-        return "approved" if max_matching(places, _approvals(votes)) >= len(places) else None
+        open_to = places(step.requires or [])
+        return "approved" if max_matching(open_to, _approvals(votes)) >= len(open_to) else None
     if sum(v.decision == "approve" for v in votes) >= step.quorum:
         return "approved"
     return None

@@ -28,13 +28,14 @@ class SearchAttributes:
 
     def flush(self, *, final: bool = False) -> None:
         """Upsert what changed since the last flush (the outcome too when ``final``)."""
-        current = self._current(final=final)
+        waiting = self._waiting()
+        current = self._current(waiting, final=final)
         # Due times and the time of the change: a new key in upserts that exist, and one
         # more upsert when an escalation moves a deadline, so patched: histories recorded
         # before it replay without them.
         visible_due = self.keeps_due_times()
         if visible_due:
-            current[search.STEPS_DUE.name] = self._steps_due()
+            current[search.STEPS_DUE.name] = self._steps_due(waiting)
         if not self.last:
             self.last = _known_attributes()
         changes = search.updates(current, self.last)
@@ -57,13 +58,13 @@ class SearchAttributes:
             if s.status == "active" and conductor.waits_on_someone(self.steps[sid])
         ]
 
-    def _current(self, *, final: bool) -> dict[str, object]:
+    def _current(self, waiting: list[str], *, final: bool) -> dict[str, object]:
         state = self.state
         current: dict[str, object] = {
             search.SOP_ID.name: state.sop,
             search.SOP_VERSION.name: state.version,
             search.REGION.name: state.region,
-            search.ACTIVE_STEPS.name: self._waiting(),
+            search.ACTIVE_STEPS.name: waiting,
             search.PENDING_ROLES.name: conductor.pending_roles(self.steps, state),
             search.SLA_BREACHED.name: state.sla_breached,
         }
@@ -73,9 +74,9 @@ class SearchAttributes:
             current[search.OUTCOME.name] = state.outcome
         return current
 
-    def _steps_due(self) -> str:
+    def _steps_due(self, waiting: list[str]) -> str:
         return search.steps_due_text(
-            (sid, due) for sid in self._waiting() if (due := self.state.steps[sid].due_at)
+            (sid, due) for sid in waiting if (due := self.state.steps[sid].due_at)
         )
 
 

@@ -9,7 +9,23 @@ fills nothing, and by lint to check the roster can meet an approval.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+
+class Requirement(Protocol):
+    """So many people holding a role: the plan's and the SOP language's alike."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def count(self) -> int: ...
+
+
+def places(requires: Iterable[Requirement]) -> list[list[str]]:
+    """One place per vote a per-role quorum needs, each open to its one role."""
+    return [[r.role] for r in requires for _ in range(r.count)]
 
 
 def max_matching(places: Sequence[Sequence[str]], people: Sequence[Sequence[str]]) -> int:

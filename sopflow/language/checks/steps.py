@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sopflow.contract.quorum import max_matching
+from sopflow.contract.quorum import max_matching, places
 from sopflow.language.checks.flow import check_flow, jumps
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective, walk_steps
@@ -213,7 +213,7 @@ def _slots(step: ApprovalStep) -> list[list[str]]:
     """One entry per vote needed: the roles that may fill it."""
     if step.requires is None:
         return [step.approver_roles()] * step.needed_votes()
-    return [[r.role] for r in step.requires for _ in range(r.count)]
+    return places(step.requires)
 
 
 def _requires_message(
