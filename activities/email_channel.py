@@ -2,8 +2,9 @@
 
 The ``Message-ID`` is derived from the idempotency key, so every retry sends the same
 message and mail systems (and people) can recognise the duplicate; the key itself travels in
-an ``Idempotency-Key`` header. A role is resolved to addresses by a ``RoleDirectory``; an
-address is used as it is.
+an ``Idempotency-Key`` header. A role is resolved by a ``RoleDirectory`` (the channel's table,
+who is on call by the Rota, else the Roster); an address is used as it is. The result's detail
+says whom a role reached and why (Roster handles, never addresses).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 
 from activities.config import EmailChannelConfig
-from activities.recipients import RoleDirectory
+from activities.recipients import Recipients, RoleDirectory
 from sopflow.contract.messages import NotifyRequest
 
 _log = structlog.get_logger(__name__)
@@ -50,8 +51,12 @@ class EmailChannel:
 
     def recipients(self, request: NotifyRequest) -> list[str]:
         """The addresses this notification goes to."""
+        return self.resolve(request).addresses
+
+    def resolve(self, request: NotifyRequest) -> Recipients:
+        """Who this notification goes to, and why."""
         if request.to_is_role:
-            return self._directory.addresses(request.to, request.region)
+            return self._directory.recipients(request.to, request.region)
         if not _ADDRESS.match(request.to):
             raise ApplicationError(
                 f"notification of step {request.step!r} is addressed to something that is not "
@@ -59,7 +64,7 @@ class EmailChannel:
                 type="BadAddress",
                 non_retryable=True,
             )
-        return [request.to]
+        return Recipients([request.to], source="address")
 
     def compose(self, request: NotifyRequest, recipients: list[str]) -> EmailMessage:
         """The message, with the headers that make a retry recognisable."""
@@ -76,7 +81,8 @@ class EmailChannel:
         return msg
 
     def send(self, request: NotifyRequest) -> str:
-        recipients = self.recipients(request)
+        chosen = self.resolve(request)
+        recipients = chosen.addresses
         msg = self.compose(request, recipients)
         log = _log.bind(incident=request.incident_id, step=request.step)
         try:
@@ -95,7 +101,9 @@ class EmailChannel:
             # Some recipients took it: retrying would send them a second copy.
             log.warning("email.partly_refused", refused=len(refused), sent=len(recipients))
         sent = len(recipients) - len(refused)
-        return f"email {msg['Message-ID']} to {sent} of {len(recipients)} recipients"
+        detail = f"email {msg['Message-ID']} to {sent} of {len(recipients)} recipients"
+        # A role names the rule and the Roster handles it chose; an address stays out.
+        return f"{detail} ({chosen.summary})" if request.to_is_role else detail
 
     def _deliver(self, msg: EmailMessage, recipients: list[str]) -> dict[str, tuple[int, bytes]]:
         cfg = self._config

@@ -1,25 +1,32 @@
-"""Who holds a role: the addresses a notification to a role goes to.
+"""Who a notification to a role reaches, and why.
 
-The channel's own ``roles`` table answers first (a team list, a shared mailbox); otherwise the
-Roster (``roster.yaml`` in ``$SOPFLOW_DEFINITIONS``) lists the people holding the role, and
-those in the incident's region are preferred, so a UK incident pages the UK desk. A role that
+The channel's own ``roles`` table answers first (a team list, a shared mailbox). Otherwise the
+people on call for the role now, by the Rota (``rota.yaml`` in ``$SOPFLOW_DEFINITIONS``): at
+the desk named like the incident's region, else at every desk where someone is on call for it.
+Only when nobody is on call anywhere (or the library has no Rota) does the Roster
+(``roster.yaml``) answer with everyone holding the role, those in the incident's region
+preferred, so a UK incident pages the UK desk. Addresses come from the Roster. A role that
 resolves to nobody is an error, never an empty send.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from temporalio.exceptions import ApplicationError
 
+from activities.documents import CachedDocument
+from activities.rota_source import RotaSource
 from sopflow.language.library import default_definitions
 from sopflow.language.models import RosterDoc
-from sopflow.language.validation import validate_document
-from sopflow.language.yaml_source import load_file
 
 ROSTER_FILE = "roster.yaml"
+
+Clock = Callable[[], datetime]
+"""The current instant, aware."""
 
 
 def roster_path() -> Path:
@@ -27,20 +34,55 @@ def roster_path() -> Path:
     return default_definitions() / ROSTER_FILE
 
 
-class RoleDirectory:
-    """Resolves a role to addresses: the configured table first, then the Roster."""
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
-    def __init__(self, table: Mapping[str, list[str]], *, roster: Path | None = None) -> None:
+
+@dataclass(frozen=True, slots=True)
+class Recipients:
+    """Who a notification goes to: the addresses, the Roster handles behind them (none for the
+    channel's table) and the rule that chose them, e.g. ``on call at UK desk``."""
+
+    addresses: list[str]
+    people: list[str] = field(default_factory=list)
+    source: str = ""
+
+    @property
+    def summary(self) -> str:
+        """The rule and the people, without addresses: ``on call at UK desk: tbrennan``."""
+        return f"{self.source}: {', '.join(self.people)}" if self.people else self.source
+
+
+class RoleDirectory:
+    """Resolves a role to recipients: the configured table, the Rota, then the Roster."""
+
+    def __init__(
+        self,
+        table: Mapping[str, list[str]],
+        *,
+        roster: Path | None = None,
+        rota: Path | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
         self._table = dict(table)
-        self._roster = roster
-        self._lock = threading.Lock()
-        # (path, mtime_ns, size) -> roster: re-read only when the file changes.
-        self._cached: tuple[tuple[str, int, int], RosterDoc] | None = None
+        self._roster = CachedDocument(
+            RosterDoc, ROSTER_FILE, kind="Roster", error_type="RosterUnavailable", path=roster
+        )
+        self._rota = RotaSource(rota)
+        self._clock = clock
 
     def addresses(self, role: str, region: str) -> list[str]:
         """The addresses for ``role``; raises a non-retryable ApplicationError when it has none."""
-        found = list(self._table[role]) if role in self._table else self._from_roster(role, region)
-        if not found:
+        return self.recipients(role, region).addresses
+
+    def recipients(self, role: str, region: str) -> Recipients:
+        """Who ``role`` reaches for an incident in ``region`` now, and why; a non-retryable
+        ApplicationError when nobody (or a broken Roster or Rota)."""
+        if role in self._table:
+            found = Recipients(list(self._table[role]), source="channel table")
+        else:
+            found = self._from_library(role, region)
+        if not found.addresses:
             raise ApplicationError(
                 f"role {role!r} resolves to no address: add it to the channel's roles table or "
                 f"give someone holding it an email in the Roster",
@@ -49,37 +91,35 @@ class RoleDirectory:
             )
         return found
 
-    def _from_roster(self, role: str, region: str) -> list[str]:
-        roster = self._load()
-        holders = sorted(
-            (pid, person) for pid, person in roster.people.items() if role in person.roles
-        )
-        local = [(pid, p) for pid, p in holders if p.region == region]
-        chosen = local or holders
-        return [p.email for _, p in chosen if p.email]
+    def _from_library(self, role: str, region: str) -> Recipients:
+        roster = self._roster.load()
+        emails = {pid: p.email for pid, p in roster.people.items() if p.email}
+        on_call = self._rota.on_call(role, self._clock())
+        why = "no Rota"
+        if on_call is not None:
+            local = next((d for d in on_call if d.casefold() == region.casefold()), None)
+            reachable = {
+                desk: [pid for pid in people if pid in emails] for desk, people in on_call.items()
+            }
+            if local is not None and reachable[local]:
+                return _chosen(reachable[local], emails, f"on call at {local} desk")
+            others = sorted(desk for desk, people in reachable.items() if people and desk != local)
+            if local is not None:
+                why = f"nobody on call at {local} has an email"
+            else:
+                why = f"none on call at {region}"
+            if others:
+                people = sorted({pid for desk in others for pid in reachable[desk]})
+                plural = "s" if len(others) > 1 else ""
+                where = f"on call at {', '.join(others)} desk{plural}, {why}"
+                return _chosen(people, emails, where)
+            why = "nobody on call has an email" if on_call else "nobody on call"
+        holders = sorted(pid for pid, person in roster.people.items() if role in person.roles)
+        local_holders = [pid for pid in holders if roster.people[pid].region == region]
+        which = f"holders in {region}" if local_holders else "all holders"
+        chosen = [pid for pid in local_holders or holders if pid in emails]
+        return _chosen(chosen, emails, f"roster, {which}, {why}")
 
-    def _load(self) -> RosterDoc:
-        path = self._roster or roster_path()
-        try:
-            stat = path.stat()
-        except OSError as exc:
-            raise _roster_error(f"{path}: cannot read the Roster: {exc.strerror}") from None
-        key = (str(path), stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            if self._cached is not None and self._cached[0] == key:
-                return self._cached[1]
-            source, problems = load_file(path)
-            model = None
-            if source is not None:
-                model, problems = validate_document(source)
-            if not isinstance(model, RosterDoc):
-                first = problems[0].format() if problems else f"{path}: not a Roster document"
-                raise _roster_error(f"the Roster cannot be used: {first}")
-            self._cached = (key, model)
-            return model
 
-
-def _roster_error(message: str) -> ApplicationError:
-    # Not retryable: a broken or missing Roster needs a person, and the failure should say
-    # so at once rather than after hours of backoff.
-    return ApplicationError(message, type="RosterUnavailable", non_retryable=True)
+def _chosen(people: list[str], emails: Mapping[str, str], source: str) -> Recipients:
+    return Recipients(list(dict.fromkeys(emails[pid] for pid in people)), people, source)

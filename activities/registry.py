@@ -11,11 +11,20 @@ from collections.abc import Callable
 from typing import Any
 
 from activities.config import ActivitiesConfig
+from activities.desks import DeskActivities
 from activities.disclosure import disclosure_check
 from activities.enrichment import EnrichActivities, Enricher, NoEnrichment
 from activities.notify import Notifier
 from activities.postmortem import postmortem
-from sopflow.contract.names import ACT_DISCLOSURE, ACT_ENRICH, ACT_NOTIFY, ACT_POSTMORTEM
+from activities.rota_source import RotaSource
+from sopflow.contract.names import (
+    ACT_BUSINESS_DUE,
+    ACT_DESK_TURN,
+    ACT_DISCLOSURE,
+    ACT_ENRICH,
+    ACT_NOTIFY,
+    ACT_POSTMORTEM,
+)
 
 USER_DATA_ACTIVITIES: tuple[str, ...] = (ACT_ENRICH, ACT_DISCLOSURE, ACT_POSTMORTEM, ACT_NOTIFY)
 
@@ -25,7 +34,10 @@ def build_activity_map(
 ) -> dict[str, Callable[..., Any]]:
     """Activity name -> callable. Raises ConfigError (e.g. a secret that is not set), so a
     worker with a bad configuration does not start."""
+    desks = DeskActivities(RotaSource().load)
     return {
+        ACT_DESK_TURN: desks.desk_turn,
+        ACT_BUSINESS_DUE: desks.business_due,
         ACT_ENRICH: EnrichActivities(enricher or NoEnrichment()).enrich,
         ACT_NOTIFY: Notifier.from_config(config).notify,
         ACT_DISCLOSURE: disclosure_check,

@@ -140,22 +140,33 @@ def _active(state: IncidentState, step_id: str, kind: str) -> None:
 
 
 def check_desk(
-    state: IncidentState, actor: Actor, roles: list[str], global_roles: list[str] | None
+    state: IncidentState,
+    actor: Actor,
+    roles: list[str],
+    global_roles: list[str] | None,
+    step: str | None = None,
 ) -> None:
     """A person acts on incidents of their own region's desk; on another region's only
     through a role of ``roles`` (those the action may use) that the SOP's ``global_roles``
-    lets act from anywhere. An actor naming no region (before desks) is not held to it, and
-    one holding none of ``roles`` is left to the role check, whose reason fits better."""
-    if actor.region is None or actor.region == state.region:
+    lets act from anywhere. A step that followed the sun to another desk is that desk's to
+    act on (a note on it may come from either). An actor naming no region (before desks) is
+    not held to it, and one holding none of ``roles`` is left to the role check, whose
+    reason fits better."""
+    held = state.steps[step].desk if step is not None and step in state.steps else None
+    desks = [held] if held else [state.region]
+    if actor.region is None or actor.region in desks:
         return
     usable = [r for r in roles if r in actor.roles]
     if not usable or any(r in (global_roles or []) for r in usable):
         return
     across = f" (roles that act from any desk: {', '.join(global_roles)})" if global_roles else ""
+    where = (
+        f"this step of a {state.region} incident is with the {held} desk now"
+        if held and held != state.region
+        else f"this is a {state.region} incident, acted on by the {state.region} desk"
+    )
     raise ActionRefused(
-        f"{actor.id} works on the {actor.region} desk; this is a {state.region} incident, "
-        f"acted on by the {state.region} desk{across}",
-        "forbidden",
+        f"{actor.id} works on the {actor.region} desk; {where}{across}", "forbidden"
     )
 
 

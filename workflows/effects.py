@@ -81,8 +81,17 @@ class EffectSteps:
         }
 
     async def _send(
-        self, step_id: str, channel: str, to: str, is_role: bool, message: str
+        self,
+        step_id: str,
+        channel: str,
+        to: str,
+        is_role: bool,
+        message: str,
+        *,
+        desk: str | None = None,
     ) -> NotifyResult:
+        """Send one message; a role is resolved at ``desk`` (default: the incident's region),
+        to the person on call there when the Rota says who."""
         s = self.state.steps[step_id]
         key = f"{self.state.incident_id}/{step_id}/{s.starts}/{channel}/{s.breaches}"
         request = NotifyRequest(
@@ -91,7 +100,7 @@ class EffectSteps:
             channel=channel,
             to=to,
             to_is_role=is_role,
-            region=self.state.region,
+            region=desk or self.state.region,
             message=message,
             idempotency_key=key,
         )

@@ -159,7 +159,9 @@ class IncidentWorkflow:
         try:
             if not isinstance(step, TaskPlan):
                 raise conductor.ActionRefused(f"this incident has no task {req.step!r}")
-            conductor.check_desk(self.state, req.actor, [step.assignee], self.plan.global_roles)
+            conductor.check_desk(
+                self.state, req.actor, [step.assignee], self.plan.global_roles, req.step
+            )
             conductor.check_completion(self.state, step, req.actor, req.data)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
@@ -188,7 +190,9 @@ class IncidentWorkflow:
         try:
             if not isinstance(step, ApprovalPlan):
                 raise conductor.ActionRefused(f"this incident has no approval {req.step!r}")
-            conductor.check_desk(self.state, req.actor, step.approvers, self.plan.global_roles)
+            conductor.check_desk(
+                self.state, req.actor, step.approvers, self.plan.global_roles, req.step
+            )
             conductor.check_vote(self.state, step, req.actor, req.decision)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
@@ -207,7 +211,9 @@ class IncidentWorkflow:
             if req.step is not None and req.step not in self.steps:
                 raise conductor.ActionRefused(f"this incident has no step {req.step!r}")
             roles = list(self.plan.roles)
-            conductor.check_desk(self.state, req.actor, roles, self.plan.global_roles)
+            held = self.state.steps[req.step].desk if req.step is not None else None
+            if held is None or req.actor.region != held:  # the holding desk notes its step
+                conductor.check_desk(self.state, req.actor, roles, self.plan.global_roles)
             conductor.check_note(self.state, req.actor, roles)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None

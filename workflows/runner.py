@@ -44,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         TriagePlan,
         WaitPlan,
     )
+    from workflows.desks import DeskClocks
     from workflows.effects import EffectSteps
     from workflows.search_attributes import SearchAttributes
 
@@ -59,7 +60,7 @@ class Finished(Exception):
         self.outcome, self.step, self.detail = outcome, step, detail
 
 
-class StepRunner(EffectSteps):
+class StepRunner(EffectSteps, DeskClocks):
     class ContinueAsNew(Exception):
         """The history is long: continue as new at this step boundary."""
 
@@ -140,6 +141,7 @@ class StepRunner(EffectSteps):
             return following
         s.status, s.starts, s.started_at = "active", s.starts + 1, workflow.now()
         s.output, s.votes, s.submitted_by, s.due_at = None, [], None, None
+        s.desk = s.desk_since = s.turn_until = None
         try:
             outcome = await self._execute(step)
         except ActivityError as exc:
@@ -248,26 +250,23 @@ class StepRunner(EffectSteps):
         chain is spent and `on_timeout` says where to go."""
         s = self.state.steps[step.id]
         chain = [r for r in step.escalate if r not in s.escalated_to]
-        deadline = workflow.now() + timedelta(seconds=step.sla_s)
+        if step.follow_the_sun:
+            await self.take_turn(step)
+        deadline = await self.first_deadline(step)
         while True:
             s.due_at = deadline
             self.flush_search_attributes()
-            remaining = max((deadline - workflow.now()).total_seconds(), 1.0)
-            try:
-                await workflow.wait_condition(done, timeout=timedelta(seconds=remaining))
+            if await self.wait_for_people(step, done, deadline):
                 return None
-            except TimeoutError:
-                pass
             s.breaches += 1
             self.state.sla_breached = True
             if chain:
                 role = chain.pop(0)
                 s.escalated_to.append(role)
                 self.log("system", "sla.breached", step.id, f"escalated to {role}")
-                await self._send(
-                    step.id, ESCALATION_CHANNEL, role, True, _escalation_text(self, step)
-                )
-                deadline = deadline + timedelta(seconds=step.sla_s)
+                text = _escalation_text(self, step)
+                await self._send(step.id, ESCALATION_CHANNEL, role, True, text, desk=s.desk)
+                deadline = await self.next_deadline(step, deadline)
                 continue
             self.log(
                 "system",
@@ -282,7 +281,7 @@ class StepRunner(EffectSteps):
                 s.status = "failed"
                 return Goto(step.on_timeout.goto)
             self.flush_search_attributes()
-            await workflow.wait_condition(done)  # keep waiting: the breach is on record
+            await self.wait_for_people(step, done, None)  # keep waiting: the breach is on record
             return None
 
     async def _wait(self, step: WaitPlan) -> str | None:

@@ -25,6 +25,8 @@ class SearchAttributes:
     def __init__(self, steps: dict[str, PlanStep], state: IncidentState) -> None:
         self.steps, self.state = steps, state
         self.last: dict[str, object] = {}
+        # Only incidents with hand-offs keep `Desk` (the others' commands stay as they were).
+        self.keeps_desk = any(getattr(s, "follow_the_sun", None) for s in steps.values())
 
     def flush(self, *, final: bool = False) -> None:
         """Upsert what changed since the last flush (the outcome too when ``final``)."""
@@ -70,9 +72,21 @@ class SearchAttributes:
         }
         if state.severity:
             current[search.SEVERITY.name] = state.severity
+        if self.keeps_desk:
+            current[search.DESK.name] = self._desk(waiting)
         if final and state.outcome:
             current[search.OUTCOME.name] = state.outcome
         return current
+
+    def _desk(self, waiting: list[str]) -> str:
+        """The desk of the soonest-due waiting step that a desk holds; else the region's."""
+        held = [
+            (s.due_at or s.started_at, s.desk or self.state.region)
+            for sid in waiting
+            if (s := self.state.steps[sid]).desk or s.due_at
+        ]
+        dated = sorted((at, desk) for at, desk in held if at is not None)
+        return dated[0][1] if dated else self.state.region
 
     def _steps_due(self, waiting: list[str]) -> str:
         return search.steps_due_text(

@@ -39,6 +39,9 @@ from sopflow.language.library import Library
 from sopflow.language.models import steps as m
 from sopflow.language.models.steps import END
 
+# An `sla: {until: ...}` without `every`: after the deadline, escalate once an hour.
+UNTIL_REPEAT_S = 3600
+
 
 def _target(name: str | None) -> str | None:
     return None if name in (None, END) else name
@@ -72,7 +75,13 @@ class _Compiler:
         }
 
     def human(self, step: m.HumanStep, following: str | None) -> dict[str, Any]:
-        sla = _seconds(step.sla) or self.default_sla
+        written, clock = step.sla, None
+        if not isinstance(written, m.SlaClock):
+            sla = _seconds(written) or self.default_sla
+        elif written.business is not None:
+            sla, clock = _seconds(written.business), written
+        else:
+            sla, clock = _seconds(written.every) or UNTIL_REPEAT_S, written
         assert sla is not None, "lint guarantees every human step has an SLA"
         timeout = step.on_timeout
         on_timeout = (
@@ -85,6 +94,9 @@ class _Compiler:
             "sla_s": sla,
             "escalate": list(step.escalate),
             "on_timeout": on_timeout,
+            "sla_clock": "business" if clock is not None and clock.business else None,
+            "sla_until": clock.until if clock is not None else None,
+            "follow_the_sun": True if step.follow_the_sun else None,
         }
 
     def step(self, step: m.Step, following: str | None) -> PlanStepT:

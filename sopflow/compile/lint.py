@@ -13,6 +13,7 @@ from pathlib import Path
 from sopflow.compile.compiler import compile_effective
 from sopflow.contract.expressions import request_facts
 from sopflow.contract.plan import POLICY_PART_PREFIX, REGION_PART, Plan
+from sopflow.language.checks.desk_clocks import check_desk_clocks
 from sopflow.language.checks.expressions import check_policy, check_sop_expressions
 from sopflow.language.checks.library import (
     check_region,
@@ -71,12 +72,18 @@ def _context(lib: Library) -> Context:
         broken_policies=broken,
         roster=lib.roster.model if lib.roster else None,
         policy_facts=facts,
+        rota_desks=frozenset(lib.rota.model.desks) if lib.rota else None,
     )
 
 
 def check_effective(eff: Effective, ctx: Context) -> list[Diagnostic]:
     """Every check that applies to one effective SOP."""
-    return [*run_checks(eff, ctx), *check_sop_expressions(eff), *check_schemas(eff)]
+    return [
+        *run_checks(eff, ctx),
+        *check_desk_clocks(eff, ctx),
+        *check_sop_expressions(eff),
+        *check_schemas(eff),
+    ]
 
 
 def _annotate(found: list[Diagnostic], own: set[Diagnostic], eff: Effective) -> list[Diagnostic]:

@@ -148,6 +148,11 @@ class StepState(BaseModel):
     escalated_to: list[str] = Field(default_factory=list)
     votes: list[VoteRecord] = Field(default_factory=list)
     submitted_by: str | None = None
+    # A step that follows the sun: the desk that holds it, since when, and when that desk's
+    # turn ends (the Rota's answer). Left out of dumps when unset.
+    desk: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    desk_since: datetime | None = Field(default=None, exclude_if=lambda value: value is None)
+    turn_until: datetime | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class TimelineEntry(_Model):

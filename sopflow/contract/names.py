@@ -23,6 +23,9 @@ ACT_ENRICH = "sopflow.enrich"
 ACT_NOTIFY = "sopflow.notify"
 ACT_DISCLOSURE = "sopflow.disclosure_check"
 ACT_POSTMORTEM = "sopflow.postmortem"
+# The Rota, read at run time (its answers are recorded in the history as activity results).
+ACT_DESK_TURN = "sopflow.desk_turn"
+ACT_BUSINESS_DUE = "sopflow.business_due"
 
 # SLA escalations go out on this channel; without one configured they go to the log channel
 # (never dropped: the breach is also on the incident's timeline).

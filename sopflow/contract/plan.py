@@ -51,10 +51,19 @@ class StepCommon(_Plan):
     on: dict[str, str | None] = Field(default_factory=dict)
 
 
+def _unset(value: object) -> bool:
+    return value is None
+
+
 class HumanCommon(StepCommon):
-    sla_s: int
+    sla_s: int  # the SLA (a `business` clock: business seconds; `until`: between escalations)
     escalate: list[str]
     on_timeout: OnTimeout
+    # The clocks and hand-offs of follow-the-sun desks. Left out of every dump when unset, so
+    # plans that do not use them keep their hashes.
+    sla_clock: Literal["business"] | None = Field(default=None, exclude_if=_unset)
+    sla_until: str | None = Field(default=None, exclude_if=_unset)  # a CEL timestamp
+    follow_the_sun: Literal[True] | None = Field(default=None, exclude_if=_unset)
 
 
 class TriageRule(_Plan):

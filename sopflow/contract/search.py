@@ -44,6 +44,10 @@ PLAN_HASH = SearchAttributeKey.for_keyword("PlanHash")
 AUDIENCE = SearchAttributeKey.for_keyword_list("Audience")
 EVERYONE = "*"
 
+# The desk that holds the incident's open work (its soonest-due waiting step's), kept only
+# by incidents whose SOP has a step that follows the sun; the others are with `Region`'s desk.
+DESK = SearchAttributeKey.for_keyword("Desk")
+
 # The keys the workflow keeps current (``updates``). Adding one changes the commands the
 # interpreter issues: see docs/versioning.md.
 WORKFLOW_KEYS = (
@@ -56,6 +60,7 @@ WORKFLOW_KEYS = (
     SLA_BREACHED,
     OUTCOME,
     STEPS_DUE,
+    DESK,
 )
 # Every key an incident may carry: what a namespace must register before incidents start.
 ALL_KEYS = (*WORKFLOW_KEYS, CHANGED_AT, AUDIENCE, PLAN_HASH)

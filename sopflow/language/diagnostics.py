@@ -119,6 +119,12 @@ _CODE_LIST = [
         "cover-gap",
         "Nobody is on call for a role an SOP escalates to, at some time of the regular week.",
     ),
+    Code(
+        "E708",
+        "no-desk-clock",
+        "A step counts business time or follows the sun, and the Rota has no desk for the "
+        "SOP's region (or the library has no Rota).",
+    ),
     # Warnings
     Code("W300", "unreachable-step", "No path from the first step reaches this step."),
     Code("W301", "decision-no-default", "A decision has no default branch."),

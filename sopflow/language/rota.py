@@ -107,9 +107,11 @@ class DeskClock:
     def span(self, shift: Shift, day: date) -> Span:
         """The UTC span of ``shift`` started on local date ``day``."""
         start, end = shift_minutes(shift)
-        return self._utc(day, start), self._utc(day, end)
+        return self.instant(day, start), self.instant(day, end)
 
-    def _utc(self, day: date, minutes: int) -> datetime:
+    def instant(self, day: date, minutes: int) -> datetime:
+        """The UTC instant ``minutes`` after the local midnight that starts ``day`` (by the
+        wall clock: 1440 is the next day's midnight)."""
         days, minute = divmod(minutes, 24 * 60)
         wall = datetime.combine(day + timedelta(days=days), time(minute // 60, minute % 60))
         # A wall time that DST skips or repeats is read with the offset before the change.

@@ -13,6 +13,7 @@ from sopflow.language.checks.library import check_rehearsal
 from sopflow.language.diagnostics import Diagnostic, Severity
 from sopflow.language.library import Loaded, display_path, document_files
 from sopflow.language.models import RehearsalDoc
+from sopflow.language.models.rota import RotaDoc
 from sopflow.language.roster import Roster, RosterError
 from sopflow.language.validation import validate_document
 from sopflow.language.yaml_source import SourceDoc, load_file
@@ -27,6 +28,7 @@ class Case:
     source: SourceDoc
     plan: Plan
     roster: Roster
+    rota: RotaDoc | None = None  # the library's, read by steps that follow the sun
 
     @property
     def name(self) -> str:
@@ -108,7 +110,8 @@ def _resolve(
         roster = Roster.from_library(lib)
     except RosterError as exc:
         return None, [item.source.diag(("actions",), "E604", str(exc))]
-    return Case(doc, item.source, plan, roster), []
+    rota = lib.rota.model if lib.rota is not None else None
+    return Case(doc, item.source, plan, roster, rota), []
 
 
 def _sop_errors(result: LintResult, sop_id: str) -> list[Diagnostic]:

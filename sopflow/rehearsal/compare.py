@@ -4,7 +4,8 @@ Each expectation is optional; only the ones written are checked. ``path`` compar
 (a step that runs twice must appear twice); ``breached`` compares as a set (breaches of
 parallel branches have no meaningful order); ``outcome`` is the end step's outcome, a
 failure (``step_failed:<step>``, ``sla_spent:<step>``, ``expression_error``), ``cancelled``,
-or ``running`` when the incident had not closed.
+or ``running`` when the incident had not closed. ``handoffs`` compares in order;
+``breached_at`` compares each step's first breach with the instant written, to the second.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from datetime import UTC, datetime
 
 from sopflow.language.models.documents import Expectation
 from sopflow.language.yaml_source import SourceDoc
@@ -55,11 +57,38 @@ def compare(expect: Expectation, observed: Observed, source: SourceDoc) -> list[
         parts += [f"also breached: {', '.join(extra)}"] if extra else []
         actual = ", ".join(observed.breached) or "none"
         mismatch("breached", f"breached steps differ ({'; '.join(parts)}; actual: {actual})")
+    if expect.handoffs is not None and expect.handoffs != observed.handoffs:
+        mismatch(
+            "handoffs",
+            "hand-offs differ (- expected, + actual)",
+            path_diff(expect.handoffs, observed.handoffs),
+        )
+    if expect.breached_at is not None:
+        lines = _breach_times(expect.breached_at, observed.breached_at)
+        if lines:
+            mismatch("breached_at", "SLAs ran out at other instants", lines)
     refused = observed.refused
     if expect.rejected_actions is not None and expect.rejected_actions != len(refused):
         lines = [f"#{a.index + 1} {a.label}: {a.refused}" for a in refused]
         summary = f"rejected actions: expected {expect.rejected_actions}, got {len(refused)}"
         mismatch("rejected_actions", summary, lines)
+    return out
+
+
+def _breach_times(expected: dict[str, str], actual: dict[str, datetime]) -> list[str]:
+    """A line for each step whose first breach is not at the expected instant (to the
+    second: timers fire on it, but instants are written to the second)."""
+    out = []
+    for step, text in expected.items():
+        want = datetime.fromisoformat(text)
+        got = actual.get(step)
+        if got is None:
+            out.append(f"{step}: expected {want.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z, no breach")
+        elif abs((got - want).total_seconds()) >= 1:
+            out.append(
+                f"{step}: expected {want.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z, "
+                f"got {got.astimezone(UTC):%Y-%m-%d %H:%M:%S}Z"
+            )
     return out
 
 

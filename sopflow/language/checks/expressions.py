@@ -30,6 +30,7 @@ from sopflow.language.models.steps import (
     NotifyStep,
     ParallelStep,
     PostmortemStep,
+    SlaClock,
     Step,
     TaskStep,
     TriageStep,
@@ -63,7 +64,10 @@ def expressions_of(step: Step, roles: list[str]) -> Iterator[tuple[FieldPath, st
         case NotifyStep():
             if step.to not in roles:
                 yield ("to",), step.to
-        case TaskStep() | ApprovalStep() | ParallelStep() | PostmortemStep() | EndStep():
+        case TaskStep() | ApprovalStep():
+            if isinstance(step.sla, SlaClock) and step.sla.until is not None:
+                yield ("sla", "until"), step.sla.until
+        case ParallelStep() | PostmortemStep() | EndStep():
             pass
         case _:
             assert_never(step)

@@ -36,6 +36,8 @@ class Context:
     roster: RosterDoc | None
     # policy id -> the request facts its rules read
     policy_facts: dict[str, list[str]]
+    # The desks of the library's Rota; None without a Rota.
+    rota_desks: frozenset[str] | None = None
 
 
 Check = Callable[[Effective, Context], list[Diagnostic]]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import AfterValidator, Discriminator, Field, Tag, model_validator
+from pydantic_core import PydanticCustomError
 
 from sopflow.language.models.common import (
     Audience,
@@ -266,11 +268,40 @@ class RehearsalAction(Strict):
         return any(getattr(self, n) for n in ("complete", "vote", "signal", "note", "cancel"))
 
 
+HANDOFF_PATTERN = r"^[a-z][a-z0-9_-]{0,62}: [A-Za-z][A-Za-z0-9_-]* -> [A-Za-z][A-Za-z0-9_-]*$"
+
+
+def _check_instant(text: str) -> str:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise PydanticCustomError(
+            "instant", f"{text!r} is not an instant: write 2030-01-18T15:00:00-05:00"
+        ) from None
+    if at.tzinfo is None:
+        raise PydanticCustomError(
+            "instant", f"{text!r} has no UTC offset: add one (Z, -05:00, +10:00)"
+        )
+    return text
+
+
+Instant = Annotated[
+    str,
+    AfterValidator(_check_instant),
+    Field(json_schema_extra={"format": "date-time", "examples": ["2030-01-18T15:00:00-05:00"]}),
+]
+"""An instant with its UTC offset, kept as written (ISO 8601)."""
+
+
 class Expectation(Strict):
     path: list[StepId] | None = None
     outcome: str | None = None
     breached: list[StepId] | None = None
     rejected_actions: int | None = Field(default=None, ge=0)
+    # Follow the sun: every hand-off, in order, as `step: FROM -> TO`.
+    handoffs: list[Annotated[str, Field(pattern=HANDOFF_PATTERN)]] | None = None
+    # When a step's SLA first ran out, as an instant with its offset.
+    breached_at: dict[StepId, Instant] | None = None
 
 
 class RehearsalDoc(DocBase):
@@ -284,6 +315,9 @@ class RehearsalDoc(DocBase):
     actions: list[RehearsalAction] = Field(default_factory=list)
     expect: Expectation
     description: str = ""
+    # The instant the incident opens (in the future: the test server's clock only moves
+    # forward). Without it, now: only a story that depends on the calendar needs one.
+    starts_at: Instant | None = None
 
 
 DOCUMENT_MODELS: dict[str, type[DocBase]] = {

@@ -138,6 +138,28 @@ class OnCall(Strict):
         return self
 
 
+class BusinessHours(Strict):
+    """The hours a business-hours SLA clock counts at this desk (e.g. when counsel and partner
+    agencies work): on each of ``days``, from ``from`` to ``to`` local time, within the one
+    day (``to: "24:00"`` ends at midnight). When a desk has none, its own shifts count, except
+    holiday-only shifts. Either way the desk's holidays pause the clock."""
+
+    days: list[Weekday] = Field(min_length=1)
+    from_: ClockTime = Field(alias="from")
+    to: ClockTime
+
+    @model_validator(mode="after")
+    def _within_one_day(self) -> BusinessHours:
+        if self.from_ == "24:00":
+            raise ValueError("business hours start at 00:00 to 23:59; `24:00` only ends them")
+        if clock_minutes(self.to) <= clock_minutes(self.from_):
+            raise ValueError(
+                f"`to` ({self.to}) is not after `from` ({self.from_}): business hours stay "
+                "within one local day"
+            )
+        return self
+
+
 class Desk(Strict):
     timezone: str = Field(
         min_length=1, description="An IANA time zone", examples=["America/New_York"]
@@ -145,6 +167,13 @@ class Desk(Strict):
     holidays: HolidayCalendar | None = None
     shifts: list[Shift] = Field(min_length=1)
     oncall: list[OnCall] = Field(default_factory=list)
+    business_hours: BusinessHours | None = Field(
+        default=None,
+        description=(
+            "The hours a business-hours SLA clock counts at this desk; without it, the "
+            "desk's shifts count (not holiday-only ones). The desk's holidays pause it."
+        ),
+    )
 
 
 class RotaDoc(DocBase):

@@ -27,6 +27,36 @@ class GotoTimeout(Strict):
 OnTimeout = Literal["escalate", "fail"] | GotoTimeout
 
 
+class SlaClock(Strict):
+    """An SLA that is not a plain wall-clock duration: so much business time of the desk
+    that holds the step (paused outside its business hours and on its holidays), or an
+    instant from the incident (e.g. a legal deadline in the request)."""
+
+    business: Duration | None = Field(
+        default=None,
+        description="Business time of the owning desk (its Rota business hours or shifts)",
+    )
+    until: Expr | None = Field(
+        default=None,
+        description="A CEL timestamp: the step is due then (e.g. `input.response_due`)",
+    )
+    every: Duration | None = Field(
+        default=None,
+        description="With `until`: the time between escalations once it has passed (1h)",
+    )
+
+    @model_validator(mode="after")
+    def _one_clock(self) -> SlaClock:
+        if (self.business is None) == (self.until is None):
+            raise ValueError(
+                "an `sla` clock is exactly one of `business` (business time of the desk) or "
+                "`until` (a timestamp from the incident); a plain duration runs 24/7"
+            )
+        if self.every is not None and self.until is None:
+            raise ValueError("`every` goes with `until`: a `business` SLA repeats itself")
+        return self
+
+
 class StepBase(Strict):
     """Fields every step has."""
 
@@ -69,9 +99,16 @@ class HumanStep(StepBase):
 
     HUMAN: ClassVar[bool] = True
 
-    sla: Duration | None = None
+    sla: Duration | SlaClock | None = None
     escalate: list[RoleName] = Field(default_factory=list)
     on_timeout: OnTimeout = "escalate"
+    follow_the_sun: bool = Field(
+        default=False,
+        description=(
+            "When the holding desk's shift ends while the step is open, it moves to the next "
+            "desk on shift for its roles (the Rota says who), with a hand-off note"
+        ),
+    )
 
 
 class TriageRule(Strict):
