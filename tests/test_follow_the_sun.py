@@ -54,7 +54,7 @@ def test_the_hand_off_happens_when_london_opens_and_carries_the_note(
     # until London opens at 06:00 UTC Wednesday.
     assert handoff.at.replace(microsecond=0) == datetime(2030, 1, 16, 6, 0, tzinfo=UTC)
     assert handoff.step == "counsel_check"
-    assert handoff.detail.startswith("US -> UK at the end of its shift: ")
+    assert handoff.detail.startswith("US -> UK at shift change: ")
     assert "open 9h00m" in handoff.detail
     assert "note from rhalvorsen: Warrant checked for jurisdiction" in handoff.detail
     state = played["handed-to-uk-at-shift-end"].observed

@@ -144,7 +144,7 @@ class DeskClocks:
         s.turn_until = turn.until or workflow.now() + REREAD_AFTER
         if turn.desk == holder:
             return
-        when = "as it opened" if at_open else "at the end of its shift"
+        when = "as it opened" if at_open else "at shift change"
         detail = f"{holder} -> {turn.desk} {when}: {turn.reason}"
         if not at_open:
             detail += f"; open {_duration(workflow.now() - (s.started_at or workflow.now()))}"

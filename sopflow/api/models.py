@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sopflow.client.views import IncidentSummary, IncidentView, OpenTask
 from sopflow.contract.messages import ActionResult, StepState, TimelineEntry
+from sopflow.contract.search import steps_due
 
 # An incident id a client may choose: what Temporal and a URL path segment take as is.
 INCIDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
@@ -74,11 +75,17 @@ class IncidentSummaryOut(BaseModel):
     active_steps: list[str]
     pending_roles: list[str]
     sla_breached: bool
+    desk: str | None = Field(
+        None, description="The desk that holds its open work (steps may follow the sun)"
+    )
+    due: dict[str, datetime] = Field(
+        default_factory=dict, description="When each waiting step is due, by step id"
+    )
 
     @classmethod
     def of(cls, summary: IncidentSummary) -> IncidentSummaryOut:
         """From the incident service's summary."""
-        return cls.model_validate(asdict(summary))
+        return cls.model_validate(asdict(summary) | {"due": steps_due(summary.steps_due)})
 
 
 class StartedIncident(BaseModel):
@@ -138,6 +145,9 @@ class TaskOut(BaseModel):
     roles: list[str]
     due_at: datetime | None
     overdue: bool
+    desk: str | None = Field(
+        None, description="The desk that holds it, when it followed the sun from the region's"
+    )
 
     @classmethod
     def of(cls, task: OpenTask, now: datetime | None = None) -> TaskOut:
@@ -157,6 +167,7 @@ class TaskOut(BaseModel):
             roles=list(task.roles),
             due_at=task.due_at,
             overdue=task.due_at is not None and task.due_at < moment,
+            desk=task.desk,
         )
 
 

@@ -24,6 +24,7 @@ from sopflow.audit.report_model import (
     SignalEntry,
     TimelineItem,
 )
+from sopflow.contract.desks import BusinessDue, BusinessDueRequest, DeskTurn, DeskTurnRequest
 from sopflow.contract.messages import (
     Cancel,
     CompleteTask,
@@ -42,6 +43,8 @@ from sopflow.contract.messages import (
     Vote,
 )
 from sopflow.contract.names import (
+    ACT_BUSINESS_DUE,
+    ACT_DESK_TURN,
     ACT_DISCLOSURE,
     ACT_ENRICH,
     ACT_NOTIFY,
@@ -55,12 +58,16 @@ from sopflow.contract.names import (
 )
 
 _REQUESTS: dict[str, type[Any]] = {
+    ACT_DESK_TURN: DeskTurnRequest,
+    ACT_BUSINESS_DUE: BusinessDueRequest,
     ACT_NOTIFY: NotifyRequest,
     ACT_DISCLOSURE: DisclosureRequest,
     ACT_ENRICH: EnrichRequest,
     ACT_POSTMORTEM: PostmortemRequest,
 }
 _RESULTS: dict[str, type[Any]] = {
+    ACT_DESK_TURN: DeskTurn,
+    ACT_BUSINESS_DUE: BusinessDue,
     ACT_NOTIFY: NotifyResult,
     ACT_DISCLOSURE: DisclosureResult,
     ACT_ENRICH: EnrichResult,
@@ -381,8 +388,28 @@ class EventReader:
             self.item(ev, number, "postmortem.opened", detail=detail)
         elif isinstance(req, EnrichRequest):
             self.item(ev, number, "enriched", detail=", ".join(req.names))
+        elif isinstance(req, DeskTurnRequest) and isinstance(res, DeskTurn):
+            self._desk_turn_item(ev, number, req, res)
+        elif isinstance(res, BusinessDue):
+            paused = f"; paused: {', '.join(res.paused)}" if res.paused else ""
+            desk = getattr(req, "desk", "-")
+            detail = f"due {res.due.isoformat()}, business hours of {desk}{paused}; rota {res.rota}"
+            self.item(ev, number, "sla.clock", step=step, detail=detail)
         else:
             self.item(ev, number, "activity.completed", step=step, detail=a.name)
+
+    def _desk_turn_item(
+        self, ev: HistoryEvent, number: int, req: DeskTurnRequest, res: DeskTurn
+    ) -> None:
+        """Which desk the Rota gave a follow-the-sun step: a hand-off when it changed."""
+        until = res.until.isoformat() if res.until else "no change in sight"
+        on_call = ", ".join(res.people) or "nobody"
+        detail = f"{res.reason}; on call: {on_call}; until {until}; rota {res.rota}"
+        if res.desk != req.holder:
+            detail = f"{req.holder} -> {res.desk}: {detail}"
+            self.item(ev, number, "step.handed_off", step=req.step, detail=detail)
+        else:
+            self.item(ev, number, "desk.kept", step=req.step, detail=f"{res.desk}: {detail}")
 
 
 _Reader = Callable[[EventReader, HistoryEvent, _Run], Awaitable[None]]

@@ -11,6 +11,7 @@ from sopflow.cli import (
     audit,
     authoring,
     codec,
+    handoff,
     incidents,
     oncall,
     rehearse,
@@ -38,6 +39,7 @@ app.command("setup")(stack.setup)
 app.command("dev")(stack.dev)
 app.command("serve")(serve.serve)
 app.command("oncall")(oncall.oncall)
+app.command("handoff")(handoff.handoff)
 
 incident_app = typer.Typer(
     help="Run incidents: start, list, show, signal, cancel.", no_args_is_help=True

@@ -47,6 +47,7 @@ from sopflow.contract.messages import (
     Note,
     Vote,
 )
+from sopflow.contract.search import steps_due_text
 
 API_URL_ENV = "SOPFLOW_API_URL"
 TOKEN_ENV = "SOPFLOW_TOKEN"  # noqa: S105 (the variable's name, not a secret)
@@ -293,9 +294,10 @@ def incidents(api: Api, query: str | None, limit: int) -> list[IncidentSummary]:
     found = _models(IncidentSummaryOut, _call(api, "GET", "/incidents", params=params))
     return [
         IncidentSummary(
-            **s.model_dump(exclude={"active_steps", "pending_roles"}),
+            **s.model_dump(exclude={"active_steps", "pending_roles", "due"}),
             active_steps=tuple(s.active_steps),
             pending_roles=tuple(s.pending_roles),
+            steps_due=steps_due_text(s.due.items()),
         )
         for s in found
     ]

@@ -54,14 +54,17 @@ def open_tasks(
     active: ActiveSteps,
     severity: str | None,
     roles: Sequence[str] | None,
+    desks: Callable[[str], str | None] = lambda step_id: None,
 ) -> list[OpenTask]:
-    """The tasks and approvals among ``active`` that ``roles`` may act on (all with None)."""
+    """The tasks and approvals among ``active`` that ``roles`` may act on (all with None);
+    ``desks`` says which desk holds a step that followed the sun away from the region's."""
     steps = plan.steps_by_id()
     out = []
     for step_id, due in active:
         step = steps.get(step_id)
         matching = tuple(r for r in holders(step) if roles is None or r in roles)
         if step is not None and matching:
+            held = desks(step_id)
             out.append(
                 OpenTask(
                     incident=incident_id,
@@ -74,6 +77,7 @@ def open_tasks(
                     type=step.type,
                     roles=matching,
                     due_at=due,
+                    desk=held if held != plan.region.code else None,
                 )
             )
     return out
@@ -91,15 +95,30 @@ async def tasks_of(
     plan = await plans.get(wf.id, wf.run_id, attrs.get(search.PLAN_HASH))
     active = active_from_visibility(plan, attrs)
     severity = attrs.get(search.SEVERITY)
+    desks = _visible_desks(plan, attrs.get(search.DESK))
     if active is None:
         state = await state_of(wf)
         if state is not None:
             steps = state.steps.items()
             active = [(sid, s.due_at) for sid, s in steps if s.status == "active"]
             severity = state.severity
+            desks = lambda step_id: state.steps[step_id].desk  # noqa: E731
         else:  # no worker answered: the steps waiting on people, without due times
             active = [(sid, None) for sid in attrs.get(search.ACTIVE_STEPS) or []]
-    return open_tasks(wf.id, plan, active, severity, roles)
+    return open_tasks(wf.id, plan, active, severity, roles, desks)
+
+
+def _visible_desks(plan: Plan, desk: str | None) -> Callable[[str], str | None]:
+    """Which desk holds each step, as far as visibility knows: `Desk` (the desk of the
+    incident's soonest-due step) for steps that follow the sun; the region's for others."""
+    steps = plan.steps_by_id()
+
+    def of(step_id: str) -> str | None:
+        step = steps.get(step_id)
+        follows = isinstance(step, TaskPlan | ApprovalPlan) and step.follow_the_sun
+        return desk if follows else None
+
+    return of
 
 
 def open_tasks_query(roles: Sequence[str] | None, seen_by: Sequence[str] | None) -> str:

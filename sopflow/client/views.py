@@ -38,6 +38,9 @@ class IncidentSummary:
     # the above; both empty for incidents that keep neither (docs/versioning.md).
     steps_due: str = ""
     changed_at: datetime | None = None
+    # The desk that holds its open work: `Desk` for an SOP with steps that follow the sun,
+    # else the region's desk.
+    desk: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,8 @@ class OpenTask:
     type: str
     roles: tuple[str, ...]
     due_at: datetime | None
+    # The desk that holds it when it followed the sun away from the region's; else None.
+    desk: str | None = None
 
 
 def summary_of(
@@ -91,6 +96,7 @@ def summary_of(
         restricted_to=restricted_to(attrs.get(search.AUDIENCE)),
         steps_due=attrs.get(search.STEPS_DUE) or "",
         changed_at=attrs.get(search.CHANGED_AT),
+        desk=attrs.get(search.DESK) or (state.region if state else attrs.get(search.REGION)),
     )
 
 
