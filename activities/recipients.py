@@ -16,12 +16,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import structlog
 from temporalio.exceptions import ApplicationError
 
 from activities.documents import CachedDocument
 from activities.rota_source import RotaSource
 from sopflow.language.library import default_definitions
 from sopflow.language.models import RosterDoc
+
+log = structlog.get_logger("sopflow.recipients")
 
 ROSTER_FILE = "roster.yaml"
 
@@ -77,7 +80,8 @@ class RoleDirectory:
 
     def recipients(self, role: str, region: str) -> Recipients:
         """Who ``role`` reaches for an incident in ``region`` now, and why; a non-retryable
-        ApplicationError when nobody (or a broken Roster or Rota)."""
+        ApplicationError when nobody (or a broken Roster). A broken Rota falls back to the
+        Roster, saying so."""
         if role in self._table:
             found = Recipients(list(self._table[role]), source="channel table")
         else:
@@ -94,8 +98,14 @@ class RoleDirectory:
     def _from_library(self, role: str, region: str) -> Recipients:
         roster = self._roster.load()
         emails = {pid: p.email for pid, p in roster.people.items() if p.email}
-        on_call = self._rota.on_call(role, self._clock())
         why = "no Rota"
+        try:
+            on_call = self._rota.on_call(role, self._clock())
+        except ApplicationError as exc:
+            # A broken rota.yaml must not silence a live incident: the Roster's holders are
+            # told, and the result says why (the worker's log has the file:line:col).
+            log.warning("rota_unusable", reason=exc.message)
+            on_call, why = None, "the Rota cannot be used"
         if on_call is not None:
             local = next((d for d in on_call if d.casefold() == region.casefold()), None)
             reachable = {
