@@ -111,13 +111,19 @@ def test_the_matching_agrees_with_trying_every_assignment(
     assert max_matching([[p] for p in places], people) == best
 
 
-def lint_messages(sop: str, roster: dict[str, list[str]], tmp: Any) -> list[str]:
+def lint_messages(
+    sop: str, roster: dict[str, list[str]], tmp: Any, regions: dict[str, str] | None = None
+) -> list[str]:
+    """Lint one SOP with a roster (handle -> roles; everyone on the US desk unless
+    ``regions`` places them elsewhere)."""
     from sopflow.compile.lint import lint_library
 
     (tmp / "people").mkdir()
     (tmp / "people" / "v1.yaml").write_text(sop, encoding="utf-8")
+    where = regions or {}
     people = "\n".join(
-        f"  {h}: {{name: {h}, region: US, roles: [{', '.join(r)}]}}" for h, r in roster.items()
+        f"  {h}: {{name: {h}, region: {where.get(h, 'US')}, roles: [{', '.join(r)}]}}"
+        for h, r in roster.items()
     )
     (tmp / "roster.yaml").write_text(
         f"apiVersion: sopflow/v1\nkind: Roster\npeople:\n{people}\n", encoding="utf-8"
@@ -130,9 +136,25 @@ def test_lint_names_the_role_the_roster_is_short_of(tmp_path: Any) -> None:
     roster = {"alice": ["responder"], "bob": ["lead"], "dan": ["lead"], "cara": ["legal"]}
     [message] = lint_messages(COUNSEL_AND_LEAD, roster, tmp_path)
     assert message == (
-        "E304: `requires` needs 1 legal + 1 lead (distinct people), but the roster has 0 "
-        "holding legal once cara is excluded by four-eyes"
+        "E304: on the US desk, `requires` needs 1 legal + 1 lead (distinct people), but the "
+        "roster has 0 holding legal once cara is excluded by four-eyes"
     )
+
+
+@pytest.mark.unit
+def test_lint_counts_only_the_incidents_desk(tmp_path: Any) -> None:
+    """Counsel on the UK desk cannot vote on a US incident, so they do not make up the US
+    desk's shortfall (a UK incident would be theirs)."""
+    roster = {
+        "alice": ["responder"],
+        "bob": ["lead"],
+        "dan": ["lead"],
+        "cara": ["legal"],
+        "ellie": ["legal"],
+    }
+    [message] = lint_messages(COUNSEL_AND_LEAD, roster, tmp_path, {"ellie": "UK"})
+    assert message.startswith("E304: on the US desk, `requires` needs 1 legal + 1 lead")
+    assert "0 holding legal once cara is excluded" in message
 
 
 @pytest.mark.unit
@@ -172,3 +194,17 @@ def test_an_approval_without_requires_keeps_its_plan_hash() -> None:
     plan = compile_text(PEOPLE)
     assert '"requires"' not in plan.canonical_json()
     assert '"requires"' in compile_text(COUNSEL_AND_LEAD).canonical_json()
+
+
+@pytest.mark.unit
+def test_lint_counts_other_desks_through_the_sops_global_roles(tmp_path: Any) -> None:
+    """With `global_roles: [legal]`, UK counsel may vote on a US incident: no shortfall."""
+    roster = {
+        "alice": ["responder"],
+        "bob": ["lead"],
+        "dan": ["lead"],
+        "cara": ["legal"],
+        "ellie": ["legal"],
+    }
+    sop = COUNSEL_AND_LEAD.replace("roles:\n", "global_roles: [legal]\nroles:\n", 1)
+    assert lint_messages(sop, roster, tmp_path, {"ellie": "UK"}) == []

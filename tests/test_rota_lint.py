@@ -24,6 +24,7 @@ people:
   alice: {name: Alice Moreno, region: US, roles: [responder]}
   bob: {name: Bob Tan, region: US, roles: [lead]}
   carol: {name: Carol Diaz, region: UK, roles: [lead, responder]}
+  dave: {name: Dave Ito, region: US, roles: [lead]}
 """
 
 # Lines: 5 timezone, 7 the shift, 9 the entry (its role at col 16, its person at col 47).

@@ -13,7 +13,7 @@ from pathlib import Path
 from sopflow.compile.compiler import compile_effective
 from sopflow.contract.expressions import request_facts
 from sopflow.contract.plan import POLICY_PART_PREFIX, REGION_PART, Plan
-from sopflow.language.checks.desk_clocks import check_desk_clocks
+from sopflow.language.checks.desk_clocks import check_desk_clocks, check_timestamps
 from sopflow.language.checks.expressions import check_policy, check_sop_expressions
 from sopflow.language.checks.library import (
     check_region,
@@ -73,6 +73,7 @@ def _context(lib: Library) -> Context:
         roster=lib.roster.model if lib.roster else None,
         policy_facts=facts,
         rota_desks=frozenset(lib.rota.model.desks) if lib.rota else None,
+        rota_broken="Rota" in lib.broken,
     )
 
 
@@ -81,6 +82,7 @@ def check_effective(eff: Effective, ctx: Context) -> list[Diagnostic]:
     return [
         *run_checks(eff, ctx),
         *check_desk_clocks(eff, ctx),
+        *check_timestamps(eff, ctx),
         *check_sop_expressions(eff),
         *check_schemas(eff),
     ]

@@ -84,6 +84,11 @@ _CODE_LIST = [
     Code("E402", "unknown-step-ref", "An expression refers to a step the SOP does not have."),
     Code("E403", "placeholder-syntax", "A `{{ }}` placeholder in a message is not closed."),
     Code("E404", "unknown-member", "An expression reads a field that cannot exist."),
+    Code(
+        "E405",
+        "not-a-timestamp",
+        "An expression that must give a timestamp (`until`) is a bare field or literal.",
+    ),
     # Regional variants
     Code("E500", "variant-base-missing", "A variant adapts an SOP version that does not exist."),
     Code("E501", "variant-step-missing", "A variant change names a step that does not exist."),

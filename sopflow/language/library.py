@@ -122,6 +122,8 @@ def _remember_identity(lib: Library, source: SourceDoc) -> None:
         lib.broken.add(f"{data['kind']}:{data['id']}")
     if data.get("kind") == "DisclosurePolicy" and isinstance(data.get("id"), str):
         lib.broken.add(f"DisclosurePolicy:{data['id']}")
+    if data.get("kind") == "Rota":
+        lib.broken.add("Rota")
 
 
 def _duplicate(lib: Library, loaded: Loaded[BaseModel], what: str, first: SourceDoc) -> None:

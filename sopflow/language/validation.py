@@ -209,6 +209,7 @@ _PATTERN_HELP = {
     "sop": "write the SOP as id or id@version, e.g. emergency-disclosure@2",
     "outcome": "an outcome is lower case letters, digits, '-' and '_', e.g. resolved",
     "event": "an event name is letters, digits and . _ : - (at most 100)",
+    "handoffs": "write each hand-off as `step: FROM -> TO`, e.g. `counsel_check: US -> UK`",
 }
 
 
@@ -220,6 +221,14 @@ def _pattern_message(path: JsonPath, value: Any) -> str:
         f"{value!r} is not a valid name here: use lower case letters, digits, '-' and '_', "
         "starting with a letter"
     )
+
+
+def _meant_branch(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Without the "not a string" of a union's text member when a mapping was written: the
+    author meant the mapping member (``sla: {business: 8h}``), whose own errors say what is
+    wrong with it."""
+    kept = [e for e in errors if not (e["type"] == "string_type" and isinstance(e["input"], dict))]
+    return kept or errors
 
 
 def _first_per_place(found: list[tuple[JsonPath, Diagnostic]]) -> list[Diagnostic]:
@@ -256,7 +265,8 @@ def validate_document(doc: SourceDoc) -> tuple[BaseModel | None, list[Diagnostic
         return model.model_validate(data), []
     except ValidationError as exc:
         target = _Target(data, doc)
-        return None, _first_per_place([_error_to_diag(target, e, model) for e in exc.errors()])
+        errors = _meant_branch(exc.errors())
+        return None, _first_per_place([_error_to_diag(target, e, model) for e in errors])
 
 
 def validate_fragment(
@@ -268,4 +278,5 @@ def validate_fragment(
         return adapter.validate_python(data), []
     except ValidationError as exc:
         target = _Target(data, src, prefix)
-        return None, _first_per_place([_error_to_diag(target, e, None) for e in exc.errors()])
+        errors = _meant_branch(exc.errors())
+        return None, _first_per_place([_error_to_diag(target, e, None) for e in errors])

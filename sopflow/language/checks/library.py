@@ -152,9 +152,33 @@ def check_rehearsal(
                 message = f"no step `{step}` in {eff.key}{did_you_mean(step, step_ids)}"
                 out.append(source.diag(("expect", field, i), "E603", message))
     out.extend(_rehearsal_events(source, doc, eff))
+    out.extend(_rehearsal_desks(lib, source, doc, eff, step_ids))
     for problem in input_problems(eff.sop.input, doc.input):
         message = f"the input does not fit {eff.key}'s input schema: {problem}"
         out.append(source.diag(("input",), "E605", message))
+    return out
+
+
+def _rehearsal_desks(
+    lib: Library, source: SourceDoc, doc: RehearsalDoc, eff: Effective, step_ids: list[str]
+) -> list[Diagnostic]:
+    """The steps and desks named in `expect.handoffs` and `expect.breached_at` exist."""
+    out = []
+    for step in doc.expect.breached_at or {}:
+        if step not in step_ids:
+            message = f"no step `{step}` in {eff.key}{did_you_mean(step, step_ids)}"
+            out.append(source.diag(("expect", "breached_at", step), "E603", message, key=True))
+    desks = sorted(lib.rota.model.desks) if lib.rota else []
+    for i, handoff in enumerate(doc.expect.handoffs or []):
+        step, _, move = handoff.partition(": ")
+        if step not in step_ids:
+            message = f"no step `{step}` in {eff.key}{did_you_mean(step, step_ids)}"
+            out.append(source.diag(("expect", "handoffs", i), "E603", message))
+        for desk in move.split(" -> ") if desks else []:
+            if desk not in desks:
+                hint = did_you_mean(desk, desks) or f" (its desks: {', '.join(desks)})"
+                message = f"no desk `{desk}` in the Rota{hint}"
+                out.append(source.diag(("expect", "handoffs", i), "E603", message))
     return out
 
 

@@ -6,7 +6,7 @@ stops at the first problem, so an author sees every mistake in one run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sopflow.contract.quorum import max_matching, places
@@ -36,8 +36,10 @@ class Context:
     roster: RosterDoc | None
     # policy id -> the request facts its rules read
     policy_facts: dict[str, list[str]]
-    # The desks of the library's Rota; None without a Rota.
+    # The desks of the library's Rota; None without a Rota, or with one that does not load
+    # (``rota_broken``: its own errors say why).
     rota_desks: frozenset[str] | None = None
+    rota_broken: bool = False
 
 
 Check = Callable[[Effective, Context], list[Diagnostic]]
@@ -179,12 +181,44 @@ def check_quorum(eff: Effective, ctx: Context) -> list[Diagnostic]:
             continue
         if ctx.roster is None or not step.distinct:
             continue
-        holders = {handle: list(person.roles) for handle, person in ctx.roster.people.items()}
-        short = quorum_shortfall(step, holders)
-        if short is not None:
-            field = "requires" if step.requires is not None else "quorum"
-            out.append(eff.diag(step.id, (field,), "E304", short))
+        for desk in _desks_that_vote(eff, ctx.roster, step):
+            holders = desk_holders(ctx.roster, desk, eff.sop.global_roles or [])
+            short = quorum_shortfall(step, holders)
+            if short is not None:
+                field = "requires" if step.requires is not None else "quorum"
+                where = f"on the {desk} desk, " if desk is not None else ""
+                out.append(eff.diag(step.id, (field,), "E304", where + short))
+                break
     return out
+
+
+def _desks_that_vote(eff: Effective, roster: RosterDoc, step: ApprovalStep) -> Sequence[str | None]:
+    """The desks whose people the approval may need: the incident's own, and for a step that
+    follows the sun every desk with someone holding one of its roles. None: a roster that
+    places nobody on a desk (everyone votes everywhere)."""
+    regions = {p.region for p in roster.people.values() if p.region is not None}
+    if not regions:
+        return [None]
+    if not step.follow_the_sun:
+        return [eff.region]
+    roles = set(step.approver_roles())
+    voting = {p.region for p in roster.people.values() if p.region and roles & set(p.roles)}
+    return [*sorted(voting | {eff.region})]
+
+
+def desk_holders(
+    roster: RosterDoc, desk: str | None, global_roles: list[str]
+) -> dict[str, list[str]]:
+    """Who may vote on ``desk``'s incidents, with the roles they may use there: its own
+    people (and anyone placed on no desk) with every role, others with the SOP's
+    ``global_roles`` only."""
+    holders: dict[str, list[str]] = {}
+    for handle, person in roster.people.items():
+        local = desk is None or person.region is None or person.region == desk
+        roles = list(person.roles) if local else [r for r in person.roles if r in global_roles]
+        if roles:
+            holders[handle] = roles
+    return holders
 
 
 def quorum_shortfall(step: ApprovalStep, holders: dict[str, list[str]]) -> str | None:
