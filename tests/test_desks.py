@@ -13,7 +13,7 @@ from sopflow.client.incidents import Refusal
 from sopflow.contract.assertions import claims
 from sopflow.contract.messages import Actor, CompleteTask, IncidentState, Note, Vote
 from tests.harness import bench, compile_text, run
-from tests.test_per_role_quorum import lint_messages
+from tests.test_per_role_quorum import COUNSEL_AND_LEAD, lint_messages
 from tests.test_workflow_people import PEOPLE, active, refused
 
 US_RESPONDER = Actor(id="alice", roles=["responder"], region="US")
@@ -100,3 +100,53 @@ def test_lint_checks_global_roles_are_declared(tmp_path: Any) -> None:
 @pytest.mark.unit
 def test_an_sop_without_global_roles_keeps_its_plan_hash() -> None:
     assert '"global_roles"' not in compile_text(PEOPLE).canonical_json()
+
+
+@pytest.mark.e2e
+def test_a_role_held_on_another_desk_acts_there_and_only_with_that_role() -> None:
+    """Kwame is US counsel who also covers the UK desk as counsel (`desks: {UK: [legal]}`):
+    he votes on a UK incident as counsel. Omar, a UK lead with counsel made global, may vote
+    on a US incident as counsel but cannot fill its lead place."""
+    covering = Actor(id="kwame", roles=["legal", "lead"], region="US", desks={"UK": ["legal"]})
+    uk_both = Actor(id="omar", roles=["legal", "lead"], region="UK")
+    uk_sop = COUNSEL_AND_LEAD.replace("region: US", "region: UK")
+    global_legal = COUNSEL_AND_LEAD.replace("defaults:", "global_roles: [legal]\ndefaults:")
+
+    async def scenario() -> None:
+        async with bench(dev_server=True) as b:
+            uk = await b.start(compile_text(uk_sop))
+            await b.until(uk, active("verify"))
+            await b.act(uk, CompleteTask(step="verify", actor=UK_RESPONDER, data=VERIFIED))
+            await b.until(uk, active("approve"))
+            await b.act(uk, vote(covering))
+            votes = (await b.state(uk)).steps["approve"].votes
+            assert [(v.actor, v.roles) for v in votes] == [("kwame", ["legal"])]
+
+            us = await b.start(compile_text(global_legal))
+            await b.until(us, active("verify"))
+            await b.act(us, CompleteTask(step="verify", actor=US_RESPONDER, data=VERIFIED))
+            await b.until(us, active("approve"))
+            await b.act(us, vote(uk_both))  # as counsel, the global role
+            await refused(b, us, vote(UK_LEAD), WRONG_DESK, Refusal.FORBIDDEN)
+            await b.act(us, vote(US_LEAD))
+            final: IncidentState = await us.result()
+            assert [(v.actor, v.roles) for v in final.steps["approve"].votes] == [
+                ("omar", ["legal"]),
+                ("bob", ["lead"]),
+            ]
+
+    run(scenario)
+
+
+@pytest.mark.unit
+def test_roles_on_other_desks_are_signed_when_held() -> None:
+    covering = Actor(id="kwame", roles=["legal"], region="US", desks={"UK": ["legal"]})
+    action = CompleteTask(step="verify", actor=covering, data=VERIFIED)
+    signed = claims(action, "inc-1", "req-1", _at(), "key")
+    assert signed["desks"] == {"UK": ["legal"]}
+    widened = covering.model_copy(update={"desks": {"UK": ["legal", "lead"]}})
+    moved = action.model_copy(update={"actor": widened})
+    assert claims(moved, "inc-1", "req-1", _at(), "key") != signed
+    assert "desks" not in claims(
+        CompleteTask(step="verify", actor=US_RESPONDER, data=VERIFIED), "inc-1", "r", _at(), "k"
+    )

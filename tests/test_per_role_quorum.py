@@ -208,3 +208,17 @@ def test_lint_counts_other_desks_through_the_sops_global_roles(tmp_path: Any) ->
     }
     sop = COUNSEL_AND_LEAD.replace("roles:\n", "global_roles: [legal]\nroles:\n", 1)
     assert lint_messages(sop, roster, tmp_path, {"ellie": "UK"}) == []
+
+
+@pytest.mark.unit
+def test_lint_counts_roles_a_person_holds_on_the_desk(tmp_path: Any) -> None:
+    """UK counsel who also covers the US desk (`desks: {US: [legal]}`) counts for it."""
+    roster = {
+        "alice": ["responder"],
+        "bob": ["lead"],
+        "dan": ["lead"],
+        "cara": ["legal"],
+        "ellie": ["legal"],
+    }
+    places = {"ellie": "UK, desks: {US: [legal]}"}
+    assert lint_messages(COUNSEL_AND_LEAD, roster, tmp_path, places) == []

@@ -98,7 +98,7 @@ def test_person_not_in_the_roster(write_lib: WriteLib) -> None:
 def test_person_without_the_role(write_lib: WriteLib) -> None:
     [found] = lint(write_lib, ROTA.replace("people: [bob]", "people: [alice]"))
     assert places([found]) == [(9, 47, "E705")]
-    assert "their roles: responder" in found.message
+    assert "their roles on it: responder" in found.message
 
 
 def test_a_person_on_call_twice_at_once(write_lib: WriteLib) -> None:
@@ -252,3 +252,14 @@ def test_the_schema_command_includes_the_rota() -> None:
 def test_the_rota_file_path_is_relative(write_lib: WriteLib) -> None:
     found = lint(write_lib, ROTA.replace("Etc/UTC", "Etc/UTX"))
     assert [Path(d.path).as_posix() for d in found] == ["lib/rota.yaml"]
+
+
+def test_a_desk_named_after_a_region_holds_only_roles_given_on_it(write_lib: WriteLib) -> None:
+    """On a desk named like a region, someone from another region is on call only for roles
+    the Roster gives them there (`desks`)."""
+    text = ROTA.replace("HQ:", "UK:")
+    [found] = lint(write_lib, text)
+    assert found.code == "E705"
+    assert "bob is on call for 'lead' at the UK desk" in found.message
+    roster = ROSTER.replace("roles: [lead]}", "roles: [lead], desks: {UK: [lead]}}", 1)
+    assert lint(write_lib, text, **{"roster.yaml": roster}) == []

@@ -139,35 +139,46 @@ def _active(state: IncidentState, step_id: str, kind: str) -> None:
         raise ActionRefused(f"step {step_id!r} is {found.status}, not active")
 
 
+def on_desk(
+    state: IncidentState, actor: Actor, step: str | None, global_roles: list[str] | None
+) -> Actor:
+    """``actor`` with the roles they may use here: on the desk that holds ``step`` (a step
+    that followed the sun), else the incident's region's. Their own desk's people use all
+    their roles; others, the roles the Roster gives them on this desk (`desks`) and those
+    the SOP's ``global_roles`` lets act from anywhere. An actor naming no region (before
+    desks) keeps every role."""
+    held = state.steps[step].desk if step is not None and step in state.steps else None
+    desk = held or state.region
+    if actor.region is None or actor.region == desk:
+        return actor
+    here = set((actor.desks or {}).get(desk, []))
+    here |= {r for r in actor.roles if r in (global_roles or [])}
+    return actor.model_copy(update={"roles": sorted(here)})
+
+
 def check_desk(
     state: IncidentState,
     actor: Actor,
     roles: list[str],
     global_roles: list[str] | None,
     step: str | None = None,
-) -> None:
-    """A person acts on incidents of their own region's desk; on another region's only
-    through a role of ``roles`` (those the action may use) that the SOP's ``global_roles``
-    lets act from anywhere. A step that followed the sun to another desk is that desk's to
-    act on (a note on it may come from either). An actor naming no region (before desks) is
-    not held to it, and one holding none of ``roles`` is left to the role check, whose
-    reason fits better."""
+) -> Actor:
+    """The actor as they act here (``on_desk``), or ActionRefused when their roles of
+    ``roles`` (those the action may use) are held on another desk only. One holding none of
+    ``roles`` anywhere is left to the role check, whose reason fits better."""
+    here = on_desk(state, actor, step, global_roles)
+    everywhere = {*actor.roles, *(r for rs in (actor.desks or {}).values() for r in rs)}
+    if set(roles) & set(here.roles) or not set(roles) & everywhere:
+        return here
     held = state.steps[step].desk if step is not None and step in state.steps else None
-    desks = [held] if held else [state.region]
-    if actor.region is None or actor.region in desks:
-        return
-    usable = [r for r in roles if r in actor.roles]
-    if not usable or any(r in (global_roles or []) for r in usable):
-        return
     across = f" (roles that act from any desk: {', '.join(global_roles)})" if global_roles else ""
     where = (
         f"this step of a {state.region} incident is with the {held} desk now"
         if held and held != state.region
         else f"this is a {state.region} incident, acted on by the {state.region} desk"
     )
-    raise ActionRefused(
-        f"{actor.id} works on the {actor.region} desk; {where}{across}", "forbidden"
-    )
+    message = f"{actor.id} works on the {actor.region} desk; {where}{across}"
+    raise ActionRefused(message, "forbidden")
 
 
 def check_completion(

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.trust as trust
     from sopflow.contract.messages import (
         ActionResult,
+        Actor,
         Cancel,
         CompleteTask,
         ExternalEvent,
@@ -159,10 +160,10 @@ class IncidentWorkflow:
         try:
             if not isinstance(step, TaskPlan):
                 raise conductor.ActionRefused(f"this incident has no task {req.step!r}")
-            conductor.check_desk(
+            here = conductor.check_desk(
                 self.state, req.actor, [step.assignee], self.plan.global_roles, req.step
             )
-            conductor.check_completion(self.state, step, req.actor, req.data)
+            conductor.check_completion(self.state, step, here, req.data)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
 
@@ -176,11 +177,15 @@ class IncidentWorkflow:
             decision=req.decision,
             reason=req.reason,
             at=workflow.now(),
-            roles=list(req.actor.roles) if needs_roles else None,
+            roles=list(self._on_desk(req).roles) if needs_roles else None,
         )
         self.state.steps[req.step].votes.append(record)
         self.runner.log(req.actor.id, f"vote.{req.decision}", req.step, req.reason)
         return ActionResult(step=req.step, detail=req.decision)
+
+    def _on_desk(self, req: Vote) -> Actor:
+        """The voter with the roles they may use on this step's desk (as validated)."""
+        return conductor.on_desk(self.state, req.actor, req.step, self.plan.global_roles)
 
     @vote.validator
     def _validate_vote(self, req: Vote) -> None:
@@ -190,10 +195,10 @@ class IncidentWorkflow:
         try:
             if not isinstance(step, ApprovalPlan):
                 raise conductor.ActionRefused(f"this incident has no approval {req.step!r}")
-            conductor.check_desk(
+            here = conductor.check_desk(
                 self.state, req.actor, step.approvers, self.plan.global_roles, req.step
             )
-            conductor.check_vote(self.state, step, req.actor, req.decision)
+            conductor.check_vote(self.state, step, here, req.decision)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
 
@@ -212,9 +217,10 @@ class IncidentWorkflow:
                 raise conductor.ActionRefused(f"this incident has no step {req.step!r}")
             roles = list(self.plan.roles)
             held = self.state.steps[req.step].desk if req.step is not None else None
-            if held is None or req.actor.region != held:  # the holding desk notes its step
-                conductor.check_desk(self.state, req.actor, roles, self.plan.global_roles)
-            conductor.check_note(self.state, req.actor, roles)
+            here = req.actor  # the holding desk notes its step
+            if held is None or req.actor.region != held:
+                here = conductor.check_desk(self.state, req.actor, roles, self.plan.global_roles)
+            conductor.check_note(self.state, here, roles)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
 
@@ -229,7 +235,7 @@ class IncidentWorkflow:
         trust.require_verified()
         trust.require_fresh(self.state.recent_requests, req)
         try:
-            conductor.check_desk(self.state, req.actor, [LEAD_ROLE], self.plan.global_roles)
-            conductor.check_cancel(self.state, req.actor)
+            here = conductor.check_desk(self.state, req.actor, [LEAD_ROLE], self.plan.global_roles)
+            conductor.check_cancel(self.state, here)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None

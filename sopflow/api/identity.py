@@ -69,13 +69,18 @@ class Person:
     """An authenticated person in the Roster, with the roles it gives them now."""
 
     handle: str
-    roles: tuple[str, ...]
+    roles: tuple[str, ...]  # every role they hold, on their own desk or another (`desks`)
     via: Literal["token", "header"]
     token_id: str | None = None
     region: str | None = None  # the desk the Roster puts them on
+    # The Roster's actor: roles on their own desk, and those on other desks apart.
+    roster_actor: Actor | None = None
 
     def actor(self) -> Actor:
-        """The actor an action carries: the handle, the Roster roles and region."""
+        """The actor an action carries: the handle, the Roster roles (per desk) and region;
+        the workflow decides which apply to the incident's desk."""
+        if self.roster_actor is not None:
+            return self.roster_actor
         return Actor(id=self.handle, roles=list(self.roles), region=self.region)
 
 
@@ -202,7 +207,7 @@ class Identity:
         except RosterError:
             # Not the Roster's own message: it would suggest other people's handles.
             raise Problem(FORBIDDEN, f"{handle!r} is not in the Roster", actor=handle) from None
-        return Person(handle, tuple(actor.roles), via, token_id, actor.region)
+        return Person(handle, tuple(actor.every_role()), via, token_id, actor.region, actor)
 
 
 def may_read(person: Person, incident: IncidentSummary) -> bool:

@@ -449,10 +449,10 @@ class IncidentService:
         only in the incidents they may see (need-to-know); ``role`` alone is an operator's
         question and sees every incident. One visibility list, read now: for a one-off
         question (the CLI); a server reads ``open_tasks()``."""
-        roles = list(actor.roles) if actor else [role] if role else None
+        roles = actor.every_role() if actor else [role] if role else None
         if roles == []:
             return []
-        query = queues.open_tasks_query(roles, actor.roles if actor else None)
+        query = queues.open_tasks_query(roles, roles if actor else None)
         found = [wf async for wf in self.client.list_workflows(query)]
         per_incident = await asyncio.gather(
             *(queues.tasks_of(wf, self._plans, self._state_of, roles) for wf in found)

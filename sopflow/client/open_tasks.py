@@ -79,7 +79,7 @@ class OpenTaskIndex:
         """The open tasks ``actor``'s roles may act on, in incidents they may see, soonest due
         first; each task's ``roles`` are the ones of theirs that may act."""
         await self._fresh()
-        held = set(actor.roles)
+        held = set(actor.every_role())
         mine = []
         for task, restricted in self._ordered or []:
             if held.isdisjoint(task.roles) or not admits(restricted, held):

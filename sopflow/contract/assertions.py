@@ -81,7 +81,12 @@ def claims(
         "key_id": key_id,
         # Only when named, so actions signed before desks existed still verify.
         **({"region": action.actor.region} if action.actor.region is not None else {}),
+        **({"desks": _desks(action.actor.desks)} if action.actor.desks else {}),
     }
+
+
+def _desks(desks: dict[str, list[str]]) -> dict[str, list[str]]:
+    return {desk: sorted(set(roles)) for desk, roles in sorted(desks.items())}
 
 
 def claims_of(action: Signable, incident_id: str, signature: ActionSignature) -> dict[str, Any]:

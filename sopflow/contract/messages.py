@@ -52,6 +52,15 @@ class Actor(_Model):
     # that region's incidents, and on others only through an SOP's `global_roles`. None for
     # an actor that names none (left out of dumps and signatures, as before it existed).
     region: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Roles the person holds on other desks (the Roster's `desks`): they act on those desks'
+    # incidents with these. None when there are none (left out of dumps and signatures).
+    desks: dict[str, list[str]] | None = Field(default=None, exclude_if=lambda value: value is None)
+
+    def every_role(self) -> list[str]:
+        """Every role they hold, on their own desk or another (what they may see and list;
+        the workflow decides which apply to an incident's desk)."""
+        elsewhere = [r for roles in (self.desks or {}).values() for r in roles]
+        return list(dict.fromkeys([*self.roles, *elsewhere]))
 
 
 class ActionSignature(_Model):

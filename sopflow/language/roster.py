@@ -52,7 +52,8 @@ class Roster:
     def actor(self, handle: str) -> Actor:
         """The Actor a responder action carries: the handle and its roles from the Roster."""
         person = self.person(handle)
-        return Actor(id=handle, roles=list(person.roles), region=person.region)
+        desks = {desk: list(roles) for desk, roles in sorted(person.desks.items()) if roles}
+        return Actor(id=handle, roles=list(person.roles), region=person.region, desks=desks or None)
 
     def holders(self, role: str) -> list[str]:
         """The handles of everyone who holds ``role``, sorted."""

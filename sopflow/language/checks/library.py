@@ -103,6 +103,14 @@ def check_roster(lib: Library) -> list[Diagnostic]:
         out.extend(
             check_region(lib, lib.roster.source, person.region, ("people", handle, "region"))
         )
+        for desk, roles in person.desks.items():
+            at = ("people", handle, "desks", desk)
+            out.extend(check_region(lib, lib.roster.source, desk, at))
+            for i, role in enumerate(roles):
+                if role not in declared:
+                    hint = did_you_mean(role, sorted(declared))
+                    message = f"{handle} holds role `{role}` on {desk}, which no SOP declares{hint}"
+                    out.append(lib.roster.source.diag((*at, i), "W302", message))
     return out
 
 

@@ -15,6 +15,7 @@ from sopflow.contract.plan import Plan
 from sopflow.language.checks.rota_cover import check_cover, escalation_roles, weekly_text
 from sopflow.language.diagnostics import Diagnostic, has_errors
 from sopflow.language.library import Library
+from sopflow.language.models.documents import Person
 from sopflow.language.models.rota import WEEKDAYS, Desk, OnCall, RotaDoc, Shift
 from sopflow.language.rota import RotaError, public_holidays, shift_minutes, zone_of
 from sopflow.language.validation import did_you_mean
@@ -117,6 +118,9 @@ def _check_people(lib: Library, rota: RotaDoc, source: SourceDoc) -> list[Diagno
         return []
     people = lib.roster.model.people
     handles = sorted(people)
+    # A desk named after a region holds its people's roles, and those given on it (`desks`);
+    # a desk of another name (a finer split) is checked against every role a person holds.
+    regions = {p.region for p in people.values()} | {d for p in people.values() for d in p.desks}
     out = []
     for name, desk in rota.desks.items():
         for i, entry in enumerate(desk.oncall):
@@ -127,14 +131,20 @@ def _check_people(lib: Library, rota: RotaDoc, source: SourceDoc) -> list[Diagno
                     hint = did_you_mean(handle, handles)
                     message = f"no person `{handle}` in the roster{hint}"
                     out.append(source.diag(at, "E704", message))
-                elif entry.role not in person.roles:
-                    held = ", ".join(person.roles) or "none"
+                elif entry.role not in (roles := _roles_at(person, name, regions)):
+                    held = ", ".join(roles) or "none"
                     message = (
-                        f"{handle} is on call for '{entry.role}', a role the Roster does not "
-                        f"give them (their roles: {held})"
+                        f"{handle} is on call for '{entry.role}' at the {name} desk, a role the "
+                        f"Roster does not give them there (their roles on it: {held})"
                     )
                     out.append(source.diag(at, "E705", message))
     return out
+
+
+def _roles_at(person: Person, desk: str, regions: set[str]) -> list[str]:
+    if desk in regions:
+        return person.roles_on(desk)
+    return [*person.roles, *(r for roles in person.desks.values() for r in roles)]
 
 
 def _check_double_booked(rota: RotaDoc, source: SourceDoc) -> list[Diagnostic]:

@@ -202,7 +202,8 @@ def _desks_that_vote(eff: Effective, roster: RosterDoc, step: ApprovalStep) -> S
     if not step.follow_the_sun:
         return [eff.region]
     roles = set(step.approver_roles())
-    voting = {p.region for p in roster.people.values() if p.region and roles & set(p.roles)}
+    voting = {p.region for p in roster.people.values() if roles & set(p.roles)}
+    voting |= {d for p in roster.people.values() for d, rs in p.desks.items() if roles & set(rs)}
     return [*sorted(voting | {eff.region})]
 
 
@@ -210,12 +211,15 @@ def desk_holders(
     roster: RosterDoc, desk: str | None, global_roles: list[str]
 ) -> dict[str, list[str]]:
     """Who may vote on ``desk``'s incidents, with the roles they may use there: its own
-    people (and anyone placed on no desk) with every role, others with the SOP's
-    ``global_roles`` only."""
+    people with every role, others with the roles the Roster gives them on it (`desks`) and
+    the SOP's ``global_roles``."""
     holders: dict[str, list[str]] = {}
     for handle, person in roster.people.items():
-        local = desk is None or person.region is None or person.region == desk
-        roles = list(person.roles) if local else [r for r in person.roles if r in global_roles]
+        if desk is None:
+            roles = list(person.roles)
+        else:
+            roles = person.roles_on(desk)
+            roles += [r for r in person.roles if r in global_roles and r not in roles]
         if roles:
             holders[handle] = roles
     return holders

@@ -203,6 +203,17 @@ class Person(Strict):
     region: RegionCode
     roles: list[RoleName] = Field(default_factory=list)
     email: str | None = None
+    desks: dict[RegionCode, list[RoleName]] = Field(
+        default_factory=dict,
+        description=(
+            "Roles this person also holds on other desks (e.g. a counsel who covers the UK "
+            "desk too): they act on those desks' incidents with these roles"
+        ),
+    )
+
+    def roles_on(self, desk: str) -> list[str]:
+        """The roles this person holds on ``desk``: all of theirs on their own desk."""
+        return list(self.roles) if desk == self.region else list(self.desks.get(desk, []))
 
 
 class RosterDoc(DocBase):
