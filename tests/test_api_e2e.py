@@ -210,6 +210,11 @@ def write_library(root: Path) -> Path:
     (library / "api-drill" / "v1.yaml").write_text(DRILL, encoding="utf-8")
     (library / SHORT_SLA).mkdir()
     (library / SHORT_SLA / "v1.yaml").write_text(SHORT_SLA_DRILL, encoding="utf-8")
+    (library / "api-graphic").mkdir()
+    graphic = DRILL.replace("id: api-drill", "id: api-graphic").replace(
+        "    assignee: responder\n", "    assignee: responder\n    graphic: true\n", 1
+    )
+    (library / "api-graphic" / "v1.yaml").write_text(graphic, encoding="utf-8")
     (library / "api-secret").mkdir()
     (library / "api-secret" / "v1.yaml").write_text(RESTRICTED_SOP, encoding="utf-8")
     return library
@@ -727,3 +732,32 @@ def test_health(stack: Stack) -> None:
     health = stack.http().get("/healthz")
     assert health.status_code == 200 and health.json() == {"status": "ok", "temporal": True}
     assert health.headers["X-Request-Id"]
+
+
+def test_wellbeing_counts_graphic_steps_for_the_person_and_their_desks_leads(
+    stack: Stack,
+) -> None:
+    incident = stack.start("dokafor", sop="api-graphic")
+    stack.until(incident, active("verify"))
+    form: dict[str, Any] = {"data": {"ok": True}}
+    done = stack.call("amoreno", "POST", f"/incidents/{incident}/steps/verify/complete", json=form)
+    assert done.status_code == 200, done.text
+
+    def mine() -> dict[str, Any]:
+        answer = stack.call("amoreno", "GET", "/me/wellbeing")
+        assert answer.status_code == 200, answer.text
+        return dict(answer.json())
+
+    stop = time.monotonic() + DEADLINE_S
+    while incident not in [s["incident"] for s in mine()["seen"]]:  # visibility lags
+        assert time.monotonic() < stop, mine()
+        time.sleep(0.1)
+    assert mine()["person"] == "amoreno" and mine()["desk"] == "US"
+    assert mine()["graphic_steps"] >= 1
+    # A lead of the US desk sees the desk; a responder, or another desk's lead, does not.
+    desk = stack.call("dokafor", "GET", "/desks/US/wellbeing")
+    assert desk.status_code == 200, desk.text
+    [alice] = [p for p in desk.json() if p["person"] == "amoreno"]
+    assert incident in [s["incident"] for s in alice["seen"]]
+    problem(stack.call("amoreno", "GET", "/desks/US/wellbeing"), 403, "forbidden")
+    problem(stack.call("tbrennan", "GET", "/desks/US/wellbeing"), 403, "forbidden")

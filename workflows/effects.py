@@ -89,11 +89,14 @@ class EffectSteps:
         message: str,
         *,
         desk: str | None = None,
+        purpose: str = "",
     ) -> NotifyResult:
         """Send one message; a role is resolved at ``desk`` (default: the incident's region),
-        to the person on call there when the Rota says who."""
+        to the person on call there when the Rota says who. ``purpose`` tells apart two
+        messages of one step on one channel (its idempotency key)."""
         s = self.state.steps[step_id]
         key = f"{self.state.incident_id}/{step_id}/{s.starts}/{channel}/{s.breaches}"
+        key += f"/{purpose}" if purpose else ""
         request = NotifyRequest(
             incident_id=self.state.incident_id,
             step=step_id,

@@ -150,6 +150,7 @@ class IncidentWorkflow:
         step = self.state.steps[req.step]
         step.output, step.submitted_by = dict(req.data), req.actor.id
         self.runner.log(req.actor.id, "task.completed", req.step)
+        self.runner.exposed(req.actor.id, self.steps[req.step])
         return ActionResult(step=req.step, detail="completed")
 
     @complete_task.validator
@@ -181,6 +182,7 @@ class IncidentWorkflow:
         )
         self.state.steps[req.step].votes.append(record)
         self.runner.log(req.actor.id, f"vote.{req.decision}", req.step, req.reason)
+        self.runner.exposed(req.actor.id, step)
         return ActionResult(step=req.step, detail=req.decision)
 
     def _on_desk(self, req: Vote) -> Actor:

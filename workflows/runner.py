@@ -47,6 +47,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.desks import DeskClocks
     from workflows.effects import EffectSteps
     from workflows.search_attributes import SearchAttributes
+    from workflows.wellbeing import Wellbeing
 
 
 class Finished(Exception):
@@ -60,7 +61,7 @@ class Finished(Exception):
         self.outcome, self.step, self.detail = outcome, step, detail
 
 
-class StepRunner(EffectSteps, DeskClocks):
+class StepRunner(EffectSteps, DeskClocks, Wellbeing):
     class ContinueAsNew(Exception):
         """The history is long: continue as new at this step boundary."""
 
@@ -228,7 +229,9 @@ class StepRunner(EffectSteps, DeskClocks):
     async def _task(self, step: TaskPlan) -> StepOutcome:
         s = self.state.steps[step.id]
         s.role, s.roles = step.assignee, [step.assignee]
-        return await self._await_people(step, lambda: s.submitted_by is not None)
+        outcome = await self._await_people(step, lambda: s.submitted_by is not None)
+        await self.check_in(step, [s.submitted_by] if s.submitted_by else [])
+        return outcome
 
     async def _approval(self, step: ApprovalPlan) -> StepOutcome:
         s = self.state.steps[step.id]
@@ -241,6 +244,7 @@ class StepRunner(EffectSteps, DeskClocks):
         outcome = conductor.tally(step, self.state)
         s.output = {"outcome": outcome, "votes": [v.model_dump(mode="json") for v in s.votes]}
         self.log("system", f"approval.{outcome}", step.id)
+        await self.check_in(step, list(dict.fromkeys(v.actor for v in s.votes)))
         return outcome
 
     async def _await_people(

@@ -27,6 +27,8 @@ class SearchAttributes:
         self.last: dict[str, object] = {}
         # Only incidents with hand-offs keep `Desk` (the others' commands stay as they were).
         self.keeps_desk = any(getattr(s, "follow_the_sun", None) for s in steps.values())
+        # Likewise `Exposures`, for incidents whose SOP marks a step graphic.
+        self.keeps_exposures = any(getattr(s, "graphic", None) for s in steps.values())
 
     def flush(self, *, final: bool = False) -> None:
         """Upsert what changed since the last flush (the outcome too when ``final``)."""
@@ -74,6 +76,9 @@ class SearchAttributes:
             current[search.SEVERITY.name] = state.severity
         if self.keeps_desk:
             current[search.DESK.name] = self._desk(waiting)
+        if self.keeps_exposures:
+            seen = ((e.person, e.at) for e in state.exposures)
+            current[search.EXPOSURES.name] = search.exposures_text(seen)
         if final and state.outcome:
             current[search.OUTCOME.name] = state.outcome
         return current

@@ -19,6 +19,7 @@ from sopflow.cli import (
     stack,
     tasks,
     tokens,
+    wellbeing,
 )
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ app.command("dev")(stack.dev)
 app.command("serve")(serve.serve)
 app.command("oncall")(oncall.oncall)
 app.command("handoff")(handoff.handoff)
+app.command("wellbeing")(wellbeing.wellbeing)
 
 incident_app = typer.Typer(
     help="Run incidents: start, list, show, signal, cancel.", no_args_is_help=True

@@ -341,3 +341,10 @@ def _route(action: Action) -> tuple[str, dict[str, Any]]:
             return "events", {"name": action.name, "data": action.data}
         case _:
             assert_never(action)
+
+
+def wellbeing(api: Api, desk: str | None) -> list[dict[str, Any]]:
+    """Exposure this shift: the caller's own, or (for its leads) a desk's people's."""
+    if desk is None:
+        return [dict(_call(api, "GET", "/me/wellbeing"))]
+    return [dict(p) for p in _call(api, "GET", f"/desks/{_seg(desk)}/wellbeing")]

@@ -8,6 +8,7 @@ from typing import Any, assert_never
 
 from sopflow.contract.plan import (
     ApprovalPlan,
+    CheckInPlan,
     DecisionBranch,
     DecisionPlan,
     Defaults,
@@ -97,6 +98,10 @@ class _Compiler:
             "sla_clock": "business" if clock is not None and clock.business else None,
             "sla_until": clock.until if clock is not None else None,
             "follow_the_sun": True if step.follow_the_sun else None,
+            "graphic": True if step.graphic else None,
+            "check_in": None
+            if step.check_in is None
+            else CheckInPlan(to=step.check_in.to, channel=step.check_in.channel),
         }
 
     def step(self, step: m.Step, following: str | None) -> PlanStepT:

@@ -172,6 +172,14 @@ class TimelineEntry(_Model):
     detail: str = ""
 
 
+class Exposure(_Model):
+    """Someone did a step marked graphic: who, which step, when."""
+
+    person: str
+    step: str
+    at: datetime
+
+
 class IncidentState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -201,6 +209,8 @@ class IncidentState(BaseModel):
     # where Temporal's update-id deduplication starts afresh, so a captured signature cannot
     # be applied again in the next run while it is still fresh.
     recent_requests: list[str] = Field(default_factory=list)
+    # Who did steps marked graphic, and when (wellbeing: exposure per shift).
+    exposures: list[Exposure] = Field(default_factory=list)
 
 
 # --- Activities

@@ -51,6 +51,11 @@ class StepCommon(_Plan):
     on: dict[str, str | None] = Field(default_factory=dict)
 
 
+class CheckInPlan(_Plan):
+    to: str  # a role, resolved to the person on call for it at the incident's desk
+    channel: str
+
+
 def _unset(value: object) -> bool:
     return value is None
 
@@ -64,6 +69,9 @@ class HumanCommon(StepCommon):
     sla_clock: Literal["business"] | None = Field(default=None, exclude_if=_unset)
     sla_until: str | None = Field(default=None, exclude_if=_unset)  # a CEL timestamp
     follow_the_sun: Literal[True] | None = Field(default=None, exclude_if=_unset)
+    # Wellbeing: the step exposes whoever does it to graphic content; who checks in after.
+    graphic: Literal[True] | None = Field(default=None, exclude_if=_unset)
+    check_in: CheckInPlan | None = Field(default=None, exclude_if=_unset)
 
 
 class TriageRule(_Plan):

@@ -47,6 +47,11 @@ EVERYONE = "*"
 # The desk that holds the incident's open work (its soonest-due waiting step's), kept only
 # by incidents whose SOP has a step that follows the sun; the others are with `Region`'s desk.
 DESK = SearchAttributeKey.for_keyword("Desk")
+# Who did the incident's graphic steps, as ``<person>@<UTC time>`` separated by spaces (the
+# latest that fit in EXPOSURES_MAX_BYTES), kept by incidents whose SOP marks a step graphic:
+# `sopflow wellbeing` counts each person's exposure in a shift from one visibility list.
+EXPOSURES = SearchAttributeKey.for_keyword("Exposures")
+EXPOSURES_MAX_BYTES = 1_500
 
 # The keys the workflow keeps current (``updates``). Adding one changes the commands the
 # interpreter issues: see docs/versioning.md.
@@ -61,6 +66,7 @@ WORKFLOW_KEYS = (
     OUTCOME,
     STEPS_DUE,
     DESK,
+    EXPOSURES,
 )
 # Every key an incident may carry: what a namespace must register before incidents start.
 ALL_KEYS = (*WORKFLOW_KEYS, CHANGED_AT, AUDIENCE, PLAN_HASH)
@@ -123,6 +129,33 @@ def steps_due(text: str | None) -> dict[str, datetime]:
         if step_id and at.tzinfo is not None:
             due[step_id] = at
     return due
+
+
+def exposures_text(seen: Iterable[tuple[str, datetime]]) -> str:
+    """The ``Exposures`` value: ``person@time`` for each exposure, the latest that fit."""
+    kept: list[str] = []
+    size = 0
+    for person, at in reversed(list(seen)):
+        value = f"{person}@{at.astimezone(UTC).isoformat(timespec='seconds')}"
+        size += len(value.encode()) + 1
+        if size > EXPOSURES_MAX_BYTES:
+            break
+        kept.append(value)
+    return " ".join(reversed(kept))
+
+
+def exposures(text: str | None) -> list[tuple[str, datetime]]:
+    """``Exposures`` read back: (person, when), unreadable values left out."""
+    out = []
+    for value in (text or "").split():
+        person, _, when = value.rpartition("@")
+        try:
+            at = datetime.fromisoformat(when)
+        except ValueError:
+            continue
+        if person and at.tzinfo is not None:
+            out.append((person, at))
+    return out
 
 
 def updates(current: dict[str, Any], last: dict[str, Any]) -> list[SearchAttributeUpdate[Any]]:

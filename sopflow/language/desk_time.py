@@ -24,6 +24,7 @@ from sopflow.language.rota import (
     desk_clocks,
     gaps,
     merge,
+    on_call_at,
     shift_runs,
 )
 
@@ -209,3 +210,12 @@ def desk_turn(
     first, desk = starts[0]
     reason = f"no desk is on shift for {what}; {holder} keeps the turn until {desk} starts at"
     return Turn(holder, first, (), f"{reason} {_stamp(first)}")
+
+
+def shift_start(rota: RotaDoc, person: str, at: datetime) -> datetime | None:
+    """When the shift ``person`` is on call in at ``at`` began (the earliest, if several
+    duties overlap), or None when they are on call nowhere then."""
+    starts = [
+        duty.start for desk in on_call_at(rota, at) for duty in desk.duties if person in duty.people
+    ]
+    return min(starts) if starts else None

@@ -1,6 +1,6 @@
-"""Checks of the follow-the-sun fields of human steps: a `business` SLA clock and
+"""Checks of the desk and wellbeing fields of human steps: a `business` SLA clock and
 `follow_the_sun` read the Rota at run time, so the library needs one with a desk for the
-SOP's region. (`sla: {until: ...}` is an expression, checked with the others.)"""
+SOP's region; an `until` must give a timestamp; a `check_in` follows a `graphic` step."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def check_desk_clocks(eff: Effective, ctx: Context) -> list[Diagnostic]:
             continue
         if isinstance(step.sla, SlaClock) and step.sla.until is not None:
             out += _timestamp(eff, step.id, ("sla", "until"), step.sla.until)
+        if step.check_in is not None and not step.graphic:
+            message = (
+                f"step `{step.id}` asks for a `check_in` but is not marked `graphic: true`: "
+                "a check-in follows graphic work (add `graphic: true`, or drop `check_in`)"
+            )
+            out.append(eff.diag(step.id, ("check_in",), "E205", message))
         business = isinstance(step.sla, SlaClock) and step.sla.business is not None
         if business:
             instead = "or use a plain duration, which runs 24/7"

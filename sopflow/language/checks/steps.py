@@ -100,6 +100,8 @@ def check_roles(eff: Effective, ctx: Context) -> list[Diagnostic]:
                     path: tuple[str | int, ...] = (field, i) if field in _LIST_ROLES else (field,)
                     if field == "requires":
                         path = (field, i, "role")
+                    if field == "check_in":
+                        path = (field, "to")
                     hint = did_you_mean(role, declared)
                     message = f"role `{role}` is not declared in `roles`{hint}"
                     out.append(eff.diag(step.id, path, "E302", message))

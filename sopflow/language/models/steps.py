@@ -94,6 +94,14 @@ class StepBase(Strict):
         return []
 
 
+class CheckIn(Strict):
+    """After a graphic step: ask the person on call for ``to`` to check in with whoever did
+    it, over ``channel``."""
+
+    to: RoleName
+    channel: str = Field(default="email", min_length=1)
+
+
 class HumanStep(StepBase):
     """A step that waits for people, with an SLA and an escalation chain."""
 
@@ -109,6 +117,19 @@ class HumanStep(StepBase):
             "desk on shift for its roles (the Rota says who), with a hand-off note"
         ),
     )
+    graphic: bool = Field(
+        default=False,
+        description=(
+            "Doing this step exposes the person to graphic content: it counts in their "
+            "exposure for the shift (`sopflow wellbeing`)"
+        ),
+    )
+    check_in: CheckIn | None = Field(
+        default=None, description="With `graphic`: who checks in with the person afterwards"
+    )
+
+    def _check_in(self) -> list[tuple[str, list[str]]]:
+        return [("check_in", [self.check_in.to])] if self.check_in is not None else []
 
 
 class TriageRule(Strict):
@@ -136,7 +157,7 @@ class TaskStep(HumanStep):
         return sorted(properties) if isinstance(properties, dict) else None
 
     def role_fields(self) -> list[tuple[str, list[str]]]:
-        return [("assignee", [self.assignee]), ("escalate", list(self.escalate))]
+        return [("assignee", [self.assignee]), ("escalate", list(self.escalate)), *self._check_in()]
 
 
 class ApprovalOn(Strict):
@@ -204,7 +225,11 @@ class ApprovalStep(HumanStep):
 
     def role_fields(self) -> list[tuple[str, list[str]]]:
         field_name = "requires" if self.requires is not None else "approvers"
-        return [(field_name, self.approver_roles()), ("escalate", list(self.escalate))]
+        return [
+            (field_name, self.approver_roles()),
+            ("escalate", list(self.escalate)),
+            *self._check_in(),
+        ]
 
 
 class Branch(Strict):
