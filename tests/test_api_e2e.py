@@ -761,3 +761,36 @@ def test_wellbeing_counts_graphic_steps_for_the_person_and_their_desks_leads(
     assert incident in [s["incident"] for s in alice["seen"]]
     problem(stack.call("amoreno", "GET", "/desks/US/wellbeing"), 403, "forbidden")
     problem(stack.call("tbrennan", "GET", "/desks/US/wellbeing"), 403, "forbidden")
+
+
+def test_claims_and_stepping_away(stack: Stack) -> None:
+    incident = stack.start("dokafor")
+    stack.until(incident, active("verify"))
+    notes = f"/incidents/{incident}/notes"
+    take = {"text": "on it", "step": "verify", "claim": "take"}
+    taken = stack.call("amoreno", "POST", notes, json=take)
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["detail"] == "claimed"
+    view = stack.until(incident, lambda v: any(s.get("claimed_by") for s in v["steps"]))
+    assert [s["claimed_by"] for s in view["steps"] if s["id"] == "verify"] == ["amoreno"]
+    # A claim needs its step; a responder cannot assign (a lead's to do).
+    problem(
+        stack.call("amoreno", "POST", notes, json={"text": "x", "claim": "take"}),
+        422,
+        "invalid-request",
+    )
+    assign = {"text": "rotate", "step": "verify", "claim": "assign", "assignee": "slee"}
+    problem(stack.call("amoreno", "POST", notes, json=assign), 403, "forbidden")
+    nobody = assign | {"assignee": "nobody"}
+    assert (
+        "'nobody' is not in the Roster"
+        in problem(stack.call("dokafor", "POST", notes, json=nobody), 422, "invalid-request")[
+            "detail"
+        ]
+    )
+    away = stack.call("amoreno", "POST", "/me/away", json={"text": "taking a break"})
+    assert away.status_code == 200, away.text
+    assert {"incident": incident, "step": "verify"} in away.json()["released"]
+    view = stack.until(incident, lambda v: not any(s.get("claimed_by") for s in v["steps"]))
+    released = [e for e in view["timeline"] if e["kind"] == "work.released"]
+    assert released and released[-1]["detail"] == "released: taking a break"

@@ -5,28 +5,23 @@ handoff` under the desk that holds it, with its business-hours due time."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import structlog
 
-from sopflow.client.testing import TEST_SIGNER
 from sopflow.language.desk_time import desk_turn
 from sopflow.language.library import load_library
 from tests.test_cli_incidents import (
-    CHANNELS,
     Stack,
-    _serve,
     active,
     cli,
     ok,
     refused,
+    serving,
     start,
     step,
     until,
@@ -49,36 +44,9 @@ class ExampleStack(Stack):
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The dev server and a worker with the real activities, reading the example's Rota."""
     tmp = tmp_path_factory.mktemp("cli-follow-the-sun")
-    (tmp / "config.toml").write_text(CHANNELS, encoding="utf-8")
-    TEST_SIGNER.write(tmp / "keys")
     stack = ExampleStack(tmp=tmp, log=tmp / "worker.jsonl")
-    with pytest.MonkeyPatch.context() as mp, stack.log.open("w") as log:
-        mp.setenv("SOPFLOW_CONFIG", str(tmp / "config.toml"))
-        mp.setenv("SOPFLOW_DEFINITIONS", str(EXAMPLE))  # the worker's Rota and Roster
-        for name in (
-            "SOPFLOW_USER",
-            "SOPFLOW_DATA_ROUTING",
-            "TEMPORAL_NAMESPACE",
-            "SOPFLOW_API_URL",
-        ):
-            mp.delenv(name, raising=False)
-        structlog.configure(
-            processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
-            logger_factory=structlog.PrintLoggerFactory(log),
-        )
-        ready = threading.Event()
-        thread = threading.Thread(target=asyncio.run, args=(_serve(stack, ready),), daemon=True)
-        thread.start()
-        try:
-            assert ready.wait(60), "the dev server did not start"
-            if stack.error is not None:
-                raise stack.error
-            yield stack
-        finally:
-            if stack.loop is not None and stack.stop is not None:
-                stack.loop.call_soon_threadsafe(stack.stop.set)
-            thread.join(30)
-            structlog.reset_defaults()
+    with serving(stack, {"SOPFLOW_DEFINITIONS": str(EXAMPLE)}) as running:
+        yield running
 
 
 def test_the_drill_on_the_dev_server_through_the_cli(stack: Stack) -> None:

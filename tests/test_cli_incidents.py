@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,15 +128,26 @@ async def _serve(stack: Stack, ready: threading.Event) -> None:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The dev server and a worker, in a thread of this process, for the whole module."""
     tmp = tmp_path_factory.mktemp("cli-incidents")
+    with serving(Stack(tmp=tmp, log=tmp / "worker.jsonl")) as running:
+        yield running
+
+
+@contextmanager
+def serving(stack: Stack, env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Run the dev server and a worker with the real activities (the log channel for every
+    notification) in a thread, with ``env`` set for both, until the block ends."""
+    tmp = stack.tmp
     (tmp / "config.toml").write_text(CHANNELS, encoding="utf-8")
     TEST_SIGNER.write(tmp / "keys")
-    stack = Stack(tmp=tmp, log=tmp / "worker.jsonl")
     with pytest.MonkeyPatch.context() as mp, stack.log.open("w") as log:
         mp.setenv("SOPFLOW_CONFIG", str(tmp / "config.toml"))
         mp.setenv("SOPFLOW_ARTIFACTS", str(tmp / "artifacts"))
         mp.setenv("SOPFLOW_DISCLOSURE_LOG", str(tmp / "disclosure-log.jsonl"))
+        for name, value in (env or {}).items():
+            mp.setenv(name, value)
         for name in ("SOPFLOW_USER", "SOPFLOW_DATA_ROUTING", "TEMPORAL_NAMESPACE"):
             mp.delenv(name, raising=False)
+        mp.delenv("SOPFLOW_API_URL", raising=False)
         # The log channel writes here, not into the output CliRunner captures.
         structlog.configure(
             processors=[structlog.processors.add_log_level, structlog.processors.JSONRenderer()],
@@ -432,6 +444,29 @@ def test_cancel_needs_a_lead(stack: Stack) -> None:
     # Closed: no longer in anyone's queue.
     rows = json.loads(ok(stack, "task", "list", "--json"))
     assert not any(r["incident"] == incident for r in rows)
+
+
+def test_claim_assign_and_step_away(stack: Stack) -> None:
+    incident = start(stack, "threat-to-life", "US", THREAT, "dokafor")
+    until(stack, incident, active("assess"))
+    ok(stack, "task", "claim", incident, "assess", "--as", "amoreno")
+    assert step(show(stack, incident), "assess")["claimed_by"] == "amoreno"
+    taken = cli(stack, "task", "claim", incident, "assess", "--as", "slee")
+    refused(taken, "'assess' is with amoreno")
+    nobody = ("task", "assign", incident, "assess", "--to", "nobdy", "--text", "rotate")
+    wrong = cli(stack, *nobody, "--as", "dokafor")
+    assert wrong.exit_code == 1 and "no person 'nobdy' in the Roster" in wrong.stderr
+    assign = ("task", "assign", incident, "assess", "--to", "slee", "--text", "rotating")
+    refused(cli(stack, *assign, "--as", "amoreno"), "only the 'lead' role assigns work")
+    ok(stack, *assign, "--as", "dokafor")
+    assert step(show(stack, incident), "assess")["claimed_by"] == "slee"
+    out = ok(stack, "away", "--as", "slee", "--text", "a break after a hard one")
+    assert f"released assess of {incident}" in out
+    view = show(stack, incident)
+    assert step(view, "assess").get("claimed_by") is None
+    assert ("slee", "work.released", "released: a break after a hard one") in [
+        (e["actor"], e["kind"], e["detail"]) for e in view["timeline"]
+    ]
 
 
 def test_usage_and_connection_errors_are_messages(stack: Stack) -> None:

@@ -123,3 +123,14 @@ def test_a_shift_begins_with_the_duty_the_rota_has_the_person_in() -> None:
     starts = shift_starts(rota.model, ["amoreno", "pshah"], tuesday_noon_ny, timedelta(hours=12))
     assert starts["amoreno"] == datetime(2030, 1, 15, 14, tzinfo=UTC)  # 09:00 New York
     assert starts["pshah"] == tuesday_noon_ny - timedelta(hours=12)  # London has gone home
+
+
+@pytest.mark.unit
+def test_the_exposures_attribute_keeps_the_latest_that_fit() -> None:
+    start = datetime(2030, 1, 15, tzinfo=UTC)
+    seen = [(f"person{i:03d}", start + timedelta(minutes=i)) for i in range(200)]
+    text = search.exposures_text(seen)
+    assert len(text.encode()) <= search.EXPOSURES_MAX_BYTES
+    kept = search.exposures(text)
+    assert kept[-1] == seen[-1] and seen[0] not in kept
+    assert kept == seen[-len(kept) :]

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, assert_never
 
 from sopflow.contract.expressions import ENRICHMENT, evaluate, render_template
-from sopflow.contract.messages import Actor, IncidentState, VoteRecord
+from sopflow.contract.messages import Actor, IncidentState, Note, VoteRecord
 from sopflow.contract.names import LEAD_ROLE
 from sopflow.contract.plan import (
     ApprovalPlan,
@@ -261,6 +261,30 @@ def check_note(state: IncidentState, actor: Actor, roles: list[str]) -> None:
         raise ActionRefused(
             f"{actor.id} holds none of this SOP's roles ({', '.join(roles)})", "forbidden"
         )
+
+
+def check_claim(state: IncidentState, step: PlanStep | None, actor: Actor, note: Note) -> None:
+    """A claim is on an active task or approval: anyone who may act on it takes it; the
+    holder (or a lead) releases it; a lead assigns it to someone by handle."""
+    if not isinstance(step, TaskPlan | ApprovalPlan):
+        raise ActionRefused("only a task or an approval is claimed")
+    _active(state, step.id, step.type)
+    holder, lead = state.steps[step.id].claimed_by, LEAD_ROLE in actor.roles
+    roles = state.steps[step.id].roles
+    if note.claim == "take" and not set(roles) & set(actor.roles):
+        why = f"{actor.id} holds none of the roles {step.id!r} needs ({', '.join(roles)})"
+        raise ActionRefused(why, "forbidden")
+    if note.claim == "take" and holder not in (None, actor.id):
+        raise ActionRefused(f"{step.id!r} is with {holder}: ask them, or a lead to assign it")
+    if note.claim == "release" and holder is None:
+        raise ActionRefused(f"nobody has claimed {step.id!r}")
+    if note.claim == "release" and holder != actor.id and not lead:
+        why = f"{step.id!r} is with {holder}: only they or a lead release it"
+        raise ActionRefused(why, "forbidden")
+    if note.claim == "assign" and not lead:
+        raise ActionRefused(f"only the {LEAD_ROLE!r} role assigns work", "forbidden")
+    if note.claim == "assign" and not note.assignee:
+        raise ActionRefused("say who to assign it to", "invalid")
 
 
 def check_cancel(state: IncidentState, actor: Actor) -> None:

@@ -149,17 +149,23 @@ class DeskClocks:
         if not at_open:
             detail += f"; open {_duration(workflow.now() - (s.started_at or workflow.now()))}"
             detail += f"; {self._handoff_note(step, s)}"
+        if s.claimed_by is not None:  # whoever held it has left with their desk's shift
+            detail += f"; {s.claimed_by}'s claim released"
+            s.claimed_by = None
         self.log("system", "step.handed_off", step.id, detail)
         s.desk, s.desk_since = turn.desk, workflow.now()
         self.flush_search_attributes()
 
     def _handoff_note(self, step: PeopleStep, s: StepState) -> str:
-        """The outgoing desk's last note on the step, or what the system knows of it."""
+        """The outgoing desk's last note on the step (a plain note, or the text of a
+        release), or what the system knows of it."""
         since = s.desk_since or s.started_at
         notes = [
             e
             for e in self.state.timeline
-            if e.kind == "note" and e.step == step.id and (since is None or e.at >= since)
+            if e.kind in ("note", "work.released")
+            and e.step == step.id
+            and (since is None or e.at >= since)
         ]
         if notes:
             return f"note from {notes[-1].actor}: {notes[-1].detail}"

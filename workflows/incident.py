@@ -207,8 +207,15 @@ class IncidentWorkflow:
     @workflow.update(name=UPDATE_NOTE)
     def add_note(self, req: Note) -> ActionResult:
         trust.remember(self.state.recent_requests, req)
-        self.runner.log(req.actor.id, "note", req.step, req.text)
-        return ActionResult(step=req.step, detail="noted")
+        if req.claim is None or req.step is None:
+            self.runner.log(req.actor.id, "note", req.step, req.text)
+            return ActionResult(step=req.step, detail="noted")
+        step = self.state.steps[req.step]
+        step.claimed_by = {"take": req.actor.id, "release": None}.get(req.claim, req.assignee)
+        to = f" to {req.assignee}" if req.claim == "assign" else ""
+        kind = {"take": "claimed", "release": "released", "assign": "assigned"}[req.claim]
+        self.runner.log(req.actor.id, f"work.{kind}", req.step, f"{kind}{to}: {req.text}")
+        return ActionResult(step=req.step, detail=kind)
 
     @add_note.validator
     def _validate_note(self, req: Note) -> None:
@@ -218,6 +225,13 @@ class IncidentWorkflow:
             if req.step is not None and req.step not in self.steps:
                 raise conductor.ActionRefused(f"this incident has no step {req.step!r}")
             roles = list(self.plan.roles)
+            if req.claim is not None:
+                step = self.steps.get(req.step) if req.step is not None else None
+                here = conductor.check_desk(
+                    self.state, req.actor, roles, self.plan.global_roles, req.step
+                )
+                conductor.check_claim(self.state, step, here, req)
+                return
             held = self.state.steps[req.step].desk if req.step is not None else None
             here = req.actor  # the holding desk notes its step
             if held is None or req.actor.region != held:

@@ -239,12 +239,14 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing):
         timed_out = await self._await_people(
             step, lambda: conductor.tally(step, self.state) is not None
         )
+        voters = list(dict.fromkeys(v.actor for v in s.votes))
         if timed_out is not None:
+            await self.check_in(step, voters)  # those who voted saw the material all the same
             return timed_out
         outcome = conductor.tally(step, self.state)
         s.output = {"outcome": outcome, "votes": [v.model_dump(mode="json") for v in s.votes]}
         self.log("system", f"approval.{outcome}", step.id)
-        await self.check_in(step, list(dict.fromkeys(v.actor for v in s.votes)))
+        await self.check_in(step, voters)
         return outcome
 
     async def _await_people(

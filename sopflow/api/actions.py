@@ -22,15 +22,19 @@ from sopflow.api.incidents import IncidentIdPath
 from sopflow.api.models import (
     STEP_ID_PATTERN,
     ActionOut,
+    AwayBody,
+    AwayOut,
     CancelBody,
     CompleteBody,
     EventBody,
     NoteBody,
     VoteBody,
 )
-from sopflow.api.problems import NOT_FOUND, Problem
+from sopflow.api.problems import INVALID, NOT_FOUND, UNAVAILABLE, Problem
+from sopflow.client.claims import step_away
 from sopflow.client.incidents import Action, ActionRefused, IncidentService, Refusal
 from sopflow.contract.messages import Cancel, CompleteTask, ExternalEvent, Note, Vote
+from sopflow.language.roster import RosterError
 
 router = APIRouter(tags=["actions"])
 log = structlog.get_logger("sopflow.api")
@@ -129,9 +133,43 @@ async def add_note(
     parts: PartsDep,
     key: IdempotencyKey = None,
 ) -> ActionOut:
-    """Add a note to the timeline (anyone holding one of the SOP's roles)."""
-    action = Note(actor=person.actor(), text=body.text, step=body.step)
+    """Add a note to the timeline (anyone holding one of the SOP's roles). With ``claim``:
+    take a task or approval, release it to the desk's queue, or (a lead) assign it."""
+    if body.claim is not None and body.step is None:
+        raise Problem(INVALID, "a claim is on a step: give `step`")
+    if body.claim == "assign":
+        await _known_person(parts, body.assignee)
+    action = Note(
+        actor=person.actor(),
+        text=body.text,
+        step=body.step,
+        claim=body.claim,
+        assignee=body.assignee if body.claim == "assign" else None,
+    )
     return await act(parts, person, incident_id, action, key)
+
+
+async def _known_person(parts: Parts, handle: str | None) -> None:
+    """A 422 unless ``handle`` is someone in the Roster (work goes to a real person)."""
+    if not handle:
+        raise Problem(INVALID, "`claim: assign` needs `assignee`: who takes it")
+    try:
+        roster = await parts.identity.roster.current()
+    except RosterError:
+        raise Problem(UNAVAILABLE, "the Roster cannot be read") from None
+    if handle not in roster.people:
+        raise Problem(INVALID, f"{handle!r} is not in the Roster")
+
+
+@router.post("/me/away", summary="Step away", tags=["me"])
+async def step_away_route(body: AwayBody, person: Caller, parts: PartsDep) -> AwayOut:
+    """Release every task or approval the caller has claimed back to its desk's queue, with
+    the caller's note on each: nothing they held waits for them while they are away."""
+    service = parts.temporal.require()
+    released = await step_away(service, person.actor(), body.text)
+    for incident_id, _step in released:
+        parts.changes.changed(incident_id)
+    return AwayOut(released=[{"incident": i, "step": s} for i, s in released])
 
 
 @router.post("/incidents/{incident_id}/cancel", summary="Cancel the incident")

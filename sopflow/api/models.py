@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -192,10 +192,33 @@ class VoteBody(_Body):
 
 
 class NoteBody(_Body):
-    """A note for the incident's timeline, optionally about one step."""
+    """A note for the incident's timeline, optionally about one step; with ``claim``, also
+    who works on that task or approval now (the note says why)."""
 
     text: str = Field(min_length=1, max_length=8000, pattern=NOT_BLANK)
     step: str | None = Field(None, pattern=STEP_ID_PATTERN)
+    claim: Literal["take", "release", "assign"] | None = Field(
+        None,
+        description=(
+            "take the step, release it to the desk's queue, or (a lead) assign it to "
+            "`assignee`; needs `step`"
+        ),
+    )
+    assignee: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9._-]{0,62}$", description="With `claim: assign`: who"
+    )
+
+
+class AwayBody(_Body):
+    """Why the caller steps away (the note each released task gets)."""
+
+    text: str = Field(min_length=1, max_length=8000, pattern=NOT_BLANK)
+
+
+class AwayOut(BaseModel):
+    """The tasks and approvals the caller held, now back in their desks' queues."""
+
+    released: list[dict[str, str]] = Field(description="`incident` and `step` of each")
 
 
 class CancelBody(_Body):

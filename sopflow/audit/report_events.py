@@ -16,6 +16,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
 from sopflow.audit.payloads import Decoder, plain
+from sopflow.audit.report_activities import activity_entry
 from sopflow.audit.report_model import (
     ActivityStatus,
     EventRef,
@@ -49,7 +50,6 @@ from sopflow.contract.names import (
     ACT_ENRICH,
     ACT_NOTIFY,
     ACT_POSTMORTEM,
-    ESCALATION_CHANNEL,
     SIGNAL_EVENT,
     UPDATE_CANCEL,
     UPDATE_COMPLETE,
@@ -373,43 +373,8 @@ class EventReader:
         return ""
 
     def _activity_item(self, ev: HistoryEvent, number: int, a: ActivityRecord) -> None:
-        req, res = a.request, a.result
-        step = getattr(req, "step", None)
-        if isinstance(req, NotifyRequest):
-            escalation = " (escalation)" if req.channel == ESCALATION_CHANNEL else ""
-            detail = f"{req.channel} to {req.to}{escalation}"
-            self.item(ev, number, "notified", step=step, detail=detail)
-        elif isinstance(res, DisclosureResult):
-            basis = res.legal_basis or res.reason or "-"
-            detail = f"{res.policy}: {basis}; allowed: {', '.join(res.allow) or 'nothing'}"
-            self.item(ev, number, f"disclosure.{res.decision}", step=step, detail=detail)
-        elif isinstance(res, PostmortemResult):
-            detail = f"{res.document}, owner {res.owner}"
-            self.item(ev, number, "postmortem.opened", detail=detail)
-        elif isinstance(req, EnrichRequest):
-            self.item(ev, number, "enriched", detail=", ".join(req.names))
-        elif isinstance(req, DeskTurnRequest) and isinstance(res, DeskTurn):
-            self._desk_turn_item(ev, number, req, res)
-        elif isinstance(res, BusinessDue):
-            paused = f"; paused: {', '.join(res.paused)}" if res.paused else ""
-            desk = getattr(req, "desk", "-")
-            detail = f"due {res.due.isoformat()}, business hours of {desk}{paused}; rota {res.rota}"
-            self.item(ev, number, "sla.clock", step=step, detail=detail)
-        else:
-            self.item(ev, number, "activity.completed", step=step, detail=a.name)
-
-    def _desk_turn_item(
-        self, ev: HistoryEvent, number: int, req: DeskTurnRequest, res: DeskTurn
-    ) -> None:
-        """Which desk the Rota gave a follow-the-sun step: a hand-off when it changed."""
-        until = res.until.isoformat() if res.until else "no change in sight"
-        on_call = ", ".join(res.people) or "nobody"
-        detail = f"{res.reason}; on call: {on_call}; until {until}; rota {res.rota}"
-        if res.desk != req.holder:
-            detail = f"{req.holder} -> {res.desk}: {detail}"
-            self.item(ev, number, "step.handed_off", step=req.step, detail=detail)
-        else:
-            self.item(ev, number, "desk.kept", step=req.step, detail=f"{res.desk}: {detail}")
+        kind, step, detail = activity_entry(a.name, a.request, a.result)
+        self.item(ev, number, kind, step=step, detail=detail)
 
 
 _Reader = Callable[[EventReader, HistoryEvent, _Run], Awaitable[None]]

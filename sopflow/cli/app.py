@@ -10,6 +10,7 @@ import typer
 from sopflow.cli import (
     audit,
     authoring,
+    claims,
     codec,
     handoff,
     incidents,
@@ -42,6 +43,7 @@ app.command("serve")(serve.serve)
 app.command("oncall")(oncall.oncall)
 app.command("handoff")(handoff.handoff)
 app.command("wellbeing")(wellbeing.wellbeing)
+app.command("away")(claims.away)
 
 incident_app = typer.Typer(
     help="Run incidents: start, list, show, signal, cancel.", no_args_is_help=True
@@ -62,6 +64,9 @@ task_app.command("complete")(tasks.complete)
 task_app.command("approve")(tasks.approve)
 task_app.command("reject")(tasks.reject)
 task_app.command("note")(tasks.note)
+task_app.command("claim")(claims.claim)
+task_app.command("release")(claims.release)
+task_app.command("assign")(claims.assign)
 app.add_typer(task_app, name="task")
 
 app.command("rehearse")(rehearse.rehearse)

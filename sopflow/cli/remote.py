@@ -334,7 +334,8 @@ def _route(action: Action) -> tuple[str, dict[str, Any]]:
         case Vote():
             return f"steps/{_seg(action.step)}/{action.decision}", {"reason": action.reason}
         case Note():
-            return "notes", {"text": action.text, "step": action.step}
+            claim = {"claim": action.claim, "assignee": action.assignee} if action.claim else {}
+            return "notes", {"text": action.text, "step": action.step, **claim}
         case Cancel():
             return "cancel", {"reason": action.reason}
         case ExternalEvent():
@@ -348,3 +349,9 @@ def wellbeing(api: Api, desk: str | None) -> list[dict[str, Any]]:
     if desk is None:
         return [dict(_call(api, "GET", "/me/wellbeing"))]
     return [dict(p) for p in _call(api, "GET", f"/desks/{_seg(desk)}/wellbeing")]
+
+
+def step_away(api: Api, text: str) -> list[dict[str, str]]:
+    """Release the caller's claimed tasks back to their desks' queues."""
+    answer = _call(api, "POST", "/me/away", body={"text": text})
+    return [dict(r) for r in answer["released"]]

@@ -21,7 +21,6 @@ from sopflow.cli.authoring import DefinitionsOpt, fail
 from sopflow.cli.incidents import (
     console,
     iso,
-    plural,
     table,
     to_second,
     with_api,
@@ -81,7 +80,7 @@ def _show(rows: list[dict[str, Any]], output: WellbeingFormat) -> None:
         out.add_row(r["person"], r["desk"] or "-", to_second(r["since"]), count, to_second(last))
     console().print(out)
     exposed = sum(1 for r in rows if r["graphic_steps"])
-    print(f"{plural(exposed, 'person')} exposed this shift", file=sys.stderr)
+    print(f"{exposed} {'person' if exposed == 1 else 'people'} exposed this shift", file=sys.stderr)
 
 
 def _library(definitions: Path | None) -> tuple[RosterDoc, RotaDoc | None]:

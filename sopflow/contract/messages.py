@@ -89,11 +89,20 @@ class Vote(_Model):
     signature: ActionSignature | None = None
 
 
+ClaimKind = Literal["take", "release", "assign"]
+
+
 class Note(_Model):
+    """A note on the timeline. With ``claim``, also who works on a task or approval now:
+    ``take`` it, ``release`` it back to the desk's queue, or (a lead) ``assign`` it to
+    ``assignee``. The note's text says why; nothing else about the step changes."""
+
     actor: Actor
     text: str = Field(min_length=1)
     step: str | None = None
     signature: ActionSignature | None = None
+    claim: ClaimKind | None = Field(default=None, exclude_if=lambda value: value is None)
+    assignee: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Cancel(_Model):
@@ -159,6 +168,8 @@ class StepState(BaseModel):
     submitted_by: str | None = None
     # A step that follows the sun: the desk that holds it, since when, and when that desk's
     # turn ends (the Rota's answer). Left out of dumps when unset.
+    # Who works on it now (a claim: advisory, anyone may still act); None: the desk's queue.
+    claimed_by: str | None = Field(default=None, exclude_if=lambda value: value is None)
     desk: str | None = Field(default=None, exclude_if=lambda value: value is None)
     desk_since: datetime | None = Field(default=None, exclude_if=lambda value: value is None)
     turn_until: datetime | None = Field(default=None, exclude_if=lambda value: value is None)

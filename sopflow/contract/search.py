@@ -105,15 +105,19 @@ def step_due(step_id: str, due_at: datetime) -> str:
 def steps_due_text(due: Iterable[tuple[str, datetime]]) -> str:
     """The ``StepsDue`` value for these steps and due times, cut at ``STEPS_DUE_MAX_BYTES``
     (the steps that do not fit are left out whole)."""
+    return " ".join(_fitting((step_due(s, at) for s, at in due), STEPS_DUE_MAX_BYTES))
+
+
+def _fitting(values: Iterable[str], limit: int) -> list[str]:
+    """The first ``values`` whose space-separated text fits in ``limit`` bytes."""
     kept: list[str] = []
     size = 0
-    for step_id, at in due:
-        value = step_due(step_id, at)
+    for value in values:
         size += len(value.encode()) + 1
-        if size > STEPS_DUE_MAX_BYTES:
+        if size > limit:
             break
         kept.append(value)
-    return " ".join(kept)
+    return kept
 
 
 def steps_due(text: str | None) -> dict[str, datetime]:
@@ -133,15 +137,8 @@ def steps_due(text: str | None) -> dict[str, datetime]:
 
 def exposures_text(seen: Iterable[tuple[str, datetime]]) -> str:
     """The ``Exposures`` value: ``person@time`` for each exposure, the latest that fit."""
-    kept: list[str] = []
-    size = 0
-    for person, at in reversed(list(seen)):
-        value = f"{person}@{at.astimezone(UTC).isoformat(timespec='seconds')}"
-        size += len(value.encode()) + 1
-        if size > EXPOSURES_MAX_BYTES:
-            break
-        kept.append(value)
-    return " ".join(reversed(kept))
+    values = [f"{p}@{at.astimezone(UTC).isoformat(timespec='seconds')}" for p, at in seen]
+    return " ".join(reversed(_fitting(reversed(values), EXPOSURES_MAX_BYTES)))
 
 
 def exposures(text: str | None) -> list[tuple[str, datetime]]:
