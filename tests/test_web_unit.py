@@ -5,12 +5,13 @@ test_web_e2e.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,14 +27,18 @@ from sopflow.api.app import create_app
 from sopflow.api.settings import ApiSettings, SettingsError, parse_proxies
 from sopflow.compile.lint import lint_library
 from sopflow.contract.plan import TaskPlan
+from sopflow.language.roster import load_roster
 from sopflow.web import ConsoleSettings
 from sopflow.web.form_data import local_time, parse, raw_of, utc_time
 from sopflow.web.form_errors import form_check_errors, pointer_errors, summary
 from sopflow.web.forms import Field, bind, fields_of, walk
+from sopflow.web.pages.inbox import released
+from sopflow.web.pages.incident import may_work_on
 from sopflow.web.render import Templates
 from sopflow.web.report_html import report_html
 from sopflow.web.security import COOKIE, CSP, safe_next, same_origin
 from sopflow.web.sessions import SessionStore, TokenLogin
+from sopflow.web.shift import Exposed, Shift, ShiftCache, desk_people, led_desks
 from tests.conftest import SHIPPED
 from tests.console_browser import (
     Browser,
@@ -645,3 +650,53 @@ def test_errors_become_field_errors_and_a_summary_with_links() -> None:
     assert 'aria-describedby="i-1-error"' in html
     pointers = pointer_errors(fields, [("/officer/email", "bad"), ("/officer", "x"), ("", "y")])
     assert pointers == {"i/officer/email": ["bad"], "i/officer": ["x"], "": ["y"]}
+
+
+# --- who has what, and this shift (the pages that use them: tests/test_web_claims.py)
+
+
+def test_leads_see_their_desks_people_and_assign_to_those_holding_the_steps_roles() -> None:
+    roster = load_roster(SHIPPED)
+    assert led_desks(roster, "dokafor") == ["US"] and led_desks(roster, "okhan") == ["UK"]
+    assert led_desks(roster, "amoreno") == [] and led_desks(roster, "nobody") == []
+    assert desk_people(roster, "US") == ["amoreno", "dokafor", "kowusu", "rhalvorsen", "slee"]
+    plan = lint_library(SHIPPED).plans[("csea-report", 1, "US")]
+    people = [handle for handle, _ in may_work_on("US", ["specialist"], roster, plan)]
+    assert people == ["amoreno", "slee"]  # the US desk's specialists, no other desk's
+    assert ("slee", "Samuel Lee (slee)") in may_work_on("US", ["specialist"], roster, plan)
+    global_lead = plan.model_copy(update={"global_roles": ["lead"]})
+    leads = [handle for handle, _ in may_work_on("US", ["lead"], roster, global_lead)]
+    assert {"dokafor", "slee", "tbrennan", "okhan"} <= set(leads)  # lead acts from any desk
+
+
+def test_a_shift_is_kept_a_few_seconds_per_person() -> None:
+    now = [0.0]
+    cache = ShiftCache(ttl_s=5, size=2, clock=lambda: now[0])
+    reads: list[str] = []
+
+    def reader(who: str, count: int) -> Callable[[], Awaitable[Shift]]:
+        async def read() -> Shift:
+            reads.append(who)
+            return Shift(Exposed(who, who, count, datetime(2025, 3, 1, tzinfo=UTC), None))
+
+        return read
+
+    def get(who: str, count: int = 0) -> int:
+        shift = asyncio.run(cache.get(who, reader(who, count)))
+        assert shift.mine is not None
+        return shift.mine.count
+
+    assert get("amoreno", 1) == 1 and get("amoreno", 2) == 1  # kept
+    now[0] = 5.0
+    assert get("amoreno", 2) == 2  # read again after 5 s
+    get("slee")
+    get("dokafor")  # past the size: the oldest (amoreno) goes
+    assert get("amoreno", 3) == 3 and reads == ["amoreno", "amoreno", "slee", "dokafor", "amoreno"]
+    cache.forget("amoreno")
+    assert get("amoreno", 4) == 4
+
+
+def test_stepping_away_says_how_many_went_back() -> None:
+    assert released(0) == "You had taken nothing: nothing went back to a queue."
+    assert released(1) == "1 task went back to its desk's queue."
+    assert released(3) == "3 tasks went back to their desks' queues."

@@ -25,6 +25,7 @@ from sopflow.web.render import Refused, SignInNeeded, Templates
 from sopflow.web.security import COOKIE, same_origin, set_session_cookie
 from sopflow.web.sessions import HeaderLogin, Login, Session, SessionStore
 from sopflow.web.settings import ConsoleSettings
+from sopflow.web.shift import ShiftCache
 
 MAX_FIELDS = 2000
 LIVE_HEADER = "x-sopflow-live"
@@ -51,13 +52,15 @@ def _peer(request: Request) -> str | None:
 
 
 class Console:
-    """The console's shared state: its settings, its sessions and its templates."""
+    """The console's shared state: its settings, its sessions, its templates, its live hub
+    and each person's shift (the inbox's wellbeing line, kept a few seconds)."""
 
     def __init__(self, settings: ConsoleSettings) -> None:
         self.settings = settings
         self.sessions = SessionStore(settings)
         self.templates = Templates()
         self.hub = Hub()
+        self.shifts = ShiftCache()
 
     # --- signing in
 

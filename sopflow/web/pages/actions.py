@@ -1,4 +1,5 @@
-"""The incident page's forms: complete a task, approve or reject, add a note, cancel.
+"""The incident page's forms: complete a task, approve or reject, add a note, take,
+release or assign a task or approval (a note with a claim), cancel.
 
 Each is sent through the API's own route function (the same checks, logging, signing and
 idempotency as ``POST /api/v1/...``), and the workflow decides. A task's form is first run
@@ -24,10 +25,19 @@ from starlette.responses import RedirectResponse, Response
 
 from sopflow.api import actions as api
 from sopflow.api.identity import authorise_read
-from sopflow.api.models import STEP_ID_PATTERN, CancelBody, CompleteBody, NoteBody, VoteBody
+from sopflow.api.models import (
+    STEP_ID_PATTERN,
+    ActionOut,
+    CancelBody,
+    CompleteBody,
+    NoteBody,
+    VoteBody,
+)
 from sopflow.api.problems import NOT_FOUND, Problem, refusal_problem
 from sopflow.client.errors import ActionRefused
+from sopflow.contract.messages import ClaimKind
 from sopflow.contract.plan import TaskPlan
+from sopflow.language.roster import RosterError
 from sopflow.web.form_data import parse
 from sopflow.web.form_errors import form_check_errors, merge
 from sopflow.web.pages.incident import IncidentId, anchor, flash_key, key_of, task_fields
@@ -47,8 +57,17 @@ DONE = {
     "cancel": "The incident is {}.",
 }
 
+# Taking needs no note of the person's (the timeline says "on it", as `sopflow task claim`
+# does); releasing and assigning do.
+TAKEN = "on it"
+CLAIMED = {
+    "claimed": "You have {step} now: the desk sees it is with you.",
+    "released": "{step} is back in the desk's queue.",
+    "assigned": "{step} is with {to} now.",
+}
 
-def _field_errors(exc: ValidationError) -> dict[str, list[str]]:
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
     """A body model's validation errors, by field, in words."""
     out: dict[str, list[str]] = {}
     for error in exc.errors():
@@ -85,9 +104,17 @@ def _refused(visit: Visit, incident_id: str, failure: FormFlash) -> Response:
 
 
 async def _run(
-    request: Request, visit: Visit, incident_id: str, control: str, form: Form, send: Send
+    request: Request,
+    visit: Visit,
+    incident_id: str,
+    control: str,
+    form: Form,
+    send: Send,
+    done: Callable[[Any], str] | None = None,
+    where: str = "timeline",
 ) -> Response:
-    """Send; on success or refusal, redirect to the incident (a refusal to its form)."""
+    """Send; on success or refusal, redirect to the incident (a refusal to its form, an
+    accepted action to ``where``), with what was done (``done``: from the answer)."""
     try:
         result = await send()
     except (Problem, ActionRefused) as exc:
@@ -96,8 +123,9 @@ async def _run(
             raise
         failure = FormFlash(control, problem.kind.status, str(problem), form)
         return _refused(visit, incident_id, failure)
-    visit.session.flash = DONE.get(control.split(":")[0], "Done: {}.").format(result.detail)
-    return RedirectResponse(f"{PREFIX}/incidents/{incident_id}#timeline", status_code=303)
+    said = DONE.get(control.split(":")[0], "Done: {}.").format(result.detail)
+    visit.session.flash = done(result) if done else said
+    return RedirectResponse(f"{PREFIX}/incidents/{incident_id}#{where}", status_code=303)
 
 
 async def _act(
@@ -108,13 +136,15 @@ async def _act(
     form: Form,
     make: Callable[[], BaseModel],
     call: Callable[[Any], Awaitable[Any]],
+    done: Callable[[Any], str] | None = None,
+    where: str = "timeline",
 ) -> Response:
     """Build the API's body from the form (its errors shown per field), then send it."""
     try:
         made = make()
     except ValidationError as exc:
-        return _refused(visit, incident_id, FormFlash(control, 422, None, form, _field_errors(exc)))
-    return await _run(request, visit, incident_id, control, form, lambda: call(made))
+        return _refused(visit, incident_id, FormFlash(control, 422, None, form, field_errors(exc)))
+    return await _run(request, visit, incident_id, control, form, lambda: call(made), done, where)
 
 
 async def complete(request: Request, incident_id: IncidentId, step: str) -> Response:
@@ -199,6 +229,76 @@ async def note(request: Request, incident_id: IncidentId) -> Response:
     )
 
 
+async def _claim(request: Request, incident_id: str, step: str, kind: ClaimKind) -> Response:
+    """Take a task or approval, release it (with a note), or assign it (a lead: to someone,
+    with a note): a note with a claim, sent through the API's notes route; the workflow
+    decides who may."""
+    visit, form = await _opened(request)
+    step = step_of(step)
+    control = f"claim:{step}"
+    form = {**form, "claim": [kind]}  # which of the step's three forms, if it comes back
+    assignee = first(form, "assignee").strip() if kind == "assign" else None
+    if assignee is not None:
+        problem = await _assignee_problem(visit, assignee)
+        if problem:
+            errors = {"assignee": [problem]}
+            if not text(form, "text").strip():
+                errors["text"] = ["write something here"]
+            return _refused(visit, incident_id, FormFlash(control, 422, None, form, errors))
+    said = TAKEN if kind == "take" else text(form, "text")
+
+    def done(result: ActionOut) -> str:
+        message = CLAIMED.get(result.detail)
+        return message.format(step=step, to=assignee) if message else f"Done: {result.detail}."
+
+    return await _act(
+        request,
+        visit,
+        incident_id,
+        control,
+        form,
+        lambda: NoteBody(text=said, step=step, claim=kind, assignee=assignee),
+        lambda made: api.add_note(
+            incident_id=incident_id,
+            body=made,
+            person=visit.person,
+            parts=visit.parts,
+            key=key_of(form),
+        ),
+        done,
+        anchor(control),
+    )
+
+
+async def take(request: Request, incident_id: IncidentId, step: str) -> Response:
+    """``POST .../steps/{step}/take``: the desk sees the step is with you."""
+    return await _claim(request, incident_id, step, "take")
+
+
+async def release(request: Request, incident_id: IncidentId, step: str) -> Response:
+    """``POST .../steps/{step}/release``: back to the desk's queue, with where it stands
+    (yours, or anyone's as a lead)."""
+    return await _claim(request, incident_id, step, "release")
+
+
+async def assign(request: Request, incident_id: IncidentId, step: str) -> Response:
+    """``POST .../steps/{step}/assign``: a lead gives the step to someone, saying why."""
+    return await _claim(request, incident_id, step, "assign")
+
+
+async def _assignee_problem(visit: Visit, handle: str) -> str | None:
+    """Why ``handle`` cannot be assigned work, in words (None: they can): someone must be
+    chosen, and be in the Roster. Whether they hold the step's roles is the lead's call
+    (the form offers those who do); whether the lead may assign is the workflow's."""
+    if not handle:
+        return "choose who takes it"
+    try:
+        people = (await visit.parts.identity.roster.current()).people
+    except RosterError:
+        return None  # the workflow still decides; an unreadable Roster fails the visit anyway
+    return None if handle in people else f"{handle} is not in the Roster"
+
+
 async def cancel(request: Request, incident_id: IncidentId) -> Response:
     """``POST .../cancel``: end the incident (the lead role), with a reason."""
     visit, form = await _opened(request)
@@ -223,5 +323,8 @@ ROUTES = (
     ("/incidents/{incident_id}/steps/{step}/complete", complete, ("POST",)),
     ("/incidents/{incident_id}/steps/{step}/vote", vote, ("POST",)),
     ("/incidents/{incident_id}/notes", note, ("POST",)),
+    ("/incidents/{incident_id}/steps/{step}/take", take, ("POST",)),
+    ("/incidents/{incident_id}/steps/{step}/release", release, ("POST",)),
+    ("/incidents/{incident_id}/steps/{step}/assign", assign, ("POST",)),
     ("/incidents/{incident_id}/cancel", cancel, ("POST",)),
 )

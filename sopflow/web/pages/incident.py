@@ -24,6 +24,7 @@ from sopflow.compile.graph_svg import to_svg
 from sopflow.contract.messages import StepState
 from sopflow.contract.names import LEAD_ROLE
 from sopflow.contract.plan import ApprovalPlan, Plan, TaskPlan
+from sopflow.language.roster import Roster, RosterError
 from sopflow.web.form_errors import ErrorLink, summary
 from sopflow.web.forms import Control, Field, bind, fields_of
 from sopflow.web.security import PREFIX
@@ -83,6 +84,86 @@ class VoteForm:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimForm:
+    """Who works on an active task or approval, and the viewer's claim controls for it:
+    take it (nobody else has it, and they may act on it), release it (theirs, or any as a
+    lead), assign it (a lead: to one of ``people``, handle and label)."""
+
+    step: str
+    title: str
+    roles: tuple[str, ...]
+    holder: str | None
+    mine: bool
+    take: bool
+    release: bool
+    assign: bool
+    people: tuple[tuple[str, str], ...]
+    kind: str | None  # which of the three a refusal came from
+    release_text: str
+    assign_text: str
+    assignee: str
+    errors: Mapping[str, list[str]]
+    message: str | None
+    keys: Mapping[str, str]
+
+
+def may_work_on(desk: str, roles: list[str], roster: Roster, plan: Plan) -> list[tuple[str, str]]:
+    """The people a lead may assign a step to: those of ``desk`` holding one of ``roles``
+    there (and, anywhere, one of the SOP's global roles among them), as handle and label."""
+    anywhere = set(plan.global_roles or [])
+    out = []
+    for handle, p in sorted(roster.people.items()):
+        if (set(p.roles_on(desk)) | (set(p.roles) & anywhere)) & set(roles):
+            out.append((handle, f"{p.name} ({handle})"))
+    return out
+
+
+def _claim_form(
+    step: TaskPlan | ApprovalPlan,
+    state: StepState,
+    desk: str,
+    visit: Visit,
+    roster: Roster | None,
+    plan: Plan,
+    failure: FormFlash | None,
+) -> ClaimForm | None:
+    holder, me = state.claimed_by, visit.person.handle
+    lead = visit.holds(LEAD_ROLE)
+    take = holder is None and visit.holds(*state.roles)
+    release = holder is not None and (holder == me or lead)
+    people: list[tuple[str, str]] = []
+    if lead and roster is not None:
+        people = [p for p in may_work_on(desk, state.roles, roster, plan) if p[0] != holder]
+    if not (take or release or lead):
+        return None
+    mine = _for(failure, f"claim:{step.id}")
+    raw = mine.raw if mine else {}
+    kind = (raw.get("claim") or [""])[0] or None
+
+    def typed(name: str, of: str) -> str:
+        return (raw.get(name) or [""])[0] if kind == of else ""
+
+    return ClaimForm(
+        step=step.id,
+        title=step.title,
+        roles=tuple(state.roles),
+        holder=holder,
+        mine=holder == me,
+        take=take,
+        release=release,
+        assign=lead,
+        people=tuple(people),
+        kind=kind,
+        release_text=typed("text", "release"),
+        assign_text=typed("text", "assign"),
+        assignee=typed("assignee", "assign"),
+        errors=mine.errors if mine else {},
+        message=mine.message if mine else None,
+        keys={name: new_key() for name in ("take", "release", "assign")},
+    )
+
+
 def task_fields(plan: Plan, step_id: str) -> tuple[Field, ...]:
     """The fields of a task step's form."""
     step = plan.steps_by_id()[step_id]
@@ -128,17 +209,26 @@ def _vote_form(
 
 
 def actions(
-    detail: IncidentDetail, plan: Plan, visit: Visit, failure: FormFlash | None
+    detail: IncidentDetail,
+    plan: Plan,
+    visit: Visit,
+    failure: FormFlash | None,
+    roster: Roster | None = None,
 ) -> dict[str, Any]:
-    """The forms for what this person may do now: the active tasks their roles hold, the
-    active approvals they may vote on, a note (any of the SOP's roles), cancel (lead)."""
+    """The forms for what this person may do now: who works on each active task or
+    approval (take, release, assign), the active tasks their roles hold, the active
+    approvals they may vote on, a note (any of the SOP's roles), cancel (lead)."""
     running = detail.summary.status == "running" and not detail.unavailable
     steps = plan.steps_by_id()
-    tasks, votes = [], []
+    tasks, votes, claims = [], [], []
     for state in detail.steps if running else []:
         step = steps.get(state.id)
         if state.status != "active":
             continue
+        if isinstance(step, TaskPlan | ApprovalPlan):
+            desk = state.desk or plan.region.code
+            claim = _claim_form(step, state, desk, visit, roster, plan, failure)
+            claims += [claim] if claim else []
         if isinstance(step, TaskPlan) and visit.holds(step.assignee):
             tasks.append(_task_form(plan, step, failure))
         elif isinstance(step, ApprovalPlan) and visit.holds(*step.approvers):
@@ -146,11 +236,13 @@ def actions(
     note = _simple(failure, "note", "text") if running and visit.holds(*plan.roles) else None
     cancel = _simple(failure, "cancel", "reason") if running and visit.holds(LEAD_ROLE) else None
     shown = {f"task:{t.step}" for t in tasks} | {f"vote:{v.step}" for v in votes}
+    shown |= {f"claim:{c.step}" for c in claims}
     shown |= {name for name, form in (("note", note), ("cancel", cancel)) if form}
     # A refusal about a form no longer shown (the step moved on, the incident closed): at the
     # top of the actions, under the form's anchor, where its redirect points.
     orphan = failure if failure and failure.message and failure.control not in shown else None
     return {
+        "claims": claims,
         "tasks": tasks,
         "votes": votes,
         "note": note,
@@ -250,8 +342,19 @@ async def page(console: Console, request: Request, visit: Visit, incident_id: st
         may_audit=visit.holds(*AUDITORS),
         base=f"{PREFIX}/incidents/{incident_id}",
         live_url=live_url(request, incident_id),
-        **actions(detail, plan, visit, failure),
+        **actions(detail, plan, visit, failure, await _roster(visit, detail)),
     )
+
+
+async def _roster(visit: Visit, detail: IncidentDetail) -> Roster | None:
+    """The Roster, for a lead's "Assign to" choices (None otherwise, or when unreadable:
+    the form then offers nobody, and says so)."""
+    if not visit.holds(LEAD_ROLE) or detail.summary.status != "running":
+        return None
+    try:
+        return await visit.parts.identity.roster.current()
+    except RosterError:
+        return None
 
 
 async def incident_page(request: Request, incident_id: IncidentId) -> Response:
