@@ -114,11 +114,11 @@ def _versions(result: LintResult, sop_id: str) -> list[int]:
 
 
 def resolve_plan(result: LintResult, sop_id: str, version: int | None, region: str | None) -> Plan:
-    """The compiled plan of ``sop_id@version`` (default: the latest) in ``region`` (default:
-    the base's); 404 when there is no such SOP, version or region, 409 when it does not
-    compile."""
+    """The compiled plan of ``sop_id@version`` (default: the latest not retired) in
+    ``region`` (default: the base's); 404 when there is no such SOP, version or region, 409
+    when it does not compile."""
     versions = _versions(result, sop_id)
-    chosen = versions[-1] if version is None else version
+    chosen = result.lock.default_version(sop_id, versions) if version is None else version
     if chosen not in versions:
         raise Problem(NOT_FOUND, f"{sop_id} has no version {chosen} (versions: {versions})")
     base = result.library.sops[(sop_id, chosen)].model

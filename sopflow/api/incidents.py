@@ -138,6 +138,9 @@ async def start_incident(
     """Check the input against the SOP's input schema (422 lists every problem with its JSON
     pointer), refuse an SOP version with lint errors (409), and start the incident."""
     plan = resolve_plan(result, body.sop, body.version, body.region)
+    retired = result.lock.start_refusal(plan.sop.id, plan.sop.version)
+    if retired is not None:
+        raise Problem(REFUSED, retired)
     _refuse_broken(result, plan)
     _check_input(plan, body.input)
     derived = body.incident_id is None and key is not None

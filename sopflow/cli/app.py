@@ -16,6 +16,7 @@ from sopflow.cli import (
     incidents,
     oncall,
     rehearse,
+    retire,
     serve,
     stack,
     tasks,
@@ -36,6 +37,7 @@ app.command("compile")(authoring.compile_cmd)
 app.command("graph")(authoring.graph)
 app.command("diff")(authoring.diff)
 app.command("publish")(authoring.publish)
+app.command("retire")(retire.retire)
 app.command("schema")(authoring.schema)
 app.command("setup")(stack.setup)
 app.command("dev")(stack.dev)

@@ -71,7 +71,9 @@ def _short_lived() -> None:
     gc.disable()
 
 
-def _load(definitions: Path | None) -> LintResult:
+def load_linted(definitions: Path | None) -> LintResult:
+    """The library at ``definitions`` (default: $SOPFLOW_DEFINITIONS), linted; exit 1 when
+    it is not a directory."""
     _short_lived()
     root = definitions or default_definitions()
     if not root.is_dir():
@@ -113,7 +115,7 @@ def resolve(result: LintResult, ref: str, region: str | None) -> Plan:
         raise fail(f"no SOP {sop_id!r} in {lib.root} (SOPs: {', '.join(known) or 'none'})")
     if version_text and not version_text.isdigit():
         raise fail(f"{ref!r}: a version is a positive whole number, e.g. {sop_id}@{versions[-1]}")
-    version = int(version_text) if version_text else versions[-1]
+    version = int(version_text) if version_text else result.lock.default_version(sop_id, versions)
     if version not in versions:
         raise fail(f"{sop_id} has no version {version} (versions: {versions})")
     base = lib.sops[(sop_id, version)].model
@@ -142,7 +144,7 @@ def compile_cmd(
     definitions: Path | None = DefinitionsOpt,
 ) -> None:
     """Print the compiled plan as JSON."""
-    plan = resolve(_load(definitions), ref, region)
+    plan = resolve(load_linted(definitions), ref, region)
     print(json.dumps(plan.model_dump(mode="json"), indent=2, ensure_ascii=False))
 
 
@@ -153,7 +155,7 @@ def graph(
     definitions: Path | None = DefinitionsOpt,
 ) -> None:
     """Print the SOP as a Mermaid or Graphviz DOT graph, or draw it as SVG."""
-    plan = resolve(_load(definitions), ref, region)
+    plan = resolve(load_linted(definitions), ref, region)
     render = {GraphFormat.mermaid: to_mermaid, GraphFormat.dot: to_dot, GraphFormat.svg: to_svg}
     print(render[output](plan), end="")
 
@@ -166,7 +168,7 @@ def diff(
     definitions: Path | None = DefinitionsOpt,
 ) -> None:
     """Show steps added, removed and changed between two versions (compiled plans)."""
-    result = _load(definitions)
+    result = load_linted(definitions)
     a, b = resolve(result, old, region), resolve(result, new, region)
     changes = diff_plans(a, b)
     if output is OutputFormat.json:
@@ -179,7 +181,7 @@ def diff(
 
 def publish(definitions: Path | None = DefinitionsOpt) -> None:
     """Record the plan hash of every version and region in sopflow.lock."""
-    result = _load(definitions)
+    result = load_linted(definitions)
     if not result.ok:
         print(render_text(result.diagnostics), file=sys.stderr)
         raise fail("nothing published: the library has errors")

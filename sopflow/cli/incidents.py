@@ -189,6 +189,9 @@ def start(
         raise fail(f"{root} is not a directory of SOP definitions")
     result = lint_library(root)
     plan = resolve(result, ref, region)
+    retired = result.lock.start_refusal(plan.sop.id, plan.sop.version)
+    if retired is not None:
+        raise refused(retired)
     _refuse_broken(result, plan)
     name = f"{plan.sop.id}@{plan.sop.version} ({plan.region.code})"
     problems = input_problems(plan.input_schema, data)

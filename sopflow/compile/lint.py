@@ -161,6 +161,7 @@ def _lint(root: Path) -> LintResult:
             result.plans[key] = compile_effective(eff, lib)
     out.extend(check_rota(lib, result.plans))
     out.extend(_check_lock(result))
+    out.extend(_retired_targets(result))
     result.diagnostics = sort_unique(out)
     return result
 
@@ -204,6 +205,26 @@ def _missing_base(lib: Library, source: SourceDoc, sop_id: str, version: int) ->
         message = f"{sop_id} has no version {version} to adapt (versions: {versions})"
         return source.diag(("version",), "E500", message)
     return source.diag(("id",), "E500", f"no SOP `{sop_id}` in this library to adapt")
+
+
+def _retired_targets(result: LintResult) -> list[Diagnostic]:
+    """W600 for each rehearsal of a retired version (it still runs: an old version's story
+    may be worth keeping; the warning says which version replaces it)."""
+    lib, lock = result.library, result.lock
+    out = []
+    for rehearsal in lib.rehearsals:
+        sop_id, _, version_text = rehearsal.model.sop.partition("@")
+        versions = lib.versions(sop_id)
+        if not versions or not version_text.isdigit():
+            continue  # no version named: the default is never a retired one
+        retired = lock.retirement(sop_id, int(version_text))
+        if retired is not None:
+            message = (
+                f"{rehearsal.model.sop} is retired ({retired.reason}): rehearse "
+                f"{sop_id}@{retired.use}, or keep this one as the old version's record"
+            )
+            out.append(rehearsal.source.diag(("sop",), "W600", message))
+    return out
 
 
 def _check_lock(result: LintResult) -> list[Diagnostic]:

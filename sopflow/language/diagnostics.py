@@ -136,6 +136,7 @@ _CODE_LIST = [
     Code("W302", "unknown-roster-role", "The Roster gives a person a role no SOP declares."),
     Code("W303", "region-dropped", "A new version has no variant for a region the last one had."),
     Code("W304", "shadowed-rule", "A rule or branch after a default can never match."),
+    Code("W600", "retired-target", "A rehearsal runs an SOP version the lock has retired."),
     Code(
         "W305",
         "audience-leaves-out",

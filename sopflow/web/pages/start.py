@@ -40,10 +40,12 @@ FLASH_KEY = "start"
 
 
 def choices(result: LintResult) -> list[dict[str, str]]:
-    """Every SOP version and region that may be started (it compiles, without lint errors)."""
+    """Every SOP version and region that may be started (it compiles, without lint errors,
+    and is not retired)."""
     out = []
     for (sop, version, region), plan in sorted(result.plans.items()):
-        if not result.errors_in((sop, version, region)):
+        retired = result.lock.retirement(sop, version) is not None
+        if not retired and not result.errors_in((sop, version, region)):
             label = f"{plan.sop.title} — {sop}@{version} ({region})"
             out.append({"value": f"{sop}@{version}:{region}", "label": label})
     return out
