@@ -287,6 +287,19 @@ def check_claim(state: IncidentState, step: PlanStep | None, actor: Actor, note:
         raise ActionRefused("say who to assign it to", "invalid")
 
 
+def check_severity(state: IncidentState, actor: Actor, note: Note) -> None:
+    """A lead sets the severity, up or down, with a reason (the note's text); never with a
+    claim in the same note, and never to what it already is."""
+    if state.status != "running":
+        raise ActionRefused(f"the incident is {state.status}")
+    if LEAD_ROLE not in actor.roles:
+        raise ActionRefused(f"only the {LEAD_ROLE!r} role sets the severity", "forbidden")
+    if note.claim is not None:
+        raise ActionRefused("set the severity and claim work in two actions", "invalid")
+    if note.severity == state.severity:
+        raise ActionRefused(f"the severity is already {note.severity}")
+
+
 def check_cancel(state: IncidentState, actor: Actor) -> None:
     if state.status != "running":
         raise ActionRefused(f"the incident is already {state.status}")

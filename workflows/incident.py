@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         StepState,
         Vote,
         VoteRecord,
+        severity_rank,
     )
     from sopflow.contract.names import (
         LEAD_ROLE,
@@ -207,6 +208,8 @@ class IncidentWorkflow:
     @workflow.update(name=UPDATE_NOTE)
     def add_note(self, req: Note) -> ActionResult:
         trust.remember(self.state.recent_requests, req)
+        if req.severity is not None:
+            return self._set_severity(req, req.severity)
         if req.claim is None or req.step is None:
             self.runner.log(req.actor.id, "note", req.step, req.text)
             return ActionResult(step=req.step, detail="noted")
@@ -217,6 +220,15 @@ class IncidentWorkflow:
         self.runner.log(req.actor.id, f"work.{kind}", req.step, f"{kind}{to}: {req.text}")
         return ActionResult(step=req.step, detail=kind)
 
+    def _set_severity(self, req: Note, level: str) -> ActionResult:
+        before = self.state.severity
+        raised = before is None or severity_rank(level) < severity_rank(before)
+        kind = "severity.raised" if raised else "severity.lowered"
+        self.state.severity = level
+        self.runner.log(req.actor.id, kind, None, f"{before or 'none'} -> {level}: {req.text}")
+        self.runner.flush_search_attributes()
+        return ActionResult(detail=kind)
+
     @add_note.validator
     def _validate_note(self, req: Note) -> None:
         trust.require_verified()
@@ -225,6 +237,12 @@ class IncidentWorkflow:
             if req.step is not None and req.step not in self.steps:
                 raise conductor.ActionRefused(f"this incident has no step {req.step!r}")
             roles = list(self.plan.roles)
+            if req.severity is not None:
+                here = conductor.check_desk(
+                    self.state, req.actor, [LEAD_ROLE], self.plan.global_roles
+                )
+                conductor.check_severity(self.state, here, req)
+                return
             if req.claim is not None:
                 step = self.steps.get(req.step) if req.step is not None else None
                 here = conductor.check_desk(

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         IncidentState,
         IncidentStatus,
         TimelineEntry,
+        severity_rank,
     )
     from sopflow.contract.names import (
         ACT_ENRICH,
@@ -48,6 +49,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.effects import EffectSteps
     from workflows.search_attributes import SearchAttributes
     from workflows.wellbeing import Wellbeing
+
+
+# A later triage never lowers the severity (docs/versioning.md, section 3).
+SEVERITY_NEVER_LOWERS = "severity-never-lowers"
 
 
 class Finished(Exception):
@@ -220,11 +225,27 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing):
             result = await self._activity(ACT_ENRICH, request, EnrichResult, data=True)
             enrichment = result.data
         severity, labels, rule = conductor.triage(step, self.variables(), enrichment)
+        severity = self._triaged_severity(step.id, severity)
         self.state.severity = severity
         self.state.labels = sorted(dict.fromkeys([*self.state.labels, *labels]))
         out = {"severity": severity, "labels": labels, "enrichment": enrichment}
         self.state.steps[step.id].output = out
         self.log("system", "triage", step.id, f"{severity} (rule {rule})")
+
+    def _triaged_severity(self, step_id: str, found: str) -> str:
+        """The severity after a triage: a later triage raises it, never lowers it (lowering
+        is a lead's decision, with a reason). Incidents from before the patch lowered it."""
+        before = self.state.severity
+        if before is None or severity_rank(found) == severity_rank(before):
+            return found
+        if severity_rank(found) < severity_rank(before):
+            self.log("system", "severity.raised", step_id, f"{before} -> {found}: triage")
+            return found
+        if not workflow.patched(SEVERITY_NEVER_LOWERS):
+            return found
+        detail = f"triage says {found}; stays {before}: only a lead lowers the severity"
+        self.log("system", "severity.kept", step_id, detail)
+        return before
 
     async def _task(self, step: TaskPlan) -> StepOutcome:
         s = self.state.steps[step.id]

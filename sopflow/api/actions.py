@@ -145,6 +145,7 @@ async def add_note(
         step=body.step,
         claim=body.claim,
         assignee=body.assignee if body.claim == "assign" else None,
+        severity=body.severity,
     )
     return await act(parts, person, incident_id, action, key)
 

@@ -207,6 +207,9 @@ class NoteBody(_Body):
     assignee: str | None = Field(
         None, pattern=r"^[a-z][a-z0-9._-]{0,62}$", description="With `claim: assign`: who"
     )
+    severity: Literal["SEV0", "SEV1", "SEV2", "SEV3", "SEV4"] | None = Field(
+        None, description="A lead sets the incident's severity, up or down; `text` says why"
+    )
 
 
 class AwayBody(_Body):

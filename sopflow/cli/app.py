@@ -55,6 +55,7 @@ incident_app.command("list")(incidents.list_incidents)
 incident_app.command("show")(incidents.show)
 incident_app.command("signal")(tasks.signal)
 incident_app.command("cancel")(tasks.cancel)
+incident_app.command("severity")(tasks.severity)
 app.add_typer(incident_app, name="incident")
 
 task_app = typer.Typer(

@@ -334,8 +334,9 @@ def _route(action: Action) -> tuple[str, dict[str, Any]]:
         case Vote():
             return f"steps/{_seg(action.step)}/{action.decision}", {"reason": action.reason}
         case Note():
-            claim = {"claim": action.claim, "assignee": action.assignee} if action.claim else {}
-            return "notes", {"text": action.text, "step": action.step, **claim}
+            extra = {"claim": action.claim, "assignee": action.assignee} if action.claim else {}
+            extra |= {"severity": action.severity} if action.severity else {}
+            return "notes", {"text": action.text, "step": action.step, **extra}
         case Cancel():
             return "cancel", {"reason": action.reason}
         case ExternalEvent():

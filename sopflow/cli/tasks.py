@@ -18,6 +18,7 @@ import sys
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -169,6 +170,14 @@ def _vote(
     _act(incident_id, as_, definitions, request_id(request), vote)
 
 
+class SeverityLevelArg(StrEnum):
+    SEV0 = "SEV0"
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+
+
 ReasonOpt = typer.Option(..., "--reason", help="Why: recorded on the incident's timeline.")
 
 
@@ -209,6 +218,27 @@ def note(
         raise fail("--text is empty")
     rid = request_id(request)
     _act(incident_id, as_, definitions, rid, lambda a: Note(actor=a, text=text, step=step))
+
+
+def severity(
+    incident_id: str = typer.Argument(..., metavar="ID"),
+    level: SeverityLevelArg = typer.Argument(..., metavar="SEV0..SEV4"),
+    as_: str | None = AsOpt,
+    reason: str = ReasonOpt,
+    request: str | None = RequestIdOpt,
+    definitions: Path | None = DefinitionsOpt,
+) -> None:
+    """Set the incident's severity, up or down (the 'lead' role), with the reason. A later
+    triage raises it by itself; only a lead lowers it."""
+    if not reason.strip():
+        raise fail("--reason must say why")
+    rid = request_id(request)
+    value = level.value
+
+    def note(actor: Actor) -> Note:
+        return Note(actor=actor, text=reason, severity=value)
+
+    _act(incident_id, as_, definitions, rid, note)
 
 
 def cancel(

@@ -90,6 +90,12 @@ class Vote(_Model):
 
 
 ClaimKind = Literal["take", "release", "assign"]
+SeverityLevel = Literal["SEV0", "SEV1", "SEV2", "SEV3", "SEV4"]
+
+
+def severity_rank(level: str) -> int:
+    """How severe: SEV0 is the most (0), SEV4 the least (4)."""
+    return int(level.removeprefix("SEV"))
 
 
 class Note(_Model):
@@ -103,6 +109,8 @@ class Note(_Model):
     signature: ActionSignature | None = None
     claim: ClaimKind | None = Field(default=None, exclude_if=lambda value: value is None)
     assignee: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    # A lead sets the incident's severity (up or down), the text saying why.
+    severity: SeverityLevel | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class Cancel(_Model):

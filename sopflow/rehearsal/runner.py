@@ -309,6 +309,8 @@ def describe(action: RehearsalAction) -> str:
         return f"vote {action.vote.decision} on {action.vote.step} as {action.vote.as_}"
     if action.signal:
         return f"signal {action.signal.event}"
+    if action.note and action.note.severity:
+        return f"severity {action.note.severity} as {action.note.as_}"
     if action.note:
         return f"note as {action.note.as_}"
     assert action.cancel is not None
@@ -328,7 +330,8 @@ def _action_for(action: RehearsalAction, roster: Roster) -> Action:
         return Vote(step=vote.step, actor=actor, decision=vote.decision, reason=vote.reason)
     if action.note:
         note = action.note
-        return Note(actor=roster.actor(note.as_), text=note.text, step=note.step)
+        actor = roster.actor(note.as_)
+        return Note(actor=actor, text=note.text, step=note.step, severity=note.severity)
     assert action.cancel is not None
     cancel = action.cancel
     return Cancel(actor=roster.actor(cancel.as_), reason=cancel.reason)

@@ -246,6 +246,8 @@ class NoteAction(Strict):
     as_: str = Field(alias="as")
     text: str
     step: StepId | None = None
+    # A lead sets the incident's severity (the text says why).
+    severity: Literal["SEV0", "SEV1", "SEV2", "SEV3", "SEV4"] | None = None
 
 
 class CancelAction(Strict):
