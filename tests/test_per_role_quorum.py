@@ -28,6 +28,16 @@ COUNSEL = Actor(id="cara", roles=["legal"])
 BOTH = Actor(id="eve", roles=["legal", "lead"])
 
 
+# Two US leads, US counsel, and a second counsel (Ellie) whom each test places elsewhere.
+ELLIE_ELSEWHERE = {
+    "alice": ["responder"],
+    "bob": ["lead"],
+    "dan": ["lead"],
+    "cara": ["legal"],
+    "ellie": ["legal"],
+}
+
+
 def approve(actor: Actor) -> Vote:
     return Vote(step="approve", actor=actor, decision="approve", reason="checked")
 
@@ -145,13 +155,7 @@ def test_lint_names_the_role_the_roster_is_short_of(tmp_path: Any) -> None:
 def test_lint_counts_only_the_incidents_desk(tmp_path: Any) -> None:
     """Counsel on the UK desk cannot vote on a US incident, so they do not make up the US
     desk's shortfall (a UK incident would be theirs)."""
-    roster = {
-        "alice": ["responder"],
-        "bob": ["lead"],
-        "dan": ["lead"],
-        "cara": ["legal"],
-        "ellie": ["legal"],
-    }
+    roster = ELLIE_ELSEWHERE
     [message] = lint_messages(COUNSEL_AND_LEAD, roster, tmp_path, {"ellie": "UK"})
     assert message.startswith("E304: on the US desk, `requires` needs 1 legal + 1 lead")
     assert "0 holding legal once cara is excluded" in message
@@ -199,13 +203,7 @@ def test_an_approval_without_requires_keeps_its_plan_hash() -> None:
 @pytest.mark.unit
 def test_lint_counts_other_desks_through_the_sops_global_roles(tmp_path: Any) -> None:
     """With `global_roles: [legal]`, UK counsel may vote on a US incident: no shortfall."""
-    roster = {
-        "alice": ["responder"],
-        "bob": ["lead"],
-        "dan": ["lead"],
-        "cara": ["legal"],
-        "ellie": ["legal"],
-    }
+    roster = ELLIE_ELSEWHERE
     sop = COUNSEL_AND_LEAD.replace("roles:\n", "global_roles: [legal]\nroles:\n", 1)
     assert lint_messages(sop, roster, tmp_path, {"ellie": "UK"}) == []
 
@@ -213,12 +211,6 @@ def test_lint_counts_other_desks_through_the_sops_global_roles(tmp_path: Any) ->
 @pytest.mark.unit
 def test_lint_counts_roles_a_person_holds_on_the_desk(tmp_path: Any) -> None:
     """UK counsel who also covers the US desk (`desks: {US: [legal]}`) counts for it."""
-    roster = {
-        "alice": ["responder"],
-        "bob": ["lead"],
-        "dan": ["lead"],
-        "cara": ["legal"],
-        "ellie": ["legal"],
-    }
+    roster = ELLIE_ELSEWHERE
     places = {"ellie": "UK, desks: {US: [legal]}"}
     assert lint_messages(COUNSEL_AND_LEAD, roster, tmp_path, places) == []
