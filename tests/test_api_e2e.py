@@ -12,6 +12,7 @@ two with trusted-header sign-on, one trusting 127.0.0.1 and one trusting only 10
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import threading
 import time
@@ -215,6 +216,11 @@ def write_library(root: Path) -> Path:
         "    assignee: responder\n", "    assignee: responder\n    graphic: true\n", 1
     )
     (library / "api-graphic" / "v1.yaml").write_text(graphic, encoding="utf-8")
+    (library / "api-dup").mkdir()
+    dup = DRILL.replace("id: api-drill", "id: api-dup").replace(
+        "roles:\n", "correlation: input.ref\nroles:\n", 1
+    )
+    (library / "api-dup" / "v1.yaml").write_text(dup, encoding="utf-8")
     (library / "api-secret").mkdir()
     (library / "api-secret" / "v1.yaml").write_text(RESTRICTED_SOP, encoding="utf-8")
     return library
@@ -794,3 +800,28 @@ def test_claims_and_stepping_away(stack: Stack) -> None:
     view = stack.until(incident, lambda v: not any(s.get("claimed_by") for s in v["steps"]))
     released = [e for e in view["timeline"] if e["kind"] == "work.released"]
     assert released and released[-1]["detail"] == "released: taking a break"
+
+
+def test_a_duplicate_start_is_refused_linked_or_attached(stack: Stack) -> None:
+    ref = f"R-{secrets.token_hex(4)}"
+    body = {"sop": "api-dup", "input": {"ref": ref, "count": 1}}
+    first = stack.call("dokafor", "POST", "/incidents", json=body)
+    assert first.status_code == 201, first.text
+    open_id = first.json()["id"]
+    stack.until(open_id, active("verify"))
+    again = problem(stack.call("dokafor", "POST", "/incidents", json=body), 409, "refused")
+    assert f"{open_id} is open about the same case" in again["detail"]
+    linked = stack.call("dokafor", "POST", "/incidents", json=body | {"if_duplicate": "start"})
+    assert linked.status_code == 201, linked.text
+    assert linked.json()["linked"] == [open_id]
+    attached = stack.call("amoreno", "POST", "/incidents", json=body | {"if_duplicate": "attach"})
+    assert attached.status_code == 200, attached.text
+    assert (attached.json()["id"], attached.json()["attached"]) == (open_id, True)
+    # A retry with the same Idempotency-Key finds its own incident, not a duplicate.
+    key = {"Idempotency-Key": secrets.token_hex(8)}
+    fresh = {"sop": "api-dup", "input": {"ref": f"R-{secrets.token_hex(4)}", "count": 1}}
+    made = stack.call("dokafor", "POST", "/incidents", json=fresh, headers=key)
+    assert made.status_code == 201, made.text
+    stack.until(made.json()["id"], active("verify"))
+    retried = stack.call("dokafor", "POST", "/incidents", json=fresh, headers=key)
+    assert retried.status_code in (200, 201) and retried.json()["id"] == made.json()["id"]

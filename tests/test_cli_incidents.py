@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import shutil
 import socket
 import threading
 import time
@@ -550,3 +551,79 @@ def test_input_problems_name_each_path_and_check_date_times() -> None:
     ]
     assert input_problems(schema, {}) == ["$: 'at' is a required property"]
     assert ID_LINE.match(new_incident_id())
+
+
+DUP_DRILL = """\
+apiVersion: sopflow/v1
+kind: SOP
+id: dup-drill
+version: 1
+title: Duplicate drill
+owner: tests
+region: US
+input:
+  type: object
+  required: [account_id]
+  properties:
+    account_id: {type: string}
+    note: {type: string}
+correlation: input.account_id
+roles:
+  responder: {description: Responder}
+defaults:
+  sla: 1h
+steps:
+  - id: look
+    type: task
+    assignee: responder
+  - id: done
+    type: end
+    outcome: resolved
+"""
+
+
+def test_a_duplicate_is_refused_linked_or_attached(stack: Stack) -> None:
+    library = stack.tmp / "dup-library"
+    if not library.exists():
+        shutil.copytree(SHIPPED, library)
+        (library / "dup-drill").mkdir()
+        (library / "dup-drill" / "v1.yaml").write_text(DUP_DRILL, encoding="utf-8")
+    root = ("-d", str(library))
+
+    def begin(account: str, *extra: str) -> Result:
+        path = stack.tmp / f"dup-{uuid.uuid4().hex[:6]}.json"
+        path.write_text(json.dumps({"account_id": account, "note": "r"}), encoding="utf-8")
+        args = ("incident", "start", "dup-drill", "--region", "US", "--input", str(path))
+        return cli(stack, *args, "--as", "amoreno", *root, *extra)
+
+    account = f"acct-{uuid.uuid4().hex[:6]}"
+    first = begin(account)
+    assert first.exit_code == 0, first.stderr
+    open_id = first.stdout.strip().splitlines()[-1]
+    until(stack, open_id, active("look"))
+    again = begin(account)
+    refused(again, f"{open_id} is open about the same case (dup-drill by `input.account_id`)")
+    linked = begin(account, "--if-duplicate", "start")
+    assert linked.exit_code == 0, linked.stderr
+    new_id = linked.stdout.strip().splitlines()[-1]
+    assert new_id != open_id
+    view = until(stack, new_id, active("look"))
+    assert ("amoreno", "incident.linked", f"duplicate of {open_id}") in [
+        (e["actor"], e["kind"], e["detail"]) for e in view["timeline"]
+    ]
+    back = until(stack, open_id, lambda v: "incident.linked" in kinds(v))
+    assert f"duplicate opened: {new_id}" in [e["detail"] for e in back["timeline"]]
+    attached = begin(account, "--if-duplicate", "attach")
+    assert attached.exit_code == 0, attached.stderr
+    assert attached.stdout.strip().splitlines()[-1] == open_id  # the oldest open one
+    noted = until(stack, open_id, lambda v: "note" in kinds(v))
+    assert any(e["detail"].startswith("another report about this case") for e in noted["timeline"])
+    other = begin(f"acct-{uuid.uuid4().hex[:6]}")
+    assert other.exit_code == 0, other.stderr
+    for incident, detail in (
+        (open_id, f"duplicate opened: {new_id}"),
+        (new_id, f"duplicate of {open_id}"),
+    ):
+        report = json.loads(ok(stack, "audit", "report", incident, "--format", "json"))
+        linked = [i["detail"] for i in report["timeline"] if i["kind"] == "incident.linked"]
+        assert linked == [detail]

@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         CompleteTask,
         ExternalEvent,
         IncidentState,
+        LinkNotice,
         Note,
         StepState,
         Vote,
@@ -38,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         LEAD_ROLE,
         QUERY_STATE,
         SIGNAL_EVENT,
+        SIGNAL_LINK,
         UPDATE_CANCEL,
         UPDATE_COMPLETE,
         UPDATE_NOTE,
@@ -84,6 +86,11 @@ class IncidentWorkflow:
     async def run(self, args: Sequence[RawValue]) -> IncidentState:
         if self.inp.carried is None:
             self.runner.log("system", "incident.opened", detail=f"by {self.inp.opened_by}")
+            for other in self.inp.links:
+                self.state.links.append(other)
+                self.runner.log(
+                    self.inp.opened_by, "incident.linked", detail=f"duplicate of {other}"
+                )
         main = asyncio.ensure_future(self.runner.run_top(self.state.resume_at))
         cancelled = asyncio.ensure_future(workflow.wait_condition(self._is_cancelled))
         await workflow.wait([main, cancelled], return_when=asyncio.FIRST_COMPLETED)
@@ -142,6 +149,13 @@ class IncidentWorkflow:
     def on_event(self, event: ExternalEvent) -> None:
         self.state.pending_events.append(event)
         self.runner.log(event.sent_by or "external", "event.received", detail=event.name)
+
+    @workflow.signal(name=SIGNAL_LINK)
+    def on_link(self, notice: LinkNotice) -> None:
+        if notice.incident not in self.state.links:
+            self.state.links.append(notice.incident)
+        detail = f"{notice.relation} opened: {notice.incident}"
+        self.runner.log(notice.by, "incident.linked", detail=detail)
 
     # --- Responder actions: validators refuse before anything is written to the history
 

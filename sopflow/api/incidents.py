@@ -14,9 +14,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from sopflow.api.catalog import resolve_plan
-from sopflow.api.context import Caller, Linted, PartsDep
+from sopflow.api.context import Caller, Linted, Parts, PartsDep
 from sopflow.api.idempotency import IdempotencyKey, incident_id_for
-from sopflow.api.identity import authorise_read, may_read
+from sopflow.api.identity import Person, authorise_read, may_read
 from sopflow.api.models import (
     INCIDENT_ID_PATTERN,
     REGION_PATTERN,
@@ -32,6 +32,7 @@ from sopflow.api.models import (
 from sopflow.api.problems import INVALID, REFUSED, Problem, ProblemError
 from sopflow.api.temporal import temporal_problem
 from sopflow.client.connection import data_task_queue
+from sopflow.client.duplicates import attachment, duplicate_refusal, link_back, open_duplicates
 from sopflow.client.incidents import ActionRefused, IncidentService, Refusal
 from sopflow.compile.lint import LintResult
 from sopflow.contract.plan import Plan
@@ -148,6 +149,9 @@ async def start_incident(
         incident_id_for(person.handle, key) if key is not None else new_incident_id()
     )
     service = parts.temporal.require()
+    open_ids = await _open_duplicates(service, plan, body, person, incident_id)
+    if open_ids and body.if_duplicate == "attach":
+        return await _attach(service, parts, person, open_ids[0], plan, body, response)
     data_queue = None
     if parts.settings.data_routing:
         data_queue = data_task_queue(
@@ -160,6 +164,7 @@ async def start_incident(
             opened_by=person.handle,
             incident_id=incident_id,
             data_task_queue=data_queue,
+            links=open_ids,
         )
     except ActionRefused as exc:
         if exc.kind != Refusal.EXISTS:
@@ -168,6 +173,7 @@ async def start_incident(
         response.headers["Idempotent-Replayed"] = "true"
     else:
         parts.changes.changed(incident_id)
+        await link_back(service, incident_id, open_ids, person.handle)
     response.headers["Location"] = f"/api/v1/incidents/{incident_id}"
     return StartedIncident(
         id=incident_id,
@@ -177,6 +183,46 @@ async def start_incident(
         title=plan.sop.title,
         plan_hash=plan.plan_hash,
         opened_by=person.handle,
+        linked=open_ids,
+    )
+
+
+async def _open_duplicates(
+    service: IncidentService, plan: Plan, body: StartIncident, person: Person, incident_id: str
+) -> list[str]:
+    """The open incidents about the same case (not this one: a retried start finds itself);
+    a 409 naming them when the caller did not say what to do."""
+    found = await open_duplicates(service, plan, body.input, person.roles)
+    open_ids = [i for i in found if i != incident_id]
+    if open_ids and body.if_duplicate == "refuse":
+        raise Problem(REFUSED, duplicate_refusal(plan, open_ids))
+    return open_ids
+
+
+async def _attach(
+    service: IncidentService,
+    parts: Parts,
+    person: Person,
+    open_id: str,
+    plan: Plan,
+    body: StartIncident,
+    response: Response,
+) -> StartedIncident:
+    """Attach the report to the open incident as the caller's note (200, not 201)."""
+    await service.act(open_id, attachment(person.actor(), body.input))
+    parts.changes.changed(open_id)
+    summary = await service.summary(open_id)
+    response.status_code = 200
+    response.headers["Location"] = f"/api/v1/incidents/{open_id}"
+    return StartedIncident(
+        id=open_id,
+        sop=summary.sop or plan.sop.id,
+        version=summary.version or plan.sop.version,
+        region=summary.region or plan.region.code,
+        title=plan.sop.title,
+        plan_hash=plan.plan_hash,
+        opened_by=person.handle,
+        attached=True,
     )
 
 

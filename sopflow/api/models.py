@@ -59,6 +59,14 @@ class StartIncident(_Body):
         pattern=INCIDENT_ID_PATTERN,
         description="Default: derived from the Idempotency-Key when one is sent, else a new id",
     )
+    if_duplicate: Literal["refuse", "start", "attach"] = Field(
+        "refuse",
+        description=(
+            "When an incident of this SOP is open about the same case (its `correlation`): "
+            "refuse (409, naming it), start a new one linked both ways, or attach this report "
+            "to the open one as a note"
+        ),
+    )
 
 
 class IncidentSummaryOut(BaseModel):
@@ -99,6 +107,12 @@ class StartedIncident(BaseModel):
     plan_hash: str
     opened_by: str
     status: str = "running"
+    linked: list[str] = Field(
+        default_factory=list, description="Open incidents about the same case it is linked to"
+    )
+    attached: bool = Field(
+        False, description="True: the report was attached to this open incident as a note"
+    )
 
 
 class IncidentDetail(BaseModel):

@@ -36,6 +36,7 @@ from sopflow.contract.messages import (
     ExternalEvent,
     IncidentInput,
     IncidentState,
+    LinkNotice,
     Note,
     NotifyRequest,
     NotifyResult,
@@ -51,6 +52,7 @@ from sopflow.contract.names import (
     ACT_NOTIFY,
     ACT_POSTMORTEM,
     SIGNAL_EVENT,
+    SIGNAL_LINK,
     UPDATE_CANCEL,
     UPDATE_COMPLETE,
     UPDATE_NOTE,
@@ -202,7 +204,13 @@ class EventReader:
                 f"{plan.sop.id}@{plan.sop.version} ({plan.region.code}), plan "
                 f"{plan.plan_hash[:12]}, client {attrs.identity or '-'}"
             )
-            self.item(ev, run.number, "incident.opened", actor=run.first.opened_by, detail=detail)
+            opener = run.first.opened_by
+            self.item(ev, run.number, "incident.opened", actor=opener, detail=detail)
+            for other in run.first.links:
+                opener = run.first.opened_by
+                self.item(
+                    ev, run.number, "incident.linked", actor=opener, detail=f"duplicate of {other}"
+                )
             return
         detail = f"run {run.number}, continued from {attrs.continued_execution_run_id}"
         self.item(ev, run.number, "run.started", detail=detail)
@@ -280,6 +288,13 @@ class EventReader:
 
     async def _signal(self, ev: HistoryEvent, run: _Run) -> None:
         attrs = ev.workflow_execution_signaled_event_attributes
+        if attrs.signal_name == SIGNAL_LINK:
+            what = f"{run.where(ev)}: the link"
+            notice = await self.decoder.maybe(attrs.input, LinkNotice, what, self.notes)
+            if notice is not None:
+                detail = f"{notice.relation} opened: {notice.incident}"
+                self.item(ev, run.number, "incident.linked", actor=notice.by, detail=detail)
+            return
         name, data = attrs.signal_name, {}
         if attrs.signal_name == SIGNAL_EVENT:
             what = f"{run.where(ev)}: the signal"

@@ -11,8 +11,8 @@ import typer
 
 from sopflow.cli import remote
 from sopflow.cli.authoring import DefinitionsOpt, fail
-from sopflow.cli.incidents import plural, with_api, with_incidents
-from sopflow.cli.tasks import AsOpt, RequestIdOpt, _act, actor_for, operator_signer, request_id
+from sopflow.cli.incidents import operator_signer, plural, with_api, with_incidents
+from sopflow.cli.tasks import AsOpt, RequestIdOpt, _act, actor_for, request_id
 from sopflow.client.claims import step_away
 from sopflow.client.incidents import IncidentService
 from sopflow.contract.messages import Actor, ClaimKind, Note

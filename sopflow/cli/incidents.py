@@ -19,6 +19,7 @@ import secrets
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,6 +32,7 @@ from sopflow.cli import remote
 from sopflow.cli.authoring import DefinitionsOpt, fail, resolve
 from sopflow.client.codec import CodecError
 from sopflow.client.connection import data_task_queue, task_queue_from_env
+from sopflow.client.duplicates import attachment, duplicate_refusal, link_back, open_duplicates
 from sopflow.client.incidents import (
     ActionRefused,
     IncidentService,
@@ -39,7 +41,13 @@ from sopflow.client.incidents import (
     Refusal,
 )
 from sopflow.client.session import TemporalError, TemporalUnavailable, with_service
-from sopflow.client.signing import ActionSigner
+from sopflow.client.signing import (
+    DEV_KEYS_DIR,
+    SIGNING_KEY_ENV,
+    ActionSigner,
+    KeyFileError,
+    signer_from_env,
+)
 from sopflow.compile.lint import LintResult, lint_library
 from sopflow.contract.plan import Plan
 from sopflow.language.diagnostics import render_text
@@ -94,6 +102,22 @@ def with_api(user: str | None, call: Callable[[remote.Api], T]) -> T:
         raise exit_ from None
     except Exception as exc:  # no tracebacks: say what broke, in one line
         raise fail(f"{type(exc).__name__}: {exc}") from None
+
+
+def operator_signer() -> ActionSigner:
+    """The key this CLI signs actions with in direct mode, or exit 1 saying how to get one:
+    workers refuse unsigned actions, so there is no point sending one."""
+    try:
+        signer = signer_from_env()
+    except KeyFileError as exc:
+        raise fail(str(exc)) from None
+    if signer is None:
+        raise fail(
+            f"no signing key: set {SIGNING_KEY_ENV} to the operator key file, or run "
+            f"`sopflow dev` in this directory once (it makes dev keys in {DEV_KEYS_DIR}); "
+            "or use the HTTP API (SOPFLOW_API_URL)"
+        )
+    return signer
 
 
 def refused(reason: str) -> typer.Exit:
@@ -163,6 +187,12 @@ def _refuse_broken(result: LintResult, plan: Plan) -> None:
         raise fail(f"{plan.sop.id}@{plan.sop.version} ({plan.region.code}) has errors")
 
 
+class DuplicateChoice(StrEnum):
+    refuse = "refuse"
+    start = "start"
+    attach = "attach"
+
+
 def start(
     ref: str = typer.Argument(..., metavar="SOP[@VERSION]"),
     region: str = typer.Option(..., "--region", "-r", help="The desk running the incident."),
@@ -175,13 +205,26 @@ def start(
         envvar="SOPFLOW_USER",
         help="Who opens it, from the Roster (default: $SOPFLOW_USER, then your OS user).",
     ),
+    if_duplicate: DuplicateChoice = typer.Option(
+        DuplicateChoice.refuse,
+        "--if-duplicate",
+        help=(
+            "When one of this SOP is open about the same case (its `correlation`): refuse "
+            "(exit 1, naming it), start a new one linked both ways, or attach this report to "
+            "the open one as a note."
+        ),
+    ),
     definitions: Path | None = DefinitionsOpt,
 ) -> None:
     """Open an incident: check the input against the SOP's input schema and start its
     workflow. The incident id is the last line of the output."""
     data = json_object(input_file if input_file == "-" else f"@{input_file}", "the input")
+    choice = if_duplicate.value
     if remote.enabled():  # the API resolves the plan, checks the input and names the opener
-        got = with_api(as_, lambda api: remote.start(api, ref, region, data))
+        got = with_api(as_, lambda api: remote.start(api, ref, region, data, choice))
+        if got.attached:
+            _attached(got.id, got.opened_by)
+            return
         _opened(f"{got.sop}@{got.version} ({got.region})", got.opened_by, got.title, got.id)
         return
     root = definitions or default_definitions()
@@ -211,13 +254,36 @@ def start(
         data_queue = data_task_queue(data_region, task_queue_from_env())
     incident_id = new_incident_id()
 
-    async def go(incidents: IncidentService) -> None:
+    async def go(incidents: IncidentService) -> str | None:
+        """The open incident the report was attached to, or None when one was started."""
+        open_ids = await open_duplicates(incidents, plan, data, None)
+        if open_ids and choice == "refuse":
+            raise refused(duplicate_refusal(plan, open_ids) + " (--if-duplicate start|attach)")
+        if open_ids and choice == "attach":
+            actor = Roster.from_library(result.library).actor(opener)
+            await incidents.act(open_ids[0], attachment(actor, data))
+            return open_ids[0]
         await incidents.start(
-            plan, data, opened_by=opener, incident_id=incident_id, data_task_queue=data_queue
+            plan,
+            data,
+            opened_by=opener,
+            incident_id=incident_id,
+            data_task_queue=data_queue,
+            links=open_ids,
         )
+        await link_back(incidents, incident_id, open_ids, opener)
+        return None
 
-    with_incidents(go)
+    attached_to = with_incidents(go, operator_signer() if choice == "attach" else None)
+    if attached_to is not None:
+        _attached(attached_to, opener)
+        return
     _opened(name, opener, plan.sop.title, incident_id)
+
+
+def _attached(incident_id: str, opener: str) -> None:
+    print(f"attached the report to {incident_id} as a note by {opener}")
+    print(incident_id)
 
 
 def _opened(name: str, opener: str, title: str, incident_id: str) -> None:

@@ -275,14 +275,22 @@ def _seg(value: str) -> str:
 # --- the commands' requests
 
 
-def start(api: Api, ref: str, region: str, data: dict[str, Any]) -> StartedIncident:
+def start(
+    api: Api, ref: str, region: str, data: dict[str, Any], if_duplicate: str = "refuse"
+) -> StartedIncident:
     """Open an incident of ``SOP[@VERSION]`` in ``region``: the API resolves the plan, checks
     the input (a 422 lists each problem) and starts it, opened by the caller."""
     sop, _, version_text = ref.partition("@")
     if version_text and not version_text.isdigit():
         raise ApiFailed(f"{ref!r}: a version is a positive whole number, e.g. {sop}@1")
     version = int(version_text) if version_text else None
-    body = {"sop": sop, "version": version, "region": region, "input": data}
+    body = {
+        "sop": sop,
+        "version": version,
+        "region": region,
+        "input": data,
+        "if_duplicate": if_duplicate,
+    }
     return _model(StartedIncident, _call(api, "POST", "/incidents", body=body))
 
 

@@ -31,6 +31,7 @@ from sopflow.cli.incidents import (
     console,
     iso,
     json_object,
+    operator_signer,
     plural,
     table,
     to_second,
@@ -38,13 +39,6 @@ from sopflow.cli.incidents import (
     with_incidents,
 )
 from sopflow.client.incidents import Action, IncidentService, NoAnswer, OpenTask, new_request_id
-from sopflow.client.signing import (
-    DEV_KEYS_DIR,
-    SIGNING_KEY_ENV,
-    ActionSigner,
-    KeyFileError,
-    signer_from_env,
-)
 from sopflow.contract.messages import (
     ActionResult,
     Actor,
@@ -86,22 +80,6 @@ def request_id(value: str | None) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a UUID", param_hint="--request-id") from None
-
-
-def operator_signer() -> ActionSigner:
-    """The key this CLI signs actions with in direct mode, or exit 1 saying how to get one:
-    workers refuse unsigned actions, so there is no point sending one."""
-    try:
-        signer = signer_from_env()
-    except KeyFileError as exc:
-        raise fail(str(exc)) from None
-    if signer is None:
-        raise fail(
-            f"no signing key: set {SIGNING_KEY_ENV} to the operator key file, or run "
-            f"`sopflow dev` in this directory once (it makes dev keys in {DEV_KEYS_DIR}); "
-            "or use the HTTP API (SOPFLOW_API_URL)"
-        )
-    return signer
 
 
 def _act(

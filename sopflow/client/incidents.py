@@ -131,9 +131,11 @@ class IncidentService:
         incident_id: str,
         data_task_queue: str | None = None,
         continue_as_new_after: int | None = None,
+        links: list[str] | None = None,
     ) -> WorkflowHandle[Any, IncidentState]:
         """Start an incident of a compiled (and linted) plan. The id must be new: an id
-        already used, even by a closed incident, is refused (ActionRefused EXISTS)."""
+        already used, even by a closed incident, is refused (ActionRefused EXISTS).
+        ``links``: the open incidents it is a duplicate of (see ``client.duplicates``)."""
         extra = (
             {}
             if continue_as_new_after is None
@@ -145,6 +147,7 @@ class IncidentService:
             input=data,
             opened_by=opened_by,
             data_task_queue=data_task_queue,
+            links=list(links or []),
             **extra,
         )
         try:
@@ -169,6 +172,7 @@ class IncidentService:
                 plan.region.code,
                 plan.restricted_to,
                 plan.plan_hash,
+                search.correlation_key(plan, inp.input),
             ),
             memo={
                 "title": plan.sop.title,

@@ -213,6 +213,7 @@ def compile_effective(eff: Effective, lib: Library) -> Plan:
         policies=policies,
         restricted_to=None if sop.restricted_to is None else sorted(set(sop.restricted_to)),
         global_roles=None if sop.global_roles is None else sorted(set(sop.global_roles)),
+        correlation=sop.correlation,
     )
     return plan.with_hash()
 

@@ -38,6 +38,8 @@ class IncidentInput(_Model):
     data_task_queue: str | None = None
     # Set when the workflow continues as new: the state it carries over.
     carried: IncidentState | None = None
+    # Open incidents this one was started as a duplicate of (the opener chose to link them).
+    links: list[str] = Field(default_factory=list, exclude_if=lambda value: not value)
 
 
 # --- Responder actions (updates). `roles` are resolved by the client from the Roster, and
@@ -111,6 +113,15 @@ class Note(_Model):
     assignee: str | None = Field(default=None, exclude_if=lambda value: value is None)
     # A lead sets the incident's severity (up or down), the text saying why.
     severity: SeverityLevel | None = Field(default=None, exclude_if=lambda value: value is None)
+
+
+class LinkNotice(_Model):
+    """Another incident names this one: ``relation`` says how (``duplicate``: it was opened
+    about the same case while this one was open), ``by`` who opened it."""
+
+    incident: str = Field(min_length=1)
+    relation: Literal["duplicate"]
+    by: str = Field(min_length=1)
 
 
 class Cancel(_Model):
@@ -230,6 +241,8 @@ class IncidentState(BaseModel):
     recent_requests: list[str] = Field(default_factory=list)
     # Who did steps marked graphic, and when (wellbeing: exposure per shift).
     exposures: list[Exposure] = Field(default_factory=list)
+    # Incidents linked to this one (duplicates opened about the same case, either way).
+    links: list[str] = Field(default_factory=list)
 
 
 # --- Activities

@@ -16,6 +16,8 @@ UPDATE_NOTE = "add_note"
 UPDATE_CANCEL = "cancel_incident"
 # Signal (external events for `wait: {event: ...}`) and query (the incident's state)
 SIGNAL_EVENT = "event"
+# Another incident names this one (a duplicate opened about the same case).
+SIGNAL_LINK = "link"
 QUERY_STATE = "state"
 
 # Activities

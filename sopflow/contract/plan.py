@@ -260,6 +260,8 @@ class Plan(_Plan):
     # Roles that act from any region's desk (sorted); every other role acts only on
     # incidents of its holder's region. Left out of dumps when None, as `restricted_to`.
     global_roles: list[str] | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Duplicates: the CEL expression over `input` that names the case. Left out when None.
+    correlation: str | None = Field(default=None, exclude_if=lambda value: value is None)
     plan_hash: str = ""
 
     def canonical_json(self) -> str:

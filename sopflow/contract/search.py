@@ -5,6 +5,8 @@ Values are never user data (search attributes are stored unencrypted): ids, code
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +17,9 @@ from temporalio.common import (
     SearchAttributeUpdate,
     TypedSearchAttributes,
 )
+
+from sopflow.contract.expressions import evaluate
+from sopflow.contract.plan import Plan
 
 SOP_ID = SearchAttributeKey.for_keyword("SopId")
 SOP_VERSION = SearchAttributeKey.for_int("SopVersion")
@@ -68,13 +73,31 @@ WORKFLOW_KEYS = (
     DESK,
     EXPOSURES,
 )
+# Duplicates: a digest of the SOP id and the value of its `correlation` expression (never the
+# value itself: it is user data, and search attributes are stored unencrypted). Set at start.
+CORRELATION = SearchAttributeKey.for_keyword("Correlation")
+
 # Every key an incident may carry: what a namespace must register before incidents start.
-ALL_KEYS = (*WORKFLOW_KEYS, CHANGED_AT, AUDIENCE, PLAN_HASH)
+ALL_KEYS = (*WORKFLOW_KEYS, CHANGED_AT, AUDIENCE, PLAN_HASH, CORRELATION)
 
 
 def audience(restricted_to: list[str] | None) -> list[str]:
     """The ``Audience`` of an incident whose plan is restricted to ``restricted_to``."""
     return [EVERYONE] if restricted_to is None else sorted(set(restricted_to))
+
+
+def correlation_key(plan: Plan, data: dict[str, Any]) -> str | None:
+    """The ``Correlation`` of an incident of ``plan`` opened with ``data``: a digest of the
+    SOP id and the expression's value; None when the SOP names none, or the input does not
+    give it a value (a missing field: nothing to correlate on)."""
+    if plan.correlation is None:
+        return None
+    try:
+        value = evaluate(plan.correlation, {"input": data})
+    except Exception:  # CEL raises several kinds; none may stop a start
+        return None
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(f"{plan.sop.id}\n{text}".encode()).hexdigest()[:32]
 
 
 def start_attributes(
@@ -83,6 +106,7 @@ def start_attributes(
     region: str,
     restricted_to: list[str] | None = None,
     plan_hash: str | None = None,
+    correlation: str | None = None,
 ) -> TypedSearchAttributes:
     """Set by the client when it starts an incident, so they cost no history event."""
     pairs: list[SearchAttributePair[Any]] = [
@@ -93,6 +117,8 @@ def start_attributes(
     ]
     if plan_hash:
         pairs.append(SearchAttributePair(PLAN_HASH, plan_hash))
+    if correlation:
+        pairs.append(SearchAttributePair(CORRELATION, correlation))
     return TypedSearchAttributes(pairs)
 
 

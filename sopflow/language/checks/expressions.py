@@ -92,7 +92,7 @@ def check_sop_expressions(eff: Effective) -> list[Diagnostic]:
         input_fields=sorted(properties) if isinstance(properties, dict) else None,
     )
     roles = list(eff.sop.roles)
-    out: list[Diagnostic] = []
+    out: list[Diagnostic] = _check_correlation(eff, scope)
     for step in steps:
         for path, source in expressions_of(step, roles):
             for problem in check_expression(source, _scope_at(scope, step, path)):
@@ -107,6 +107,20 @@ def check_sop_expressions(eff: Effective) -> list[Diagnostic]:
                 out.append(eff.expr_diag(step.id, path, problem.offset, code, message))
         if isinstance(step, NotifyStep):
             out.extend(_check_message(eff, step, scope))
+    return out
+
+
+def _check_correlation(eff: Effective, scope: Scope) -> list[Diagnostic]:
+    """`correlation` is evaluated as the incident starts: it reads the input alone."""
+    source = eff.sop.correlation
+    if source is None:
+        return []
+    alone = replace(scope, allowed=("input",), step_ids=None, outputs=None)
+    out = []
+    for problem in check_expression(source, alone):
+        doc = eff.base.source  # a variant cannot change it
+        at = doc.expr_pos(("correlation",), problem.offset)
+        out.append(Diagnostic(doc.path, at.line, at.col, problem.code, problem.message))
     return out
 
 

@@ -56,6 +56,10 @@ class SopDoc(DocBase):
     # Roles whose holders act on this SOP's incidents from any desk (a global child-safety
     # specialist). Every other role acts only on incidents of its holder's own region.
     global_roles: list[RoleName] | None = None
+    # Duplicates: a CEL expression over `input` whose value names the case (e.g.
+    # `input.account_id`): starting an incident while one of this SOP with the same value is
+    # open says so, and the opener chooses to link a new one or attach to the open one.
+    correlation: Expr | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(min_length=1)
 
