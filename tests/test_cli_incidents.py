@@ -625,5 +625,5 @@ def test_a_duplicate_is_refused_linked_or_attached(stack: Stack) -> None:
         (new_id, f"duplicate of {open_id}"),
     ):
         report = json.loads(ok(stack, "audit", "report", incident, "--format", "json"))
-        linked = [i["detail"] for i in report["timeline"] if i["kind"] == "incident.linked"]
-        assert linked == [detail]
+        links = [i["detail"] for i in report["timeline"] if i["kind"] == "incident.linked"]
+        assert links == [detail]
