@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from typer.testing import CliRunner
 
 from sopflow.cli import stack
+from sopflow.cli.app import app
 from sopflow.client.codec_server import CodecHTTPServer
 from tests.test_e2e_dev_server import spawn_dev, stop, wait_for_output
 
@@ -156,3 +158,11 @@ def test_a_codec_server_that_dies_says_why() -> None:
     assert served.ended() == "codec server stopped: OSError: the socket went away"
     served.stop()
     served.wait()
+
+
+def test_setup_without_a_server_is_one_line_not_a_traceback() -> None:
+    """`sopflow setup` against a port nobody listens on: exit 1 and why, nothing more."""
+    result = CliRunner().invoke(app, ["setup", "--address", "127.0.0.1:1"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot register search attributes: ")
+    assert "Traceback" not in result.stderr and len(result.stderr.splitlines()) == 1

@@ -60,13 +60,25 @@ def setup(
     namespace: str = typer.Option(None, help="Default: $TEMPORAL_NAMESPACE, then default."),
 ) -> None:
     """Register sopflow's search attributes in the namespace (safe to run again)."""
+    try:
+        added = _register(address, namespace)
+    except Exception as exc:  # no traceback: say what broke, in one line
+        raise _fail(f"cannot register search attributes: {type(exc).__name__}: {exc}") from None
+    print(f"search attributes added: {', '.join(added)}" if added else "search attributes: ok")
+
+
+def _register(address: str | None, namespace: str | None) -> list[str]:
+    """Register the search attributes; the names added. Raises when Temporal cannot."""
 
     async def go() -> list[str]:
         client = await connect(address, namespace)
         return await register_search_attributes(client)
 
-    added = asyncio.run(go())
-    print(f"search attributes added: {', '.join(added)}" if added else "search attributes: ok")
+    return asyncio.run(go())
+
+
+# How long `sopflow dev` waits for its Temporal server to answer once its port is open.
+SETUP_DEADLINE_S = 60.0
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -246,17 +258,25 @@ def _start_codec(ui_port: int, codec_port: int) -> _CodecServer | None:
 
 
 def _setup_namespace(address: str, server: _Process) -> None:
-    """``sopflow setup`` on the new server; if it fails because the server died, say that
-    rather than how the connection broke."""
-    try:
-        setup(address=address, namespace="default")
-    except Exception:
-        # A dying server drops its connections just before it exits.
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.popen.wait(timeout=1.0)
-        if (ended := server.ended()) is not None:
-            raise _fail(ended) from None
-        raise
+    """``sopflow setup`` on the new server. Its port opens before its frontend is healthy,
+    so a refused connection is tried again, a second apart, until the deadline; if the server
+    died meanwhile, say that rather than how the connection broke."""
+    stop = time.monotonic() + SETUP_DEADLINE_S
+    while True:
+        try:
+            added = _register(address, "default")
+        except Exception as exc:
+            # Wait for the server to exit, a second at most: a dying server drops its
+            # connections just before it exits, and a starting one needs the time anyway.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                server.popen.wait(timeout=1.0)
+            if (ended := server.ended()) is not None:
+                raise _fail(ended) from None
+            if time.monotonic() > stop:
+                raise _fail(f"Temporal at {address} did not become ready: {exc}") from None
+            continue
+        print(f"search attributes added: {', '.join(added)}" if added else "search attributes: ok")
+        return
 
 
 def _run_stack(
