@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_NOTE,
         UPDATE_VOTE,
     )
-    from sopflow.contract.plan import ApprovalPlan, PlanStep, TaskPlan
+    from sopflow.contract.plan import ApprovalPlan, PlanStep, TaskPlan, WaitPlan
     from workflows.plan_input import decode_input
     from workflows.runner import Finished, StepRunner
 
@@ -77,6 +77,8 @@ class IncidentWorkflow:
             steps={sid: StepState(id=sid, type=s.type) for sid, s in self.steps.items()},
         )
         self.cancel_request: Cancel | None = None
+        # A handled event not yet acted on: the step to go on from, and the event's name.
+        self.jump: tuple[str, str] | None = None
         self.runner = StepRunner(self.inp, self.steps, self.state, self._is_cancelled)
 
     def _is_cancelled(self) -> bool:
@@ -91,9 +93,11 @@ class IncidentWorkflow:
                 self.runner.log(
                     self.inp.opened_by, "incident.linked", detail=f"duplicate of {other}"
                 )
-        main = asyncio.ensure_future(self.runner.run_top(self.state.resume_at))
+        first: asyncio.Future[None] = asyncio.ensure_future(
+            self.runner.run_top(self.state.resume_at)
+        )
         cancelled = asyncio.ensure_future(workflow.wait_condition(self._is_cancelled))
-        await workflow.wait([main, cancelled], return_when=asyncio.FIRST_COMPLETED)
+        main = await self._run_handling_events(first, cancelled)
         if not main.done():
             main.cancel()
             await workflow.wait([main])
@@ -108,6 +112,42 @@ class IncidentWorkflow:
         self.runner.flush_search_attributes(final=True)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
+
+    async def _run_handling_events(
+        self, main: asyncio.Future[None], cancelled: asyncio.Future[None]
+    ) -> asyncio.Future[None]:
+        """Wait for the procedure to end or the incident to be cancelled. An SOP with
+        `on_event` handlers also waits for a handled event: the active steps stop and the
+        procedure goes on from the handler's step (plans without handlers wait as before)."""
+        while True:
+            if not self.plan.on_event:
+                await workflow.wait([main, cancelled], return_when=asyncio.FIRST_COMPLETED)
+                return main
+            handled = asyncio.ensure_future(workflow.wait_condition(self._has_jump))
+            waits = [main, cancelled, handled]
+            await workflow.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if main.done() or self._is_cancelled() or self.jump is None:
+                handled.cancel()
+                return main
+            target, name = self.jump
+            self.jump = None
+            self.runner.jumping = True
+            main.cancel()
+            await workflow.wait([main])
+            self.runner.jumping = False
+            self._interrupt(target, name)
+            main = asyncio.ensure_future(self.runner.run_top(target))
+
+    def _has_jump(self) -> bool:
+        return self.jump is not None
+
+    def _interrupt(self, target: str, event: str) -> None:
+        """The steps a handled event stopped: skipped, each on the timeline."""
+        for step in self.state.steps.values():
+            if step.status == "active":
+                step.status = "skipped"
+                detail = f"event {event}: going on from {target}"
+                self.runner.log("system", "step.interrupted", step.id, detail)
 
     def _finish(self, main: asyncio.Future[None]) -> None:
         state = self.state
@@ -149,6 +189,18 @@ class IncidentWorkflow:
     def on_event(self, event: ExternalEvent) -> None:
         self.state.pending_events.append(event)
         self.runner.log(event.sent_by or "external", "event.received", detail=event.name)
+        target = (self.plan.on_event or {}).get(event.name)
+        if target is not None and self.jump is None and not self._waited_for(event.name):
+            self.jump = (target, event.name)
+
+    def _waited_for(self, name: str) -> bool:
+        """Whether an active `wait` step takes this event itself (the handler then stays
+        out of its way)."""
+        return any(
+            isinstance(step := self.steps[sid], WaitPlan) and step.event == name
+            for sid, s in self.state.steps.items()
+            if s.status == "active"
+        )
 
     @workflow.signal(name=SIGNAL_LINK)
     def on_link(self, notice: LinkNotice) -> None:

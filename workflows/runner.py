@@ -87,6 +87,9 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing):
             maximum_interval=timedelta(seconds=retry.max_interval_s),
         )
         self.attributes = SearchAttributes(steps, state)
+        # Set while the workflow stops the procedure for a handled event: parallel lanes stop
+        # too (an incident's cancellation leaves them, as it always has).
+        self.jumping = False
 
     # --- bookkeeping
 
@@ -352,7 +355,14 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing):
             for branch in step.branches
         ]
         mode = asyncio.FIRST_COMPLETED if step.join == "any" else asyncio.FIRST_EXCEPTION
-        done, pending = await workflow.wait(lanes, return_when=mode)
+        try:
+            done, pending = await workflow.wait(lanes, return_when=mode)
+        except asyncio.CancelledError:
+            if self.jumping:
+                for lane in lanes:
+                    lane.cancel()
+                await workflow.wait(lanes)
+            raise
         for lane in pending:
             lane.cancel()
         if pending:

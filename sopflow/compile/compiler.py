@@ -214,6 +214,9 @@ def compile_effective(eff: Effective, lib: Library) -> Plan:
         restricted_to=None if sop.restricted_to is None else sorted(set(sop.restricted_to)),
         global_roles=None if sop.global_roles is None else sorted(set(sop.global_roles)),
         correlation=sop.correlation,
+        on_event=None
+        if sop.on_event is None
+        else {name: h.goto for name, h in sorted(sop.on_event.items())},
     )
     return plan.with_hash()
 

@@ -14,6 +14,7 @@ from sopflow.compile.compiler import compile_effective
 from sopflow.contract.expressions import request_facts
 from sopflow.contract.plan import POLICY_PART_PREFIX, REGION_PART, Plan
 from sopflow.language.checks.desk_clocks import check_desk_clocks, check_timestamps
+from sopflow.language.checks.events import check_event_handlers
 from sopflow.language.checks.expressions import check_policy, check_sop_expressions
 from sopflow.language.checks.library import (
     check_region,
@@ -83,6 +84,7 @@ def check_effective(eff: Effective, ctx: Context) -> list[Diagnostic]:
         *run_checks(eff, ctx),
         *check_desk_clocks(eff, ctx),
         *check_timestamps(eff, ctx),
+        *check_event_handlers(eff, ctx),
         *check_sop_expressions(eff),
         *check_schemas(eff),
     ]

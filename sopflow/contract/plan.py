@@ -262,6 +262,8 @@ class Plan(_Plan):
     global_roles: list[str] | None = Field(default=None, exclude_if=lambda value: value is None)
     # Duplicates: the CEL expression over `input` that names the case. Left out when None.
     correlation: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Events handled whatever step is active: event name -> the top-level step to go on from.
+    on_event: dict[str, str] | None = Field(default=None, exclude_if=lambda value: value is None)
     plan_hash: str = ""
 
     def canonical_json(self) -> str:

@@ -128,7 +128,13 @@ def _reach(graph: dict[str, list[str]], start: str) -> set[str]:
 
 
 def check_reachable(eff: Effective, holder: list[Step]) -> list[Diagnostic]:
-    seen = _reach(_graph(holder), holder[0].id)
+    graph = _graph(holder)
+    seen = _reach(graph, holder[0].id)
+    # An event handler starts the top level again from its `goto`.
+    if holder == list(eff.sop.steps):
+        for handler in (eff.sop.on_event or {}).values():
+            if handler.goto in graph:
+                seen |= _reach(graph, handler.goto)
     return [
         eff.diag(
             step.id,
@@ -145,6 +151,10 @@ def check_exits(eff: Effective, holder: list[Step]) -> list[Diagnostic]:
     """Every reachable step has a path that leaves the list (finishes or fails)."""
     graph = _graph(holder)
     reachable = _reach(graph, holder[0].id)
+    if holder == list(eff.sop.steps):
+        for handler in (eff.sop.on_event or {}).values():
+            if handler.goto in graph:
+                reachable |= _reach(graph, handler.goto)
     can_leave = {sid for sid, nexts in graph.items() if END in nexts or FAIL in nexts}
     changed = True
     while changed:

@@ -194,6 +194,7 @@ def _rehearsal_events(source: SourceDoc, doc: RehearsalDoc, eff: Effective) -> l
     # A signal no step waits for would sit in the buffer for ever: almost surely a typo.
     waited = sorted(
         {s.event for s, _, _ in walk_steps(list(eff.sop.steps)) if getattr(s, "event", None)}
+        | set(eff.sop.on_event or {})
     )
     out = []
     for i, action in enumerate(doc.actions):

@@ -37,6 +37,16 @@ class Defaults(Strict):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
 
 
+EventName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
+
+
+class EventHandler(Strict):
+    """What happens when the event arrives, whatever step is active: the active steps stop
+    (recorded on the timeline) and the incident goes on from ``goto``, a top-level step."""
+
+    goto: StepId
+
+
 class SopDoc(DocBase):
     """A base procedure: one immutable version of one SOP."""
 
@@ -60,6 +70,8 @@ class SopDoc(DocBase):
     # `input.account_id`): starting an incident while one of this SOP with the same value is
     # open says so, and the opener chooses to link a new one or attach to the open one.
     correlation: Expr | None = None
+    # Events handled whatever step is active: the event's name -> where the incident goes.
+    on_event: dict[EventName, EventHandler] | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(min_length=1)
 

@@ -1,0 +1,36 @@
+"""Checks of an SOP's `on_event` handlers: each goes on from a top-level step of its own
+SOP (a jump into a parallel branch would leave the branch's siblings behind)."""
+
+from __future__ import annotations
+
+from sopflow.language.checks.steps import Context
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.effective import Effective, walk_steps
+from sopflow.language.validation import did_you_mean
+
+
+def check_event_handlers(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    """E301 for a handler whose `goto` names no top-level step."""
+    handlers = eff.sop.on_event or {}
+    top = [s.id for s in eff.sop.steps]
+    every = [s.id for s, _, _ in walk_steps(list(eff.sop.steps))]
+    out = []
+    for name, handler in sorted(handlers.items()):
+        at = ("on_event", name, "goto")
+        if handler.goto in top:
+            continue
+        if handler.goto in every:
+            message = (
+                f"`on_event.{name}.goto`: `{handler.goto}` is inside a parallel step; an "
+                "event handler goes on from a top-level step"
+            )
+        else:
+            hint = did_you_mean(handler.goto, top)
+            message = f"`on_event.{name}.goto` names no step `{handler.goto}`{hint}"
+        out.append(eff.sop_diag(at, "E301", message))
+    return out
+
+
+def handled_events(eff: Effective) -> list[str]:
+    """The events the SOP handles whatever step is active."""
+    return sorted(eff.sop.on_event or {})
