@@ -29,7 +29,9 @@ class DeskActivities:
 
     def __init__(self, read_rota: RotaReader) -> None:
         self._read_rota = read_rota
-        self._digests: dict[int, tuple[RotaDoc, str]] = {}
+        # The Rota last read and its digest: the reader returns the same object while the
+        # file is unchanged, so the digest is computed once per version of the file.
+        self._last: tuple[RotaDoc, str] | None = None
 
     @activity.defn(name=ACT_DESK_TURN)
     def desk_turn(self, request: DeskTurnRequest) -> DeskTurn:
@@ -79,12 +81,10 @@ class DeskActivities:
             raise _unusable(f"{why}: {exc.message}") from None
         if rota is None:
             raise _unusable(f"{why}, and there is no Rota (rota.yaml) beside the SOPs")
-        known = self._digests.get(id(rota))
-        if known is None or known[0] is not rota:
+        if self._last is None or self._last[0] is not rota:
             text = rota.model_dump_json(by_alias=True)
-            known = (rota, hashlib.sha256(text.encode()).hexdigest()[:16])
-            self._digests = {id(rota): known}  # one Rota at a time: the one in force
-        return known[0], known[1]
+            self._last = (rota, hashlib.sha256(text.encode()).hexdigest()[:16])
+        return self._last
 
 
 def _unusable(message: str) -> ApplicationError:

@@ -149,16 +149,22 @@ def _fitting(values: Iterable[str], limit: int) -> list[str]:
 def steps_due(text: str | None) -> dict[str, datetime]:
     """``StepsDue`` read back: when each listed step is due (values it cannot read are left
     out, so a reader falls back to asking the incident)."""
-    due: dict[str, datetime] = {}
+    return dict(_stamped(text))
+
+
+def _stamped(text: str | None) -> list[tuple[str, datetime]]:
+    """``name@time`` values separated by spaces, read back in order; a value without a name
+    or an aware time is left out."""
+    out = []
     for value in (text or "").split():
-        step_id, _, when = value.rpartition("@")
+        name, _, when = value.rpartition("@")
         try:
             at = datetime.fromisoformat(when)
         except ValueError:
             continue
-        if step_id and at.tzinfo is not None:
-            due[step_id] = at
-    return due
+        if name and at.tzinfo is not None:
+            out.append((name, at))
+    return out
 
 
 def exposures_text(seen: Iterable[tuple[str, datetime]]) -> str:
@@ -169,16 +175,7 @@ def exposures_text(seen: Iterable[tuple[str, datetime]]) -> str:
 
 def exposures(text: str | None) -> list[tuple[str, datetime]]:
     """``Exposures`` read back: (person, when), unreadable values left out."""
-    out = []
-    for value in (text or "").split():
-        person, _, when = value.rpartition("@")
-        try:
-            at = datetime.fromisoformat(when)
-        except ValueError:
-            continue
-        if person and at.tzinfo is not None:
-            out.append((person, at))
-    return out
+    return _stamped(text)
 
 
 def updates(current: dict[str, Any], last: dict[str, Any]) -> list[SearchAttributeUpdate[Any]]:
