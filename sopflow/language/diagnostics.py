@@ -95,6 +95,11 @@ _CODE_LIST = [
     Code("E502", "variant-conflict", "Two variants adapt the same version for the same region."),
     Code("E503", "variant-dangling", "A variant removes a step that others still refer to."),
     Code("E504", "variant-invalid-result", "Applying a variant gives a step that is not valid."),
+    Code(
+        "E505",
+        "variant-handler-missing",
+        "A variant removes an `on_event` handler that the SOP does not have.",
+    ),
     # Library, lock file, rehearsals
     Code("E600", "published-changed", "A published version's compiled plan has changed."),
     Code("E601", "lock-invalid", "The lock file cannot be read."),

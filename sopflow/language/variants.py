@@ -2,7 +2,8 @@
 
 Changes apply in order to a copy of the base's data; each step a change writes is validated
 where the variant wrote it, then the whole result is validated as an SOP. A change that names
-a missing step, or removes a step that others still refer to, is reported at the change.
+a missing step (or event handler), or removes a step that others (steps or `on_event`
+handlers) still refer to, is reported at the change.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sopflow.language.models.documents import (
     AddRolesChange,
     Change,
     Defaults,
+    EventHandler,
     InsertChange,
     InsertTarget,
     RemoveChange,
@@ -28,7 +30,9 @@ from sopflow.language.models.documents import (
     ReplaceChange,
     ReplaceTarget,
     SetChange,
+    SetCorrelationChange,
     SetDefaultsChange,
+    SetOnEventChange,
     SetRestrictedToChange,
 )
 from sopflow.language.validation import did_you_mean, validate_fragment
@@ -96,6 +100,18 @@ def referrers(steps: list[Any], target: str) -> list[str]:
         if target in _jump_targets(step) or target in _expr_step_refs(step):
             found.append(str(step.get("id")))
     return found
+
+
+def _handler_referrers(data: dict[str, Any], target: str) -> list[str]:
+    """`on_event.<event>` for each handler of the SOP that goes on from ``target``."""
+    on_event = data.get("on_event")
+    if not isinstance(on_event, dict):
+        return []
+    return [
+        f"on_event.{name}"
+        for name, handler in on_event.items()
+        if isinstance(handler, dict) and handler.get("goto") == target
+    ]
 
 
 def _jump_targets(step: dict[str, Any]) -> set[str]:
@@ -172,6 +188,12 @@ class _Applier:
                 at = ("changes", index, "set_restricted_to")
                 self.data["restricted_to"] = list(change.set_restricted_to or ())
                 self.eff.sop_where["restricted_to"] = (self.src, at)
+            case SetOnEventChange():
+                self._set_on_event(change.set_on_event, ("changes", index, "set_on_event"))
+            case SetCorrelationChange():
+                at = ("changes", index, "set_correlation")
+                self.data["correlation"] = change.set_correlation
+                self.eff.sop_where["correlation"] = (self.src, at)
             case _:
                 assert_never(change)
 
@@ -251,13 +273,33 @@ class _Applier:
         if not problems:
             self.data["defaults"] = merged
 
+    def _set_on_event(self, body: dict[str, EventHandler | None], at: JsonPath) -> None:
+        """Each entry replaces the handler for its event; null removes the base's. Where a
+        handler goes on from is checked on the result (E301), at the entry that wrote it."""
+        handlers = self.data.get("on_event")
+        handlers = dict(handlers) if isinstance(handlers, dict) else {}
+        for name, handler in body.items():
+            if handler is not None:
+                handlers[name] = handler.model_dump()
+            elif name in handlers:
+                del handlers[name]
+            else:
+                hint = did_you_mean(name, sorted(handlers))
+                base = f"{self.base.model.id}@{self.base.model.version}"
+                message = f"no `on_event` handler for `{name}` in {base} to remove{hint}"
+                self.errors.append(self.src.diag((*at, name), "E505", message, key=True))
+        if handlers:
+            self.data["on_event"] = handlers
+        else:  # no handler left: the plan is exactly one without `on_event`
+            self.data.pop("on_event", None)
+
     def _forget(self, step_id: str) -> None:
         self.eff.step_where.pop(step_id, None)
         for key in [k for k in self.eff.field_where if k[0] == step_id]:
             del self.eff.field_where[key]
 
     def _dangling(self, step_id: str, path: JsonPath, verb: str) -> None:
-        users = referrers(self.data["steps"], step_id)
+        users = referrers(self.data["steps"], step_id) + _handler_referrers(self.data, step_id)
         if users:
             names = ", ".join(f"`{u}`" for u in users)
             self.fail(path, "E503", f"{verb} `{step_id}` leaves {names} referring to it")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sopflow.language.checks.steps import Context
 from sopflow.language.diagnostics import Diagnostic
-from sopflow.language.effective import Effective, walk_steps
+from sopflow.language.effective import Effective, Where, walk_steps
+from sopflow.language.models.documents import SetOnEventChange
 from sopflow.language.validation import did_you_mean
 
 
@@ -16,7 +17,6 @@ def check_event_handlers(eff: Effective, ctx: Context) -> list[Diagnostic]:
     every = [s.id for s, _, _ in walk_steps(list(eff.sop.steps))]
     out = []
     for name, handler in sorted(handlers.items()):
-        at = ("on_event", name, "goto")
         if handler.goto in top:
             continue
         if handler.goto in every:
@@ -27,8 +27,26 @@ def check_event_handlers(eff: Effective, ctx: Context) -> list[Diagnostic]:
         else:
             hint = did_you_mean(handler.goto, top)
             message = f"`on_event.{name}.goto` names no step `{handler.goto}`{hint}"
-        out.append(eff.sop_diag(at, "E301", message))
+        written = handler_where(eff, name)
+        if written is None:
+            out.append(eff.sop_diag(("on_event", name, "goto"), "E301", message))
+        else:
+            source, path = written
+            out.append(source.diag((*path, "goto"), "E301", message))
     return out
+
+
+def handler_where(eff: Effective, name: str) -> Where | None:
+    """Where the variant wrote the handler for ``name`` (its last `set_on_event` entry for
+    it: changes apply in order), or None when the handler is the base's."""
+    if eff.variant is None:
+        return None
+    changes = eff.variant.model.changes
+    for index in range(len(changes) - 1, -1, -1):
+        change = changes[index]
+        if isinstance(change, SetOnEventChange) and name in change.set_on_event:
+            return eff.variant.source, ("changes", index, "set_on_event", name)
+    return None
 
 
 def handled_events(eff: Effective) -> list[str]:

@@ -116,10 +116,11 @@ def _check_correlation(eff: Effective, scope: Scope) -> list[Diagnostic]:
     if source is None:
         return []
     alone = replace(scope, allowed=("input",), step_ids=None, outputs=None)
+    # In the variant when its `set_correlation` wrote it, else in the base.
+    doc, path = eff.sop_where.get("correlation", (eff.base.source, ("correlation",)))
     out = []
     for problem in check_expression(source, alone):
-        doc = eff.base.source  # a variant cannot change it
-        at = doc.expr_pos(("correlation",), problem.offset)
+        at = doc.expr_pos(path, problem.offset)
         out.append(Diagnostic(doc.path, at.line, at.col, problem.code, problem.message))
     return out
 

@@ -130,6 +130,22 @@ class SetRestrictedToChange(Strict):
     set_restricted_to: Audience = Field()
 
 
+class SetOnEventChange(Strict):
+    """Merges into the SOP's `on_event` in this region: each entry replaces the handler for
+    its event, or (null) removes it."""
+
+    set_on_event: dict[EventName, EventHandler | None] = Field(
+        min_length=1,
+        description="event name -> `{goto: <step>}`, or null to remove the base's handler",
+    )
+
+
+class SetCorrelationChange(Strict):
+    """Replaces the SOP's `correlation` in this region; null turns duplicate detection off."""
+
+    set_correlation: Expr | None = Field()
+
+
 CHANGE_KINDS = (
     "set",
     "replace",
@@ -138,6 +154,8 @@ CHANGE_KINDS = (
     "add_roles",
     "set_defaults",
     "set_restricted_to",
+    "set_on_event",
+    "set_correlation",
 )
 
 
@@ -155,7 +173,9 @@ Change = Annotated[
     | Annotated[RemoveChange, Tag("remove")]
     | Annotated[AddRolesChange, Tag("add_roles")]
     | Annotated[SetDefaultsChange, Tag("set_defaults")]
-    | Annotated[SetRestrictedToChange, Tag("set_restricted_to")],
+    | Annotated[SetRestrictedToChange, Tag("set_restricted_to")]
+    | Annotated[SetOnEventChange, Tag("set_on_event")]
+    | Annotated[SetCorrelationChange, Tag("set_correlation")],
     Discriminator(
         _change_kind,
         custom_error_type="change_kind",
