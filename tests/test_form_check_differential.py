@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis_jsonschema import from_schema
@@ -275,9 +275,14 @@ def test_the_generator_covers_the_form_vocabulary() -> None:
 @given(schema_and_value())
 def test_form_check_agrees_with_jsonschema(case: tuple[Any, Any]) -> None:
     schema, value = case
-    assert form_accepts(schema, value) == jsonschema_accepts(schema, value), form_errors(
-        schema, value
-    )
+    try:
+        expected = jsonschema_accepts(schema, value)
+    except OverflowError:
+        # jsonschema divides a huge integer by a float `multipleOf` outside its own
+        # OverflowError guard and crashes: no verdict to compare with (the form check's
+        # answer for such values is pinned by test_multiple_of_as_jsonschema_decides_it).
+        assume(False)
+    assert form_accepts(schema, value) == expected, form_errors(schema, value)
 
 
 # --- The defects the differential test is there to catch, by name ---------------------------
