@@ -14,6 +14,7 @@ from activities.config import ActivitiesConfig
 from activities.desks import DeskActivities
 from activities.disclosure import disclosure_check
 from activities.enrichment import EnrichActivities, Enricher, NoEnrichment
+from activities.linked import LibraryOnDisk, LinkedPlans
 from activities.notify import Notifier
 from activities.postmortem import postmortem
 from activities.rota_source import RotaSource
@@ -22,11 +23,18 @@ from sopflow.contract.names import (
     ACT_DESK_TURN,
     ACT_DISCLOSURE,
     ACT_ENRICH,
+    ACT_LINKED_PLAN,
     ACT_NOTIFY,
     ACT_POSTMORTEM,
 )
 
-USER_DATA_ACTIVITIES: tuple[str, ...] = (ACT_ENRICH, ACT_DISCLOSURE, ACT_POSTMORTEM, ACT_NOTIFY)
+USER_DATA_ACTIVITIES: tuple[str, ...] = (
+    ACT_ENRICH,
+    ACT_DISCLOSURE,
+    ACT_POSTMORTEM,
+    ACT_NOTIFY,
+    ACT_LINKED_PLAN,
+)
 
 
 def build_activity_map(
@@ -42,6 +50,7 @@ def build_activity_map(
         ACT_NOTIFY: Notifier.from_config(config).notify,
         ACT_DISCLOSURE: disclosure_check,
         ACT_POSTMORTEM: postmortem,
+        ACT_LINKED_PLAN: LinkedPlans(LibraryOnDisk()).linked_plan,
     }
 
 

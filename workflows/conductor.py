@@ -20,6 +20,7 @@ from sopflow.contract.plan import (
     DisclosureCheckPlan,
     EndPlan,
     NotifyPlan,
+    OpenIncidentPlan,
     ParallelPlan,
     PlanStep,
     PostmortemPlan,
@@ -333,6 +334,7 @@ def _waiting_roles(step: PlanStep) -> list[str]:
             | WaitPlan()
             | ParallelPlan()
             | PostmortemPlan()
+            | OpenIncidentPlan()
             | EndPlan()
         ):
             return []
@@ -356,6 +358,7 @@ def waits_on_someone(step: PlanStep) -> bool:
             | NotifyPlan()
             | ParallelPlan()
             | PostmortemPlan()
+            | OpenIncidentPlan()
             | EndPlan()
         ):
             return False

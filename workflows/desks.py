@@ -47,6 +47,7 @@ class DeskClocks:
     """Deadlines and hand-offs for tasks and approvals."""
 
     state: IncidentState
+    busy: int  # activities running now
 
     def log(self, actor: str, kind: str, step: str | None = None, detail: str = "") -> None:
         raise NotImplementedError
@@ -58,13 +59,17 @@ class DeskClocks:
         raise NotImplementedError
 
     async def _ask_rota(self, name: str, request: Any, result_type: type[Any]) -> Any:
-        return await workflow.execute_activity(
-            name,
-            request,
-            result_type=result_type,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=ROTA_RETRY,
-        )
+        self.busy += 1  # no migration while an activity runs
+        try:
+            return await workflow.execute_activity(
+                name,
+                request,
+                result_type=result_type,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=ROTA_RETRY,
+            )
+        finally:
+            self.busy -= 1
 
     # --- due times
 

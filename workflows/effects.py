@@ -36,6 +36,7 @@ class EffectSteps:
     plan: Plan
     state: IncidentState
     retry: RetryPolicy
+    busy: int  # activities running now
 
     def log(self, actor: str, kind: str, step: str | None = None, detail: str = "") -> None:
         raise NotImplementedError
@@ -56,7 +57,7 @@ class EffectSteps:
             version=self.state.version,
             region=self.state.region,
             policy=self.plan.policies[step.policy],
-            facts=_plain(facts),
+            facts=plain(facts),
             idempotency_key=f"{self.state.incident_id}/{step.id}/{s.starts}",
         )
         result: DisclosureResult = await self._activity(
@@ -134,24 +135,28 @@ class EffectSteps:
         self, name: str, request: Any, result_type: type[Any], *, data: bool
     ) -> Any:
         queue = self.inp.data_task_queue if data else None
-        return await workflow.execute_activity(
-            name,
-            request,
-            result_type=result_type,
-            task_queue=queue,
-            # Short: a worker that dies mid-activity delays the retry by this much. Channels
-            # time out in 10 s; the retry policy (the SOP's) covers longer outages.
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=self.retry,
-        )
+        self.busy += 1  # no migration while an activity runs
+        try:
+            return await workflow.execute_activity(
+                name,
+                request,
+                result_type=result_type,
+                task_queue=queue,
+                # Short: a worker that dies mid-activity delays the retry by this much.
+                # Channels time out in 10 s; the retry policy (the SOP's) covers longer outages.
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=self.retry,
+            )
+        finally:
+            self.busy -= 1
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """CEL results as JSON data (timestamps become ISO text)."""
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     return value

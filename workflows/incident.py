@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import NoReturn
 
 from temporalio import workflow
-from temporalio.common import RawValue
+from temporalio.common import RawValue, SearchAttributePair
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -21,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     # sandbox; the latter re-executed the conductor for every workflow run.
     import workflows.conductor as conductor
     import workflows.trust as trust
+    from sopflow.contract import search
     from sopflow.contract.messages import (
         ActionResult,
         Actor,
@@ -29,12 +31,14 @@ with workflow.unsafe.imports_passed_through():
         ExternalEvent,
         IncidentState,
         LinkNotice,
+        Migrate,
         Note,
         StepState,
         Vote,
         VoteRecord,
         severity_rank,
     )
+    from sopflow.contract.migration import migrated_state, migration_refusal
     from sopflow.contract.names import (
         LEAD_ROLE,
         QUERY_STATE,
@@ -42,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         SIGNAL_LINK,
         UPDATE_CANCEL,
         UPDATE_COMPLETE,
+        UPDATE_MIGRATE,
         UPDATE_NOTE,
         UPDATE_VOTE,
     )
@@ -77,6 +82,7 @@ class IncidentWorkflow:
             steps={sid: StepState(id=sid, type=s.type) for sid, s in self.steps.items()},
         )
         self.cancel_request: Cancel | None = None
+        self.migration: Migrate | None = None  # accepted, not yet carried out
         # A handled event not yet acted on: the step to go on from, and the event's name.
         self.jump: tuple[str, str] | None = None
         self.runner = StepRunner(self.inp, self.steps, self.state, self._is_cancelled)
@@ -87,17 +93,14 @@ class IncidentWorkflow:
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> IncidentState:
         if self.inp.carried is None:
-            self.runner.log("system", "incident.opened", detail=f"by {self.inp.opened_by}")
-            for other in self.inp.links:
-                self.state.links.append(other)
-                self.runner.log(
-                    self.inp.opened_by, "incident.linked", detail=f"duplicate of {other}"
-                )
+            self._opened()
         first: asyncio.Future[None] = asyncio.ensure_future(
             self.runner.run_top(self.state.resume_at)
         )
         cancelled = asyncio.ensure_future(workflow.wait_condition(self._is_cancelled))
         main = await self._run_handling_events(first, cancelled)
+        if self.migration is not None and main.cancelled() and not self._is_cancelled():
+            await self._migrate(self.migration)
         if not main.done():
             main.cancel()
             await workflow.wait([main])
@@ -113,6 +116,17 @@ class IncidentWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
+    def _opened(self) -> None:
+        """The first entries of the timeline: who opened the incident, and its links."""
+        self.runner.log("system", "incident.opened", detail=f"by {self.inp.opened_by}")
+        for other in self.inp.links:
+            self.state.links.append(other)
+            self.runner.log(self.inp.opened_by, "incident.linked", detail=f"duplicate of {other}")
+        if self.inp.parent is not None:
+            self.state.links.append(self.inp.parent)
+            detail = f"opened by {self.inp.parent} (step {self.inp.parent_step})"
+            self.runner.log("system", "incident.linked", detail=detail)
+
     async def _run_handling_events(
         self, main: asyncio.Future[None], cancelled: asyncio.Future[None]
     ) -> asyncio.Future[None]:
@@ -120,26 +134,62 @@ class IncidentWorkflow:
         `on_event` handlers also waits for a handled event: the active steps stop and the
         procedure goes on from the handler's step (plans without handlers wait as before)."""
         while True:
-            if not self.plan.on_event:
-                await workflow.wait([main, cancelled], return_when=asyncio.FIRST_COMPLETED)
-                return main
-            handled = asyncio.ensure_future(workflow.wait_condition(self._has_jump))
+            # A migration (`sopflow migrate`) stops the procedure too: run() moves on.
+            turn = self._has_jump if self.plan.on_event else self._is_migrating
+            handled = asyncio.ensure_future(workflow.wait_condition(turn))
             waits = [main, cancelled, handled]
             await workflow.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-            if main.done() or self._is_cancelled() or self.jump is None:
+            if main.done() or self._is_cancelled():
+                handled.cancel()
+                return main
+            if self.migration is not None:
+                handled.cancel()
+                await self._stop(main)
+                return main
+            if self.jump is None:
                 handled.cancel()
                 return main
             target, name = self.jump
             self.jump = None
-            self.runner.jumping = True
-            main.cancel()
-            await workflow.wait([main])
-            self.runner.jumping = False
+            await self._stop(main)
             self._interrupt(target, name)
             main = asyncio.ensure_future(self.runner.run_top(target))
 
+    async def _stop(self, main: asyncio.Future[None]) -> None:
+        """Stop the procedure where it waits (parallel lanes too)."""
+        self.runner.jumping = True
+        main.cancel()
+        await workflow.wait([main])
+        self.runner.jumping = False
+
     def _has_jump(self) -> bool:
-        return self.jump is not None
+        return self.jump is not None or self.migration is not None
+
+    def _is_migrating(self) -> bool:
+        return self.migration is not None
+
+    async def _migrate(self, req: Migrate) -> NoReturn:
+        """Continue as new on the later plan, carrying the incident's record over."""
+        before = f"{self.state.sop}@{self.state.version} (plan {self.state.plan_hash[:12]})"
+        plan = req.plan
+        after = f"{plan.sop.id}@{plan.sop.version} (plan {plan.plan_hash[:12]})"
+        detail = f"{before} -> {after}: {req.reason}"
+        self.runner.log(req.actor.id, "incident.migrated", detail=detail)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        state = migrated_state(self.state, plan, req.actor.id, req.reason, workflow.now())
+        state.runs += 1
+        workflow.continue_as_new(
+            self.inp.model_copy(update={"plan": plan, "carried": state}),
+            search_attributes=workflow.info().typed_search_attributes.updated(
+                SearchAttributePair(search.SOP_VERSION, plan.sop.version),
+                SearchAttributePair(search.PLAN_HASH, plan.plan_hash),
+            ),
+            memo={
+                "title": plan.sop.title,
+                "sop": f"{plan.sop.id}@{plan.sop.version}",
+                "region": plan.region.code,
+            },
+        )
 
     def _interrupt(self, target: str, event: str) -> None:
         """The steps a handled event stopped: skipped, each on the timeline."""
@@ -321,6 +371,35 @@ class IncidentWorkflow:
             if held is None or req.actor.region != held:
                 here = conductor.check_desk(self.state, req.actor, roles, self.plan.global_roles)
             conductor.check_note(self.state, here, roles)
+        except conductor.ActionRefused as exc:
+            raise _refuse(exc) from None
+
+    @workflow.update(name=UPDATE_MIGRATE)
+    def migrate(self, req: Migrate) -> ActionResult:
+        trust.remember(self.state.recent_requests, req)
+        self.migration = req
+        return ActionResult(detail=f"moving to {req.plan.sop.id}@{req.plan.sop.version}")
+
+    @migrate.validator
+    def _validate_migrate(self, req: Migrate) -> None:
+        trust.require_verified()
+        trust.require_fresh(self.state.recent_requests, req)
+        try:
+            here = conductor.check_desk(self.state, req.actor, [LEAD_ROLE], self.plan.global_roles)
+            if LEAD_ROLE not in here.roles:
+                raise conductor.ActionRefused(
+                    f"only the {LEAD_ROLE!r} role moves an incident to another version",
+                    "forbidden",
+                )
+            if self.migration is not None or self.cancel_request is not None:
+                raise conductor.ActionRefused("the incident is already moving or closing")
+            if self.runner.busy:
+                raise conductor.ActionRefused(
+                    "an activity is running (a notification or a Rota read): try again in a moment"
+                )
+            problem = migration_refusal(self.state, self.plan, req.plan)
+            if problem is not None:
+                raise conductor.ActionRefused(problem)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
 

@@ -38,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         DisclosureCheckPlan,
         EndPlan,
         NotifyPlan,
+        OpenIncidentPlan,
         ParallelPlan,
         PlanStep,
         PostmortemPlan,
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.desks import DeskClocks
     from workflows.effects import EffectSteps
+    from workflows.links import LinkedIncidents
     from workflows.search_attributes import SearchAttributes
     from workflows.wellbeing import Wellbeing
 
@@ -66,7 +68,7 @@ class Finished(Exception):
         self.outcome, self.step, self.detail = outcome, step, detail
 
 
-class StepRunner(EffectSteps, DeskClocks, Wellbeing):
+class StepRunner(EffectSteps, DeskClocks, Wellbeing, LinkedIncidents):
     class ContinueAsNew(Exception):
         """The history is long: continue as new at this step boundary."""
 
@@ -90,6 +92,9 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing):
         # Set while the workflow stops the procedure for a handled event: parallel lanes stop
         # too (an incident's cancellation leaves them, as it always has).
         self.jumping = False
+        # The step that goes on after a migration, until it has read its carried due time.
+        self.resumed: str | None = None
+        self.busy = 0  # activities running now: no migration meanwhile
 
     # --- bookkeeping
 
@@ -148,9 +153,15 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing):
             s.status = "skipped"
             self.log("system", "step.skipped", step.id, f"when: {step.when}")
             return following
-        s.status, s.starts, s.started_at = "active", s.starts + 1, workflow.now()
-        s.output, s.votes, s.submitted_by, s.due_at = None, [], None, None
-        s.desk = s.desk_since = s.turn_until = None
+        if self.state.resume_active and self.state.resume_at == step.id:
+            # Moved here from an earlier version while active: it goes on where it was
+            # (votes, due time, desk), without starting again.
+            self.state.resume_active = False
+            self.resumed = step.id
+        else:
+            s.status, s.starts, s.started_at = "active", s.starts + 1, workflow.now()
+            s.output, s.votes, s.submitted_by, s.due_at = None, [], None, None
+            s.desk = s.desk_since = s.turn_until = None
         try:
             outcome = await self._execute(step)
         except ActivityError as exc:
@@ -194,6 +205,8 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing):
             case PostmortemPlan():
                 await self._postmortem(step)
                 return None
+            case OpenIncidentPlan():
+                return await self._open_incident(step)
             case EndPlan():
                 self._end(step)
             case _:
@@ -280,9 +293,10 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing):
         chain is spent and `on_timeout` says where to go."""
         s = self.state.steps[step.id]
         chain = [r for r in step.escalate if r not in s.escalated_to]
-        if step.follow_the_sun:
+        carried = self._carried_due(step.id)
+        if step.follow_the_sun and carried is None:
             await self.take_turn(step)
-        deadline = await self.first_deadline(step)
+        deadline = carried or await self.first_deadline(step)
         while True:
             s.due_at = deadline
             self.flush_search_attributes()
@@ -317,8 +331,11 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing):
     async def _wait(self, step: WaitPlan) -> str | None:
         s = self.state.steps[step.id]
         self.flush_search_attributes()
+        carried = self._carried_due(step.id)
         if step.for_s is not None or step.until is not None:
             seconds = step.for_s if step.for_s is not None else self._until_seconds(step)
+            if carried is not None:
+                seconds = max((carried - workflow.now()).total_seconds(), 0.0)
             s.due_at = workflow.now() + timedelta(seconds=seconds)
             if seconds > 0:
                 await workflow.sleep(timedelta(seconds=seconds))
@@ -329,9 +346,10 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing):
         if step.timeout_s is None:
             await workflow.wait_condition(received)
         else:
-            s.due_at = workflow.now() + timedelta(seconds=step.timeout_s)
+            s.due_at = carried or workflow.now() + timedelta(seconds=step.timeout_s)
+            left = max(s.due_at - workflow.now(), timedelta())
             try:
-                await workflow.wait_condition(received, timeout=timedelta(seconds=step.timeout_s))
+                await workflow.wait_condition(received, timeout=left)
             except TimeoutError:
                 s.output = {"timed_out": True}
                 self.log("system", "wait.timeout", step.id, name)
@@ -340,6 +358,13 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing):
         self.state.pending_events.remove(event)
         s.output = dict(event.data)
         return "received"
+
+    def _carried_due(self, step_id: str) -> datetime | None:
+        """The due time a step moved from an earlier version keeps (once, as it goes on)."""
+        if self.resumed != step_id:
+            return None
+        self.resumed = None
+        return self.state.steps[step_id].due_at
 
     def _until_seconds(self, step: WaitPlan) -> float:
         value = conductor.check(step.id, step.until or "", self.variables())

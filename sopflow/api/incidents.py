@@ -8,6 +8,7 @@ started, and a version of an SOP with lint errors is never started, as with the 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -297,7 +298,18 @@ async def get_incident(
     running incident; without one, ``unavailable`` says so)."""
     service = parts.temporal.require()
     await authorise_read(person, incident_id, service)
-    return IncidentDetail.of(await service.view(incident_id))
+    detail = IncidentDetail.of(await service.view(incident_id))
+    visible = [i for i in detail.links if await _may_see(service, i, person.roles)]
+    return detail.model_copy(update={"links": visible})
+
+
+async def _may_see(service: IncidentService, incident_id: str, roles: Iterable[str]) -> bool:
+    """Whether the caller may see a linked incident (need-to-know): one that is gone or not
+    an incident is left out too."""
+    try:
+        return await service.may_see(incident_id, roles)
+    except ActionRefused:
+        return False
 
 
 @router.get("/me", summary="Who am I", tags=["me"])

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sopflow.client.views import IncidentSummary, IncidentView, OpenTask
-from sopflow.contract.messages import ActionResult, StepState, TimelineEntry
+from sopflow.contract.messages import ActionResult, MigrationRecord, StepState, TimelineEntry
 from sopflow.contract.search import steps_due
 
 # An incident id a client may choose: what Temporal and a URL path segment take as is.
@@ -126,6 +126,14 @@ class IncidentDetail(BaseModel):
     labels: list[str] = Field(default_factory=list)
     steps: list[StepState] = Field(default_factory=list)
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    links: list[str] = Field(
+        default_factory=list,
+        description="Incidents linked to this one (duplicates, and incidents one opened the "
+        "other from) that the caller may see",
+    )
+    migrations: list[MigrationRecord] = Field(
+        default_factory=list, description="Its moves to later versions, oldest first"
+    )
     unavailable: str | None = None
 
     @classmethod
@@ -142,6 +150,8 @@ class IncidentDetail(BaseModel):
             labels=list(state.labels),
             steps=list(state.steps.values()),
             timeline=list(state.timeline),
+            links=list(state.links),
+            migrations=list(state.migrations),
         )
 
 

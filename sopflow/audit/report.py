@@ -44,15 +44,18 @@ from sopflow.contract.messages import (
     DisclosureRequest,
     DisclosureResult,
     IncidentState,
+    Migrate,
     Note,
     NotifyRequest,
     NotifyResult,
+    SignedAction,
     Vote,
 )
 from sopflow.contract.names import (
     ESCALATION_CHANNEL,
     UPDATE_CANCEL,
     UPDATE_COMPLETE,
+    UPDATE_MIGRATE,
     UPDATE_NOTE,
     UPDATE_VOTE,
 )
@@ -145,7 +148,7 @@ def _recorded_timeline(state: IncidentState | None) -> list[RecordedEntry]:
 
 def _action(u: UpdateRecord, incident_id: str, keys: KeyRing | None) -> Action:
     req = u.request
-    signed = isinstance(req, CompleteTask | Vote | Note | Cancel)
+    signed = isinstance(req, SignedAction)
     common = {
         "at": u.at,
         "ref": u.ref,
@@ -174,7 +177,7 @@ def _action(u: UpdateRecord, incident_id: str, keys: KeyRing | None) -> Action:
         return Action(
             **common, actor=req.actor.id, roles=req.actor.roles, step=req.step, reason=req.text
         )
-    if isinstance(req, Cancel):
+    if isinstance(req, Cancel | Migrate):
         return Action(**common, actor=req.actor.id, roles=req.actor.roles, reason=req.reason)
     return Action(**common, actor=None)  # undecodable or unknown: see the notes
 
@@ -183,6 +186,7 @@ _ACTION_KINDS = {
     UPDATE_COMPLETE: "task.completed",
     UPDATE_NOTE: "note",
     UPDATE_CANCEL: "cancel.requested",
+    UPDATE_MIGRATE: "migration.requested",
 }
 
 

@@ -37,6 +37,7 @@ from sopflow.contract.messages import (
     IncidentInput,
     IncidentState,
     LinkNotice,
+    Migrate,
     Note,
     NotifyRequest,
     NotifyResult,
@@ -55,9 +56,11 @@ from sopflow.contract.names import (
     SIGNAL_LINK,
     UPDATE_CANCEL,
     UPDATE_COMPLETE,
+    UPDATE_MIGRATE,
     UPDATE_NOTE,
     UPDATE_VOTE,
 )
+from sopflow.contract.plan import Plan
 
 _REQUESTS: dict[str, type[Any]] = {
     ACT_DESK_TURN: DeskTurnRequest,
@@ -80,6 +83,7 @@ _UPDATES: dict[str, type[Any]] = {
     UPDATE_VOTE: Vote,
     UPDATE_NOTE: Note,
     UPDATE_CANCEL: Cancel,
+    UPDATE_MIGRATE: Migrate,
 }
 _ACTIVITY_ENDS: dict[str, ActivityStatus] = {
     "activity_task_failed_event_attributes": "failed",
@@ -146,6 +150,7 @@ class _Run:
     timers: dict[str, tuple[int, float]] = field(default_factory=dict)  # id: (event, seconds)
     closed_by: str = "running"
     closed_at: datetime | None = None
+    plan: Plan | None = None  # this run's (run 1's from `first`, later ones from their input)
 
     def ref(self, ev: HistoryEvent) -> EventRef:
         return EventRef(run=self.number, event_id=ev.event_id)
@@ -178,7 +183,7 @@ class EventReader:
 
     async def run(self, number: int, history: WorkflowHistory, first: IncidentInput) -> None:
         """Read every event of run ``number`` (from 1); ``first`` is run 1's input."""
-        run = _Run(number=number, first=first)
+        run = _Run(number=number, first=first, plan=first.plan if number == 1 else None)
         for ev in history.events:
             read = _READERS.get(ev.WhichOneof("attributes") or "")
             if read is not None:
@@ -191,6 +196,9 @@ class EventReader:
                 closed_at=run.closed_at,
                 events=len(history.events),
                 closed_by=run.closed_by,
+                version=run.plan.sop.version if run.plan else None,
+                plan_hash=run.plan.plan_hash if run.plan else None,
+                plan_hash_ok=run.plan.compute_hash() == run.plan.plan_hash if run.plan else None,
             )
         )
 
@@ -211,9 +219,20 @@ class EventReader:
                 self.item(
                     ev, run.number, "incident.linked", actor=opener, detail=f"duplicate of {other}"
                 )
+            if run.first.parent is not None:
+                opened = f"opened by {run.first.parent} (step {run.first.parent_step})"
+                self.item(ev, run.number, "incident.linked", detail=opened)
             return
         detail = f"run {run.number}, continued from {attrs.continued_execution_run_id}"
         self.item(ev, run.number, "run.started", detail=detail)
+        what = f"{run.where(ev)}: the run's input"
+        inp = await self.decoder.maybe(attrs.input, IncidentInput, what, self.notes)
+        run.plan = inp.plan if inp is not None else None
+        before = self.runs[-1].plan_hash if self.runs else None
+        if run.plan is not None and before is not None and run.plan.plan_hash != before:
+            after = f"{run.plan.sop.id}@{run.plan.sop.version}, plan {run.plan.plan_hash[:12]}"
+            moved = f"from plan {before[:12]} to {after}"
+            self.item(ev, run.number, "incident.migrated", detail=moved)
 
     async def _activity_scheduled(self, ev: HistoryEvent, run: _Run) -> None:
         a = ev.activity_task_scheduled_event_attributes
@@ -387,6 +406,18 @@ class EventReader:
             return await self.decoder.failure_text(attrs.failure)
         return ""
 
+    async def _child_started(self, ev: HistoryEvent, run: _Run) -> None:
+        attrs = ev.start_child_workflow_execution_initiated_event_attributes
+        detail = f"opened {attrs.workflow_id} ({attrs.workflow_type.name})"
+        self.item(ev, run.number, "incident.linked", detail=detail)
+
+    async def _child_closed(self, ev: HistoryEvent, run: _Run) -> None:
+        which = ev.WhichOneof("attributes") or ""
+        attrs = getattr(ev, which)
+        how = which.removeprefix("child_workflow_execution_").removesuffix("_event_attributes")
+        detail = f"{attrs.workflow_execution.workflow_id} {how}"
+        self.item(ev, run.number, "link.closed", detail=detail)
+
     def _activity_item(self, ev: HistoryEvent, number: int, a: ActivityRecord) -> None:
         kind, step, detail = activity_entry(a.name, a.request, a.result)
         self.item(ev, number, kind, step=step, detail=detail)
@@ -409,6 +440,14 @@ _READERS: dict[str, _Reader] = {
     "workflow_execution_completed_event_attributes": EventReader._completed,
     **dict.fromkeys(_CLOSES, EventReader._closed),
     "workflow_execution_continued_as_new_event_attributes": EventReader._continued_as_new,
+    "start_child_workflow_execution_initiated_event_attributes": EventReader._child_started,
+    **dict.fromkeys(
+        (
+            f"child_workflow_execution_{how}_event_attributes"
+            for how in ("completed", "failed", "canceled", "terminated", "timed_out")
+        ),
+        EventReader._child_closed,
+    ),
 }
 
 

@@ -54,6 +54,11 @@ class RunSummary(_Out):
     events: int
     # completed | failed | cancelled | terminated | timed_out | continued_as_new | running
     closed_by: str
+    # The plan this run ran (a migration gives the next run a later version's plan); None
+    # when its input could not be read (see the notes).
+    version: int | None = None
+    plan_hash: str | None = None
+    plan_hash_ok: bool | None = None
 
 
 class IncidentOutcome(_Out):

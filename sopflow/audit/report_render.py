@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sopflow.audit.report_model import AuditReport, EventRef, SignatureEntry
+from sopflow.audit.report_model import AuditReport, EventRef, RunSummary, SignatureEntry
 
 
 def _when(value: datetime | None) -> str:
@@ -240,11 +240,26 @@ def _timelines(r: AuditReport) -> list[str]:
 
 def _runs(r: AuditReport) -> list[str]:
     rows = [
-        (x.run, x.run_id, _when(x.started_at), _when(x.closed_at), x.events, x.closed_by)
+        (
+            x.run,
+            x.run_id,
+            _when(x.started_at),
+            _when(x.closed_at),
+            x.events,
+            x.closed_by,
+            "-" if x.version is None else x.version,
+            _run_plan(x),
+        )
         for x in r.runs
     ]
-    headings = ["run", "run id", "started", "closed", "events", "ended by"]
+    headings = ["run", "run id", "started", "closed", "events", "ended by", "version", "plan"]
     return ["## Runs", "", *_table(headings, rows)]
+
+
+def _run_plan(run: RunSummary) -> str:
+    if run.plan_hash is None:
+        return "-"
+    return run.plan_hash[:12] + ("" if run.plan_hash_ok else " (DOES NOT MATCH its plan)")
 
 
 def _notes(r: AuditReport) -> list[str]:
@@ -255,6 +270,18 @@ def _notified(status: str, delivered: bool | None, failure: str | None) -> str:
     if status != "completed":
         return f"{status}: {failure or '-'}"
     return "delivered" if delivered else "not delivered"
+
+
+def _later_plans(r: AuditReport) -> list[tuple[str, str]]:
+    """A row per plan the incident moved to (`sopflow migrate`), after the first."""
+    out, seen = [], r.plan_hash
+    for run in r.runs:
+        if run.plan_hash is not None and run.plan_hash != seen:
+            ok = "matches" if run.plan_hash_ok else "DOES NOT MATCH"
+            row = f"{run.plan_hash} (version {run.version}, from run {run.run}; {ok} its plan)"
+            out.append(("Migrated to", row))
+            seen = run.plan_hash
+    return out
 
 
 def _summary(r: AuditReport) -> list[str]:
@@ -269,6 +296,7 @@ def _summary(r: AuditReport) -> list[str]:
         ("SOP", f"{r.sop.id}@{r.sop.version}: {r.sop.title} (owner {r.sop.owner})"),
         ("Region", r.region),
         ("Plan hash", f"{r.plan_hash} ({plan})"),
+        *_later_plans(r),
         ("Opened", f"{_when(r.opened_at)} by {r.opened_by}"),
         ("Status", r.outcome.status),
         ("Outcome", r.outcome.outcome or "-"),

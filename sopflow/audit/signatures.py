@@ -38,14 +38,21 @@ from sopflow.client.signing import (
     keyring_from_env,
 )
 from sopflow.contract.assertions import Signable, SignatureRefused
-from sopflow.contract.messages import Cancel, CompleteTask, Note, Vote
-from sopflow.contract.names import UPDATE_CANCEL, UPDATE_COMPLETE, UPDATE_NOTE, UPDATE_VOTE
+from sopflow.contract.messages import Cancel, CompleteTask, Migrate, Note, Vote
+from sopflow.contract.names import (
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_MIGRATE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+)
 
 ACTION_TYPES: dict[str, type[Any]] = {
     UPDATE_COMPLETE: CompleteTask,
     UPDATE_VOTE: Vote,
     UPDATE_NOTE: Note,
     UPDATE_CANCEL: Cancel,
+    UPDATE_MIGRATE: Migrate,
 }
 
 UNSIGNED_HINT = "(recorded before actions were signed?)"

@@ -14,6 +14,7 @@ from sopflow.cli import (
     codec,
     handoff,
     incidents,
+    migrate,
     oncall,
     rehearse,
     retire,
@@ -38,6 +39,7 @@ app.command("graph")(authoring.graph)
 app.command("diff")(authoring.diff)
 app.command("publish")(authoring.publish)
 app.command("retire")(retire.retire)
+app.command("migrate")(migrate.migrate_cmd)
 app.command("schema")(authoring.schema)
 app.command("setup")(stack.setup)
 app.command("dev")(stack.dev)

@@ -367,6 +367,8 @@ def incident_json(detail: IncidentDetail) -> dict[str, Any]:
         "severity": summary.severity,
         "steps": steps,
         "timeline": [e.model_dump(mode="json") | {"at": iso(e.at)} for e in detail.timeline],
+        "links": list(detail.links),
+        "migrations": [m.model_dump(mode="json") for m in detail.migrations],
     }
 
 
@@ -400,6 +402,13 @@ def show(
     for s in view["steps"]:
         output = "-" if s["output"] is None else json.dumps(s["output"], ensure_ascii=False)
         steps.add_row(s["id"], s["status"], s["role"] or "-", to_second(s["due_at"]), output[:60])
+    if view["links"]:
+        out.print(f"linked: {', '.join(view['links'])}")
+    for moved in view["migrations"]:
+        out.print(
+            f"migrated from version {moved['from_version']} to {moved['to_version']} "
+            f"by {moved['by']} at {to_second(moved['at'])}: {moved['reason']}"
+        )
     out.print(steps)
     timeline = table("at", "actor", "kind", "step", "detail")
     for e in view["timeline"]:

@@ -44,6 +44,7 @@ from sopflow.contract.messages import (
     Cancel,
     CompleteTask,
     ExternalEvent,
+    Migrate,
     Note,
     Vote,
 )
@@ -347,6 +348,9 @@ def _route(action: Action) -> tuple[str, dict[str, Any]]:
             return "notes", {"text": action.text, "step": action.step, **extra}
         case Cancel():
             return "cancel", {"reason": action.reason}
+        case Migrate():  # the API resolves the version from its own library
+            to = f"{action.plan.sop.id}@{action.plan.sop.version}"
+            return "migrate", {"to": to, "reason": action.reason}
         case ExternalEvent():
             return "events", {"name": action.name, "data": action.data}
         case _:

@@ -6,16 +6,17 @@ from __future__ import annotations
 import uuid
 from typing import assert_never
 
-from sopflow.contract.messages import Cancel, CompleteTask, ExternalEvent, Note, Vote
+from sopflow.contract.messages import Cancel, CompleteTask, ExternalEvent, Migrate, Note, Vote
 from sopflow.contract.names import (
     SIGNAL_EVENT,
     UPDATE_CANCEL,
     UPDATE_COMPLETE,
+    UPDATE_MIGRATE,
     UPDATE_NOTE,
     UPDATE_VOTE,
 )
 
-Action = CompleteTask | Vote | Note | Cancel | ExternalEvent
+Action = CompleteTask | Vote | Note | Cancel | Migrate | ExternalEvent
 """What a person (or, for ``ExternalEvent``, an outside system) can do to an incident."""
 
 
@@ -41,6 +42,8 @@ def _update_key(action: Action) -> tuple[str, str | None]:
             return UPDATE_NOTE, action.step
         case Cancel():
             return UPDATE_CANCEL, None
+        case Migrate():
+            return UPDATE_MIGRATE, None
         case ExternalEvent():
             return SIGNAL_EVENT, None
         case _:

@@ -33,7 +33,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from sopflow.client.codec import data_converter_from_env
 from sopflow.contract import search
 from sopflow.contract.messages import IncidentState
-from sopflow.contract.names import QUERY_STATE, TASK_QUEUE
+from sopflow.contract.names import QUERY_STATE, TASK_QUEUE, data_queue_name
 
 DEFAULT_ADDRESS = "localhost:7233"
 
@@ -93,7 +93,7 @@ def task_queue_from_env() -> str:
 
 def data_task_queue(region: str, base: str = TASK_QUEUE) -> str:
     """The queue serving user-data activities for one data region."""
-    return f"{base}-data-{region}"
+    return data_queue_name(base, region)
 
 
 def _read(path: str | None) -> bytes | None:

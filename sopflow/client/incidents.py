@@ -59,6 +59,7 @@ from sopflow.contract.messages import (
     ExternalEvent,
     IncidentInput,
     IncidentState,
+    Migrate,
     Note,
     Vote,
 )
@@ -238,6 +239,8 @@ class IncidentService:
                 return await handle.execute_update(
                     IncidentWorkflow.cancel_incident, action, id=update
                 )
+            case Migrate():
+                return await handle.execute_update(IncidentWorkflow.migrate, action, id=update)
             case ExternalEvent():
                 raise AssertionError("events are signals, sent by act()")
             case _:
@@ -361,8 +364,14 @@ class IncidentService:
         return admits(await self.restricted_to(incident_id), roles)
 
     async def plan(self, incident_id: str, run_id: str | None = None) -> Plan:
-        """The plan the incident runs: it travels in the workflow's input (its first event)."""
-        return await self._plans.get(incident_id, run_id)
+        """The plan the incident runs (its latest run's without ``run_id``): it travels in
+        the workflow's input (its first event). A migration changes it from one run to the
+        next, so the latest run is looked up, and its plan found by its PlanHash."""
+        if run_id is not None:
+            return await self._plans.get(incident_id, run_id)
+        _handle, description = await self.describe(incident_id)
+        plan_hash = description.typed_search_attributes.get(search.PLAN_HASH)
+        return await self._plans.get(incident_id, description.run_id, plan_hash)
 
     async def _read_plan(self, incident_id: str, run_id: str | None) -> Plan:
         handle = self.client.get_workflow_handle(incident_id, run_id=run_id)

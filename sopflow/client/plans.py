@@ -26,9 +26,9 @@ class PlanCache:
 
     read: ReadPlan
     _by_hash: dict[str, Plan] = field(default_factory=dict)
+    # Not by incident: a migration (`sopflow migrate`) gives an incident's next run a
+    # later plan, so a run's plan is known by its run id or the PlanHash attribute.
     _hash_of_run: dict[str, str] = field(default_factory=dict)
-    # An incident keeps its plan across continue-as-new, and its id is never reused.
-    _hash_of_incident: dict[str, str] = field(default_factory=dict)
     _reading: dict[str, asyncio.Task[Plan]] = field(default_factory=dict)
 
     def known(self, run_id: str) -> Plan | None:
@@ -42,8 +42,6 @@ class PlanCache:
         plan = self._by_hash.get(plan_hash) if plan_hash else None
         if plan is None and run_id is not None:
             plan = self.known(run_id)
-        if plan is None and (known := self._hash_of_incident.get(incident_id)):
-            plan = self._by_hash.get(known)
         if plan is None:
             plan = await self._read_once(incident_id, run_id, plan_hash)
         self._remember(incident_id, run_id, plan)
@@ -69,8 +67,8 @@ class PlanCache:
             if len(self._by_hash) >= PLAN_CACHE_SIZE:
                 del self._by_hash[next(iter(self._by_hash))]
             self._by_hash[key] = plan
-        for ids, one in ((self._hash_of_run, run_id), (self._hash_of_incident, incident_id)):
-            if one is not None and one not in ids:
-                if len(ids) >= RUN_CACHE_SIZE:
-                    del ids[next(iter(ids))]
-                ids[one] = key
+        ids = self._hash_of_run
+        if run_id is not None and run_id not in ids:
+            if len(ids) >= RUN_CACHE_SIZE:
+                del ids[next(iter(ids))]
+            ids[run_id] = key

@@ -14,8 +14,10 @@ from sopflow.contract.plan import (
     Defaults,
     DisclosureCheckPlan,
     EndPlan,
+    MigrationMap,
     NotifyPlan,
     OnTimeout,
+    OpenIncidentPlan,
     ParallelBranchPlan,
     ParallelPlan,
     Plan,
@@ -161,6 +163,15 @@ class _Compiler:
             case m.PostmortemStep():
                 due_s = parse_duration(step.due)
                 return PostmortemPlan(**c, owner=step.owner, due_s=due_s, template=step.template)
+            case m.OpenIncidentStep():
+                return OpenIncidentPlan(
+                    **c,
+                    sop=step.sop,
+                    version=step.version,
+                    region=step.region,
+                    input=dict(step.input),
+                    wait=step.wait,
+                )
             case m.EndStep():
                 # An end step finishes the incident: nothing follows it, whatever comes next
                 # in the file.
@@ -217,6 +228,11 @@ def compile_effective(eff: Effective, lib: Library) -> Plan:
         on_event=None
         if sop.on_event is None
         else {name: h.goto for name, h in sorted(sop.on_event.items())},
+        migrates_from=None
+        if sop.migrates_from is None
+        else MigrationMap(
+            version=sop.migrates_from.version, steps=dict(sorted(sop.migrates_from.steps.items()))
+        ),
     )
     return plan.with_hash()
 

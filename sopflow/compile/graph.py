@@ -17,6 +17,7 @@ from sopflow.contract.plan import (
     DisclosureCheckPlan,
     EndPlan,
     NotifyPlan,
+    OpenIncidentPlan,
     ParallelPlan,
     Plan,
     PlanStep,
@@ -79,6 +80,10 @@ def _look(step: PlanStep) -> tuple[str, str | None]:
             return "fork", None
         case PostmortemPlan():
             return "rect", None
+        case OpenIncidentPlan():
+            where = f" ({step.region})" if step.region else ""
+            version = f"@{step.version}" if step.version else ""
+            return "subroutine", f"opens {step.sop}{version}{where}"
         case EndPlan():
             return "circle", step.outcome
         case _:
@@ -139,7 +144,12 @@ class _Builder:
                 if step.on_timeout.action == "fail":
                     self.edges.append(Edge(step.id, FAILED, "SLA spent", True))
             case (
-                TriagePlan() | DisclosureCheckPlan() | NotifyPlan() | WaitPlan() | PostmortemPlan()
+                TriagePlan()
+                | DisclosureCheckPlan()
+                | NotifyPlan()
+                | WaitPlan()
+                | PostmortemPlan()
+                | OpenIncidentPlan()
             ):
                 self.outcome_edges(step, dest)
             case _:

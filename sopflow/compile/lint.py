@@ -23,6 +23,8 @@ from sopflow.language.checks.library import (
     check_roster,
     check_schemas,
 )
+from sopflow.language.checks.links import check_links
+from sopflow.language.checks.migration import check_migrations
 from sopflow.language.checks.rota import check_rota
 from sopflow.language.checks.steps import Context, run_checks
 from sopflow.language.diagnostics import Diagnostic, Severity, has_errors, sort_unique
@@ -164,6 +166,8 @@ def _lint(root: Path) -> LintResult:
     out.extend(check_rota(lib, result.plans))
     out.extend(_check_lock(result))
     out.extend(_retired_targets(result))
+    out.extend(check_links(lib, lock, result.effectives))
+    out.extend(check_migrations(lib, result.effectives))
     result.diagnostics = sort_unique(out)
     return result
 

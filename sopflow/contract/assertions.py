@@ -19,13 +19,27 @@ import json
 from datetime import UTC, datetime
 from typing import Any, assert_never
 
-from sopflow.contract.messages import ActionSignature, Cancel, CompleteTask, Note, Vote
-from sopflow.contract.names import UPDATE_CANCEL, UPDATE_COMPLETE, UPDATE_NOTE, UPDATE_VOTE
+from sopflow.contract.messages import (
+    ActionSignature,
+    Cancel,
+    CompleteTask,
+    Migrate,
+    Note,
+    SignedAction,
+    Vote,
+)
+from sopflow.contract.names import (
+    UPDATE_CANCEL,
+    UPDATE_COMPLETE,
+    UPDATE_MIGRATE,
+    UPDATE_NOTE,
+    UPDATE_VOTE,
+)
 
 # Bumped if the claims' shape ever changes; a verifier refuses versions it does not know.
 CLAIMS_VERSION = 1
 
-Signable = CompleteTask | Vote | Note | Cancel
+Signable = SignedAction
 
 
 def canonical_json(value: Any) -> bytes:
@@ -45,6 +59,8 @@ def action_name(action: Signable) -> str:
             return UPDATE_NOTE
         case Cancel():
             return UPDATE_CANCEL
+        case Migrate():
+            return UPDATE_MIGRATE
         case _:
             assert_never(action)
 

@@ -40,6 +40,10 @@ class IncidentInput(_Model):
     carried: IncidentState | None = None
     # Open incidents this one was started as a duplicate of (the opener chose to link them).
     links: list[str] = Field(default_factory=list, exclude_if=lambda value: not value)
+    # Set when another incident's `open_incident` step opened this one: that incident, and
+    # its step (left out of dumps when unset).
+    parent: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    parent_step: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 # --- Responder actions (updates). `roles` are resolved by the client from the Roster, and
@@ -130,7 +134,17 @@ class Cancel(_Model):
     signature: ActionSignature | None = None
 
 
-SignedAction = CompleteTask | Vote | Note | Cancel
+class Migrate(_Model):
+    """Move the incident to ``plan``, a later version of its SOP that `migrates_from` its
+    version, at a safe point (every active step mapped). A lead's action, with a reason."""
+
+    actor: Actor
+    plan: Plan
+    reason: str = Field(min_length=1)
+    signature: ActionSignature | None = None
+
+
+SignedAction = CompleteTask | Vote | Note | Cancel | Migrate
 """The actions a person takes: each is a Workflow Update and carries a signature."""
 
 
@@ -210,6 +224,19 @@ class Exposure(_Model):
     at: datetime
 
 
+class MigrationRecord(_Model):
+    """One move of a running incident to a later version of its SOP."""
+
+    from_version: int
+    from_plan: str  # the plan hash before
+    to_version: int
+    to_plan: str
+    by: str
+    reason: str
+    at: datetime
+    steps: dict[str, str]  # the mapping applied: earlier step id -> later step id
+
+
 class IncidentState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -243,6 +270,12 @@ class IncidentState(BaseModel):
     exposures: list[Exposure] = Field(default_factory=list)
     # Incidents linked to this one (duplicates opened about the same case, either way).
     links: list[str] = Field(default_factory=list)
+    # Moves to later versions (`sopflow migrate`), oldest first; left out when none.
+    migrations: list[MigrationRecord] = Field(default_factory=list, exclude_if=lambda v: not v)
+    # The records of steps of an earlier version that the later one does not have (by id).
+    former_steps: dict[str, StepState] = Field(default_factory=dict, exclude_if=lambda v: not v)
+    # After a migration: the step at `resume_at` was active and goes on where it was.
+    resume_active: bool = Field(default=False, exclude_if=lambda v: not v)
 
 
 # --- Activities

@@ -14,6 +14,7 @@ UPDATE_COMPLETE = "complete_task"
 UPDATE_VOTE = "vote"
 UPDATE_NOTE = "add_note"
 UPDATE_CANCEL = "cancel_incident"
+UPDATE_MIGRATE = "migrate"
 # Signal (external events for `wait: {event: ...}`) and query (the incident's state)
 SIGNAL_EVENT = "event"
 # Another incident names this one (a duplicate opened about the same case).
@@ -39,3 +40,14 @@ LEAD_ROLE = "lead"
 # The ApplicationError type of an action the workflow's validator refuses (wrong role, step not
 # active, form, second vote, four eyes): clients tell it from Temporal's own failures by it.
 REFUSED_ERROR_TYPE = "ActionRefused"
+
+# A linked incident's plan, resolved from the library by the worker when a step opens one.
+ACT_LINKED_PLAN = "sopflow.linked_plan"
+# The ApplicationError type of a linked incident that cannot be opened (no such SOP, version
+# or region, retired, input that does not fit): the step fails and says why.
+LINK_REFUSED_ERROR_TYPE = "LinkRefused"
+
+
+def data_queue_name(base: str, data_region: str) -> str:
+    """The task queue serving user-data activities for one data region."""
+    return f"{base}-data-{data_region}"

@@ -24,6 +24,8 @@ PLAN_FORMAT = 1
 PROCEDURE_PART = "procedure"
 REGION_PART = "region"
 POLICY_PART_PREFIX = "policy:"
+# The outcomes of a linked incident that its step's `on` does not name (they go to `next`).
+OTHER_OUTCOME = "otherwise"
 
 
 class _Plan(BaseModel):
@@ -158,6 +160,18 @@ class PostmortemPlan(StepCommon):
     template: str
 
 
+class OpenIncidentPlan(StepCommon):
+    """Open an incident of ``sop`` (at ``version``, or the latest not retired when the step
+    runs) in ``region`` with ``input`` (field -> CEL); with ``wait``, its outcome routes."""
+
+    type: Literal["open_incident"] = "open_incident"
+    sop: str
+    version: int | None
+    region: str | None  # None: this incident's region
+    input: dict[str, str]
+    wait: bool
+
+
 class EndPlan(StepCommon):
     type: Literal["end"] = "end"
     outcome: str
@@ -173,6 +187,7 @@ PlanStep = Annotated[
     | WaitPlan
     | ParallelPlan
     | PostmortemPlan
+    | OpenIncidentPlan
     | EndPlan,
     Field(discriminator="type"),
 ]
@@ -190,6 +205,10 @@ def possible_outcomes(step: PlanStep) -> tuple[str, ...]:
             if step.event is None:
                 return ()
             return ("received", "timeout") if step.timeout_s is not None else ("received",)
+        case OpenIncidentPlan():
+            # Any outcome of the linked incident may come back; those `on` leaves out go on
+            # to `next`. Without `wait` the step has no outcome to route.
+            return (*step.on, OTHER_OUTCOME) if step.wait else ()
         case (
             TriagePlan()
             | TaskPlan()
@@ -240,6 +259,13 @@ class Defaults(_Plan):
     retry: Retry
 
 
+class MigrationMap(_Plan):
+    """Which steps of incidents running ``version`` may move to which steps of this plan."""
+
+    version: int
+    steps: dict[str, str]
+
+
 class Plan(_Plan):
     """A compiled SOP for one region. ``plan_hash`` covers every other field."""
 
@@ -264,6 +290,8 @@ class Plan(_Plan):
     correlation: str | None = Field(default=None, exclude_if=lambda value: value is None)
     # Events handled whatever step is active: event name -> the top-level step to go on from.
     on_event: dict[str, str] | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Incidents of an older version may move to this plan at these steps. Left out when None.
+    migrates_from: MigrationMap | None = Field(default=None, exclude_if=lambda value: value is None)
     plan_hash: str = ""
 
     def canonical_json(self) -> str:

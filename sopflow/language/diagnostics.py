@@ -78,6 +78,23 @@ _CODE_LIST = [
     Code("E310", "duplicate-document", "Two documents claim the same identity."),
     Code("E311", "unknown-region", "A region that the Regions document does not list."),
     Code("E312", "no-exit", "Steps form a loop that no path leaves."),
+    Code(
+        "E313",
+        "link-no-variant",
+        "An `open_incident` step opens an SOP in a region it has no variant for.",
+    ),
+    Code(
+        "E314",
+        "link-input",
+        "An `open_incident` step's `input` does not fit the other SOP's input (a field it "
+        "does not have, or one it requires left out).",
+    ),
+    Code(
+        "E315",
+        "migration-map",
+        "`migrates_from` maps a step that does not exist, to a step of another type, or "
+        "at a point that is not safe (inside a parallel step, or not a task, approval or wait).",
+    ),
     # Expressions
     Code("E400", "expression-syntax", "A CEL expression does not parse."),
     Code("E401", "unknown-name", "An expression uses a name that does not exist there."),
@@ -141,11 +158,20 @@ _CODE_LIST = [
     Code("W302", "unknown-roster-role", "The Roster gives a person a role no SOP declares."),
     Code("W303", "region-dropped", "A new version has no variant for a region the last one had."),
     Code("W304", "shadowed-rule", "A rule or branch after a default can never match."),
-    Code("W600", "retired-target", "A rehearsal runs an SOP version the lock has retired."),
+    Code(
+        "W600",
+        "retired-target",
+        "A rehearsal runs, or an `open_incident` step opens, an SOP version the lock has retired.",
+    ),
     Code(
         "W305",
         "audience-leaves-out",
         "A role that steps name is not in `restricted_to`: its holders cannot see the incidents.",
+    ),
+    Code(
+        "W306",
+        "link-outcome",
+        "An `open_incident` step's `on` names an outcome the other SOP never finishes with.",
     ),
     Code(
         "W700",

@@ -32,7 +32,9 @@ async def rehearse_one(case: Case, *, test_server: Path | None = None) -> Result
     time, whatever ran before) and compare it with its expectations."""
     result = Result(case)
     try:
-        async with open_stage(test_server, rota=case.rota) as stage:
+        library = case.library
+        reader = None if library is None else lambda: library
+        async with open_stage(test_server, rota=case.rota, library=reader) as stage:
             result.observed = await stage.play(case)
     except (RehearsalError, RosterError) as exc:
         result.error = str(exc)

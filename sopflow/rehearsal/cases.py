@@ -29,6 +29,8 @@ class Case:
     plan: Plan
     roster: Roster
     rota: RotaDoc | None = None  # the library's, read by steps that follow the sun
+    # The linted library, from which `open_incident` steps resolve the SOPs they open.
+    library: LintResult | None = None
 
     @property
     def name(self) -> str:
@@ -111,7 +113,7 @@ def _resolve(
     except RosterError as exc:
         return None, [item.source.diag(("actions",), "E604", str(exc))]
     rota = lib.rota.model if lib.rota is not None else None
-    return Case(doc, item.source, plan, roster, rota), []
+    return Case(doc, item.source, plan, roster, rota, result), []
 
 
 def _sop_errors(result: LintResult, sop_id: str) -> list[Diagnostic]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 
-from sopflow.language.models.documents import Expectation
+from sopflow.language.models.documents import Expectation, LinkedExpectation
 from sopflow.language.yaml_source import SourceDoc
 from sopflow.rehearsal.runner import Observed
 
@@ -67,11 +67,29 @@ def compare(expect: Expectation, observed: Observed, source: SourceDoc) -> list[
         lines = _breach_times(expect.breached_at, observed.breached_at)
         if lines:
             mismatch("breached_at", "SLAs ran out at other instants", lines)
+    for step, want in (expect.linked or {}).items():
+        for line in _linked_differs(step, want, observed):
+            mismatch("linked", line)
     refused = observed.refused
     if expect.rejected_actions is not None and expect.rejected_actions != len(refused):
         lines = [f"#{a.index + 1} {a.label}: {a.refused}" for a in refused]
         summary = f"rejected actions: expected {expect.rejected_actions}, got {len(refused)}"
         mismatch("rejected_actions", summary, lines)
+    return out
+
+
+def _linked_differs(step: str, want: LinkedExpectation, observed: Observed) -> list[str]:
+    """What the incident ``step`` opened did otherwise than ``want`` says."""
+    state = observed.linked.get(step)
+    if state is None:
+        return [f"{step}: expected it to open an incident; it opened none"]
+    out = []
+    got = "running" if state.status == "running" else (state.outcome or state.status)
+    if want.outcome is not None and want.outcome != got:
+        out.append(f"{step}: the linked incident's outcome: expected {want.outcome}, got {got}")
+    if want.path is not None and want.path != list(state.path):
+        diff = ", ".join(path_diff(want.path, list(state.path)))
+        out.append(f"{step}: the linked incident's path differs (- expected, + actual): {diff}")
     return out
 
 

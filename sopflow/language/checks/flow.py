@@ -20,6 +20,7 @@ from sopflow.language.models.steps import (
     EndStep,
     HumanStep,
     NotifyStep,
+    OpenIncidentStep,
     ParallelStep,
     PostmortemStep,
     Step,
@@ -51,6 +52,7 @@ def jumps(step: Step) -> Iterator[tuple[tuple[str | int, ...], str]]:
             | WaitStep()
             | ParallelStep()
             | PostmortemStep()
+            | OpenIncidentStep()
             | EndStep()
         ):
             pass
@@ -83,6 +85,7 @@ def successors(steps: list[Step], index: int) -> list[str]:
             | WaitStep()
             | ParallelStep()
             | PostmortemStep()
+            | OpenIncidentStep()
         ):
             out += _routes(step, following)
         case _:
@@ -190,6 +193,7 @@ def check_shadowed(eff: Effective, step: Step) -> list[Diagnostic]:
             | WaitStep()
             | ParallelStep()
             | PostmortemStep()
+            | OpenIncidentStep()
             | EndStep()
         ):
             return []

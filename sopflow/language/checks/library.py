@@ -12,7 +12,7 @@ from sopflow.language.input_check import input_problems
 from sopflow.language.library import Library, Loaded
 from sopflow.language.models import RehearsalDoc
 from sopflow.language.models.documents import AddRolesChange
-from sopflow.language.models.steps import TaskStep
+from sopflow.language.models.steps import OpenIncidentStep, TaskStep
 from sopflow.language.validation import did_you_mean
 from sopflow.language.yaml_source import JsonPath, SourceDoc
 
@@ -137,15 +137,22 @@ def check_rehearsal(
         return [source.diag(("region",) if doc.region else ("sop",), "E603", message)]
     step_ids = sorted(s.id for s, _, _ in walk_steps(list(eff.sop.steps)))
     people = sorted(lib.roster.model.people) if lib.roster else None
+    linked = linked_effectives(lib, eff, effectives)
     out = []
     for i, action in enumerate(doc.actions):
+        target = eff if action.incident is None else linked.get(action.incident)
+        if target is None:
+            message = _no_link(eff, action.incident or "", sorted(linked))
+            out.append(source.diag(("actions", i, "incident"), "E603", message))
+            continue
+        target_ids = sorted(s.id for s, _, _ in walk_steps(list(target.sop.steps)))
         for kind in ("complete", "vote", "note", "cancel"):
             body = getattr(action, kind)
             if body is None:
                 continue
             step = getattr(body, "step", None)
-            if step is not None and step not in step_ids:
-                message = f"no step `{step}` in {eff.key}{did_you_mean(step, step_ids)}"
+            if step is not None and step not in target_ids:
+                message = f"no step `{step}` in {target.key}{did_you_mean(step, target_ids)}"
                 out.append(source.diag(("actions", i, kind, "step"), "E603", message))
             if people is not None and body.as_ not in people:
                 message = f"no person `{body.as_}` in the roster{did_you_mean(body.as_, people)}"
@@ -159,12 +166,41 @@ def check_rehearsal(
             if step not in step_ids:
                 message = f"no step `{step}` in {eff.key}{did_you_mean(step, step_ids)}"
                 out.append(source.diag(("expect", field, i), "E603", message))
-    out.extend(_rehearsal_events(source, doc, eff))
+    out.extend(_rehearsal_events(source, doc, eff, linked))
+    for step in doc.expect.linked or {}:
+        if step not in linked:
+            at = ("expect", "linked", step)
+            out.append(source.diag(at, "E603", _no_link(eff, step, sorted(linked)), key=True))
     out.extend(_rehearsal_desks(lib, source, doc, eff, step_ids))
     for problem in input_problems(eff.sop.input, doc.input):
         message = f"the input does not fit {eff.key}'s input schema: {problem}"
         out.append(source.diag(("input",), "E605", message))
     return out
+
+
+def linked_effectives(
+    lib: Library, eff: Effective, effectives: dict[tuple[str, int, str], Effective]
+) -> dict[str, Effective]:
+    """The effective SOP each `open_incident` step of ``eff`` opens (by the step's id), when
+    it lints clean: a rehearsal may act on those incidents too."""
+    out = {}
+    for step, _, _ in walk_steps(list(eff.sop.steps)):
+        if not isinstance(step, OpenIncidentStep):
+            continue
+        versions = lib.versions(step.sop)
+        if not versions:
+            continue
+        version = step.version or versions[-1]
+        found = effectives.get((step.sop, version, step.region or eff.region))
+        if found is not None:
+            out[step.id] = found
+    return out
+
+
+def _no_link(eff: Effective, step: str, linked: list[str]) -> str:
+    known = f" (it opens incidents at: {', '.join(linked)})" if linked else " (it opens none)"
+    hint = did_you_mean(step, linked) or known
+    return f"no `open_incident` step `{step}` in {eff.key} that opens an SOP that lints{hint}"
 
 
 def _rehearsal_desks(
@@ -190,18 +226,23 @@ def _rehearsal_desks(
     return out
 
 
-def _rehearsal_events(source: SourceDoc, doc: RehearsalDoc, eff: Effective) -> list[Diagnostic]:
+def _rehearsal_events(
+    source: SourceDoc, doc: RehearsalDoc, eff: Effective, linked: dict[str, Effective]
+) -> list[Diagnostic]:
     # A signal no step waits for would sit in the buffer for ever: almost surely a typo.
-    waited = sorted(
-        {s.event for s, _, _ in walk_steps(list(eff.sop.steps)) if getattr(s, "event", None)}
-        | set(eff.sop.on_event or {})
-    )
     out = []
     for i, action in enumerate(doc.actions):
-        if action.signal is not None and action.signal.event not in waited:
+        target = eff if action.incident is None else linked.get(action.incident)
+        if action.signal is None or target is None:
+            continue
+        waited = sorted(
+            {s.event for s, _, _ in walk_steps(list(target.sop.steps)) if getattr(s, "event", None)}
+            | set(target.sop.on_event or {})
+        )
+        if action.signal.event not in waited:
             name = action.signal.event
             known = f" (it waits for: {', '.join(waited)})" if waited else " (it waits for none)"
             hint = did_you_mean(name, waited) or known
-            message = f"no step of {eff.key} waits for event `{name}`{hint}"
+            message = f"no step of {target.key} waits for event `{name}`{hint}"
             out.append(source.diag(("actions", i, "signal", "event"), "E606", message))
     return out

@@ -47,6 +47,17 @@ class EventHandler(Strict):
     goto: StepId
 
 
+class MigratesFrom(Strict):
+    """Running incidents of an older version may move to this one (`sopflow migrate`) while
+    every step active in them is one named here: each maps to the step of this version that
+    takes its place (a step of the same type)."""
+
+    version: int = Field(ge=1, description="The older version whose incidents may move")
+    steps: dict[StepId, StepId] = Field(
+        min_length=1, description="Its step id -> this version's step id, for each safe point"
+    )
+
+
 class SopDoc(DocBase):
     """A base procedure: one immutable version of one SOP."""
 
@@ -72,6 +83,7 @@ class SopDoc(DocBase):
     correlation: Expr | None = None
     # Events handled whatever step is active: the event's name -> where the incident goes.
     on_event: dict[EventName, EventHandler] | None = None
+    migrates_from: MigratesFrom | None = None
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(min_length=1)
 
@@ -293,6 +305,10 @@ class CancelAction(Strict):
 
 class RehearsalAction(Strict):
     after: Duration | None = None
+    incident: StepId | None = Field(
+        default=None,
+        description="Act on the incident that this `open_incident` step opened, not this one",
+    )
     complete: CompleteAction | None = None
     vote: VoteAction | None = None
     signal: SignalAction | None = None
@@ -342,6 +358,13 @@ Instant = Annotated[
 """An instant with its UTC offset, kept as written (ISO 8601)."""
 
 
+class LinkedExpectation(Strict):
+    """What the incident an `open_incident` step opened did."""
+
+    path: list[StepId] | None = None
+    outcome: str | None = None
+
+
 class Expectation(Strict):
     path: list[StepId] | None = None
     outcome: str | None = None
@@ -351,6 +374,8 @@ class Expectation(Strict):
     handoffs: list[Annotated[str, Field(pattern=HANDOFF_PATTERN)]] | None = None
     # When a step's SLA first ran out, as an instant with its offset.
     breached_at: dict[StepId, Instant] | None = None
+    # Linked incidents, by the `open_incident` step that opened each.
+    linked: dict[StepId, LinkedExpectation] | None = None
 
 
 class RehearsalDoc(DocBase):

@@ -10,7 +10,16 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from sopflow.language.models.common import Duration, Expr, JsonSchemaDoc, RoleName, StepId, Strict
+from sopflow.language.models.common import (
+    Duration,
+    Expr,
+    JsonSchemaDoc,
+    RegionCode,
+    RoleName,
+    SopId,
+    StepId,
+    Strict,
+)
 
 Severity = Literal["SEV0", "SEV1", "SEV2", "SEV3", "SEV4"]
 
@@ -354,6 +363,54 @@ class PostmortemStep(StepBase):
         return [("owner", [self.owner])]
 
 
+# What a linked incident that did not reach an end step of its own finishes as, for `on`.
+LINK_OUTCOMES = ("completed", "failed", "cancelled")
+
+
+class OpenIncidentStep(StepBase):
+    """Opens an incident of another SOP (or of this one, in another region) with input built
+    from this incident, linked both ways; with `wait`, goes on when that one closes, routed
+    by its outcome."""
+
+    type: Literal["open_incident"]
+
+    sop: SopId = Field(description="The SOP of the incident to open")
+    version: int | None = Field(
+        default=None, ge=1, description="Its version (default: the latest not retired, then)"
+    )
+    region: RegionCode | None = Field(
+        default=None, description="The desk that runs it (default: this incident's region)"
+    )
+    input: dict[str, Expr] = Field(
+        default_factory=dict, description="Its input, field by field: CEL over this incident"
+    )
+    wait: bool = Field(
+        default=False,
+        description="Wait for it to close; `on` routes by its outcome (an end step's outcome, "
+        "or completed, failed, cancelled)",
+    )
+    on: dict[str, StepId] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _routes_need_wait(self) -> OpenIncidentStep:
+        if self.on and not self.wait:
+            raise ValueError(
+                "`on` routes by the linked incident's outcome, which only a step with "
+                "`wait: true` learns"
+            )
+        return self
+
+    def outcome_map(self) -> dict[str, str]:
+        return dict(self.on)
+
+    def possible_outcomes(self) -> tuple[str, ...]:
+        # Any outcome of the other SOP may come back; those `on` leaves out go to `next`.
+        return (*self.on, "(any other outcome)") if self.wait else ()
+
+    def output_fields(self) -> list[str] | None:
+        return ["incident", "sop", "version", "region", "status", "outcome"]
+
+
 class EndStep(StepBase):
     """Finishes the incident with ``outcome``, also from inside a parallel branch."""
 
@@ -376,6 +433,7 @@ Step = Annotated[
     | WaitStep
     | ParallelStep
     | PostmortemStep
+    | OpenIncidentStep
     | EndStep,
     Field(discriminator="type"),
 ]
@@ -390,6 +448,7 @@ STEP_MODELS: dict[str, type[StepBase]] = {
     "wait": WaitStep,
     "parallel": ParallelStep,
     "postmortem": PostmortemStep,
+    "open_incident": OpenIncidentStep,
     "end": EndStep,
 }
 
