@@ -109,4 +109,3 @@ def _report(checks: list[MigrationCheck], dry_run: bool) -> None:
     moving = sum(1 for c in checks if c.refusal is None)
     verb = "would move" if dry_run else "moved"
     print(f"{plural(moving, 'incident')} {verb}, {len(checks) - moving} stay", file=sys.stderr)
-
