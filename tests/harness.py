@@ -8,7 +8,7 @@ import tempfile
 import textwrap
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -110,15 +110,17 @@ async def bench(
     *,
     dev_server: bool = False,
     data_converter: DataConverter = pydantic_data_converter,
+    activities: Sequence[Callable[..., Any]] = (),
 ) -> AsyncIterator[Bench]:
     """A worker on a fresh task queue, against the time-skipping test server, or against the
     real dev server where a test needs what only it does (rejected updates leave no trace
-    there; the test server still records the workflow task that ran the validator)."""
+    there; the test server still records the workflow task that ran the validator).
+    ``activities``: real ones beside the fakes (e.g. the linked-plan resolver)."""
     server = start_dev_server if dev_server else time_skipping_server
     fakes = fakes or Fakes()
     async with (
         server(data_converter=data_converter) as env,
-        incident_worker(env, fakes.activities()) as queue,
+        incident_worker(env, [*fakes.activities(), *activities]) as queue,
     ):
         service = IncidentService(
             env.client, task_queue=queue, signer=TEST_SIGNER, clock=env.get_current_time

@@ -13,6 +13,7 @@ from sopflow.compile.lint import lint_library
 from sopflow.contract.messages import Actor, CompleteTask, IncidentState, Migrate, Vote
 from sopflow.contract.migration import migration_refusal
 from sopflow.contract.plan import Plan
+from tests.feature_histories import keep
 from tests.harness import bench, run
 from tests.test_workflow_people import active
 
@@ -53,6 +54,7 @@ def test_an_incident_at_a_safe_point_moves_and_finishes_on_the_later_version() -
             kinds = [e.kind for e in final.timeline]
             assert kinds.count("incident.migrated") == 1
             assert final.steps["open_danger_to_life"].status == "skipped"
+            await keep(b, h, "welfare-review-migrated")
 
     run(scenario)
 
@@ -174,5 +176,28 @@ def test_the_votes_and_the_due_time_of_the_active_step_are_kept(tmp_path: Path) 
             assert final.outcome == "decided"
             assert final.steps["decide"].output is not None
             assert final.steps["decide"].output["outcome"] == "approved"
+            await keep(b, h, "sign-off-migrated-mid-vote")
 
     run(scenario)
+
+
+def test_the_checked_in_migration_histories_run_two_plans() -> None:
+    """tests/test_replay.py replays these; here: they are a migration (run 2 on a later
+    plan than run 1), so a replay covers the move."""
+    from temporalio.client import WorkflowHistory
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from sopflow.contract.messages import IncidentInput
+    from tests.feature_histories import FEATURES
+
+    for name in ("welfare-review-migrated", "sign-off-migrated-mid-vote"):
+        versions = []
+        for number in (1, 2):
+            path = FEATURES / f"{name}-run{number}.json"
+            history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
+            started = history.events[0].workflow_execution_started_event_attributes
+            [inp] = pydantic_data_converter.payload_converter.from_payloads(
+                list(started.input.payloads), [IncidentInput]
+            )
+            versions.append(inp.plan.sop.version)
+        assert versions == [1, 2], name

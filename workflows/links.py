@@ -11,6 +11,7 @@ incident opened from a child-safety case goes on whatever happens to the case.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -117,6 +118,10 @@ class LinkedIncidents:
             closed: IncidentState = await handle
             status, outcome = closed.status, closed.outcome
         except ChildWorkflowError as exc:  # terminated, timed out, or failed outside the plan
+            if _stopping():
+                # This incident stops waiting (cancelled, an event, a migration): the SDK
+                # reports the abandoned wait as a cancelled child; the child runs on.
+                raise asyncio.CancelledError from None
             status, outcome = "failed", str(exc.cause or exc)
         routed = routed_outcome(status, outcome)
         s.output = {**s.output, "status": status, "outcome": outcome}
@@ -144,3 +149,8 @@ class LinkedIncidents:
             parent=self.state.incident_id,
             parent_step=step_id,
         )
+
+
+def _stopping() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
