@@ -242,3 +242,31 @@ def test_a_failed_incident_says_where_and_why(write_lib: WriteLib) -> None:
     assert code == 1
     assert "got expression_error (at hold:" in out
     assert "input.level > 1" in out
+
+
+def test_a_duplicate_start_and_its_expectations(write_lib: WriteLib) -> None:
+    """`earlier` incidents open first; one with the same correlation makes this start a
+    duplicate, handled by `if_duplicate`; `expect.start` and `expect.duplicates` say what
+    the opener saw, and a wrong expectation names what happened."""
+    sop = SOP.replace("roles:\n", "correlation: input.ref\nroles:\n", 1)
+    lib = write_lib({"demo.yaml": sop, "roster.yaml": ROSTER})
+    head = "apiVersion: sopflow/v1\nkind: Rehearsal\nsop: demo@1\ninput: {ref: R-1}\n"
+    earlier = "earlier:\n  - input: {ref: R-1}\n  - input: {ref: R-2}\n"
+    (lib / "refused.yaml").write_text(
+        head + earlier + "expect:\n  start: refused\n  duplicates: 1\n"
+    )
+    (lib / "linked.yaml").write_text(
+        head
+        + earlier
+        + "if_duplicate: start\nactions:\n"
+        + WORK
+        + "expect:\n  start: started\n  duplicates: 1\n  path: [work]\n"
+    )
+    (lib / "wrong.yaml").write_text(head + earlier + "expect:\n  start: started\n")
+    body = as_json("--definitions", str(lib))
+    by_file = {Path(r["file"]).name: r for r in body["rehearsals"]}
+    assert by_file["refused.yaml"]["passed"] and by_file["refused.yaml"]["start"] == "refused"
+    assert by_file["linked.yaml"]["passed"] and len(by_file["linked.yaml"]["duplicates"]) == 1
+    [mismatch] = by_file["wrong.yaml"]["mismatches"]
+    assert "start: expected started, got refused" in mismatch["summary"]
+    assert "is open about the same case" in mismatch["summary"]

@@ -28,7 +28,7 @@ from sopflow.rehearsal.coverage import PlanCoverage, PlanKey, coverage
 
 if TYPE_CHECKING:  # the runner loads Temporal's test environment: only when rehearsing
     from sopflow.rehearsal.batch import Result
-    from sopflow.rehearsal.runner import Observed
+    from sopflow.rehearsal.observed import Observed
 
 
 # A rehearsal spends most of its time waiting on its own test server: two per core keep the
@@ -99,11 +99,25 @@ def _verdict(result: Result, verbose: bool) -> str:
         lines.append(f"  {case.name}:{m.line}:{m.col}: {m.summary}")
         lines += [f"      {d}" for d in m.detail]
     if verbose or result.mismatches:
+        lines += _opening(observed)
         lines += [f"  actual path: {' '.join(observed.path) or '(none)'}"]
         for action in observed.actions:
             mark = f"refused: {action.refused}" if action.refused else "ok"
             lines.append(f"  #{action.index + 1} +{_span(action.at)} {action.label}: {mark}")
     return "\n".join(lines)
+
+
+def _opening(observed: Observed) -> list[str]:
+    """How the incident opened, when that was not a plain start."""
+    opening = observed.opening
+    if opening is None:
+        return []
+    out = [f"  duplicates: {', '.join(opening.duplicates)}"] if opening.duplicates else []
+    if opening.how == "refused":
+        out.append(f"  start refused: {opening.detail}")
+    elif opening.how == "attached":
+        out.append(f"  attached as a note to {opening.incident_id}")
+    return out
 
 
 def _story(observed: Observed) -> str:
@@ -163,7 +177,11 @@ def _coverage(
     plans: dict[PlanKey, Plan] = {
         k: p for k, p in result.plans.items() if k in ran or latest.get(k[0]) == k[1]
     }
-    runs = [(_key(r.case.plan), r.observed.state) for r in results if r.observed]
+    runs = [
+        (_key(r.case.plan), r.observed.state)
+        for r in results
+        if r.observed and r.observed.start == "started"
+    ]
     return coverage(plans, runs)
 
 
@@ -192,6 +210,8 @@ def _result_json(result: Result) -> dict[str, Any]:
     }
     if observed is not None:
         body |= {
+            "start": observed.start,
+            "duplicates": list(observed.opening.duplicates) if observed.opening else [],
             "path": observed.path,
             "outcome": observed.outcome,
             "breached": observed.breached,

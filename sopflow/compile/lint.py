@@ -224,10 +224,11 @@ def _retired_targets(result: LintResult) -> list[Diagnostic]:
         if not versions or not version_text.isdigit():
             continue  # no version named: the default is never a retired one
         retired = lock.retirement(sop_id, int(version_text))
-        if retired is not None:
+        if retired is not None and rehearsal.model.expect.start != "refused":
             message = (
                 f"{rehearsal.model.sop} is retired ({retired.reason}): rehearse "
-                f"{sop_id}@{retired.use}, or keep this one as the old version's record"
+                f"{sop_id}@{retired.use}, keep this one as the old version's record, or "
+                "expect `start: refused`"
             )
             out.append(rehearsal.source.diag(("sop",), "W600", message))
     return out

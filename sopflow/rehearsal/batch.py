@@ -10,7 +10,8 @@ from pathlib import Path
 from sopflow.language.roster import RosterError
 from sopflow.rehearsal.cases import Case
 from sopflow.rehearsal.compare import Mismatch, compare
-from sopflow.rehearsal.runner import Observed, RehearsalError, open_stage
+from sopflow.rehearsal.observed import Observed
+from sopflow.rehearsal.runner import RehearsalError, open_stage
 
 
 @dataclass

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from sopflow.language.models.documents import Expectation, LinkedExpectation
 from sopflow.language.yaml_source import SourceDoc
-from sopflow.rehearsal.runner import Observed
+from sopflow.rehearsal.observed import Observed
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,15 @@ def compare(expect: Expectation, observed: Observed, source: SourceDoc) -> list[
         where = source.pos(("expect", name))
         out.append(Mismatch(name, where.line, where.col, summary, detail or []))
 
+    if expect.start is not None and expect.start != observed.start:
+        why = observed.opening.detail if observed.opening and observed.opening.detail else ""
+        mismatch(
+            "start",
+            f"start: expected {expect.start}, got {observed.start}" + (f" ({why})" if why else ""),
+        )
+    found = len(observed.opening.duplicates) if observed.opening else 0
+    if expect.duplicates is not None and expect.duplicates != found:
+        mismatch("duplicates", f"duplicates: expected {expect.duplicates}, found {found}")
     if expect.path is not None and expect.path != observed.path:
         mismatch(
             "path", "path differs (- expected, + actual)", path_diff(expect.path, observed.path)

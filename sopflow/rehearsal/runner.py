@@ -21,7 +21,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,8 @@ from sopflow.language.models.rota import RotaDoc
 from sopflow.language.roster import Roster
 from sopflow.rehearsal.cases import Case
 from sopflow.rehearsal.fakes import RecordingActivities
+from sopflow.rehearsal.observed import Observed, PlayedAction
+from sopflow.rehearsal.opening import Opening, OpeningError, open_story
 from sopflow.rehearsal.settle import NotQuiet, settle_linked
 
 # Simulated-time bound on running the clock after the last action.
@@ -66,82 +67,6 @@ RUN_OUT_HORIZON = timedelta(days=366)
 
 class RehearsalError(Exception):
     """The rehearsal could not be played (not a mismatch: the run itself went wrong)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PlayedAction:
-    """One action as played: when (simulated time since the start), and the engine's
-    refusal reason when it refused."""
-
-    index: int
-    label: str
-    at: timedelta
-    refused: str | None = None
-
-
-@dataclass
-class Observed:
-    """What the incident did in one rehearsal."""
-
-    state: IncidentState
-    actions: list[PlayedAction]
-    elapsed: timedelta  # simulated time from the start to the observation
-    wall_s: float
-    waiting: list[str] = field(default_factory=list)  # "step (role)" still waiting at the end
-    notifications: int = 0
-    escalations: list[str] = field(default_factory=list)  # "step -> role"
-    # The incidents `open_incident` steps opened, by the step, as they were at the end.
-    linked: dict[str, IncidentState] = field(default_factory=dict)
-
-    @property
-    def path(self) -> list[str]:
-        return list(self.state.path)
-
-    @property
-    def outcome(self) -> str:
-        """The end step's outcome, a failure (``step_failed:<step>``...), ``cancelled``, or
-        ``running`` when the incident had not closed."""
-        if self.state.status == "running":
-            return "running"
-        return self.state.outcome or self.state.status
-
-    @property
-    def failure(self) -> str | None:
-        """Why the incident failed (the step and the engine's reason), when it did."""
-        for entry in reversed(self.state.timeline):
-            if entry.kind == "incident.failed":
-                return f"at {entry.step}: {entry.detail}" if entry.step else entry.detail
-        return None
-
-    @property
-    def breached(self) -> list[str]:
-        seen: list[str] = []
-        for entry in self.state.timeline:
-            if entry.kind == "sla.breached" and entry.step and entry.step not in seen:
-                seen.append(entry.step)
-        return seen
-
-    @property
-    def handoffs(self) -> list[str]:
-        """Every hand-off, in order, as ``step: FROM -> TO``."""
-        return [
-            f"{e.step}: {e.detail.split(' ', 3)[0]} -> {e.detail.split(' ', 3)[2]}"
-            for e in self.state.timeline
-            if e.kind == "step.handed_off" and e.step
-        ]
-
-    @property
-    def breached_at(self) -> dict[str, datetime]:
-        """When each step's SLA first ran out."""
-        first: dict[str, datetime] = {}
-        for entry in self.state.timeline:
-            if entry.kind == "sla.breached" and entry.step:
-                first.setdefault(entry.step, entry.at)
-        return first
-
-    @property
-    def refused(self) -> list[PlayedAction]:
-        return [a for a in self.actions if a.refused is not None]
 
 
 class Stage:
@@ -166,21 +91,45 @@ class Stage:
     async def play(self, case: Case) -> Observed:
         """Run one rehearsal to its end and observe the incident."""
         started_wall = time.monotonic()
-        incident_id = f"rehearsal-{uuid.uuid4().hex[:12]}"
         if case.doc.starts_at is not None:
             await self._skip_to(datetime.fromisoformat(case.doc.starts_at))
-        await self.incidents.start(
-            case.plan,
-            dict(case.doc.input),
+        try:
+            opening = await open_story(self.incidents, case, f"rehearsal-{uuid.uuid4().hex[:12]}")
+        except OpeningError as exc:
+            raise RehearsalError(str(exc)) from None
+        try:
+            if opening.how == "refused":
+                return await self._refused(case, opening, started_wall)
+            return await self._follow(case, opening, started_wall)
+        finally:
+            for other in opening.earlier:
+                await self.incidents.terminate(other, "rehearsal over")
+
+    async def _refused(self, case: Case, opening: Opening, started_wall: float) -> Observed:
+        """No incident opened: an empty record of the one that would have."""
+        plan = case.plan
+        state = IncidentState(
+            incident_id="",
+            sop=plan.sop.id,
+            version=plan.sop.version,
+            region=plan.region.code,
+            plan_hash=plan.plan_hash,
             opened_by=case.doc.opened_by or "rehearsal",
-            incident_id=incident_id,
+            opened_at=await self.env.get_current_time(),
         )
+        return Observed(state, [], timedelta(), time.monotonic() - started_wall, opening=opening)
+
+    async def _follow(self, case: Case, opening: Opening, started_wall: float) -> Observed:
+        """Play the actions on the incident the story follows, then let time run out."""
+        incident_id = opening.incident_id
         # No run id: the handle follows the incident across continue-as-new.
         handle = self.incidents.handle(incident_id)
         start = await self.env.get_current_time()
         played: list[PlayedAction] = []
         linked: dict[str, IncidentState] = {}
         try:
+            for other in opening.earlier:
+                await self._settle(other)
             await self._settle(incident_id)
             for index, action in enumerate(case.doc.actions):
                 wait = parse_duration(action.after) if action.after else 0
@@ -206,6 +155,7 @@ class Stage:
             notifications=len(mine),
             escalations=[f"{n.step} -> {n.to}" for n in mine if n.channel == "escalation"],
             linked=linked,
+            opening=opening,
         )
 
     async def _settle(self, incident_id: str) -> None:

@@ -175,6 +175,26 @@ def check_rehearsal(
     for problem in input_problems(eff.sop.input, doc.input):
         message = f"the input does not fit {eff.key}'s input schema: {problem}"
         out.append(source.diag(("input",), "E605", message))
+    out.extend(_earlier(source, doc, eff, people))
+    return out
+
+
+def _earlier(
+    source: SourceDoc, doc: RehearsalDoc, eff: Effective, people: list[str] | None
+) -> list[Diagnostic]:
+    """The incidents a rehearsal opens first fit the input schema and name real people."""
+    out = []
+    for i, before in enumerate(doc.earlier):
+        for problem in input_problems(eff.sop.input, before.input):
+            message = f"the input does not fit {eff.key}'s input schema: {problem}"
+            out.append(source.diag(("earlier", i, "input"), "E605", message))
+        if people is not None and before.opened_by is not None and before.opened_by not in people:
+            hint = did_you_mean(before.opened_by, people)
+            message = f"no person `{before.opened_by}` in the roster{hint}"
+            out.append(source.diag(("earlier", i, "opened_by"), "E604", message))
+    if doc.if_duplicate == "attach" and doc.opened_by is None:
+        message = "`if_duplicate: attach` adds a note as the opener: name them in `opened_by`"
+        out.append(source.diag(("if_duplicate",), "E604", message))
     return out
 
 

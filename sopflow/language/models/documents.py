@@ -376,6 +376,18 @@ class Expectation(Strict):
     breached_at: dict[StepId, Instant] | None = None
     # Linked incidents, by the `open_incident` step that opened each.
     linked: dict[StepId, LinkedExpectation] | None = None
+    # How the incident opened: started, refused (a retired version, or a duplicate with
+    # `if_duplicate: refuse`), or attached to the open incident it duplicates.
+    start: Literal["started", "refused", "attached"] | None = None
+    # How many open incidents it was found to duplicate.
+    duplicates: int | None = Field(default=None, ge=0)
+
+
+class EarlierIncident(Strict):
+    """An incident of the same SOP opened before the rehearsal's, and still open."""
+
+    input: dict[str, Any] = Field(default_factory=dict)
+    opened_by: str | None = None
 
 
 class RehearsalDoc(DocBase):
@@ -392,6 +404,12 @@ class RehearsalDoc(DocBase):
     # The instant the incident opens (in the future: the test server's clock only moves
     # forward). Without it, now: only a story that depends on the calendar needs one.
     starts_at: Instant | None = None
+    # Incidents of the same SOP and region opened before this one and still open; with the
+    # same `correlation` value, this one is their duplicate.
+    earlier: list[EarlierIncident] = Field(default_factory=list)
+    # What the opener chooses when it is a duplicate, as `sopflow incident start
+    # --if-duplicate` does.
+    if_duplicate: Literal["refuse", "start", "attach"] = "refuse"
 
 
 DOCUMENT_MODELS: dict[str, type[DocBase]] = {
