@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from temporalio import workflow
-from temporalio.common import RawValue, SearchAttributePair
+from temporalio.common import RawValue
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     # `import a.b as b`, not `from a import b`: only the former passes the module through the
     # sandbox; the latter re-executed the conductor for every workflow run.
     import workflows.conductor as conductor
+    import workflows.migrating as migrating
     import workflows.trust as trust
-    from sopflow.contract import search
     from sopflow.contract.messages import (
         ActionResult,
         Actor,
@@ -38,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         VoteRecord,
         severity_rank,
     )
-    from sopflow.contract.migration import migrated_state, migration_refusal
     from sopflow.contract.names import (
         LEAD_ROLE,
         QUERY_STATE,
@@ -176,20 +175,7 @@ class IncidentWorkflow:
         detail = f"{before} -> {after}: {req.reason}"
         self.runner.log(req.actor.id, "incident.migrated", detail=detail)
         await workflow.wait_condition(workflow.all_handlers_finished)
-        state = migrated_state(self.state, plan, req.actor.id, req.reason, workflow.now())
-        state.runs += 1
-        workflow.continue_as_new(
-            self.inp.model_copy(update={"plan": plan, "carried": state}),
-            search_attributes=workflow.info().typed_search_attributes.updated(
-                SearchAttributePair(search.SOP_VERSION, plan.sop.version),
-                SearchAttributePair(search.PLAN_HASH, plan.plan_hash),
-            ),
-            memo={
-                "title": plan.sop.title,
-                "sop": f"{plan.sop.id}@{plan.sop.version}",
-                "region": plan.region.code,
-            },
-        )
+        migrating.continue_on_later_plan(self.inp, self.state, req)
 
     def _interrupt(self, target: str, event: str) -> None:
         """The steps a handled event stopped: skipped, each on the timeline."""
@@ -386,20 +372,10 @@ class IncidentWorkflow:
         trust.require_fresh(self.state.recent_requests, req)
         try:
             here = conductor.check_desk(self.state, req.actor, [LEAD_ROLE], self.plan.global_roles)
-            if LEAD_ROLE not in here.roles:
-                raise conductor.ActionRefused(
-                    f"only the {LEAD_ROLE!r} role moves an incident to another version",
-                    "forbidden",
-                )
-            if self.migration is not None or self.cancel_request is not None:
-                raise conductor.ActionRefused("the incident is already moving or closing")
-            if self.runner.busy:
-                raise conductor.ActionRefused(
-                    "an activity is running (a notification or a Rota read): try again in a moment"
-                )
-            problem = migration_refusal(self.state, self.plan, req.plan)
-            if problem is not None:
-                raise conductor.ActionRefused(problem)
+            closing = self.migration is not None or self.cancel_request is not None
+            migrating.check_migration(
+                self.state, self.plan, req, here, busy=self.runner.busy > 0, closing=closing
+            )
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
 

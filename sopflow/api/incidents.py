@@ -38,7 +38,7 @@ from sopflow.client.incidents import ActionRefused, IncidentService, Refusal
 from sopflow.compile.lint import LintResult
 from sopflow.contract.plan import Plan
 from sopflow.language.input_check import input_errors
-from sopflow.language.models.steps import Severity
+from sopflow.language.models.step_parts import Severity
 
 router = APIRouter(tags=["incidents"])
 

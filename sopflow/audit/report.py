@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from temporalio.client import WorkflowHistory
 
 from sopflow.audit.payloads import Decoder
-from sopflow.audit.report_events import ActivityRecord, EventReader, UpdateRecord
+from sopflow.audit.report_events import EventReader
 from sopflow.audit.report_model import (
     Action,
     AuditReport,
@@ -36,6 +36,7 @@ from sopflow.audit.report_model import (
     TimelineItem,
     VoteEntry,
 )
+from sopflow.audit.report_records import ActivityRecord, UpdateRecord
 from sopflow.audit.signatures import check_action
 from sopflow.client.signing import KeyRing
 from sopflow.contract.messages import (

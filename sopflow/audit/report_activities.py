@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from sopflow.contract.desks import BusinessDue, DeskTurn, DeskTurnRequest
+from sopflow.contract.links import LinkedPlan
 from sopflow.contract.messages import (
     DisclosureResult,
     EnrichRequest,
@@ -39,6 +40,12 @@ def activity_entry(name: str, req: Any, res: Any) -> Entry:
         desk = getattr(req, "desk", "-")
         detail = f"due {res.due.isoformat()}, business hours of {desk}{paused}; rota {res.rota}"
         return "sla.clock", step, detail
+    if isinstance(res, LinkedPlan):
+        plan = res.plan
+        detail = (
+            f"{plan.sop.id}@{plan.sop.version} ({plan.region.code}), plan {plan.plan_hash[:12]}"
+        )
+        return "link.resolved", step, detail
     return "activity.completed", step, name
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from temporalio.api.history.v1 import HistoryEvent
@@ -17,6 +17,7 @@ from temporalio.client import WorkflowHistory
 
 from sopflow.audit.payloads import Decoder, plain
 from sopflow.audit.report_activities import activity_entry
+from sopflow.audit.report_kinds import REQUESTS, RESULTS, UPDATES
 from sopflow.audit.report_model import (
     ActivityStatus,
     EventRef,
@@ -25,66 +26,16 @@ from sopflow.audit.report_model import (
     SignalEntry,
     TimelineItem,
 )
-from sopflow.contract.desks import BusinessDue, BusinessDueRequest, DeskTurn, DeskTurnRequest
+from sopflow.audit.report_records import ActivityRecord, UpdateRecord, event_time, human_seconds
 from sopflow.contract.messages import (
-    Cancel,
-    CompleteTask,
-    DisclosureRequest,
-    DisclosureResult,
-    EnrichRequest,
-    EnrichResult,
     ExternalEvent,
     IncidentInput,
     IncidentState,
     LinkNotice,
-    Migrate,
-    Note,
-    NotifyRequest,
-    NotifyResult,
-    PostmortemRequest,
-    PostmortemResult,
-    Vote,
 )
-from sopflow.contract.names import (
-    ACT_BUSINESS_DUE,
-    ACT_DESK_TURN,
-    ACT_DISCLOSURE,
-    ACT_ENRICH,
-    ACT_NOTIFY,
-    ACT_POSTMORTEM,
-    SIGNAL_EVENT,
-    SIGNAL_LINK,
-    UPDATE_CANCEL,
-    UPDATE_COMPLETE,
-    UPDATE_MIGRATE,
-    UPDATE_NOTE,
-    UPDATE_VOTE,
-)
+from sopflow.contract.names import SIGNAL_EVENT, SIGNAL_LINK
 from sopflow.contract.plan import Plan
 
-_REQUESTS: dict[str, type[Any]] = {
-    ACT_DESK_TURN: DeskTurnRequest,
-    ACT_BUSINESS_DUE: BusinessDueRequest,
-    ACT_NOTIFY: NotifyRequest,
-    ACT_DISCLOSURE: DisclosureRequest,
-    ACT_ENRICH: EnrichRequest,
-    ACT_POSTMORTEM: PostmortemRequest,
-}
-_RESULTS: dict[str, type[Any]] = {
-    ACT_DESK_TURN: DeskTurn,
-    ACT_BUSINESS_DUE: BusinessDue,
-    ACT_NOTIFY: NotifyResult,
-    ACT_DISCLOSURE: DisclosureResult,
-    ACT_ENRICH: EnrichResult,
-    ACT_POSTMORTEM: PostmortemResult,
-}
-_UPDATES: dict[str, type[Any]] = {
-    UPDATE_COMPLETE: CompleteTask,
-    UPDATE_VOTE: Vote,
-    UPDATE_NOTE: Note,
-    UPDATE_CANCEL: Cancel,
-    UPDATE_MIGRATE: Migrate,
-}
 _ACTIVITY_ENDS: dict[str, ActivityStatus] = {
     "activity_task_failed_event_attributes": "failed",
     "activity_task_timed_out_event_attributes": "timed_out",
@@ -96,47 +47,6 @@ _CLOSES = {
     "workflow_execution_canceled_event_attributes": "cancelled",
     "workflow_execution_timed_out_event_attributes": "timed_out",
 }
-
-
-def event_time(event: HistoryEvent) -> datetime:
-    """The server's time of an event, in UTC."""
-    return event.event_time.ToDatetime(tzinfo=UTC)
-
-
-def human_seconds(seconds: float) -> str:
-    """``90`` -> ``1m30s``; ``599.98`` -> ``10m``: durations as people say them."""
-    total = round(seconds)
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if total >= size:
-            parts.append(f"{total // size}{unit}")
-            total %= size
-    return "".join(parts) or "0s"
-
-
-@dataclass
-class ActivityRecord:
-    name: str
-    at: datetime
-    ref: EventRef
-    request: Any
-    status: ActivityStatus = "pending"
-    completed: EventRef | None = None
-    result: Any = None
-    failure: str | None = None
-
-
-@dataclass
-class UpdateRecord:
-    at: datetime
-    ref: EventRef
-    update_id: str
-    name: str
-    request: Any
-    identity: str
-    result: str = "no_outcome"
-    failure: str | None = None
-    completed: EventRef | None = None
 
 
 @dataclass
@@ -237,7 +147,7 @@ class EventReader:
     async def _activity_scheduled(self, ev: HistoryEvent, run: _Run) -> None:
         a = ev.activity_task_scheduled_event_attributes
         name = a.activity_type.name
-        kind = _REQUESTS.get(name)
+        kind = REQUESTS.get(name)
         request = None
         if kind is not None:
             what = f"{run.where(ev)}: the {name} request"
@@ -250,9 +160,9 @@ class EventReader:
         c = ev.activity_task_completed_event_attributes
         activity = run.activities[c.scheduled_event_id]
         activity.status, activity.completed = "completed", run.ref(ev)
-        if activity.name in _RESULTS:
+        if activity.name in RESULTS:
             what = f"{run.where(ev)}: the {activity.name} result"
-            kind = _RESULTS[activity.name]
+            kind = RESULTS[activity.name]
             activity.result = await self.decoder.maybe(c.result, kind, what, self.notes)
         self._activity_item(ev, run.number, activity)
 
@@ -275,7 +185,7 @@ class EventReader:
         attrs = ev.workflow_execution_update_accepted_event_attributes
         req = attrs.accepted_request
         name = req.input.name
-        kind = _UPDATES.get(name)
+        kind = UPDATES.get(name)
         request = None
         if kind is None:
             self.notes.append(f"{run.where(ev)}: an unknown update {name!r}")

@@ -40,7 +40,7 @@ from sopflow.language.durations import parse_duration
 from sopflow.language.effective import Effective
 from sopflow.language.library import Library
 from sopflow.language.models import steps as m
-from sopflow.language.models.steps import END
+from sopflow.language.models.step_parts import END, SlaClock
 
 # An `sla: {until: ...}` without `every`: after the deadline, escalate once an hour.
 UNTIL_REPEAT_S = 3600
@@ -79,7 +79,7 @@ class _Compiler:
 
     def human(self, step: m.HumanStep, following: str | None) -> dict[str, Any]:
         written, clock = step.sla, None
-        if not isinstance(written, m.SlaClock):
+        if not isinstance(written, SlaClock):
             sla = _seconds(written) or self.default_sla
         elif written.business is not None:
             sla, clock = _seconds(written.business), written

@@ -9,7 +9,8 @@ import re
 from sopflow.language.checks.steps import Context
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective, walk_steps
-from sopflow.language.models.steps import HumanStep, SlaClock, WaitStep
+from sopflow.language.models.step_parts import SlaClock
+from sopflow.language.models.steps import HumanStep, WaitStep
 from sopflow.language.validation import did_you_mean
 
 

@@ -22,6 +22,7 @@ from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective, walk_steps
 from sopflow.language.library import Loaded
 from sopflow.language.models import DisclosurePolicyDoc
+from sopflow.language.models.step_parts import SlaClock
 from sopflow.language.models.steps import (
     ApprovalStep,
     DecisionStep,
@@ -31,7 +32,6 @@ from sopflow.language.models.steps import (
     OpenIncidentStep,
     ParallelStep,
     PostmortemStep,
-    SlaClock,
     Step,
     TaskStep,
     TriageStep,

@@ -13,8 +13,8 @@ from typing import assert_never
 
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective
+from sopflow.language.models.step_parts import END
 from sopflow.language.models.steps import (
-    END,
     DecisionStep,
     DisclosureCheckStep,
     EndStep,

@@ -14,8 +14,8 @@ from sopflow.language.checks.flow import check_flow, jumps
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective, walk_steps
 from sopflow.language.models.documents import RosterDoc
+from sopflow.language.models.step_parts import END
 from sopflow.language.models.steps import (
-    END,
     ApprovalStep,
     DecisionStep,
     DisclosureCheckStep,

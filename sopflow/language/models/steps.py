@@ -20,50 +20,18 @@ from sopflow.language.models.common import (
     StepId,
     Strict,
 )
-
-Severity = Literal["SEV0", "SEV1", "SEV2", "SEV3", "SEV4"]
-
-
-# The jump target `end` (in `next`, `on`, `goto`): the end of the list of steps the jump is in,
-# which finishes the incident at the top level and the branch inside a parallel step.
-END = "end"
-
-
-class GotoTimeout(Strict):
-    goto: StepId
-
-
-OnTimeout = Literal["escalate", "fail"] | GotoTimeout
-
-
-class SlaClock(Strict):
-    """An SLA that is not a plain wall-clock duration: so much business time of the desk
-    that holds the step (paused outside its business hours and on its holidays), or an
-    instant from the incident (e.g. a legal deadline in the request)."""
-
-    business: Duration | None = Field(
-        default=None,
-        description="Business time of the owning desk (its Rota business hours or shifts)",
-    )
-    until: Expr | None = Field(
-        default=None,
-        description="A CEL timestamp: the step is due then (e.g. `input.response_due`)",
-    )
-    every: Duration | None = Field(
-        default=None,
-        description="With `until`: the time between escalations once it has passed (1h)",
-    )
-
-    @model_validator(mode="after")
-    def _one_clock(self) -> SlaClock:
-        if (self.business is None) == (self.until is None):
-            raise ValueError(
-                "an `sla` clock is exactly one of `business` (business time of the desk) or "
-                "`until` (a timestamp from the incident); a plain duration runs 24/7"
-            )
-        if self.every is not None and self.until is None:
-            raise ValueError("`every` goes with `until`: a `business` SLA repeats itself")
-        return self
+from sopflow.language.models.destinations import DESTINATION_PATTERN
+from sopflow.language.models.step_parts import (
+    ApprovalOn,
+    Branch,
+    CheckIn,
+    DisclosureOn,
+    OnTimeout,
+    Requirement,
+    SlaClock,
+    TriageRule,
+    WaitOn,
+)
 
 
 class StepBase(Strict):
@@ -103,14 +71,6 @@ class StepBase(Strict):
         return []
 
 
-class CheckIn(Strict):
-    """After a graphic step: ask the person on call for ``to`` to check in with whoever did
-    it, over ``channel``."""
-
-    to: RoleName
-    channel: str = Field(default="email", min_length=1)
-
-
 class HumanStep(StepBase):
     """A step that waits for people, with an SLA and an escalation chain."""
 
@@ -141,12 +101,6 @@ class HumanStep(StepBase):
         return [("check_in", [self.check_in.to])] if self.check_in is not None else []
 
 
-class TriageRule(Strict):
-    when: Expr | None = None
-    severity: Severity
-    labels: list[str] = Field(default_factory=list)
-
-
 class TriageStep(StepBase):
     type: Literal["triage"]
     rules: list[TriageRule] = Field(min_length=1)
@@ -167,18 +121,6 @@ class TaskStep(HumanStep):
 
     def role_fields(self) -> list[tuple[str, list[str]]]:
         return [("assignee", [self.assignee]), ("escalate", list(self.escalate)), *self._check_in()]
-
-
-class ApprovalOn(Strict):
-    approved: StepId | None = None
-    rejected: StepId | None = None
-
-
-class Requirement(Strict):
-    """``count`` distinct people holding ``role`` must approve (per-role quorum)."""
-
-    role: RoleName
-    count: int = Field(default=1, ge=1)
 
 
 class ApprovalStep(HumanStep):
@@ -241,11 +183,6 @@ class ApprovalStep(HumanStep):
         ]
 
 
-class Branch(Strict):
-    when: Expr | None = None
-    goto: StepId
-
-
 def _no_next(step: StepBase, why: str) -> None:
     if step.next_ is not None:
         article = "an" if step.type_name()[:1] in "aeiou" else "a"
@@ -265,12 +202,6 @@ class DecisionStep(StepBase):
         return ["goto"]
 
 
-class DisclosureOn(Strict):
-    allowed: StepId | None = None
-    needs_approval: StepId | None = None
-    denied: StepId | None = None
-
-
 class DisclosureCheckStep(StepBase):
     type: Literal["disclosure_check"]
     OUTCOMES: ClassVar[tuple[str, ...]] = ("allowed", "needs_approval", "denied")
@@ -288,15 +219,27 @@ class DisclosureCheckStep(StepBase):
 
 
 class NotifyStep(StepBase):
+    """Sends ``message`` over ``channel`` to ``to``, or to a named ``destination`` of the
+    library (its channel and address): exactly one of the two forms."""
+
     type: Literal["notify"]
-    channel: str = Field(min_length=1)
-    to: str = Field(min_length=1, description="A declared role, or a CEL expression")
+    channel: str | None = Field(default=None, min_length=1, description="With `to`")
+    to: str | None = Field(
+        default=None, min_length=1, description="A declared role, or a CEL expression"
+    )
+    destination: str | None = Field(
+        default=None, pattern=DESTINATION_PATTERN, description="A named destination (Destinations)"
+    )
     message: str
 
-
-class WaitOn(Strict):
-    received: StepId | None = None
-    timeout: StepId | None = None
+    @model_validator(mode="after")
+    def _one_form(self) -> NotifyStep:
+        written = [f"`{n}`" for n in ("channel", "to") if getattr(self, n) is not None]
+        if self.destination is not None and written:
+            raise ValueError(f"a notify step with a `destination` has no {' or '.join(written)}")
+        if self.destination is None and len(written) < 2:
+            raise ValueError("a notify step needs `channel` and `to`, or a `destination`")
+        return self
 
 
 class WaitStep(StepBase):
