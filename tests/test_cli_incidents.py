@@ -280,8 +280,9 @@ def test_a_threat_to_life_incident_from_start_to_outcome(stack: Stack) -> None:
     view = until(stack, incident, active("assess"))
     assert set(view) == {
         "id", "sop", "version", "region", "plan_hash", "status", "outcome", "severity",
-        "steps", "timeline",
+        "steps", "timeline", "links", "migrations",
     }  # fmt: skip
+    assert (view["links"], view["migrations"]) == ([], [])
     plan = lint_library(SHIPPED).plans[("threat-to-life", 1, "US")]
     assert (view["id"], view["sop"], view["version"], view["region"]) == (
         incident, "threat-to-life", 1, "US"

@@ -107,6 +107,11 @@ def test_migrate_a_safe_incident_and_leave_the_other_then_open_a_linked_one(
     child_report = json.loads(ok(stack, "audit", "report", child, "--format", "json"))
     linked = [i for i in child_report["timeline"] if i["kind"] == "incident.linked"]
     assert linked and safe in linked[0]["detail"]
+    export = stack.tmp / "moved.json"
+    ok(stack, "audit", "export", safe, "--output", str(export))
+    verified = cli(stack, "audit", "verify", str(export), "--keys", str(stack.tmp / "keys"))
+    assert verified.exit_code == 0, (verified.stdout, verified.stderr)
+    assert "moved to welfare-review@2 by a migration, matching its plan" in verified.stdout
     ids = ", ".join(f"'{i}'" for i in (safe, busy, child))
     replayed = cli(stack, "audit", "replay", "--query", f"WorkflowId IN ({ids})")
     assert replayed.exit_code == 0, (replayed.stdout, replayed.stderr)

@@ -51,6 +51,9 @@ class LinkedIncidents:
     def variables(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    def flush_search_attributes(self, *, final: bool = False) -> None:
+        raise NotImplementedError
+
     async def _open_incident(self, step: OpenIncidentPlan) -> str | None:
         """Open the linked incident; with ``wait``, the outcome it closed with (routed by
         ``on``), else None."""
@@ -114,6 +117,7 @@ class LinkedIncidents:
         }
         if not step.wait:
             return None
+        self.flush_search_attributes()  # visible while it waits (e.g. a severity just raised)
         try:
             closed: IncidentState = await handle
             status, outcome = closed.status, closed.outcome

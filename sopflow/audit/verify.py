@@ -7,8 +7,10 @@ Checks, each reported on its own line:
    to its last, each a Temporal history that begins with WorkflowExecutionStarted;
 3. ``plan``: the plan recorded in the first run's WorkflowExecutionStarted input hashes
    (``Plan.compute_hash``) to the envelope's ``plan_hash`` and to the hash the plan itself
-   declares; every later run carries the same plan. Editing the plan inside the history
-   *and* recomputing the digest is caught here, unless the plan hash is recomputed too;
+   declares; every later run carries the same plan, or a later version it was moved to by
+   a ``migrate`` update (``migrates_from`` names the earlier version). Editing the plan
+   inside the history *and* recomputing the digest is caught here, unless the plan hash is
+   recomputed too;
    ``claims``: the envelope's workflow id, SOP, version and region are the recorded ones;
 4. ``published``: where the library's ``sopflow.lock`` has the plan hash of that SOP
    version and region, the recorded one is it (a recomputed hash no longer is);
@@ -30,6 +32,8 @@ from sopflow.audit.history_io import chain_problems, load_file
 from sopflow.audit.payloads import DecodeError, Decoder
 from sopflow.audit.signatures import signature_check
 from sopflow.client.signing import KeyRing
+from sopflow.contract.names import UPDATE_MIGRATE
+from sopflow.contract.plan import Plan
 from sopflow.language.lockfile import read_lock
 
 
@@ -121,14 +125,18 @@ async def _check_plan(
         result.add(False, "plan", detail)
     else:
         result.add(True, "plan", f"{recomputed} = hash of the plan recorded in run 1's input")
+    before, previous = plan, runs[0]
     for i, run in enumerate(runs[1:], start=2):
         try:
-            later = (await decoder.incident_input(run, f"run {i}")).plan.compute_hash()
+            later = (await decoder.incident_input(run, f"run {i}")).plan
         except DecodeError as exc:
             result.add(False, "plan", str(exc))
             continue
-        if later != recomputed:
-            result.add(False, "plan", f"run {i} carries another plan (hash {later})")
+        if later.compute_hash() != before.compute_hash():
+            problem = _migration_problem(before, later, previous)
+            detail = f"run {i} carries another plan (hash {later.compute_hash()})"
+            result.add(problem is None, "plan", f"{detail}: {problem or _moved(later)}")
+        before, previous = later, run
     started_type = runs[0].events[0].workflow_execution_started_event_attributes.workflow_type
     recorded = {
         "workflow_id": first.incident_id,
@@ -152,6 +160,30 @@ async def _check_plan(
     else:
         what = f"{plan.sop.id}@{plan.sop.version} {plan.region.code}, incident {first.incident_id}"
         result.add(True, "claims", f"{what}, as recorded")
+
+
+def _migration_problem(before: Plan, later: Plan, previous: WorkflowHistory) -> str | None:
+    """Why a run's plan cannot be a migration from the run before it, or None: a later
+    version of the same SOP and region whose `migrates_from` names the earlier version,
+    hashing to what it declares, after a `migrate` update the run before accepted."""
+    if later.plan_hash != later.compute_hash():
+        return f"it declares {later.plan_hash} but hashes to {later.compute_hash()}"
+    same = (later.sop.id, later.region.code) == (before.sop.id, before.region.code)
+    mapping = later.migrates_from
+    if not same or mapping is None or mapping.version != before.sop.version:
+        return f"not a version that migrates from {before.sop.id}@{before.sop.version}"
+    accepted = [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.meta.update_id
+        for e in previous.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+        and e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        == UPDATE_MIGRATE
+    ]
+    return None if accepted else "no `migrate` update was accepted in the run before it"
+
+
+def _moved(later: Plan) -> str:
+    return f"moved to {later.sop.id}@{later.sop.version} by a migration, matching its plan"
 
 
 def _check_published(result: Verification, env: Envelope, library: Path | None) -> None:

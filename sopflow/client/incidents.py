@@ -94,6 +94,10 @@ async def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
+# The visibility clause that leaves out runs that continued as new.
+LATEST_RUNS = "ExecutionStatus != 'ContinuedAsNew'"
+
+
 @dataclass
 class IncidentService:
     """Start, act on, read and list incidents on one Temporal namespace; ``task_queue`` is
@@ -330,7 +334,9 @@ class IncidentService:
         """Incidents newest first, optionally filtered by a visibility query on the search
         attributes (e.g. ``Severity = 'SEV1'``). With ``roles``, only those a person holding
         them may see (need-to-know); without, every incident (an operator's view)."""
-        visibility = incidents_only(query or "", roles)
+        # One row per incident: a run that continued as new (a long history, a migration)
+        # is the same incident as the run after it.
+        visibility = f"{incidents_only(query or '', roles)} AND {LATEST_RUNS}"
         return [
             summary_of(wf.id, wf.status, wf.typed_search_attributes, wf.start_time)
             async for wf in self.client.list_workflows(visibility, limit=limit)

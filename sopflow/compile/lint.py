@@ -152,7 +152,7 @@ def _lint(root: Path) -> LintResult:
     for _, variant in sorted(lib.variants.items()):
         out.extend(_lint_variant(result, ctx, variant, own_by_base))
     for rehearsal in lib.rehearsals:
-        out.extend(check_rehearsal(lib, rehearsal, result.effectives))
+        out.extend(check_rehearsal(lib, rehearsal, result.effectives, lock))
         if rehearsal.model.region:
             src = rehearsal.source
             out.extend(check_region(lib, src, rehearsal.model.region, ("region",)))

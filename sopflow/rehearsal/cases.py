@@ -95,7 +95,9 @@ def _resolve(
 ) -> tuple[Case | None, list[Diagnostic]]:
     lib, doc = result.library, item.model
     problems = [
-        d for d in check_rehearsal(lib, item, result.effectives) if d.severity is Severity.ERROR
+        d
+        for d in check_rehearsal(lib, item, result.effectives, result.lock)
+        if d.severity is Severity.ERROR
     ]
     sop_id, _, version_text = doc.sop.partition("@")
     if problems:

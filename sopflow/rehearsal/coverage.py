@@ -23,6 +23,7 @@ from typing import assert_never
 
 from sopflow.contract.messages import IncidentState
 from sopflow.contract.plan import (
+    OTHER_OUTCOME,
     ApprovalPlan,
     DecisionPlan,
     DisclosureCheckPlan,
@@ -138,7 +139,7 @@ def taken_in(state: IncidentState) -> tuple[set[str], set[tuple[str, str]]]:
         elif kind.startswith(("approval.", "disclosure.")):
             taken.add((step, kind.split(".", 1)[1]))
         elif kind == "link.closed":
-            taken.add((step, entry.detail.split(":", 1)[0]))
+            taken.add((step, LINK_PREFIX + entry.detail.split(":", 1)[0]))
         elif kind == "wait.timeout":
             taken.add((step, "timeout"))
             timeouts[step] = timeouts.get(step, 0) + 1
@@ -149,6 +150,25 @@ def taken_in(state: IncidentState) -> tuple[set[str], set[tuple[str, str]]]:
         if state.path.count(sid) > timeouts.get(sid, 0):
             taken.add((sid, "received"))
     return reached, taken
+
+
+# A linked incident's outcome, as the timeline gives it, before it is known which branch
+# of the step's `on` (or `otherwise`) it took.
+LINK_PREFIX = "link:"
+
+
+def _routed(taken: set[tuple[str, str]], plan: Plan) -> set[tuple[str, str]]:
+    """Linked incidents' outcomes as the branches they took: an outcome `on` names, else
+    `otherwise`."""
+    steps = plan.steps_by_id()
+    out = set()
+    for sid, label in taken:
+        if label.startswith(LINK_PREFIX):
+            outcome = label.removeprefix(LINK_PREFIX)
+            step = steps.get(sid)
+            label = outcome if step is not None and outcome in step.on else OTHER_OUTCOME
+        out.add((sid, label))
+    return out
 
 
 def coverage(
@@ -170,6 +190,7 @@ def coverage(
         if entry is None:
             continue
         reached, taken = taken_in(state)
+        taken = _routed(taken, plans[key])
         entry.rehearsals += 1
         entry.reached |= reached
         entry.taken |= {b for b in taken if b in entry.branches}

@@ -10,6 +10,7 @@ from sopflow.language.effective import Effective, walk_steps
 from sopflow.language.form_schema import form_problem, schema_problem
 from sopflow.language.input_check import input_problems
 from sopflow.language.library import Library, Loaded
+from sopflow.language.lockfile import Lock
 from sopflow.language.models import RehearsalDoc
 from sopflow.language.models.documents import AddRolesChange
 from sopflow.language.models.steps import OpenIncidentStep, TaskStep
@@ -115,7 +116,10 @@ def check_roster(lib: Library) -> list[Diagnostic]:
 
 
 def check_rehearsal(
-    lib: Library, rehearsal: Loaded[RehearsalDoc], effectives: dict[tuple[str, int, str], Effective]
+    lib: Library,
+    rehearsal: Loaded[RehearsalDoc],
+    effectives: dict[tuple[str, int, str], Effective],
+    lock: Lock | None = None,
 ) -> list[Diagnostic]:
     """A rehearsal names a real SOP version and region, real steps and real people."""
     doc, source = rehearsal.model, rehearsal.source
@@ -137,7 +141,7 @@ def check_rehearsal(
         return [source.diag(("region",) if doc.region else ("sop",), "E603", message)]
     step_ids = sorted(s.id for s, _, _ in walk_steps(list(eff.sop.steps)))
     people = sorted(lib.roster.model.people) if lib.roster else None
-    linked = linked_effectives(lib, eff, effectives)
+    linked = linked_effectives(lib, eff, effectives, lock)
     out = []
     for i, action in enumerate(doc.actions):
         target = eff if action.incident is None else linked.get(action.incident)
@@ -199,10 +203,14 @@ def _earlier(
 
 
 def linked_effectives(
-    lib: Library, eff: Effective, effectives: dict[tuple[str, int, str], Effective]
+    lib: Library,
+    eff: Effective,
+    effectives: dict[tuple[str, int, str], Effective],
+    lock: Lock | None = None,
 ) -> dict[str, Effective]:
-    """The effective SOP each `open_incident` step of ``eff`` opens (by the step's id), when
-    it lints clean: a rehearsal may act on those incidents too."""
+    """The effective SOP each `open_incident` step of ``eff`` opens (by the step's id; a
+    step without `version` opens the latest not retired in ``lock``), when it lints clean:
+    a rehearsal may act on those incidents too."""
     out = {}
     for step, _, _ in walk_steps(list(eff.sop.steps)):
         if not isinstance(step, OpenIncidentStep):
@@ -210,7 +218,8 @@ def linked_effectives(
         versions = lib.versions(step.sop)
         if not versions:
             continue
-        version = step.version or versions[-1]
+        default = lock.default_version(step.sop, versions) if lock else versions[-1]
+        version = step.version or default
         found = effectives.get((step.sop, version, step.region or eff.region))
         if found is not None:
             out[step.id] = found
