@@ -52,6 +52,7 @@ class LogChannel:
             to=request.to if request.to_is_role else "<address>",
             to_is_role=request.to_is_role,
             region=request.region,
+            destination=request.destination.name if request.destination else None,
             chars=len(request.message),
             idempotency_key=request.idempotency_key,
         )

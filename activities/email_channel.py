@@ -55,16 +55,21 @@ class EmailChannel:
 
     def resolve(self, request: NotifyRequest) -> Recipients:
         """Who this notification goes to, and why."""
-        if request.to_is_role:
+        if request.destination is not None:
+            # A named destination: its address, the one the plan recorded.
+            address, source = request.destination.address, "destination"
+        elif request.to_is_role:
             return self._directory.recipients(request.to, request.region)
-        if not _ADDRESS.match(request.to):
+        else:
+            address, source = request.to, "address"
+        if not _ADDRESS.match(address):
             raise ApplicationError(
                 f"notification of step {request.step!r} is addressed to something that is not "
                 "one email address",
                 type="BadAddress",
                 non_retryable=True,
             )
-        return Recipients([request.to], source="address")
+        return Recipients([address], source=source)
 
     def compose(self, request: NotifyRequest, recipients: list[str]) -> EmailMessage:
         """The message, with the headers that make a retry recognisable."""
@@ -102,7 +107,10 @@ class EmailChannel:
             log.warning("email.partly_refused", refused=len(refused), sent=len(recipients))
         sent = len(recipients) - len(refused)
         detail = f"email {msg['Message-ID']} to {sent} of {len(recipients)} recipients"
-        # A role names the rule and the Roster handles it chose; an address stays out.
+        # A role names the rule and the Roster handles it chose, a destination its name; an
+        # address stays out.
+        if request.destination is not None:
+            return f"{detail} (destination {request.destination.name})"
         return f"{detail} ({chosen.summary})" if request.to_is_role else detail
 
     def _deliver(self, msg: EmailMessage, recipients: list[str]) -> dict[str, tuple[int, bytes]]:

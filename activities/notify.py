@@ -44,9 +44,11 @@ class Notifier:
         channel = self._channels.get(request.channel)
         if channel is None:
             known = ", ".join(self.channel_names)
+            named = request.destination
+            via = f", which destination {named.name!r} is delivered by" if named else ""
             raise ApplicationError(
-                f"no notification channel named {request.channel!r} (configured: {known}); "
-                f"add [channels.{request.channel}] to the file named by ${CONFIG_ENV}",
+                f"no notification channel named {request.channel!r}{via} (configured: "
+                f"{known}); add [channels.{request.channel}] to the file named by ${CONFIG_ENV}",
                 type="UnknownChannel",
                 non_retryable=True,
             )

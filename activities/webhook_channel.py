@@ -29,8 +29,8 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 def webhook_body(request: NotifyRequest) -> dict[str, object]:
-    """The JSON document the receiver gets."""
-    return {
+    """The JSON document the receiver gets (with the destination's name, when it has one)."""
+    body: dict[str, object] = {
         "incident": request.incident_id,
         "step": request.step,
         "to": request.to,
@@ -38,6 +38,25 @@ def webhook_body(request: NotifyRequest) -> dict[str, object]:
         "message": request.message,
         "idempotency_key": request.idempotency_key,
     }
+    if request.destination is not None:
+        body["destination"] = request.destination.name
+    return body
+
+
+def destination_url(request: NotifyRequest) -> str | None:
+    """The URL a named destination gives the request, or None without one. Raises a final
+    ``ApplicationError`` for an address that is not http(s): urllib would open a file: URL."""
+    if request.destination is None:
+        return None
+    address = request.destination.address
+    if not address.startswith(("http://", "https://")):
+        raise ApplicationError(
+            f"destination {request.destination.name!r} is delivered by a webhook channel, "
+            "but its address is not an http(s) URL",
+            type="BadAddress",
+            non_retryable=True,
+        )
+    return address
 
 
 class WebhookChannel:
@@ -60,22 +79,26 @@ class WebhookChannel:
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
         body = json.dumps(webhook_body(request), ensure_ascii=False).encode("utf-8")
-        # The URL's scheme is checked to be http(s) when the configuration is read.
+        # A named destination's address replaces the configured URL; the token stays the
+        # channel's. Both schemes are checked to be http(s): the configured one when the
+        # configuration is read, the destination's just above.
+        url = destination_url(request) or self.url
+        where = self._where if url == self.url else urlsplit(url).netloc
         http_request = urllib.request.Request(  # noqa: S310
-            self.url, data=body, headers=headers, method="POST"
+            url, data=body, headers=headers, method="POST"
         )
         try:
             with self._opener.open(http_request, timeout=self.timeout_s) as response:
                 status = int(response.status)
         except urllib.error.HTTPError as exc:
             with exc:
-                raise _status_error(self._where, exc.code, exc.headers) from None
+                raise _status_error(where, exc.code, exc.headers) from None
         except (urllib.error.URLError, OSError) as exc:
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             raise ApplicationError(
-                f"webhook {self._where} unreachable: {reason}", type="WebhookUnreachable"
+                f"webhook {where} unreachable: {reason}", type="WebhookUnreachable"
             ) from None
-        return f"webhook {self._where} answered {status}"
+        return f"webhook {where} answered {status}"
 
 
 def _status_error(where: str, status: int, headers: Message) -> ApplicationError:

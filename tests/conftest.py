@@ -33,7 +33,7 @@ steps:
     type: triage
     rules:
       - when: input.urgent
-        severity: SEV1
+        severity: SEV2
       - severity: SEV3
   - id: verify
     type: task

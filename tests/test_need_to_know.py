@@ -179,9 +179,13 @@ def test_a_plan_without_restricted_to_keeps_its_canonical_form_and_hash() -> Non
     assert restricted.part_hashes()[PROCEDURE_PART] != plan.part_hashes()[PROCEDURE_PART]
 
 
+# Findings of later rules in published versions (tests/test_shipped_library.py lists them).
+KNOWN_WARNINGS = ("W308",)
+
+
 def test_the_shipped_library_still_lints_clean_against_its_lock() -> None:
     result = lint_library(SHIPPED)
-    assert [d.format() for d in result.diagnostics] == []
+    assert [d.format() for d in result.diagnostics if d.code not in KNOWN_WARNINGS] == []
     for (sop_id, version, region), plan in result.plans.items():
         assert plan.restricted_to is None
         assert result.lock.published[f"{sop_id}@{version}"][region] == plan.plan_hash

@@ -270,3 +270,30 @@ def test_a_duplicate_start_and_its_expectations(write_lib: WriteLib) -> None:
     [mismatch] = by_file["wrong.yaml"]["mismatches"]
     assert "start: expected started, got refused" in mismatch["summary"]
     assert "is open about the same case" in mismatch["summary"]
+
+
+def test_an_unexpected_refusal_is_reported_at_the_action(lib: Path) -> None:
+    """An action the engine refuses, in a story that expects no refusal, is a mismatch at
+    the action's own line, with the engine's reason (not only a wrong path at `expect:`)."""
+    bad = "  - after: 10m\n    complete: {step: work, as: bob}\n"
+    (lib / "wrong-person.yaml").write_text(rehearsal(bad + WORK, "  outcome: resolved\n"))
+    code, out, _ = rehearse("--definitions", str(lib), "lib/wrong-person.yaml")
+    assert code == 1
+    assert "lib/wrong-person.yaml:6:5: action #1 (complete work as bob) was refused:" in out
+
+
+def test_verbose_shows_messages_with_recipients_and_record_writes_the_expectations(
+    lib: Path,
+) -> None:
+    (lib / "story.yaml").write_text(rehearsal(WORK + "  - after: 3d\n", "  outcome: running\n"))
+    target = lib.parent / "recorded.yaml"
+    code, out, _ = rehearse(
+        "--definitions", str(lib), "lib/story.yaml", "-v", "--record", str(target)
+    )
+    assert code == 0, out
+    # The approval's 2-day SLA runs out: the escalation goes to the lead role's people.
+    assert "escalation from approve to role lead (bob, carol):" in out
+    recorded = target.read_text(encoding="utf-8")
+    assert recorded.startswith("apiVersion: sopflow/v1\nkind: Rehearsal\n")
+    assert "expect:\n  path: [work]\n  outcome: running\n  breached: [approve]\n" in recorded
+    assert rehearse("--definitions", str(lib), str(target))[0] == 0  # it passes as written

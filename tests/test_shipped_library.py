@@ -24,8 +24,27 @@ def result() -> LintResult:
     return lint_library(SHIPPED)
 
 
+# Published versions never change: what later lint rules find in them stays until corrected
+# versions replace them (the library review). Every other warning is a regression.
+KNOWN_IN_PUBLISHED = {
+    ("csea-report/v1.yaml", "W308"),
+    ("csea-report/v1-au.yaml", "W308"),
+    ("csea-report/v1-uk.yaml", "W308"),
+    ("emergency-disclosure/v1.yaml", "W308"),
+    ("emergency-disclosure/v2.yaml", "W308"),
+    ("threat-to-life/v1.yaml", "W308"),
+}
+
+
 def test_shipped_library_has_no_errors_or_warnings(result: LintResult) -> None:
-    assert [d.format() for d in result.diagnostics] == []
+    unknown = [
+        d.format()
+        for d in result.diagnostics
+        if (d.path.removeprefix("sop_definitions/"), d.code) not in KNOWN_IN_PUBLISHED
+    ]
+    assert unknown == []
+    found = {(d.path.removeprefix("sop_definitions/"), d.code) for d in result.diagnostics}
+    assert found == KNOWN_IN_PUBLISHED  # a finding fixed: take it off the list
 
 
 def test_four_families_in_three_regions(result: LintResult) -> None:

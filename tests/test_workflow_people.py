@@ -18,6 +18,7 @@ from sopflow.contract.messages import (
     Note,
     Vote,
 )
+from tests.feature_histories import keep
 from tests.harness import Bench, bench, compile_text, run
 
 # The time-skipping server, and the real dev server for the refusals (only there does a
@@ -197,5 +198,31 @@ def test_lead_cancels_with_a_reason() -> None:
             # Nothing stays active, so no queue lists a closed incident.
             assert final.steps["verify"].status == "skipped"
             assert final.timeline[-1].kind == "incident.closed"
+
+    run(scenario)
+
+
+def test_a_spent_chain_pages_its_last_role_again_until_someone_acts() -> None:
+    """`on_timeout: escalate` (the default) never waits silently once the chain is spent:
+    the step is stalled and the last role is paged again every SLA, each page its own
+    notification; acting ends it."""
+    sop = PEOPLE.replace("    on_timeout: fail\n", "")
+
+    async def scenario() -> None:
+        async with bench() as b:
+            h = await b.start(compile_text(sop))
+            await b.until(h, active("verify"))
+            # Breaches at 30m (lead), 60m (legal), 90m (spent), then a page at 120m and 150m.
+            await b.env.sleep(timedelta(minutes=30 * 5 + 1))
+            state = await b.until(h, lambda s: s.steps["verify"].breaches == 5)
+            assert state.steps["verify"].stalled
+            repaged = [e.detail for e in state.timeline if e.kind == "sla.repaged"]
+            assert repaged == ["still unanswered: paged legal again"] * 2
+            assert [n.to for n in b.fakes.notifications] == ["lead", "legal", "legal", "legal"]
+            assert len({n.idempotency_key for n in b.fakes.notifications}) == 4
+            await complete(b, h, ALICE, {"verified": True})
+            done = await b.until(h, active("approve"))
+            assert not done.steps["verify"].stalled
+            await keep(b, h, "people-repaged-after-a-spent-chain")
 
     run(scenario)

@@ -25,7 +25,13 @@ with workflow.unsafe.imports_passed_through():
         PostmortemResult,
     )
     from sopflow.contract.names import ACT_DISCLOSURE, ACT_NOTIFY, ACT_POSTMORTEM
-    from sopflow.contract.plan import DisclosureCheckPlan, NotifyPlan, Plan, PostmortemPlan
+    from sopflow.contract.plan import (
+        DestinationPlan,
+        DisclosureCheckPlan,
+        NotifyPlan,
+        Plan,
+        PostmortemPlan,
+    )
 
 
 class EffectSteps:
@@ -71,11 +77,16 @@ class EffectSteps:
     async def _notify(self, step: NotifyPlan) -> None:
         variables = self.variables()
         message = conductor.render(step.id, step.message, variables)
-        if step.to_role is not None:
+        if step.destination is not None:
+            # Addressed by the plan: no expression to evaluate, the address goes as it is.
+            to, is_role = step.destination.address, False
+        elif step.to_role is not None:
             to, is_role = step.to_role, True
         else:
             to, is_role = str(conductor.check(step.id, step.to_expr or "", variables)), False
-        result = await self._send(step.id, step.channel, to, is_role, message)
+        result = await self._send(
+            step.id, step.channel, to, is_role, message, destination=step.destination
+        )
         self.state.steps[step.id].output = {
             "channel": result.channel,
             "delivered": result.delivered,
@@ -91,10 +102,12 @@ class EffectSteps:
         *,
         desk: str | None = None,
         purpose: str = "",
+        destination: DestinationPlan | None = None,
     ) -> NotifyResult:
         """Send one message; a role is resolved at ``desk`` (default: the incident's region),
         to the person on call there when the Rota says who. ``purpose`` tells apart two
-        messages of one step on one channel (its idempotency key)."""
+        messages of one step on one channel (its idempotency key). A ``destination`` goes
+        with the request, so the channel delivers to its address."""
         s = self.state.steps[step_id]
         key = f"{self.state.incident_id}/{step_id}/{s.starts}/{channel}/{s.breaches}"
         key += f"/{purpose}" if purpose else ""
@@ -107,9 +120,12 @@ class EffectSteps:
             region=desk or self.state.region,
             message=message,
             idempotency_key=key,
+            destination=destination,
         )
         result: NotifyResult = await self._activity(ACT_NOTIFY, request, NotifyResult, data=True)
-        self.log("system", "notified", step_id, f"{channel} to {to}")
+        # A destination is named on the timeline by its name: the plan holds its address.
+        whom = destination.name if destination is not None else to
+        self.log("system", "notified", step_id, f"{channel} to {whom}")
         return result
 
     async def _postmortem(self, step: PostmortemPlan) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, NoReturn, assert_never
 
 from temporalio import workflow
@@ -56,6 +56,9 @@ with workflow.unsafe.imports_passed_through():
 
 # A later triage never lowers the severity (docs/versioning.md, section 3).
 SEVERITY_NEVER_LOWERS = "severity-never-lowers"
+# A spent escalation chain with `on_timeout: escalate` pages its last role again every SLA
+# (it used to wait silently): more commands, so behind a patch (docs/versioning.md).
+REPAGE_SPENT_CHAIN = "repage-spent-chain"
 
 
 class Finished(Exception):
@@ -325,9 +328,33 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing, LinkedIncidents, Waits):
             if step.on_timeout.action == "goto":
                 s.status = "failed"
                 return Goto(step.on_timeout.goto)
+            if workflow.patched(REPAGE_SPENT_CHAIN):
+                await self._repage(step, done, deadline)
+                return None
             self.flush_search_attributes()
             await self.wait_for_people(step, done, None)  # keep waiting: the breach is on record
             return None
+
+    async def _repage(
+        self, step: TaskPlan | ApprovalPlan, done: Callable[[], bool], deadline: datetime
+    ) -> None:
+        """A spent escalation chain is never silent: the step is stalled, and the last role
+        of the chain (the step's own role without one) is paged again every SLA until
+        someone acts."""
+        s = self.state.steps[step.id]
+        s.stalled = True
+        role = step.escalate[-1] if step.escalate else _holders(step)[0]
+        while True:
+            deadline = await self.next_deadline(step, deadline)
+            s.due_at = deadline
+            self.flush_search_attributes()
+            if await self.wait_for_people(step, done, deadline):
+                s.stalled = False
+                return
+            s.breaches += 1
+            self.log("system", "sla.repaged", step.id, f"still unanswered: paged {role} again")
+            text = _escalation_text(self, step)
+            await self._send(step.id, ESCALATION_CHANNEL, role, True, text, desk=s.desk)
 
     async def _parallel(self, step: ParallelPlan) -> None:
         lanes = [
@@ -377,3 +404,7 @@ def _escalation_text(runner: StepRunner, step: TaskPlan | ApprovalPlan) -> str:
         f"Incident {state.incident_id} ({state.sop}@{state.version}, {state.region}): step "
         f"'{step.title}' is overdue and escalated to you."
     )
+
+
+def _holders(step: TaskPlan | ApprovalPlan) -> list[str]:
+    return [step.assignee] if isinstance(step, TaskPlan) else list(step.approvers)

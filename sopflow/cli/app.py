@@ -10,14 +10,17 @@ import typer
 from sopflow.cli import (
     audit,
     authoring,
+    channels,
     claims,
     codec,
     handoff,
     incidents,
+    lsp,
     migrate,
     oncall,
     rehearse,
     retire,
+    scaffold,
     serve,
     stack,
     tasks,
@@ -33,6 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+app.command("init")(scaffold.init)
 app.command("lint")(authoring.lint)
 app.command("compile")(authoring.compile_cmd)
 app.command("graph")(authoring.graph)
@@ -41,6 +45,7 @@ app.command("publish")(authoring.publish)
 app.command("retire")(retire.retire)
 app.command("migrate")(migrate.migrate_cmd)
 app.command("schema")(authoring.schema)
+app.command("lsp")(lsp.lsp)
 app.command("setup")(stack.setup)
 app.command("dev")(stack.dev)
 app.command("serve")(serve.serve)
@@ -48,6 +53,7 @@ app.command("oncall")(oncall.oncall)
 app.command("handoff")(handoff.handoff)
 app.command("wellbeing")(wellbeing.wellbeing)
 app.command("away")(claims.away)
+app.command("channels")(channels.channels)
 
 incident_app = typer.Typer(
     help="Run incidents: start, list, show, signal, cancel.", no_args_is_help=True
@@ -59,6 +65,16 @@ incident_app.command("signal")(tasks.signal)
 incident_app.command("cancel")(tasks.cancel)
 incident_app.command("severity")(tasks.severity)
 app.add_typer(incident_app, name="incident")
+
+new_app = typer.Typer(
+    help="Start a document from a template: sop, variant, policy, rehearsal.",
+    no_args_is_help=True,
+)
+new_app.command("sop")(scaffold.new_sop)
+new_app.command("variant")(scaffold.new_variant)
+new_app.command("policy")(scaffold.new_policy)
+new_app.command("rehearsal")(scaffold.new_rehearsal)
+app.add_typer(new_app, name="new")
 
 task_app = typer.Typer(
     help="A responder's queue and actions: list, complete, approve, reject, note.",

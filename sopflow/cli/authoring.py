@@ -53,15 +53,21 @@ def fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _summary(diags: list[Diagnostic], files: int) -> str:
+def _summary(diags: list[Diagnostic], files: int, folded: int = 0) -> str:
     errors = sum(d.severity is Severity.ERROR for d in diags)
     warnings = len(diags) - errors
     if not diags:
         return f"ok: {files} files, no problems"
     plural = {1: ""}
+    more = (
+        f"; {folded} more follow from these and are not shown (fix these first, or see "
+        "them with --all)"
+        if folded
+        else ""
+    )
     return (
         f"{errors} error{plural.get(errors, 's')}, "
-        f"{warnings} warning{plural.get(warnings, 's')} in {files} files"
+        f"{warnings} warning{plural.get(warnings, 's')} in {files} files{more}"
     )
 
 
@@ -84,11 +90,20 @@ def load_linted(definitions: Path | None) -> LintResult:
 def lint(
     dirs: list[Path] = typer.Argument(None, help="Library roots (default: sop_definitions)."),
     output: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f"),
+    show_all: bool = typer.Option(
+        False,
+        "--all",
+        help="Also list the problems that follow from others (a rehearsal of an SOP with "
+        "errors); by default they are counted, not listed.",
+    ),
+    definitions: Path | None = DefinitionsOpt,
 ) -> None:
-    """Check every document; exit 1 on any error."""
+    """Check every document; exit 1 on any error. Root causes come first: the shared
+    documents, then SOPs, variants and rehearsals."""
     _short_lived()
-    roots = dirs or [default_definitions()]
+    roots = [*(dirs or []), *([definitions] if definitions else [])] or [default_definitions()]
     diags: list[Diagnostic] = []
+    folded: list[Diagnostic] = []
     files = 0
     for root in roots:
         if not root.is_dir():
@@ -96,13 +111,15 @@ def lint(
             continue
         result = lint_library(root)
         diags += result.diagnostics
+        folded += result.folded
         files += result.library.files
+    shown = [*diags, *folded] if show_all else diags
     if output is OutputFormat.json:
-        print(render_json(diags))
-    elif diags:
-        print(render_text(diags))
-    print(_summary(diags, files), file=sys.stderr)
-    raise typer.Exit(1 if has_errors(diags) else 0)
+        print(render_json(shown))
+    elif shown:
+        print(render_text(shown))
+    print(_summary(shown, files, 0 if show_all else len(folded)), file=sys.stderr)
+    raise typer.Exit(1 if has_errors([*diags, *folded]) else 0)
 
 
 def resolve(result: LintResult, ref: str, region: str | None) -> Plan:

@@ -351,7 +351,8 @@ def incident_json(detail: IncidentDetail) -> dict[str, Any]:
     if has_state:
         steps = [
             s.model_dump(
-                mode="json", include={"id", "status", "role", "output", "desk", "claimed_by"}
+                mode="json",
+                include={"id", "status", "role", "output", "desk", "claimed_by", "stalled"},
             )
             | {"due_at": iso(s.due_at)}
             for s in detail.steps

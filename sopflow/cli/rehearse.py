@@ -20,9 +20,11 @@ import typer
 
 from sopflow.cli.authoring import DefinitionsOpt, fail
 from sopflow.compile.lint import LintResult, lint_library
+from sopflow.contract.names import ESCALATION_CHANNEL
 from sopflow.contract.plan import Plan
 from sopflow.language.diagnostics import Diagnostic, render_text
 from sopflow.language.library import default_definitions
+from sopflow.language.roster import Roster
 from sopflow.rehearsal.cases import Collected, collect
 from sopflow.rehearsal.coverage import PlanCoverage, PlanKey, coverage
 
@@ -55,6 +57,13 @@ def rehearse(
         min=1,
         help="Rehearsals played at once, each on its own test server (results keep file order).",
     ),
+    record: Path | None = typer.Option(
+        None,
+        "--record",
+        metavar="FILE",
+        help="Write the rehearsal (one only) to FILE with the `expect` block this run meets, "
+        "for you to review.",
+    ),
 ) -> None:
     """Run rehearsals on the time-skipping test server; exit 1 on any mismatch."""
     if output not in ("text", "json"):
@@ -73,7 +82,11 @@ def rehearse(
     shown = (lambda r: print(_verdict(r, verbose), flush=True)) if text else None
     from sopflow.rehearsal.batch import rehearse_all  # late: see TYPE_CHECKING above
 
+    if record is not None and len(found.ready) != 1:
+        raise fail(f"--record writes one rehearsal; {len(found.ready)} would run: name one file")
     results = asyncio.run(rehearse_all(found.ready, shown, jobs=jobs)) if found.ready else []
+    if record is not None and results:
+        _record(results[0], record)
     report = _coverage(result, found, results, explicit=bool(targets)) if show_coverage else []
     if text:
         for entry in report:
@@ -104,7 +117,38 @@ def _verdict(result: Result, verbose: bool) -> str:
         for action in observed.actions:
             mark = f"refused: {action.refused}" if action.refused else "ok"
             lines.append(f"  #{action.index + 1} +{_span(action.at)} {action.label}: {mark}")
+    if verbose:
+        lines += _effects(observed, case.roster)
     return "\n".join(lines)
+
+
+def _record(result: Result, target: Path) -> None:
+    """Write the rehearsal with the `expect` block its run meets to ``target``."""
+    from sopflow.rehearsal.record import observed_expect, with_expect  # late: see above
+
+    if result.observed is None:
+        raise fail(f"{result.case.name} did not run ({result.error}): nothing to record")
+    text = Path(result.case.source.path).read_text(encoding="utf-8")
+    target.write_text(with_expect(text, observed_expect(result.observed)), encoding="utf-8")
+    print(f"wrote {target}: the expect block of this run; review it before you keep it")
+
+
+def _effects(observed: Observed, roster: Roster) -> list[str]:
+    """What the incident did to the world: each message with its recipients (a role: the
+    roster's people who hold it on the desk), each escalation, each disclosure decision."""
+    out = []
+    for sent in observed.sent:
+        to = sent.to
+        if sent.to_is_role:
+            people = sorted(
+                h for h, p in roster.people.items() if sent.to in p.roles_on(sent.region)
+            )
+            to = f"role {sent.to} ({', '.join(people) or 'nobody on the roster'})"
+        kind = "escalation" if sent.channel == ESCALATION_CHANNEL else f"{sent.channel} message"
+        text = " ".join(sent.message.split())
+        out.append(f"  {kind} from {sent.step} to {to}: {text[:160]}")
+    out += [f"  disclosure {line}" for line in observed.disclosures]
+    return out
 
 
 def _opening(observed: Observed) -> list[str]:

@@ -12,6 +12,7 @@ from sopflow.contract.plan import (
     DecisionBranch,
     DecisionPlan,
     Defaults,
+    DestinationPlan,
     DisclosureCheckPlan,
     EndPlan,
     MigrationMap,
@@ -55,9 +56,36 @@ def _seconds(text: str | None) -> int | None:
 
 
 class _Compiler:
-    def __init__(self, eff: Effective) -> None:
+    def __init__(self, eff: Effective, lib: Library | None = None) -> None:
         self.eff = eff
         self.default_sla = _seconds(eff.sop.defaults.sla)
+        self.destinations = lib.destinations.model.destinations if lib and lib.destinations else {}
+
+    def notify(self, step: m.NotifyStep, common: dict[str, Any]) -> NotifyPlan:
+        """A notify step's plan: to a role or an expression, or to a named destination."""
+        if step.destination is not None:
+            # The channel and the address come from the library (lint checked the name).
+            spec = self.destinations[step.destination]
+            found = DestinationPlan(
+                name=step.destination, channel=spec.channel, address=spec.address
+            )
+            return NotifyPlan(
+                **common,
+                channel=found.channel,
+                to_role=None,
+                to_expr=None,
+                message=step.message,
+                destination=found,
+            )
+        is_role = step.to in self.eff.sop.roles
+        assert step.channel is not None, "a notify step without a destination has a channel"
+        return NotifyPlan(
+            **common,
+            channel=step.channel,
+            to_role=step.to if is_role else None,
+            to_expr=None if is_role else step.to,
+            message=step.message,
+        )
 
     def steps(self, steps: list[Any]) -> list[PlanStepT]:
         out = []
@@ -138,14 +166,7 @@ class _Compiler:
             case m.DisclosureCheckStep():
                 return DisclosureCheckPlan(**c, policy=step.policy, request=dict(step.request))
             case m.NotifyStep():
-                is_role = step.to in self.eff.sop.roles
-                return NotifyPlan(
-                    **c,
-                    channel=step.channel,
-                    to_role=step.to if is_role else None,
-                    to_expr=None if is_role else step.to,
-                    message=step.message,
-                )
+                return self.notify(step, c)
             case m.WaitStep():
                 return WaitPlan(
                     **c,
@@ -183,7 +204,7 @@ class _Compiler:
 def compile_effective(eff: Effective, lib: Library) -> Plan:
     """The hashed plan for one effective SOP. The SOP must have passed lint."""
     sop = eff.sop
-    compiler = _Compiler(eff)
+    compiler = _Compiler(eff, lib)
     retry = sop.defaults.retry
     used = sorted({s.policy for s in _all(sop.steps) if isinstance(s, m.DisclosureCheckStep)})
     policies = {}

@@ -73,7 +73,8 @@ def _look(step: PlanStep) -> tuple[str, str | None]:
         case DisclosureCheckPlan():
             return "parallelogram", f"policy {step.policy}"
         case NotifyPlan():
-            return "flag", f"{step.channel} → {step.to_role or step.to_expr}"
+            whom = step.destination.name if step.destination else step.to_role or step.to_expr
+            return "flag", f"{step.channel} → {whom}"
         case WaitPlan():
             return "stadium", None
         case ParallelPlan():

@@ -7,13 +7,18 @@ effective SOPs that passed, so ``compile``, ``publish`` and the rest reuse one c
 from __future__ import annotations
 
 import gc
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePath
 
 from sopflow.compile.compiler import compile_effective
 from sopflow.contract.expressions import request_facts
 from sopflow.contract.plan import POLICY_PART_PREFIX, REGION_PART, Plan
 from sopflow.language.checks.desk_clocks import check_desk_clocks, check_timestamps
+from sopflow.language.checks.destinations import (
+    check_destination_regions,
+    check_destinations,
+    unresolved_destination,
+)
 from sopflow.language.checks.events import check_event_handlers
 from sopflow.language.checks.expressions import check_policy, check_sop_expressions
 from sopflow.language.checks.library import (
@@ -27,7 +32,7 @@ from sopflow.language.checks.links import check_links
 from sopflow.language.checks.migration import check_migrations
 from sopflow.language.checks.rota import check_rota
 from sopflow.language.checks.steps import Context, run_checks
-from sopflow.language.diagnostics import Diagnostic, Severity, has_errors, sort_unique
+from sopflow.language.diagnostics import Diagnostic, Severity, has_errors, root_causes_first
 from sopflow.language.effective import Effective, all_steps, from_base
 from sopflow.language.library import Library, Loaded, display_path, load_library
 from sopflow.language.lockfile import Lock, changed_parts, part_in_words, read_lock
@@ -44,6 +49,9 @@ class LintResult:
     library: Library
     lock: Lock
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Problems that follow from another (a rehearsal of an SOP with errors): left out of
+    # `diagnostics`, counted in the summary. Each names the file to fix first.
+    folded: list[Diagnostic] = field(default_factory=list)
     # Effective SOPs (by id, version, region) that have no errors of their own, and their plans.
     effectives: dict[EffKey, Effective] = field(default_factory=dict)
     plans: dict[EffKey, Plan] = field(default_factory=dict)
@@ -77,6 +85,8 @@ def _context(lib: Library) -> Context:
         policy_facts=facts,
         rota_desks=frozenset(lib.rota.model.desks) if lib.rota else None,
         rota_broken="Rota" in lib.broken,
+        destinations=lib.destinations.model.destinations if lib.destinations else None,
+        destinations_broken="Destinations" in lib.broken,
     )
 
 
@@ -87,6 +97,7 @@ def check_effective(eff: Effective, ctx: Context) -> list[Diagnostic]:
         *check_desk_clocks(eff, ctx),
         *check_timestamps(eff, ctx),
         *check_event_handlers(eff, ctx),
+        *check_destinations(eff, ctx),
         *check_sop_expressions(eff),
         *check_schemas(eff),
     ]
@@ -158,9 +169,10 @@ def _lint(root: Path) -> LintResult:
             out.extend(check_region(lib, src, rehearsal.model.region, ("region",)))
     out.extend(check_roster(lib))
     out.extend(check_regions_kept(lib))
+    out.extend(check_destination_regions(lib))
     for key, eff in list(result.effectives.items()):
-        if _uses_bad_policy(eff, lib, bad_policies):
-            del result.effectives[key]  # the policy's own file carries the error
+        if _uses_bad_policy(eff, lib, bad_policies) or unresolved_destination(eff, lib):
+            del result.effectives[key]  # the policy's (or destinations') file has the error
         else:
             result.plans[key] = compile_effective(eff, lib)
     out.extend(check_rota(lib, result.plans))
@@ -168,8 +180,33 @@ def _lint(root: Path) -> LintResult:
     out.extend(_retired_targets(result))
     out.extend(check_links(lib, lock, result.effectives))
     out.extend(check_migrations(lib, result.effectives))
-    result.diagnostics = sort_unique(out)
+    ordered = root_causes_first(out, _ranks(lib))
+    result.diagnostics = [d for d in ordered if not d.follows]
+    result.folded = [d for d in ordered if d.follows]
     return result
+
+
+def _rank_by_name(path: str) -> int:
+    """A file that did not load: its rank by where such files live."""
+    if PurePath(path).name in SHARED_FILES:
+        return 0
+    return 3 if "rehearsals" in PurePath(path).parts else 1
+
+
+SHARED_FILES = ("regions.yaml", "roster.yaml", "rota.yaml", "destinations.yaml")
+
+
+def _ranks(lib: Library) -> dict[str, int]:
+    """Which files others depend on: shared documents (0) before SOPs (1), variants (2),
+    rehearsals (3) and the lock (4), so a root cause is read before what follows from it."""
+    ranks = {d.path: _rank_by_name(d.path) for d in lib.diagnostics}  # files that did not load
+    ranks |= {d.source.path: 2 for d in lib.variants.values()}
+    ranks |= {r.source.path: 3 for r in lib.rehearsals}
+    ranks |= {p.source.path: 0 for p in lib.policies.values()}
+    for shared in (lib.regions, lib.roster, lib.rota):
+        if shared is not None:
+            ranks[shared.source.path] = 0
+    return ranks
 
 
 def _lint_variant(
@@ -209,8 +246,21 @@ def _missing_base(lib: Library, source: SourceDoc, sop_id: str, version: int) ->
     versions = lib.versions(sop_id)
     if versions:
         message = f"{sop_id} has no version {version} to adapt (versions: {versions})"
-        return source.diag(("version",), "E500", message)
-    return source.diag(("id",), "E500", f"no SOP `{sop_id}` in this library to adapt")
+        found = source.diag(("version",), "E500", message)
+    else:
+        found = source.diag(("id",), "E500", f"no SOP `{sop_id}` in this library to adapt")
+    # A file beside it that does not load (a YAML break) is most likely the base: say so,
+    # and let that file's error come first.
+    folder = PurePath(source.path).parent
+    unreadable = sorted(
+        d.path
+        for d in lib.diagnostics
+        if d.code < "E300" and d.path != source.path and PurePath(d.path).parent == folder
+    )
+    if unreadable:
+        message = f"{found.message}; {unreadable[0]} beside it does not load: fix it first"
+        return replace(found, message=message, follows=unreadable[0])
+    return found
 
 
 def _retired_targets(result: LintResult) -> list[Diagnostic]:

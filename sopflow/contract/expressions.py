@@ -88,8 +88,43 @@ def syntax_problem(source: str) -> ExprProblem | None:
         line, col, message = int(found.group(1)), int(found.group(2)), found.group(3)
         offset = sum(len(row) + 1 for row in source.split("\n")[: line - 1]) + col - 1
         offset = min(max(offset, 0), len(source))
-        return ExprProblem("E400", f"CEL syntax error: {message.strip()}", offset)
+        return ExprProblem("E400", f"CEL syntax error: {in_words(message, source)}", offset)
     return None
+
+
+# Words people write for CEL's operators (CEL has no `and`, `or`, `not`, `=`).
+_WORD_OPERATORS = {"and": "&&", "or": "||", "not": "!", "AND": "&&", "OR": "||", "NOT": "!"}
+_MISMATCHED = re.compile(r"(?:mismatched|extraneous) input '(.*?)' expecting (.*)$", re.DOTALL)
+_TOKEN_ERROR = re.compile(r"token recognition error at: '(.*)'$", re.DOTALL)
+
+
+def in_words(message: str, source: str) -> str:
+    """The CEL parser's message as an author needs it: what to write instead, not the
+    grammar's word sets."""
+    text = message.strip().removeprefix("Syntax error:").strip()
+    found = _MISMATCHED.search(text)
+    if found:
+        word, expecting = found.group(1), found.group(2)
+        if word in _WORD_OPERATORS:
+            return f"use `{_WORD_OPERATORS[word]}` instead of `{word}`"
+        if re.search(r"\bnot\s", source) and word != "<EOF>":
+            return "use `!` instead of `not` (e.g. `!steps.review.output.located`)"
+        if word == "<EOF>":
+            return "the expression ends too early: something must follow the last operator"
+        if "'&&'" in expecting:
+            return f"unexpected `{word}`: an operator (`==`, `&&`, `||`, `in`...) or the end"
+        return f"unexpected `{word}`"
+    found = _TOKEN_ERROR.search(text)
+    if found:
+        word = found.group(1).strip()
+        if word.startswith("="):
+            return "use `==` to compare (`=` alone is not an operator)"
+        if word[:1] in "'\"":
+            return f"a string is not closed: add the closing {word[:1]}"
+        return f"`{word}` is not part of CEL"
+    if text.startswith("missing ')'"):
+        return "a `(` is not closed: add `)`"
+    return text
 
 
 @dataclass(frozen=True, slots=True)

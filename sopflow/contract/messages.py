@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sopflow.contract.plan import Plan, Policy
+from sopflow.contract.plan import DestinationPlan, Plan, Policy
 
 
 class _Model(BaseModel):
@@ -203,6 +203,9 @@ class StepState(BaseModel):
     # turn ends (the Rota's answer). Left out of dumps when unset.
     # Who works on it now (a claim: advisory, anyone may still act); None: the desk's queue.
     claimed_by: str | None = Field(default=None, exclude_if=lambda value: value is None)
+    # The escalation chain is spent and nobody has acted: its last role is paged again every
+    # SLA until someone does (left out of dumps when False).
+    stalled: bool = Field(default=False, exclude_if=lambda value: not value)
     desk: str | None = Field(default=None, exclude_if=lambda value: value is None)
     desk_since: datetime | None = Field(default=None, exclude_if=lambda value: value is None)
     turn_until: datetime | None = Field(default=None, exclude_if=lambda value: value is None)
@@ -303,6 +306,9 @@ class NotifyRequest(_Model):
     message: str
     # Same on every retry of the same notification, so receivers can drop duplicates.
     idempotency_key: str
+    # A step's named destination: the channel delivers to its address (a webhook posts there
+    # instead of its configured URL). Left out of dumps when unset, as before it existed.
+    destination: DestinationPlan | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class NotifyResult(_Model):

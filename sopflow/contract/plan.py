@@ -126,12 +126,24 @@ class DisclosureCheckPlan(StepCommon):
     request: dict[str, str]
 
 
+class DestinationPlan(_Plan):
+    """A named destination of the library, resolved at compile time: the plan says where its
+    messages go, and the channel the worker delivers them through."""
+
+    name: str
+    channel: str
+    address: str  # an http(s) URL or an email address; never a secret
+
+
 class NotifyPlan(StepCommon):
     type: Literal["notify"] = "notify"
     channel: str
     to_role: str | None
     to_expr: str | None
     message: str
+    # Set for `destination: NAME` (then `channel` is the destination's and `to_*` are None);
+    # left out of dumps when unset, so plans without one keep their hashes.
+    destination: DestinationPlan | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class WaitPlan(StepCommon):

@@ -95,6 +95,16 @@ _CODE_LIST = [
         "`migrates_from` maps a step that does not exist, to a step of another type, or "
         "at a point that is not safe (inside a parallel step, or not a task, approval or wait).",
     ),
+    Code(
+        "E316",
+        "unknown-destination",
+        "A `notify` step names a destination that the Destinations document does not declare.",
+    ),
+    Code(
+        "E317",
+        "destination-region",
+        "A `notify` step's destination lists `regions`, and the SOP's region is not one of them.",
+    ),
     # Expressions
     Code("E400", "expression-syntax", "A CEL expression does not parse."),
     Code("E401", "unknown-name", "An expression uses a name that does not exist there."),
@@ -164,6 +174,12 @@ _CODE_LIST = [
         "A rehearsal runs, or an `open_incident` step opens, an SOP version the lock has retired.",
     ),
     Code(
+        "W601",
+        "rehearsal-action-refused",
+        "A rehearsal action the engine will refuse: data that does not fit the step's form, "
+        "a person without the step's role on the desk, or a vote four eyes refuses.",
+    ),
+    Code(
         "W305",
         "audience-leaves-out",
         "A role that steps name is not in `restricted_to`: its holders cannot see the incidents.",
@@ -172,6 +188,16 @@ _CODE_LIST = [
         "W306",
         "link-outcome",
         "An `open_incident` step's `on` names an outcome the other SOP never finishes with.",
+    ),
+    Code(
+        "W307",
+        "literal-address",
+        "A `notify` step's `to` is a quoted URL or email address: name a destination instead.",
+    ),
+    Code(
+        "W308",
+        "urgent-approval-no-timeout",
+        "An approval on an SOP whose triage can make it SEV0 or SEV1 has no `on_timeout`.",
     ),
     Code(
         "W700",
@@ -192,6 +218,9 @@ class Diagnostic:
     col: int
     code: str
     message: str
+    # A follow-on problem: the file whose own errors cause it (fix those first). Lint folds
+    # follow-ons under the summary instead of listing them; empty for a root cause.
+    follows: str = ""
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
@@ -206,6 +235,8 @@ class Diagnostic:
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = asdict(self)
+        if not self.follows:
+            del data["follows"]
         data["severity"] = str(self.severity)
         data["name"] = CODES[self.code].name
         return data
@@ -214,6 +245,12 @@ class Diagnostic:
 def sort_unique(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     """Sorted by file and position, each problem once."""
     return sorted(set(diags))
+
+
+def root_causes_first(diags: Iterable[Diagnostic], rank: dict[str, int]) -> list[Diagnostic]:
+    """Each problem once, the files others depend on first (``rank`` by path: the library's
+    shared documents, then SOPs, variants, rehearsals), then by file and position."""
+    return sorted(set(diags), key=lambda d: (rank.get(d.path, 1), d))
 
 
 def has_errors(diags: Iterable[Diagnostic]) -> bool:

@@ -180,15 +180,29 @@ def _walk(schema: Any, path: SchemaPath) -> SchemaProblem | None:
         elif not key.startswith("x-"):
             # JSON Schema ignores unknown keywords, so a typo (`requird`) or a stray comma in
             # a flow mapping would silently weaken the form; extensions are spelt `x-...`.
-            return _unknown(key, path)
+            return _unknown(key, path, value)
     return None
 
 
-def _unknown(key: str, path: SchemaPath) -> SchemaProblem:
+def _unknown(key: str, path: SchemaPath, value: Any) -> SchemaProblem:
+    if _looks_like_a_field(value):
+        # A form field written at the wrong indentation (inside another field, or beside
+        # `properties:`) reads as a keyword; a near keyword (`notes` ~ `not`) would mislead.
+        message = (
+            f"`{key}` is not a JSON Schema keyword: it looks like a form field at the wrong "
+            "indentation (one level too deep or too shallow); fields go under `properties:`, "
+            "each beside the others"
+        )
+        return SchemaProblem((*path, key), message, "unknown_keyword")
     close = difflib.get_close_matches(key, _KNOWN, n=1)
     hint = f" (did you mean `{close[0]}`?)" if close else ""
     message = f"unknown keyword `{key}`{hint}; name extensions `x-...`"
     return SchemaProblem((*path, key), message, "unknown_keyword")
+
+
+def _looks_like_a_field(value: Any) -> bool:
+    """A mapping of schema keywords (``{type: string}``): what a form field's schema is."""
+    return isinstance(value, dict) and bool(value) and any(k in _KNOWN_SET for k in value)
 
 
 @lru_cache(maxsize=4096)
@@ -242,7 +256,7 @@ def _unknown_keyword(schema: Any, path: SchemaPath) -> SchemaProblem | None:
         return None
     for key, value in schema.items():
         if key not in _KNOWN_SET and not key.startswith("x-"):
-            return _unknown(key, path)
+            return _unknown(key, path, value)
         found = None
         if key in _SUB_ONE:
             found = _unknown_keyword(value, (*path, key))

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.models import (
+    DestinationsDoc,
     DisclosurePolicyDoc,
     RegionsDoc,
     RehearsalDoc,
@@ -50,6 +51,7 @@ class Library:
     regions: Loaded[RegionsDoc] | None = None
     roster: Loaded[RosterDoc] | None = None
     rota: Loaded[RotaDoc] | None = None
+    destinations: Loaded[DestinationsDoc] | None = None
     rehearsals: list[Loaded[RehearsalDoc]] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: int = 0
@@ -122,8 +124,8 @@ def _remember_identity(lib: Library, source: SourceDoc) -> None:
         lib.broken.add(f"{data['kind']}:{data['id']}")
     if data.get("kind") == "DisclosurePolicy" and isinstance(data.get("id"), str):
         lib.broken.add(f"DisclosurePolicy:{data['id']}")
-    if data.get("kind") == "Rota":
-        lib.broken.add("Rota")
+    if data.get("kind") in ("Rota", "Destinations"):
+        lib.broken.add(data["kind"])
 
 
 def _duplicate(lib: Library, loaded: Loaded[BaseModel], what: str, first: SourceDoc) -> None:
@@ -177,5 +179,10 @@ def _index(lib: Library, loaded: Loaded[BaseModel]) -> None:
             _duplicate(lib, loaded, "the Rota", lib.rota.source)
         else:
             lib.rota = Loaded(model, loaded.source)
+    elif isinstance(model, DestinationsDoc):
+        if lib.destinations is not None:
+            _duplicate(lib, loaded, "the Destinations document", lib.destinations.source)
+        else:
+            lib.destinations = Loaded(model, loaded.source)
     elif isinstance(model, RehearsalDoc):
         lib.rehearsals.append(Loaded(model, loaded.source))

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field, TypeAdapter
 
 from sopflow.language.models import (
+    DestinationsDoc,
     DisclosurePolicyDoc,
     RegionsDoc,
     RehearsalDoc,
@@ -25,7 +26,14 @@ SCHEMA_PATH = "schema/sop.schema.json"
 SCHEMA_ID = "https://sopflow.dev/schema/v1/sop.schema.json"
 
 _Document = Annotated[
-    SopDoc | VariantDoc | DisclosurePolicyDoc | RegionsDoc | RosterDoc | RehearsalDoc | RotaDoc,
+    SopDoc
+    | VariantDoc
+    | DisclosurePolicyDoc
+    | RegionsDoc
+    | RosterDoc
+    | RehearsalDoc
+    | RotaDoc
+    | DestinationsDoc,
     Field(discriminator="kind"),
 ]
 

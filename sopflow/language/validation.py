@@ -141,6 +141,29 @@ def _dotted(path: JsonPath) -> str:
     return out or "document"
 
 
+def _named(target: _Target, path: JsonPath) -> str:
+    """Where ``path`` is, naming steps by id as authors do: ``step `pick` (branches[0])``,
+    not ``steps[1].branches[0]`` (the dotted path while a step has no id)."""
+    full = (*target.prefix, *path)
+    node: Any = target.src.data
+    step, rest = "", 0  # the innermost step with an id, and where the path after it starts
+    for i, part in enumerate(full):
+        node = _child(node, part)
+        step_id = node.get("id") if isinstance(node, dict) else None
+        if isinstance(part, int) and i > 0 and full[i - 1] == "steps" and isinstance(step_id, str):
+            step, rest = f"step `{step_id}`", i + 1
+    after = _dotted(full[rest:]) if full[rest:] else ""
+    if not step:
+        return _dotted(full)
+    return f"{step} ({after})" if after else step
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(part, int):
+        return node[part] if isinstance(node, list) and 0 <= part < len(node) else None
+    return node.get(part) if isinstance(node, dict) else None
+
+
 @dataclass(frozen=True, slots=True)
 class _Target:
     """The data pydantic validated, and where it stands in a source document."""
@@ -158,18 +181,18 @@ def _error_to_diag(
 ) -> tuple[JsonPath, Diagnostic]:
     kind = err["type"]
     path, value, exists = _resolve(target.data, err["loc"], missing=kind == "missing")
-    where = _dotted((*target.prefix, *path))
+    where = _named(target, path)
     if kind == "extra_forbidden":
         field = str(path[-1]) if path else "?"
         options = _allowed_fields(target.data, path[:-1], model) or _VOCABULARY
         hint = did_you_mean(field, options)
-        holder = _dotted((*target.prefix, *path[:-1]))
+        holder = _named(target, path[:-1])
         message = f"unknown field `{field}` in {holder}{hint}"
         return path, target.diag(path, "E202", message, key=True)
     if kind == "missing" or not exists:
         field = str(path[-1]) if path else "?"
         parent = path[:-1]
-        message = f"missing required field `{field}` in {_dotted((*target.prefix, *parent))}"
+        message = f"missing required field `{field}` in {_named(target, parent)}"
         return path, target.diag(parent, "E204", message)
     if kind == "union_tag_invalid":
         tag = str(err.get("ctx", {}).get("tag", value))

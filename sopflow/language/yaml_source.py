@@ -299,9 +299,7 @@ def parse_text(text: str, path: str) -> tuple[SourceDoc | None, list[Diagnostic]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "invalid YAML"
-        if exc.context:
-            problem = f"{problem} ({exc.context})"
+        problem = yaml_problem_in_words(exc.problem or "invalid YAML", exc.context)
         return None, [Diagnostic(path, line, col, "E101", f"YAML syntax error: {problem}")]
     except yaml.YAMLError as exc:
         return None, [Diagnostic(path, 1, 1, "E101", f"YAML syntax error: {exc}")]
@@ -357,3 +355,40 @@ def load_file(file: Path, display: str | None = None) -> tuple[SourceDoc | None,
         message = f"the file is not UTF-8 text (byte 0x{raw[exc.start]:02x})"
         return None, [Diagnostic(name, line, col, "E107", message)]
     return parse_text(text, name)
+
+
+# The YAML parser's messages, as what to fix (the parser's own words follow in brackets, for
+# searching the web).
+_YAML_HINTS = (
+    (
+        "did not find expected '-' indicator",
+        "this line is not indented like the list items above it: indent it to match them, or "
+        "start it with `- ` if it is another item",
+    ),
+    (
+        "did not find expected key",
+        "this line is not indented like the fields above it: line it up with them",
+    ),
+    (
+        "mapping values are not allowed",
+        'a second `: ` on one line: quote the value (`key: "a: b"`) or put the inner field '
+        "on its own, indented line",
+    ),
+    ("did not find expected ',' or ']'", "a `[` list is not closed: add `]`"),
+    ("did not find expected ',' or '}'", "a `{` mapping is not closed: add `}`"),
+    (
+        "found character that cannot start any token",
+        "a tab or a stray character: indent "
+        "with spaces, and quote values that start with `@`, `` ` `` or `%`",
+    ),
+    ("found unexpected end of stream", "a quoted value is not closed: add the closing quote"),
+)
+
+
+def yaml_problem_in_words(problem: str, context: str | None) -> str:
+    """What to fix for the YAML parser's ``problem``, keeping its own words after it."""
+    raw = f"{problem} ({context})" if context else problem
+    for needle, hint in _YAML_HINTS:
+        if needle in problem:
+            return f"{hint} [{raw}]"
+    return raw

@@ -84,6 +84,13 @@ def compare(expect: Expectation, observed: Observed, source: SourceDoc) -> list[
         lines = [f"#{a.index + 1} {a.label}: {a.refused}" for a in refused]
         summary = f"rejected actions: expected {expect.rejected_actions}, got {len(refused)}"
         mismatch("rejected_actions", summary, lines)
+    if expect.rejected_actions is None:
+        # Nobody said an action would be refused: each refusal is a mistake in the story (or
+        # the SOP), shown at the action's own line, not at what went wrong after it.
+        for action in refused:
+            where = source.pos(("actions", action.index))
+            summary = f"action #{action.index + 1} ({action.label}) was refused: {action.refused}"
+            out.append(Mismatch("actions", where.line, where.col, summary))
     return out
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sopflow.contract.messages import IncidentState
+from sopflow.contract.messages import IncidentState, NotifyRequest
 from sopflow.rehearsal.opening import Opening
 
 
@@ -37,6 +37,17 @@ class Observed:
     linked: dict[str, IncidentState] = field(default_factory=dict)
     # How it opened (started, refused, attached to the open incident it duplicates).
     opening: Opening | None = None
+    # Every message the incident sent, in order (escalations are on their own channel).
+    sent: list[NotifyRequest] = field(default_factory=list)
+
+    @property
+    def disclosures(self) -> list[str]:
+        """Each disclosure decision, as ``at step: decision (policy: legal basis or reason)``."""
+        return [
+            f"at {e.step}: {e.kind.removeprefix('disclosure.')} ({e.detail})"
+            for e in self.state.timeline
+            if e.kind.startswith("disclosure.") and e.step
+        ]
 
     @property
     def start(self) -> str:

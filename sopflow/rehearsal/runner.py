@@ -156,6 +156,7 @@ class Stage:
             escalations=[f"{n.step} -> {n.to}" for n in mine if n.channel == "escalation"],
             linked=linked,
             opening=opening,
+            sent=mine,
         )
 
     async def _settle(self, incident_id: str) -> None:

@@ -63,7 +63,7 @@ def expressions_of(step: Step, roles: list[str]) -> Iterator[tuple[FieldPath, st
             if step.until is not None:
                 yield ("until",), step.until
         case NotifyStep():
-            if step.to not in roles:
+            if step.to is not None and step.to not in roles:
                 yield ("to",), step.to
         case TaskStep() | ApprovalStep():
             if isinstance(step.sla, SlaClock) and step.sla.until is not None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from itertools import pairwise
+from pathlib import PurePath
 from typing import Any
 
+from sopflow.language.checks.rehearsal_actions import check_actions
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective, walk_steps
 from sopflow.language.form_schema import form_problem, schema_problem
@@ -129,7 +132,8 @@ def check_rehearsal(
         if f"SOP:{sop_id}" in lib.broken:
             return []
         hint = did_you_mean(sop_id, sorted({i for i, _ in lib.sops}))
-        return [source.diag(("sop",), "E603", f"no SOP `{sop_id}` in this library{hint}")]
+        found = source.diag(("sop",), "E603", f"no SOP `{sop_id}` in this library{hint}")
+        return [_after_a_break(lib, found)]
     version = int(version_text) if version_text else versions[-1]
     if version not in versions:
         message = f"{sop_id} has no version {version} (versions: {versions})"
@@ -137,8 +141,7 @@ def check_rehearsal(
     region = doc.region or lib.sops[(sop_id, version)].model.region
     eff = effectives.get((sop_id, version, region))
     if eff is None:
-        message = f"{sop_id}@{version} has no {region} variant that lints clean"
-        return [source.diag(("region",) if doc.region else ("sop",), "E603", message)]
+        return [_not_clean(lib, source, doc, (sop_id, version, region))]
     step_ids = sorted(s.id for s, _, _ in walk_steps(list(eff.sop.steps)))
     people = sorted(lib.roster.model.people) if lib.roster else None
     linked = linked_effectives(lib, eff, effectives, lock)
@@ -171,6 +174,12 @@ def check_rehearsal(
                 message = f"no step `{step}` in {eff.key}{did_you_mean(step, step_ids)}"
                 out.append(source.diag(("expect", field, i), "E603", message))
     out.extend(_rehearsal_events(source, doc, eff, linked))
+    acting_on = {
+        i: eff if a.incident is None else linked[a.incident]
+        for i, a in enumerate(doc.actions)
+        if a.incident is None or a.incident in linked
+    }
+    out.extend(check_actions(lib, source, doc, acting_on))
     for step in doc.expect.linked or {}:
         if step not in linked:
             at = ("expect", "linked", step)
@@ -200,6 +209,36 @@ def _earlier(
         message = "`if_duplicate: attach` adds a note as the opener: name them in `opened_by`"
         out.append(source.diag(("if_duplicate",), "E604", message))
     return out
+
+
+def _after_a_break(lib: Library, found: Diagnostic) -> Diagnostic:
+    """``found``, folded under a file of the SOP's folder that does not load (a YAML break
+    hides the SOP a rehearsal in its ``rehearsals/`` names), when there is one."""
+    folder = PurePath(found.path).parent.parent
+    broken = sorted(
+        d.path for d in lib.diagnostics if d.code < "E300" and PurePath(d.path).parent == folder
+    )
+    if not broken:
+        return found
+    message = f"{found.message}; {broken[0]} does not load: fix it first"
+    return replace(found, message=message, follows=broken[0])
+
+
+def _not_clean(
+    lib: Library, source: SourceDoc, doc: RehearsalDoc, key: tuple[str, int, str]
+) -> Diagnostic:
+    """A rehearsal of an SOP version and region that does not lint clean: a follow-on of
+    the SOP's own errors when the region exists (those come first), else its own."""
+    sop_id, version, region = key
+    at = ("region",) if doc.region else ("sop",)
+    base = lib.sops[(sop_id, version)]
+    variant = lib.variants.get(key)
+    if region != base.model.region and variant is None:
+        message = f"{sop_id}@{version} has no {region} variant (it runs in {base.model.region})"
+        return source.diag(at, "E603", message)
+    files = " or ".join([base.source.path, *([variant.source.path] if variant is not None else [])])
+    message = f"{sop_id}@{version} ({region}) does not lint clean: fix the errors in {files} first"
+    return replace(source.diag(at, "E603", message), follows=base.source.path)
 
 
 def linked_effectives(

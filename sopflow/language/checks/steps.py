@@ -6,13 +6,14 @@ stops at the first problem, so an author sees every mistake in one run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sopflow.contract.quorum import max_matching, places
 from sopflow.language.checks.flow import check_flow, jumps
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective, walk_steps
+from sopflow.language.models.destinations import Destination
 from sopflow.language.models.documents import RosterDoc
 from sopflow.language.models.step_parts import END
 from sopflow.language.models.steps import (
@@ -40,6 +41,10 @@ class Context:
     # (``rota_broken``: its own errors say why).
     rota_desks: frozenset[str] | None = None
     rota_broken: bool = False
+    # The library's named destinations; None without a Destinations document, or with one
+    # that does not load (``destinations_broken``: its own errors say why).
+    destinations: Mapping[str, Destination] | None = None
+    destinations_broken: bool = False
 
 
 Check = Callable[[Effective, Context], list[Diagnostic]]
@@ -79,7 +84,8 @@ def check_targets(eff: Effective, ctx: Context) -> list[Diagnostic]:
                 continue
             if target not in containers:
                 hint = did_you_mean(target, [*containers, END])
-                message = f"`{'.'.join(map(str, path))}` names no step `{target}`{hint}"
+                where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+                message = f"step `{step.id}`: `{where.lstrip('.')}` names no step `{target}`{hint}"
                 out.append(eff.diag(step.id, path, "E301", message))
             elif target not in siblings:
                 message = (
@@ -348,6 +354,31 @@ def check_decision_default(eff: Effective, ctx: Context) -> list[Diagnostic]:
     return out
 
 
+URGENT = ("SEV0", "SEV1")
+
+
+def check_urgent_approvals(eff: Effective, ctx: Context) -> list[Diagnostic]:
+    """W308: on an SOP whose triage can make the incident SEV0 or SEV1, an approval that does
+    not say what happens when nobody decides (no `on_timeout`) would wait for ever, paging."""
+    steps = _steps(eff)
+    urgent = sorted(
+        {r.severity for s in steps if isinstance(s, TriageStep) for r in s.rules} & set(URGENT)
+    )
+    if not urgent:
+        return []
+    out = []
+    for step in steps:
+        if isinstance(step, ApprovalStep) and "on_timeout" not in step.model_fields_set:
+            message = (
+                f"approval `{step.id}` can run on a {'/'.join(urgent)} incident and has no "
+                "`on_timeout`: when its escalation chain is spent it keeps paging and waiting; "
+                "say what happens then (`on_timeout: {goto: <step>}`, or `escalate` to keep "
+                "paging on purpose)"
+            )
+            out.append(eff.diag(step.id, ("id",), "W308", message))
+    return out
+
+
 CHECKS: tuple[Check, ...] = (
     check_duplicate_steps,
     check_targets,
@@ -360,6 +391,7 @@ CHECKS: tuple[Check, ...] = (
     check_refusals_mapped,
     check_triage_default,
     check_decision_default,
+    check_urgent_approvals,
 )
 
 

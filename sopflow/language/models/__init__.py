@@ -1,6 +1,7 @@
 """pydantic models of every document kind in the SOP language v1."""
 
 from sopflow.language.models.common import API_VERSION
+from sopflow.language.models.destinations import DestinationsDoc
 from sopflow.language.models.documents import (
     DOCUMENT_MODELS,
     DisclosurePolicyDoc,
@@ -17,6 +18,7 @@ __all__ = [
     "API_VERSION",
     "DOCUMENT_MODELS",
     "STEP_MODELS",
+    "DestinationsDoc",
     "DisclosurePolicyDoc",
     "RegionsDoc",
     "RehearsalDoc",

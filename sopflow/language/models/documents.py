@@ -21,6 +21,7 @@ from sopflow.language.models.common import (
     StepId,
     Strict,
 )
+from sopflow.language.models.destinations import DestinationsDoc
 from sopflow.language.models.rota import RotaDoc
 from sopflow.language.models.steps import Step
 
@@ -420,4 +421,5 @@ DOCUMENT_MODELS: dict[str, type[DocBase]] = {
     "Roster": RosterDoc,
     "Rehearsal": RehearsalDoc,
     "Rota": RotaDoc,
+    "Destinations": DestinationsDoc,
 }

@@ -20,7 +20,7 @@ from sopflow.language.models.common import (
     StepId,
     Strict,
 )
-from sopflow.language.models.destinations import DESTINATION_PATTERN
+from sopflow.language.models.destinations import DestinationName
 from sopflow.language.models.step_parts import (
     ApprovalOn,
     Branch,
@@ -227,8 +227,8 @@ class NotifyStep(StepBase):
     to: str | None = Field(
         default=None, min_length=1, description="A declared role, or a CEL expression"
     )
-    destination: str | None = Field(
-        default=None, pattern=DESTINATION_PATTERN, description="A named destination (Destinations)"
+    destination: DestinationName | None = Field(
+        default=None, description="A named destination (Destinations)"
     )
     message: str
 
@@ -236,7 +236,10 @@ class NotifyStep(StepBase):
     def _one_form(self) -> NotifyStep:
         written = [f"`{n}`" for n in ("channel", "to") if getattr(self, n) is not None]
         if self.destination is not None and written:
-            raise ValueError(f"a notify step with a `destination` has no {' or '.join(written)}")
+            raise ValueError(
+                f"a notify step with a `destination` takes no {' or '.join(written)}: the "
+                "destination names the channel and the address"
+            )
         if self.destination is None and len(written) < 2:
             raise ValueError("a notify step needs `channel` and `to`, or a `destination`")
         return self

@@ -1,0 +1,91 @@
+"""The actions of a rehearsal, checked against the steps they act on before anything runs:
+form data against the step's form, the person against the roles that may act there, a vote
+against four eyes. Each is a warning (W601) at the action's own line: a rehearsal may mean to
+show a refusal (then `expect.rejected_actions` counts it), but more often it is a slip that
+would otherwise surface as a wrong path at `expect:`.
+"""
+
+from __future__ import annotations
+
+from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.effective import Effective, walk_steps
+from sopflow.language.input_check import input_problems
+from sopflow.language.library import Library
+from sopflow.language.models import RehearsalDoc
+from sopflow.language.models.documents import RehearsalAction
+from sopflow.language.models.steps import ApprovalStep, StepBase, TaskStep
+from sopflow.language.yaml_source import SourceDoc
+
+
+def check_actions(
+    lib: Library, source: SourceDoc, doc: RehearsalDoc, targets: dict[int, Effective]
+) -> list[Diagnostic]:
+    """W601 for each action the engine would refuse; ``targets`` maps an action's index to
+    the effective SOP it acts on (the rehearsal's, or the one its `incident` step opens)."""
+    if doc.expect.rejected_actions:
+        return []  # the story means to show refusals, and counts them
+    out = []
+    voted: set[tuple[str, str]] = set()
+    for i, action in enumerate(doc.actions):
+        eff = targets.get(i)
+        if eff is None:
+            continue
+        steps = {s.id: s for s, _, _ in walk_steps(list(eff.sop.steps))}
+        for kind, why in _refusals(lib, doc, action, eff, steps, voted):
+            message = f"the engine will refuse this action: {why}"
+            out.append(source.diag(("actions", i, kind), "W601", message))
+    return out
+
+
+def _refusals(
+    lib: Library,
+    doc: RehearsalDoc,
+    action: RehearsalAction,
+    eff: Effective,
+    steps: dict[str, StepBase],
+    voted: set[tuple[str, str]],
+) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if action.complete is not None:
+        step = steps.get(action.complete.step)
+        if isinstance(step, TaskStep):
+            for problem in input_problems(step.form, action.complete.data):
+                out.append(
+                    ("complete", f"the data does not fit step `{step.id}`'s form: {problem}")
+                )
+            if not step.follow_the_sun:  # the desk that holds it is known only when it runs
+                out += _role(lib, eff, action.complete.as_, [step.assignee], step.id, "complete")
+    if action.vote is not None:
+        step = steps.get(action.vote.step)
+        if isinstance(step, ApprovalStep):
+            who = action.vote.as_
+            if not step.follow_the_sun:
+                out += _role(lib, eff, who, step.approver_roles(), step.id, "vote")
+            if step.four_eyes and who == doc.opened_by and action.incident is None:
+                out.append(("vote", f"{who} opened the incident: four eyes refuses their vote"))
+            if step.distinct and (step.id, who) in voted:
+                out.append(("vote", f"{who} has already voted on `{step.id}`"))
+            voted.add((step.id, who))
+    return out
+
+
+def _role(
+    lib: Library, eff: Effective, who: str, roles: list[str], step: str, kind: str
+) -> list[tuple[str, str]]:
+    """The refusal of a person who holds none of ``roles`` on the incident's desk."""
+    person = lib.roster.model.people.get(who) if lib.roster else None
+    if person is None:
+        return []  # an unknown person is E604 already
+    usable = set(person.roles_on(eff.region)) | (
+        set(person.roles) & set(eff.sop.global_roles or [])
+    )
+    if usable & set(roles):
+        return []
+    held = ", ".join(sorted(usable)) or "none there"
+    return [
+        (
+            kind,
+            f"{who} holds none of {', '.join(roles)} on the {eff.region} desk "
+            f"(their roles there: {held}), so they cannot act on `{step}`",
+        )
+    ]
