@@ -180,6 +180,7 @@ class SopBuilder:
         if rng.random() < 0.3:
             step.update(distinct=True, four_eyes=True)
         self.human(step, top)
+        step.setdefault("on_timeout", "escalate")  # an SLA-bound approval says what happens
         step["on"] = {"rejected": "refuse"}
         self.approvals += 1
         return step

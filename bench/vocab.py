@@ -243,17 +243,18 @@ def regions_doc() -> dict[str, Any]:
 
 
 def roster_doc() -> dict[str, Any]:
-    """A roster in which every role any generated SOP or variant declares is held."""
+    """A roster in which every role any generated SOP or variant declares is held by at
+    least three people on every desk (a person acts on their own region's desk)."""
     people: dict[str, Any] = {}
-    regions = list(REGIONS)
-    for i, roles in enumerate(_ROSTER_ROLES):
-        first, last = _FIRST[i], _LAST[i]
-        people[f"{first[0]}{last}".lower()] = {
-            "name": f"{first} {last}",
-            "region": regions[i % len(regions)],
-            "roles": roles,
-            "email": f"{first}.{last}@sopflow.example".lower(),
-        }
+    for region in REGIONS:
+        for i, roles in enumerate(_ROSTER_ROLES):
+            first, last = _FIRST[i], _LAST[i]
+            people[f"{first[0]}{last}-{region}".lower()] = {
+                "name": f"{first} {last} ({region})",
+                "region": region,
+                "roles": roles,
+                "email": f"{first}.{last}.{region}@sopflow.example".lower(),
+            }
     return {"apiVersion": API, "kind": "Roster", "people": people}
 
 

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from sopflow.contract.messages import IncidentState, StepState
     from sopflow.contract.names import ACT_BUSINESS_DUE, ACT_DESK_TURN
     from sopflow.contract.plan import ApprovalPlan, TaskPlan
+    from workflows.parts import RunnerPart
 
 PeopleStep = TaskPlan | ApprovalPlan
 # With no change of desk in sight, the Rota is read again after this long.
@@ -43,20 +44,11 @@ ROTA_RETRY = RetryPolicy(
 )
 
 
-class DeskClocks:
+class DeskClocks(RunnerPart):
     """Deadlines and hand-offs for tasks and approvals."""
 
     state: IncidentState
     busy: int  # activities running now
-
-    def log(self, actor: str, kind: str, step: str | None = None, detail: str = "") -> None:
-        raise NotImplementedError
-
-    def variables(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def flush_search_attributes(self, *, final: bool = False) -> None:
-        raise NotImplementedError
 
     async def _ask_rota(self, name: str, request: Any, result_type: type[Any]) -> Any:
         self.busy += 1  # no migration while an activity runs

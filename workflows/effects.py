@@ -32,9 +32,10 @@ with workflow.unsafe.imports_passed_through():
         Plan,
         PostmortemPlan,
     )
+    from workflows.parts import RunnerPart
 
 
-class EffectSteps:
+class EffectSteps(RunnerPart):
     """Steps whose work is an activity. The runner provides the incident (``inp``, ``plan``,
     ``state``), the retry policy, ``log`` and ``variables``."""
 
@@ -43,12 +44,6 @@ class EffectSteps:
     state: IncidentState
     retry: RetryPolicy
     busy: int  # activities running now
-
-    def log(self, actor: str, kind: str, step: str | None = None, detail: str = "") -> None:
-        raise NotImplementedError
-
-    def variables(self) -> dict[str, Any]:
-        raise NotImplementedError
 
     async def _disclosure(self, step: DisclosureCheckPlan) -> str:
         variables = self.variables()

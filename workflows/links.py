@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from sopflow.contract.names import ACT_LINKED_PLAN, data_queue_name
     from sopflow.contract.plan import OpenIncidentPlan, Plan
     from workflows.effects import plain
+    from workflows.parts import RunnerPart
 
 # A library that cannot answer (no such SOP or region yet, a broken file mid-edit) is retried
 # without limit, at most a minute apart: an operator's fix lets the step go on, and the
@@ -39,20 +40,11 @@ LIBRARY_RETRY = RetryPolicy(
 )
 
 
-class LinkedIncidents:
+class LinkedIncidents(RunnerPart):
     """The `open_incident` step."""
 
     inp: IncidentInput
     state: IncidentState
-
-    def log(self, actor: str, kind: str, step: str | None = None, detail: str = "") -> None:
-        raise NotImplementedError
-
-    def variables(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def flush_search_attributes(self, *, final: bool = False) -> None:
-        raise NotImplementedError
 
     async def _open_incident(self, step: OpenIncidentPlan) -> str | None:
         """Open the linked incident; with ``wait``, the outcome it closed with (routed by
@@ -89,19 +81,8 @@ class LinkedIncidents:
             # cancellation) does not cancel it.
             parent_close_policy=workflow.ParentClosePolicy.ABANDON,
             cancellation_type=workflow.ChildWorkflowCancellationType.ABANDON,
-            search_attributes=search.start_attributes(
-                plan.sop.id,
-                plan.sop.version,
-                plan.region.code,
-                plan.restricted_to,
-                plan.plan_hash,
-                search.correlation_key(plan, request.input),
-            ),
-            memo={
-                "title": plan.sop.title,
-                "sop": f"{plan.sop.id}@{plan.sop.version}",
-                "region": plan.region.code,
-            },
+            search_attributes=search.plan_start_attributes(plan, request.input),
+            memo=search.start_memo(plan),
         )
         name = f"{plan.sop.id}@{plan.sop.version} ({plan.region.code})"
         if child_id not in self.state.links:

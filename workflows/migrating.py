@@ -51,9 +51,5 @@ def continue_on_later_plan(inp: IncidentInput, state: IncidentState, req: Migrat
             SearchAttributePair(search.SOP_VERSION, plan.sop.version),
             SearchAttributePair(search.PLAN_HASH, plan.plan_hash),
         ),
-        memo={
-            "title": plan.sop.title,
-            "sop": f"{plan.sop.id}@{plan.sop.version}",
-            "region": plan.region.code,
-        },
+        memo=search.start_memo(plan),
     )

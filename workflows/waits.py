@@ -9,7 +9,6 @@ due time.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
 
@@ -17,23 +16,15 @@ with workflow.unsafe.imports_passed_through():
     import workflows.conductor as conductor
     from sopflow.contract.messages import IncidentState
     from sopflow.contract.plan import WaitPlan
+    from workflows.parts import RunnerPart
 
 
-class Waits:
+class Waits(RunnerPart):
     """The `wait` step."""
 
     state: IncidentState
     # The step that goes on after a migration, until it has read its carried due time.
     resumed: str | None
-
-    def log(self, actor: str, kind: str, step: str | None = None, detail: str = "") -> None:
-        raise NotImplementedError
-
-    def variables(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def flush_search_attributes(self, *, final: bool = False) -> None:
-        raise NotImplementedError
 
     async def _wait(self, step: WaitPlan) -> str | None:
         s = self.state.steps[step.id]

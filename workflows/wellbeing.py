@@ -11,15 +11,13 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from sopflow.contract.messages import Exposure, IncidentState, NotifyResult
     from sopflow.contract.plan import ApprovalPlan, PlanStep, TaskPlan
+    from workflows.parts import RunnerPart
 
 
-class Wellbeing:
+class Wellbeing(RunnerPart):
     """Exposure records and check-ins for steps marked ``graphic``."""
 
     state: IncidentState
-
-    def log(self, actor: str, kind: str, step: str | None = None, detail: str = "") -> None:
-        raise NotImplementedError
 
     async def _send(
         self,

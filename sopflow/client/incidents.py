@@ -171,19 +171,8 @@ class IncidentService:
             task_queue=self.task_queue,
             result_type=IncidentState,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=search.start_attributes(
-                plan.sop.id,
-                plan.sop.version,
-                plan.region.code,
-                plan.restricted_to,
-                plan.plan_hash,
-                search.correlation_key(plan, inp.input),
-            ),
-            memo={
-                "title": plan.sop.title,
-                "sop": f"{plan.sop.id}@{plan.sop.version}",
-                "region": plan.region.code,
-            },
+            search_attributes=search.plan_start_attributes(plan, inp.input),
+            memo=search.start_memo(plan),
         )
 
     # --- act

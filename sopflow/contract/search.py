@@ -189,3 +189,25 @@ def updates(current: dict[str, Any], last: dict[str, Any]) -> list[SearchAttribu
             continue  # an unset list, flag or text already reads as empty or false
         out.append(key.value_set(value))
     return out
+
+
+def plan_start_attributes(plan: Plan, data: dict[str, Any]) -> TypedSearchAttributes:
+    """``start_attributes`` of an incident of ``plan`` opened with ``data`` (by a client, or
+    by another incident's `open_incident` step)."""
+    return start_attributes(
+        plan.sop.id,
+        plan.sop.version,
+        plan.region.code,
+        plan.restricted_to,
+        plan.plan_hash,
+        correlation_key(plan, data),
+    )
+
+
+def start_memo(plan: Plan) -> dict[str, str]:
+    """The memo of an incident of ``plan``: its title and version, for lists that show it."""
+    return {
+        "title": plan.sop.title,
+        "sop": f"{plan.sop.id}@{plan.sop.version}",
+        "region": plan.region.code,
+    }
