@@ -170,3 +170,53 @@ def test_a_form_field_at_the_wrong_indentation_is_called_that() -> None:
     assert "did you mean" not in problem.message
     typo = schema_problem({"type": "object", "requird": ["a"]})
     assert typo is not None and "(did you mean `required`?)" in typo.message
+
+
+HOLD = """\
+apiVersion: sopflow/v1
+kind: SOP
+id: hold
+version: 1
+title: Hold
+owner: tests
+region: US
+roles:
+  responder: {description: Responder}
+defaults:
+  sla: 1h
+steps:
+  - id: decide
+    type: task
+    assignee: responder
+  - id: cool_off
+    type: wait
+    for: 90d
+  - id: notify_user
+    type: task
+    assignee: responder
+  - id: close
+    type: end
+    outcome: done
+"""
+
+
+@pytest.mark.parametrize(("after", "warned"), [("1d", True), ("91d", False)])
+def test_a_rehearsal_action_before_its_step_can_be_active_is_warned_at_the_action(
+    write_lib: WriteLib, after: str, warned: bool
+) -> None:
+    story = (
+        "apiVersion: sopflow/v1\nkind: Rehearsal\nsop: hold@1\nactions:\n"
+        "  - complete: {step: decide, as: alice}\n"
+        f"  - after: {after}\n    complete: {{step: notify_user, as: alice}}\n"
+        "expect:\n  outcome: done\n"
+    )
+    roster = ROSTER.replace("[lead]", "[responder]")
+    root = write_lib({"roster.yaml": roster, "hold/v1.yaml": HOLD, "hold/story.yaml": story})
+    found = [d for d in lint_library(root).diagnostics if d.code == "W601"]
+    if not warned:
+        assert found == []
+        return
+    [one] = found
+    assert (one.path, one.line) == ("lib/hold/story.yaml", 7)
+    assert "step `notify_user` cannot be active 1d after the start" in one.message
+    assert "every way to it waits at least 90d" in one.message

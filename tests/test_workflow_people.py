@@ -9,6 +9,7 @@ import pytest
 from temporalio.client import WorkflowHandle
 
 from sopflow.client.incidents import Action, ActionRefused, Refusal
+from sopflow.contract import search
 from sopflow.contract.messages import (
     ActionResult,
     Actor,
@@ -220,9 +221,13 @@ def test_a_spent_chain_pages_its_last_role_again_until_someone_acts() -> None:
             assert repaged == ["still unanswered: paged legal again"] * 2
             assert [n.to for n in b.fakes.notifications] == ["lead", "legal", "legal", "legal"]
             assert len({n.idempotency_key for n in b.fakes.notifications}) == 4
+            # Lists and inboxes see it (visibility), not only the incident's own state.
+            attrs = (await h.describe()).typed_search_attributes
+            assert attrs.get(search.STALLED) == "verify"
             await complete(b, h, ALICE, {"verified": True})
             done = await b.until(h, active("approve"))
             assert not done.steps["verify"].stalled
+            assert (await h.describe()).typed_search_attributes.get(search.STALLED) == ""
             await keep(b, h, "people-repaged-after-a-spent-chain")
 
     run(scenario)

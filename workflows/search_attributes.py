@@ -79,6 +79,9 @@ class SearchAttributes:
         if self.keeps_exposures:
             seen = ((e.person, e.at) for e in state.exposures)
             current[search.EXPOSURES.name] = search.exposures_text(seen)
+        stalled = " ".join(sid for sid in waiting if state.steps[sid].stalled)
+        if stalled or self.last.get(search.STALLED.name):
+            current[search.STALLED.name] = stalled
         if final and state.outcome:
             current[search.OUTCOME.name] = state.outcome
         return current

@@ -89,6 +89,11 @@ class IncidentSummaryOut(BaseModel):
     due: dict[str, datetime] = Field(
         default_factory=dict, description="When each waiting step is due, by step id"
     )
+    stalled: list[str] = Field(
+        default_factory=list,
+        description="Steps whose escalation chain is spent and that still wait (paged again "
+        "every SLA)",
+    )
 
     @classmethod
     def of(cls, summary: IncidentSummary) -> IncidentSummaryOut:
@@ -172,6 +177,11 @@ class TaskOut(BaseModel):
     desk: str | None = Field(
         None, description="The desk that holds it, when it followed the sun from the region's"
     )
+    stalled: bool = Field(
+        False,
+        description="Its escalation chain is spent and nobody has acted: its last role is "
+        "paged again every SLA",
+    )
 
     @classmethod
     def of(cls, task: OpenTask, now: datetime | None = None) -> TaskOut:
@@ -192,6 +202,7 @@ class TaskOut(BaseModel):
             due_at=task.due_at,
             overdue=task.due_at is not None and task.due_at < moment,
             desk=task.desk,
+            stalled=task.stalled,
         )
 
 

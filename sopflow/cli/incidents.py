@@ -320,7 +320,8 @@ def list_incidents(
     out = table("id", "sop", "region", "severity", "status", "outcome", "started")
     for r in rows:
         sop = f"{r['sop']}@{r['version']}"
-        cells = (r["id"], sop, r["region"], r["severity"], r["status"], r["outcome"])
+        status = f"{r['status']} (stalled)" if r["stalled"] else r["status"]
+        cells = (r["id"], sop, r["region"], r["severity"], status, r["outcome"])
         out.add_row(*(str(c or "-") for c in cells), to_second(r["started"]))
     console().print(out)
     print(plural(len(rows), "incident"), file=sys.stderr)
@@ -336,6 +337,7 @@ def _summary_row(found: IncidentSummary) -> dict[str, Any]:
         "status": found.status,
         "outcome": found.outcome,
         "started": iso(found.started_at),
+        "stalled": list(found.stalled),
     }
 
 

@@ -303,10 +303,11 @@ def incidents(api: Api, query: str | None, limit: int) -> list[IncidentSummary]:
     found = _models(IncidentSummaryOut, _call(api, "GET", "/incidents", params=params))
     return [
         IncidentSummary(
-            **s.model_dump(exclude={"active_steps", "pending_roles", "due"}),
+            **s.model_dump(exclude={"active_steps", "pending_roles", "due", "stalled"}),
             active_steps=tuple(s.active_steps),
             pending_roles=tuple(s.pending_roles),
             steps_due=steps_due_text(s.due.items()),
+            stalled=tuple(s.stalled),
         )
         for s in found
     ]

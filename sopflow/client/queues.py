@@ -55,6 +55,7 @@ def open_tasks(
     severity: str | None,
     roles: Sequence[str] | None,
     desks: Callable[[str], str | None] = lambda step_id: None,
+    stalled: Sequence[str] = (),
 ) -> list[OpenTask]:
     """The tasks and approvals among ``active`` that ``roles`` may act on (all with None);
     ``desks`` says which desk holds a step that followed the sun away from the region's."""
@@ -78,6 +79,7 @@ def open_tasks(
                     roles=matching,
                     due_at=due,
                     desk=held if held != plan.region.code else None,
+                    stalled=step_id in stalled,
                 )
             )
     return out
@@ -96,6 +98,7 @@ async def tasks_of(
     active = active_from_visibility(plan, attrs)
     severity = attrs.get(search.SEVERITY)
     desks = _visible_desks(plan, attrs.get(search.DESK))
+    stalled: Sequence[str] = (attrs.get(search.STALLED) or "").split()
     if active is None:
         state = await state_of(wf)
         if state is not None:
@@ -103,9 +106,10 @@ async def tasks_of(
             active = [(sid, s.due_at) for sid, s in steps if s.status == "active"]
             severity = state.severity
             desks = lambda step_id: state.steps[step_id].desk  # noqa: E731
+            stalled = [sid for sid, s in steps if s.stalled]
         else:  # no worker answered: the steps waiting on people, without due times
             active = [(sid, None) for sid in attrs.get(search.ACTIVE_STEPS) or []]
-    return open_tasks(wf.id, plan, active, severity, roles, desks)
+    return open_tasks(wf.id, plan, active, severity, roles, desks, stalled)
 
 
 def _visible_desks(plan: Plan, desk: str | None) -> Callable[[str], str | None]:

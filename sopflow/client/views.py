@@ -41,6 +41,8 @@ class IncidentSummary:
     # The desk that holds its open work: `Desk` for an SOP with steps that follow the sun,
     # else the region's desk.
     desk: str | None = None
+    # Steps whose escalation chain is spent and that still wait (paged again every SLA).
+    stalled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,8 @@ class OpenTask:
     due_at: datetime | None
     # The desk that holds it when it followed the sun away from the region's; else None.
     desk: str | None = None
+    # Its escalation chain is spent and nobody has acted: its last role is paged every SLA.
+    stalled: bool = False
 
 
 def summary_of(
@@ -97,6 +101,7 @@ def summary_of(
         steps_due=attrs.get(search.STEPS_DUE) or "",
         changed_at=attrs.get(search.CHANGED_AT),
         desk=attrs.get(search.DESK) or (state.region if state else attrs.get(search.REGION)),
+        stalled=tuple((attrs.get(search.STALLED) or "").split()),
     )
 
 

@@ -56,6 +56,10 @@ DESK = SearchAttributeKey.for_keyword("Desk")
 # latest that fit in EXPOSURES_MAX_BYTES), kept by incidents whose SOP marks a step graphic:
 # `sopflow wellbeing` counts each person's exposure in a shift from one visibility list.
 EXPOSURES = SearchAttributeKey.for_keyword("Exposures")
+# The steps whose escalation chain is spent and that still wait, space-separated: their last
+# role is paged again every SLA. Written only once a step stalls, so other incidents'
+# commands stay. (A keyword, not a list: a namespace may have only three keyword lists.)
+STALLED = SearchAttributeKey.for_keyword("Stalled")
 EXPOSURES_MAX_BYTES = 1_500
 
 # The keys the workflow keeps current (``updates``). Adding one changes the commands the
@@ -72,6 +76,7 @@ WORKFLOW_KEYS = (
     STEPS_DUE,
     DESK,
     EXPOSURES,
+    STALLED,
 )
 # Duplicates: a digest of the SOP id and the value of its `correlation` expression (never the
 # value itself: it is user data, and search attributes are stored unencrypted). Set at start.

@@ -177,7 +177,8 @@ _CODE_LIST = [
         "W601",
         "rehearsal-action-refused",
         "A rehearsal action the engine will refuse: data that does not fit the step's form, "
-        "a person without the step's role on the desk, or a vote four eyes refuses.",
+        "a person without the step's role on the desk, a vote four eyes refuses, or an "
+        "action sent before every way to its step has waited long enough.",
     ),
     Code(
         "W305",

@@ -7,7 +7,9 @@ would otherwise surface as a wrong path at `expect:`.
 
 from __future__ import annotations
 
+from sopflow.language.checks.rehearsal_clock import earliest_starts
 from sopflow.language.diagnostics import Diagnostic
+from sopflow.language.durations import format_duration, parse_duration
 from sopflow.language.effective import Effective, walk_steps
 from sopflow.language.input_check import input_problems
 from sopflow.language.library import Library
@@ -26,15 +28,40 @@ def check_actions(
         return []  # the story means to show refusals, and counts them
     out = []
     voted: set[tuple[str, str]] = set()
+    clock, earliest = 0, {id(e): earliest_starts(e) for e in targets.values()}
     for i, action in enumerate(doc.actions):
+        clock += parse_duration(action.after) if action.after else 0
         eff = targets.get(i)
         if eff is None:
             continue
         steps = {s.id: s for s, _, _ in walk_steps(list(eff.sop.steps))}
-        for kind, why in _refusals(lib, doc, action, eff, steps, voted):
+        found = _refusals(lib, doc, action, eff, steps, voted)
+        if action.incident is None:  # a linked incident has a clock of its own
+            found += _too_early(action, earliest[id(eff)], clock)
+        for kind, why in found:
             message = f"the engine will refuse this action: {why}"
             out.append(source.diag(("actions", i, kind), "W601", message))
     return out
+
+
+def _too_early(
+    action: RehearsalAction, earliest: dict[str, int], clock: int
+) -> list[tuple[str, str]]:
+    """An action sent before its step can be active: every path to it waits longer."""
+    for kind in ("complete", "vote"):
+        body = getattr(action, kind)
+        if body is None or body.step not in earliest:
+            continue
+        if clock < earliest[body.step]:
+            return [
+                (
+                    kind,
+                    f"step `{body.step}` cannot be active {format_duration(clock)} after the "
+                    f"start: every way to it waits at least {format_duration(earliest[body.step])}"
+                    " (raise this action's `after`)",
+                )
+            ]
+    return []
 
 
 def _refusals(
