@@ -30,6 +30,7 @@ from sopflow.language.checks.library import (
 )
 from sopflow.language.checks.links import check_links
 from sopflow.language.checks.migration import check_migrations
+from sopflow.language.checks.policy_outcomes import check_policy_outcomes
 from sopflow.language.checks.rota import check_rota
 from sopflow.language.checks.steps import Context, run_checks
 from sopflow.language.diagnostics import Diagnostic, Severity, has_errors, root_causes_first
@@ -83,6 +84,10 @@ def _context(lib: Library) -> Context:
         broken_policies=broken,
         roster=lib.roster.model if lib.roster else None,
         policy_facts=facts,
+        policy_rules={
+            policy_id: [(rule.when, rule.decision) for rule in policy.model.rules]
+            for policy_id, policy in lib.policies.items()
+        },
         rota_desks=frozenset(lib.rota.model.desks) if lib.rota else None,
         rota_broken="Rota" in lib.broken,
         destinations=lib.destinations.model.destinations if lib.destinations else None,
@@ -98,6 +103,7 @@ def check_effective(eff: Effective, ctx: Context) -> list[Diagnostic]:
         *check_timestamps(eff, ctx),
         *check_event_handlers(eff, ctx),
         *check_destinations(eff, ctx),
+        *check_policy_outcomes(eff, ctx.policy_rules or {}),
         *check_sop_expressions(eff),
         *check_schemas(eff),
     ]

@@ -201,6 +201,12 @@ _CODE_LIST = [
         "An approval on an SOP whose triage can make it SEV0 or SEV1 has no `on_timeout`.",
     ),
     Code(
+        "W309",
+        "dead-policy-outcome",
+        "A disclosure check maps an outcome its policy never decides (no rule decides it, or "
+        "a rule without `when` always decides first).",
+    ),
+    Code(
         "W700",
         "holiday-gap",
         "On a desk's holiday, nobody is on call for a role an SOP escalates to.",

@@ -45,6 +45,8 @@ class Context:
     # that does not load (``destinations_broken``: its own errors say why).
     destinations: Mapping[str, Destination] | None = None
     destinations_broken: bool = False
+    # policy id -> its rules as (`when` or None, decision), in order: which outcomes it decides
+    policy_rules: Mapping[str, Sequence[tuple[str | None, str]]] | None = None
 
 
 Check = Callable[[Effective, Context], list[Diagnostic]]
