@@ -19,6 +19,7 @@ from typing import Any
 from temporalio.client import WorkflowHandle
 
 from tests.harness import Bench
+from tests.record_histories import all_runs
 
 FEATURES = Path(__file__).resolve().parent / "histories" / "features"
 MAX_BYTES = 400_000
@@ -33,17 +34,9 @@ async def keep(b: Bench, handle: WorkflowHandle[Any, Any], name: str) -> list[Pa
     than one run), when recording; else nothing."""
     if not recording():
         return []
-    runs = []
     # A handle got by id knows no run: its (only) run then, from a describe.
-    run_id: str | None = handle.first_execution_run_id or handle.run_id
-    run_id = run_id or (await handle.describe()).run_id
-    while run_id:
-        history = await b.incidents.history(handle.id, run_id=run_id)
-        runs.append(history)
-        last = history.events[-1]
-        continued = last.HasField("workflow_execution_continued_as_new_event_attributes")
-        attrs = last.workflow_execution_continued_as_new_event_attributes
-        run_id = attrs.new_execution_run_id if continued else None
+    run_id = handle.first_execution_run_id or handle.run_id or (await handle.describe()).run_id
+    runs = await all_runs(b, handle.id, run_id)
     paths = []
     for number, history in enumerate(runs, start=1):
         suffix = f"-run{number}" if len(runs) > 1 else ""

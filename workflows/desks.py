@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     import workflows.conductor as conductor
@@ -30,18 +29,11 @@ with workflow.unsafe.imports_passed_through():
     from sopflow.contract.messages import IncidentState, StepState
     from sopflow.contract.names import ACT_BUSINESS_DUE, ACT_DESK_TURN
     from sopflow.contract.plan import ApprovalPlan, TaskPlan
-    from workflows.parts import RunnerPart
+    from workflows.parts import UNTIL_FIXED, RunnerPart
 
 PeopleStep = TaskPlan | ApprovalPlan
 # With no change of desk in sight, the Rota is read again after this long.
 REREAD_AFTER = timedelta(days=1)
-# The Rota activities retry without limit: a missing or broken rota.yaml is fixed by an
-# operator, and the step must not fail meanwhile (the pending activity shows why it waits).
-ROTA_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
 
 
 class DeskClocks(RunnerPart):
@@ -58,7 +50,7 @@ class DeskClocks(RunnerPart):
                 request,
                 result_type=result_type,
                 start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=ROTA_RETRY,
+                retry_policy=UNTIL_FIXED,  # a broken rota.yaml waits for its fix,
             )
         finally:
             self.busy -= 1

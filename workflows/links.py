@@ -16,7 +16,6 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -27,17 +26,11 @@ with workflow.unsafe.imports_passed_through():
     from sopflow.contract.names import ACT_LINKED_PLAN, data_queue_name
     from sopflow.contract.plan import OpenIncidentPlan, Plan
     from workflows.effects import plain
-    from workflows.parts import RunnerPart
+    from workflows.parts import UNTIL_FIXED, RunnerPart
 
-# A library that cannot answer (no such SOP or region yet, a broken file mid-edit) is retried
-# without limit, at most a minute apart: an operator's fix lets the step go on, and the
-# pending activity says why it waits. What no fix can change (the input does not fit, the
-# version is retired) fails the step at once, naming why.
-LIBRARY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
+# A library that cannot answer (no such SOP or region yet, a broken file mid-edit) waits for
+# its fix (UNTIL_FIXED). What no fix can change (the input does not fit, the version is
+# retired) fails the step at once, naming why.
 
 
 class LinkedIncidents(RunnerPart):
@@ -68,7 +61,7 @@ class LinkedIncidents(RunnerPart):
             result_type=LinkedPlan,
             task_queue=self.inp.data_task_queue,  # the request holds this incident's data
             start_to_close_timeout=timedelta(seconds=60),
-            retry_policy=LIBRARY_RETRY,
+            retry_policy=UNTIL_FIXED,
         )
         plan, child_id = linked.plan, self._child_id(step.id, s.starts)
         handle = await workflow.start_child_workflow(

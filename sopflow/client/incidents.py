@@ -358,10 +358,15 @@ class IncidentService:
         ``describe``."""
         return admits(await self.restricted_to(incident_id), roles)
 
-    async def plan(self, incident_id: str, run_id: str | None = None) -> Plan:
+    async def plan(
+        self, incident_id: str, run_id: str | None = None, *, plan_hash: str | None = None
+    ) -> Plan:
         """The plan the incident runs (its latest run's without ``run_id``): it travels in
         the workflow's input (its first event). A migration changes it from one run to the
-        next, so the latest run is looked up, and its plan found by its PlanHash."""
+        next, so the latest run is looked up, and its plan found by its PlanHash; a caller
+        that has just read the incident's state passes its ``plan_hash`` and saves that."""
+        if plan_hash is not None and (known := self._plans.by_hash(plan_hash)) is not None:
+            return known
         if run_id is not None:
             return await self._plans.get(incident_id, run_id)
         _handle, description = await self.describe(incident_id)

@@ -31,6 +31,10 @@ class PlanCache:
     _hash_of_run: dict[str, str] = field(default_factory=dict)
     _reading: dict[str, asyncio.Task[Plan]] = field(default_factory=dict)
 
+    def by_hash(self, plan_hash: str) -> Plan | None:
+        """The plan with ``plan_hash`` if it was read before, else None (no I/O)."""
+        return self._by_hash.get(plan_hash)
+
     def known(self, run_id: str) -> Plan | None:
         """The run's plan if it was read before, else None (no I/O)."""
         plan_hash = self._hash_of_run.get(run_id)

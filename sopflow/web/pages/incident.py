@@ -324,7 +324,7 @@ async def page(console: Console, request: Request, visit: Visit, incident_id: st
     # The API's read first: its need-to-know check (a 404 for an incident this person may
     # not see) comes before anything kept for this page is taken, let alone shown.
     detail = await get_incident(incident_id=incident_id, person=visit.person, parts=visit.parts)
-    plan = await visit.parts.temporal.require().plan(incident_id)
+    plan = await visit.parts.temporal.require().plan(incident_id, plan_hash=detail.plan_hash)
     # A live update's fetch (live.js) leaves the refused form for the page it was meant for.
     failure = None if is_live(request) else visit.session.take_form(flash_key(incident_id))
     by_id = {s.id: s for s in detail.steps}
