@@ -95,7 +95,9 @@ class Incidents:
             raise ActionRefused(f"no incident {incident_id!r}", Refusal.NOT_FOUND)
         return self.audiences[incident_id]
 
-    async def plan(self, incident_id: str, run_id: str | None = None) -> Plan:
+    async def plan(
+        self, incident_id: str, run_id: str | None = None, *, plan_hash: str | None = None
+    ) -> Plan:
         return self.sop
 
     async def view(self, incident_id: str) -> IncidentView:
