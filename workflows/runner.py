@@ -343,13 +343,12 @@ class StepRunner(EffectSteps, DeskClocks, Wellbeing, LinkedIncidents, Waits):
         someone acts."""
         s = self.state.steps[step.id]
         s.stalled = True
+        self.flush_search_attributes()  # `Stalled`; the due time stays the one it missed
         role = step.escalate[-1] if step.escalate else _holders(step)[0]
         while True:
             # From now, not from the last deadline: a chain spent late (a worker that was down,
             # a step that waited out of hours) pages once per SLA from here, never a burst.
             deadline = await self.next_deadline(step, max(deadline, workflow.now()))
-            s.due_at = deadline
-            self.flush_search_attributes()
             if await self.wait_for_people(step, done, deadline):
                 s.stalled = False
                 return
