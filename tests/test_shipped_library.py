@@ -30,11 +30,13 @@ KNOWN_IN_PUBLISHED = {
     ("csea-report/v1.yaml", "W308"),
     ("csea-report/v1.yaml", "W309"),  # review F1: counsel review never consulted
     ("csea-report/v1-au.yaml", "W308"),
+    ("csea-report/v1-au.yaml", "W309"),  # review F2: AU refusal unreachable
     ("csea-report/v1-uk.yaml", "W308"),
     ("csea-report/v1-uk.yaml", "W309"),  # review F2: UK counsel review unreachable
     ("emergency-disclosure/v1.yaml", "W308"),
     ("emergency-disclosure/v2.yaml", "W308"),
     ("threat-to-life/v1.yaml", "W308"),
+    ("threat-to-life/v1.yaml", "W309"),  # review F7: referral check never refuses
 }
 
 

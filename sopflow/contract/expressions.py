@@ -60,6 +60,11 @@ class Token:
     offset: int
 
 
+def tokens(source: str) -> list[Token]:
+    """The tokens of ``source``: strings, identifiers and one-character punctuation."""
+    return _tokens(source)
+
+
 def _tokens(source: str) -> list[Token]:
     out = []
     for match in _TOKEN.finditer(source):

@@ -203,8 +203,9 @@ _CODE_LIST = [
     Code(
         "W309",
         "dead-policy-outcome",
-        "A disclosure check maps an outcome its policy never decides (no rule decides it, or "
-        "a rule without `when` always decides first).",
+        "A disclosure check maps an outcome its policy never decides there: no rule decides "
+        "it, an earlier rule always matches, or its rules never match with the request facts "
+        "known on every way to the step.",
     ),
     Code(
         "W700",
