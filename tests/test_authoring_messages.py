@@ -220,3 +220,55 @@ def test_a_rehearsal_action_before_its_step_can_be_active_is_warned_at_the_actio
     assert (one.path, one.line) == ("lib/hold/story.yaml", 7)
     assert "step `notify_user` cannot be active 1d after the start" in one.message
     assert "every way to it waits at least 90d" in one.message
+
+
+APPROVE_AGAIN = """\
+apiVersion: sopflow/v1
+kind: SOP
+id: clear
+version: 1
+title: Clear
+owner: tests
+region: US
+description: An approval an event sends the incident back through.
+roles: {lead: {description: Lead}}
+defaults: {sla: 1h}
+on_event:
+  recheck: {goto: approve}
+steps:
+  - id: approve
+    type: approval
+    approvers: [lead]
+    quorum: 2
+    four_eyes: false
+    on: {approved: done, rejected: done}
+  - id: done
+    type: end
+    outcome: done
+"""
+
+
+@pytest.mark.parametrize(("between", "warned"), [("", True), ("recheck", False)])
+def test_a_second_vote_is_warned_unless_an_event_sends_the_approval_round_again(
+    write_lib: WriteLib, between: str, warned: bool
+) -> None:
+    signal = f"  - signal: {{event: {between}}}\n" if between else ""
+    story = (
+        "apiVersion: sopflow/v1\nkind: Rehearsal\nsop: clear@1\nactions:\n"
+        "  - vote: {step: approve, as: bob, decision: approve, reason: ok}\n"
+        f"{signal}"
+        "  - vote: {step: approve, as: bob, decision: approve, reason: ok}\n"
+        "expect:\n  outcome: done\n"
+    )
+    roster = ROSTER.replace(
+        "alice: {name: Alice, region: US, roles: [responder]}",
+        "carol: {name: Carol, region: US, roles: [lead]}\n"
+        "  dan: {name: Dan, region: US, roles: [lead]}",
+    )
+    root = write_lib(
+        {"roster.yaml": roster, "clear/v1.yaml": APPROVE_AGAIN, "clear/story.yaml": story}
+    )
+    found = [d.message for d in lint_library(root).diagnostics if d.code == "W601"]
+    assert found == (
+        ["the engine will refuse this action: bob has already voted on `approve`"] if warned else []
+    )

@@ -139,6 +139,10 @@ async def replay_items(
             if isinstance(item, AuditError):
                 unreadable.append(ReplayOutcome(label, failure=str(item)))
                 continue
+            problem = shape_problem(item)
+            if problem is not None:
+                unreadable.append(ReplayOutcome(label, failure=f"{label}: {problem}"))
+                continue
             labels.append(label)
             yield item
 
@@ -150,6 +154,28 @@ async def replay_items(
                 yield outcome_of(labels.popleft(), result)
     while unreadable:
         yield unreadable.popleft()
+
+
+def shape_problem(history: WorkflowHistory) -> str | None:
+    """Why ``history`` is not one Temporal wrote, for what Temporal's replayer does not check
+    itself but stops on (its Core aborts a poller and the replay never ends), or None."""
+    events = history.events
+    if not events:
+        return "the history has no events"
+    first = events[0]
+    if first.WhichOneof("attributes") != "workflow_execution_started_event_attributes":
+        return "the history does not begin with the workflow's start event"
+    started = first.workflow_execution_started_event_attributes
+    if not started.workflow_type.name:
+        return "event 1 names no workflow type"
+    if not started.task_queue.name:
+        return "event 1 names no task queue"
+    for index, event in enumerate(events, start=1):
+        if event.event_id != index:
+            return f"event {index} has the id {event.event_id}: the events are not in order"
+        if event.WhichOneof("attributes") is None:
+            return f"event {index} has no attributes"
+    return None
 
 
 async def file_items(

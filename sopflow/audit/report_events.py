@@ -15,6 +15,7 @@ from typing import Any
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 
+from sopflow.audit.errors import AuditError
 from sopflow.audit.payloads import Decoder, plain
 from sopflow.audit.report_activities import activity_entry
 from sopflow.audit.report_kinds import REQUESTS, RESULTS, UPDATES
@@ -68,6 +69,15 @@ class _Run:
     def where(self, ev: HistoryEvent) -> str:
         """``run 2 event 14``: how the notes name an event."""
         return f"run {self.number} event {ev.event_id}"
+
+    def scheduled(self, ev: HistoryEvent, scheduled_event_id: int) -> ActivityRecord:
+        """The activity an end event names; a history without it is not one Temporal wrote."""
+        if scheduled_event_id not in self.activities:
+            raise AuditError(
+                f"{self.where(ev)} ends an activity scheduled at event {scheduled_event_id}, "
+                "which this run does not have: the history is not one Temporal wrote"
+            )
+        return self.activities[scheduled_event_id]
 
 
 @dataclass
@@ -158,7 +168,7 @@ class EventReader:
 
     async def _activity_completed(self, ev: HistoryEvent, run: _Run) -> None:
         c = ev.activity_task_completed_event_attributes
-        activity = run.activities[c.scheduled_event_id]
+        activity = run.scheduled(ev, c.scheduled_event_id)
         activity.status, activity.completed = "completed", run.ref(ev)
         if activity.name in RESULTS:
             what = f"{run.where(ev)}: the {activity.name} result"
@@ -170,7 +180,7 @@ class EventReader:
         """An activity that failed, timed out or was cancelled."""
         which = ev.WhichOneof("attributes") or ""
         attrs = getattr(ev, which)
-        activity = run.activities[attrs.scheduled_event_id]
+        activity = run.scheduled(ev, attrs.scheduled_event_id)
         activity.completed = run.ref(ev)
         activity.status = _ACTIVITY_ENDS[which]
         failure = getattr(attrs, "failure", None)  # a cancellation carries none

@@ -4,8 +4,9 @@ Each expectation is optional; only the ones written are checked. ``path`` compar
 (a step that runs twice must appear twice); ``breached`` compares as a set (breaches of
 parallel branches have no meaningful order); ``outcome`` is the end step's outcome, a
 failure (``step_failed:<step>``, ``sla_spent:<step>``, ``expression_error``), ``cancelled``,
-or ``running`` when the incident had not closed. ``handoffs`` compares in order;
-``breached_at`` compares each step's first breach with the instant written, to the second.
+or ``running`` when the incident had not closed. ``handoffs`` compares in order of time (at
+one instant, alphabetical); ``breached_at`` compares each step's first breach with the
+instant written, to the second.
 """
 
 from __future__ import annotations

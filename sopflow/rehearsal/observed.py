@@ -85,12 +85,15 @@ class Observed:
 
     @property
     def handoffs(self) -> list[str]:
-        """Every hand-off, in order, as ``step: FROM -> TO``."""
-        return [
-            f"{e.step}: {e.detail.split(' ', 3)[0]} -> {e.detail.split(' ', 3)[2]}"
+        """Every hand-off, in order of time, as ``step: FROM -> TO``. Hand-offs at the same
+        instant (parallel branches moving at a shift's end) come in the order of their text:
+        the workflow records them in whichever order its branches ran."""
+        timed = [
+            (e.at, f"{e.step}: {e.detail.split(' ', 3)[0]} -> {e.detail.split(' ', 3)[2]}")
             for e in self.state.timeline
             if e.kind == "step.handed_off" and e.step
         ]
+        return [text for _, text in sorted(timed)]
 
     @property
     def breached_at(self) -> dict[str, datetime]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from temporalio.client import WorkflowHandle
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.desks import DeskActivities
@@ -51,7 +52,7 @@ from sopflow.contract.messages import (
     Vote,
 )
 from sopflow.contract.plan import ParallelPlan, Plan, PlanStep, WaitPlan
-from sopflow.language.durations import parse_duration
+from sopflow.language.durations import format_duration, parse_duration
 from sopflow.language.models.documents import RehearsalAction
 from sopflow.language.models.rota import RotaDoc
 from sopflow.language.roster import Roster
@@ -134,7 +135,7 @@ class Stage:
             for index, action in enumerate(case.doc.actions):
                 wait = parse_duration(action.after) if action.after else 0
                 if wait > 0:
-                    await self.env.sleep(timedelta(seconds=wait))
+                    await self._advance(timedelta(seconds=wait), f"action {index + 1}")
                     await self._settle(incident_id)
                 at = await self.env.get_current_time() - start
                 refused = await self._act(incident_id, action, case.roster) if action.acts else None
@@ -189,7 +190,20 @@ class Stage:
                 f"starts_at {at.isoformat()} is in the past: the test server's clock only moves "
                 "forward; move the story to a later date (same weekday and holidays)"
             )
-        await self.env.sleep(at - now)
+        await self._advance(at - now, "`starts_at`")
+
+    async def _advance(self, by: timedelta, where: str) -> None:
+        """Move the test server's clock on; a server that cannot do it in time is the
+        story's problem to fix, said in words (never a traceback)."""
+        try:
+            await self.env.sleep(by)
+        except RPCError as exc:
+            raise RehearsalError(
+                f"{where}: the test server could not move the clock on by "
+                f"{format_duration(int(by.total_seconds()))} ({exc.message}): "
+                "an incident that re-pages or loops on a timer all that time makes it too slow; "
+                "shorten `after`, or act on the incident first"
+            ) from None
 
     async def _act(self, incident_id: str, action: RehearsalAction, roster: Roster) -> str | None:
         """Send one action as a responder would; the engine's reason when it refuses. An
@@ -224,7 +238,7 @@ class Stage:
             if ran + jump > RUN_OUT_HORIZON:
                 return state
             ran += jump
-            await self.env.sleep(jump)
+            await self._advance(jump, "after the last action")
             await self._settle(handle.id)
 
 

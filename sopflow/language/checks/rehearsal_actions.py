@@ -34,6 +34,9 @@ def check_actions(
         eff = targets.get(i)
         if eff is None:
             continue
+        if action.signal is not None and action.signal.event in (eff.sop.on_event or {}):
+            # The handler jumps: an approval may run again, and its votes start afresh.
+            voted.clear()
         steps = {s.id: s for s, _, _ in walk_steps(list(eff.sop.steps))}
         found = _refusals(lib, doc, action, eff, steps, voted)
         if action.incident is None:  # a linked incident has a clock of its own
