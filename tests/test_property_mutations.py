@@ -24,7 +24,10 @@ FAMILY = "emergency-disclosure"
 FILES = sorted(
     [p.relative_to(SHIPPED) for p in (SHIPPED / FAMILY).glob("*.yaml")]
     + [p.relative_to(SHIPPED) for p in (SHIPPED / "policies").glob("*emergency*.yaml")]
-    + [Path("regions.yaml"), Path("roster.yaml")]
+    + [Path("regions.yaml"), Path("roster.yaml"), Path("rota.yaml")]
+    # emergency-disclosure@3 opens a threat-to-life incident for an unverified emergency
+    + [p.relative_to(SHIPPED) for p in (SHIPPED / "threat-to-life").glob("*.yaml")]
+    + [p.relative_to(SHIPPED) for p in (SHIPPED / "policies").glob("*threat-referral*.yaml")]
 )
 TEXTS = {name: (SHIPPED / name).read_text(encoding="utf-8") for name in FILES}
 

@@ -86,6 +86,7 @@ def test_every_step_type_is_used(result: LintResult) -> None:
         "wait",
         "parallel",
         "postmortem",
+        "open_incident",
         "end",
     }
 
