@@ -71,10 +71,17 @@ def test_a_business_hours_sla_pauses_over_the_weekend_and_the_holiday(
     assert "2030-01-21 Martin Luther King Jr. Day" in clocks[0].detail
     observed = result.observed
     assert observed is not None
-    breached = {s: at.replace(microsecond=0) for s, at in observed.breached_at.items()}
-    assert breached["response_letter"] == datetime(2030, 1, 22, 20, tzinfo=UTC)
-    # The deadline from the request, not a duration.
-    assert breached["produce"] == datetime(2030, 1, 23, 17, tzinfo=UTC)
+    # The timers fire at the due time; the workflow task that records the breach may run a
+    # moment later on a busy machine (the test server's clock runs on in real time).
+    late = {
+        step: (at - due).total_seconds()
+        for step, due in (
+            ("response_letter", datetime(2030, 1, 22, 20, tzinfo=UTC)),
+            ("produce", datetime(2030, 1, 23, 17, tzinfo=UTC)),  # the request's deadline
+        )
+        for at in [observed.breached_at[step]]
+    }
+    assert all(0 <= seconds <= 5 for seconds in late.values()), late
     assert observed.escalations[:2] == ["response_letter -> lead", "produce -> lead"]
     # Its chain spent and nobody answering, the lead is paged again every 2h (`every`).
     assert set(observed.escalations[2:]) == {"produce -> lead"}

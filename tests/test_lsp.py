@@ -69,8 +69,8 @@ steps:
     escalate: [lead]
     form:
       type: object
-      required: [credible]
-      properties: {credible: {type: boolean}}
+      required: [credible, imminent]
+      properties: {credible: {type: boolean}, imminent: {type: boolean}}
   - id: route
     type: decision
     branches:
@@ -80,7 +80,7 @@ steps:
   - id: disclose
     type: disclosure_check
     policy: us-emergency
-    request: {imminent: steps.assess.output.credible}
+    request: {imminent: steps.assess.output.imminent}
     on: {denied: closed}
   - id: done
     type: end
