@@ -272,3 +272,49 @@ def test_a_second_vote_is_warned_unless_an_event_sends_the_approval_round_again(
     assert found == (
         ["the engine will refuse this action: bob has already voted on `approve`"] if warned else []
     )
+
+
+CHECK_AGAIN = """\
+apiVersion: sopflow/v1
+kind: SOP
+id: package
+version: 1
+title: Package
+owner: tests
+region: US
+description: A check whose rejection sends the package back to be prepared again.
+roles: {lead: {description: Lead}}
+defaults: {sla: 1h}
+steps:
+  - id: prepare
+    type: task
+    assignee: lead
+    form: {type: object, properties: {ref: {type: string}}}
+  - id: check
+    type: approval
+    approvers: [lead]
+    four_eyes: false
+    on: {approved: done, rejected: prepare}
+  - id: done
+    type: end
+    outcome: done
+"""
+
+
+def test_a_vote_in_the_next_round_of_a_check_is_not_warned(write_lib: WriteLib) -> None:
+    story = (
+        "apiVersion: sopflow/v1\nkind: Rehearsal\nsop: package@1\nactions:\n"
+        "  - complete: {step: prepare, as: carol, data: {ref: a}}\n"
+        "  - vote: {step: check, as: bob, decision: reject, reason: wrong window}\n"
+        "  - complete: {step: prepare, as: carol, data: {ref: b}}\n"
+        "  - vote: {step: check, as: bob, decision: approve, reason: ok}\n"
+        "expect:\n  outcome: done\n"
+    )
+    roster = ROSTER.replace(
+        "alice: {name: Alice, region: US, roles: [responder]}",
+        "carol: {name: Carol, region: US, roles: [lead]}",
+    )
+    root = write_lib(
+        {"roster.yaml": roster, "package/v1.yaml": CHECK_AGAIN, "package/story.yaml": story}
+    )
+    assert [d.format() for d in lint_library(root).diagnostics if d.code == "W601"] == []

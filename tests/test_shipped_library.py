@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 
 from sopflow.compile.lint import LintResult, lint_library
 from sopflow.language.docs_gen import diagnostics_doc
 from sopflow.language.library import document_files
 from sopflow.language.schema import SCHEMA_PATH, schema_text
 from sopflow.language.yaml_source import parse_text
+from sopflow.rehearsal.coverage import coverage
 from tests.conftest import REPO, SHIPPED
 
 pytestmark = pytest.mark.unit
@@ -127,3 +130,45 @@ def test_lint_time_paths_are_relative_to_the_library(result: LintResult) -> None
             not Path(loaded.source.path).is_absolute()
             or REPO not in Path(loaded.source.path).parents
         )
+
+
+def test_a_branch_not_rehearsed_on_purpose_is_listed_with_its_reason(result: LintResult) -> None:
+    key = ("legal-process", 2, "US")
+    [entry] = coverage({key: result.plans[key]}, [])
+    exempt = {(step, branch) for step, branch, _ in entry.exempt}
+    assert exempt == {
+        ("disclosure_error_route", "-> ndo_hold"),
+        ("disclosure_error_route", "-> user_notice"),
+    }
+    assert not exempt & set(entry.untaken)
+    assert all("moved from version 1" in why for _, _, why in entry.exempt)
+    assert entry.as_json()["branches"]["not_rehearsed"] == 2  # type: ignore[index]
+
+
+def test_each_current_legal_basis_is_traceable_to_the_policy_description(
+    result: LintResult,
+) -> None:
+    """Every section, article or schedule number a current policy rule's `legal_basis` cites
+    appears in the policy's description, which lists the sources (counsel checks them)."""
+    retired = set(result.lock.retired)
+    current = {
+        policy_id
+        for (sop, version, _), plan in result.plans.items()
+        if f"{sop}@{version}" not in retired
+        for policy_id in plan.policies
+    }
+    assert current
+    untraced = []
+    for path in sorted((SHIPPED / "policies").glob("*.yaml")):
+        policy = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if policy["id"] not in current:
+            continue
+        for index, rule in enumerate(policy["rules"], start=1):
+            cited = re.findall(r"\b\d+[A-Z]?(?:\.\d+)?\b", rule.get("legal_basis") or "")
+            untraced += [
+                f"{policy['id']} rule {index}: {number}"
+                for number in cited
+                if number not in policy["description"]
+            ]
+        assert "http" in policy["description"] or "U.S.C." in policy["description"], path
+    assert untraced == []

@@ -14,6 +14,7 @@ from sopflow.compile.lint import lint_library
 from sopflow.contract.plan import EndPlan
 from sopflow.rehearsal.batch import Result, rehearse_all
 from sopflow.rehearsal.cases import collect
+from sopflow.rehearsal.coverage import coverage
 from tests.conftest import SHIPPED
 
 pytestmark = pytest.mark.workflow
@@ -67,3 +68,26 @@ def test_every_family_and_region_has_the_main_scenarios(
         if v == latest[s] and wanted - seen[(s, v, r)]
     }
     assert not missing
+
+
+def test_the_current_versions_are_covered_completely(
+    played: tuple[list[Result], dict[tuple[str, int, str], str]],
+) -> None:
+    """Every step and branch of each SOP's latest version is reached by some rehearsal, or
+    its decision branch says why no rehearsal can take it (`not_rehearsed`)."""
+    results, happy = played
+    latest = {sop: max(v for s, v, _ in happy if s == sop) for sop, _, _ in happy}
+    plans = {k: r.case.plan for r in results for k in [_key(r)] if k[1] == latest[k[0]]}
+    runs = [(_key(r), r.observed.state) for r in results if r.observed and _key(r) in plans]
+    gaps = {
+        entry.key: entry.unreached + [f"{s}: {b}" for s, b in entry.untaken]
+        for entry in coverage(plans, runs)
+        if entry.unreached or entry.untaken
+    }
+    assert not gaps
+    assert set(plans) == {k for k in happy if k[1] == latest[k[0]]}
+
+
+def _key(result: Result) -> tuple[str, int, str]:
+    plan = result.case.plan
+    return plan.sop.id, plan.sop.version, plan.region.code

@@ -195,15 +195,18 @@ def _summary(results: list[Result], found: Collected) -> str:
 
 def _coverage_text(entry: PlanCoverage) -> str:
     steps = f"steps {len(entry.steps) - len(entry.unreached)}/{len(entry.steps)}"
-    taken = len(entry.branches) - len(entry.untaken)
+    taken = len(entry.branches) - len(entry.untaken) - len(entry.exempt)
+    on_purpose = f" ({len(entry.exempt)} not rehearsed on purpose)" if entry.exempt else ""
     lines = [
         f"coverage {entry.key}: {entry.rehearsals} rehearsals, {steps}, "
-        f"branches {taken}/{len(entry.branches)}"
+        f"branches {taken}/{len(entry.branches)}{on_purpose}"
     ]
     if entry.unreached:
         lines.append(f"  steps not reached: {', '.join(entry.unreached)}")
     if entry.untaken:
         lines.append(f"  branches not taken: {'; '.join(f'{s}: {b}' for s, b in entry.untaken)}")
+    for step, branch, why in entry.exempt:
+        lines.append(f"  not rehearsed on purpose: {step}: {branch} ({why})")
     return "\n".join(lines)
 
 

@@ -160,7 +160,8 @@ class _Compiler:
                 )
             case m.DecisionStep():
                 branches = [
-                    DecisionBranch(when=b.when, goto=_target(b.goto)) for b in step.branches
+                    DecisionBranch(when=b.when, goto=_target(b.goto), not_rehearsed=b.not_rehearsed)
+                    for b in step.branches
                 ]
                 return DecisionPlan(**c, branches=branches)
             case m.DisclosureCheckStep():

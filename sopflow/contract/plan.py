@@ -113,6 +113,8 @@ class ApprovalPlan(HumanCommon):
 class DecisionBranch(_Plan):
     when: str | None
     goto: str | None
+    # Why no rehearsal takes it (for coverage only); left out of dumps when unset.
+    not_rehearsed: str | None = Field(default=None, exclude_if=_unset)
 
 
 class DecisionPlan(StepCommon):

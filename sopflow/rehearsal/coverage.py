@@ -11,8 +11,9 @@ procedure can go more than one way, and each way is counted on its own:
 - a task or approval with an escalation chain: ``escalated`` (an SLA breach escalated);
   with ``on_timeout`` fail or goto: ``sla spent``.
 
-Taken branches are read from the incident's final state and timeline. A decision inside a
-loop is credited with its last pass only (the state keeps the last output).
+Taken branches are read from the incident's final state, path and timeline. A decision
+inside a loop is credited with every pass: its last output, and the step that followed it
+in the path each time it ran (a label that names no branch of it is dropped).
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class PlanCoverage:
     reached: set[str] = field(default_factory=set)
     branches: list[tuple[str, str]] = field(default_factory=list)
     taken: set[tuple[str, str]] = field(default_factory=set)
+    # Branches the SOP says no rehearsal can take, with why (a decision's `not_rehearsed`).
+    on_purpose: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -66,7 +69,12 @@ class PlanCoverage:
 
     @property
     def untaken(self) -> list[tuple[str, str]]:
-        return [b for b in self.branches if b not in self.taken]
+        return [b for b in self.branches if b not in self.taken and b not in self.on_purpose]
+
+    @property
+    def exempt(self) -> list[tuple[str, str, str]]:
+        """(step, branch, why) for each branch not taken on purpose."""
+        return [(s, b, why) for (s, b), why in self.on_purpose.items() if (s, b) not in self.taken]
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -77,10 +85,14 @@ class PlanCoverage:
             "steps": {"total": len(self.steps), "reached": len(self.steps) - len(self.unreached)},
             "branches": {
                 "total": len(self.branches),
-                "taken": len(self.branches) - len(self.untaken),
+                "taken": len(self.branches) - len(self.untaken) - len(self.exempt),
+                "not_rehearsed": len(self.exempt),
             },
             "steps_not_reached": self.unreached,
             "branches_not_taken": [f"{s}: {label}" for s, label in self.untaken],
+            "branches_not_rehearsed": [
+                {"branch": f"{s}: {label}", "why": why} for s, label, why in self.exempt
+            ],
         }
 
 
@@ -91,6 +103,17 @@ def branches_of(plan: Plan) -> list[tuple[str, str]]:
         labels = _labels(step, plan)
         out += [(step.id, label) for label in dict.fromkeys(labels)]
     return out
+
+
+def not_rehearsed(plan: Plan) -> dict[tuple[str, str], str]:
+    """The decision branches the SOP says no rehearsal can take, with why."""
+    return {
+        (step.id, f"-> {b.goto or 'next'}"): b.not_rehearsed
+        for step in plan.steps_by_id().values()
+        if isinstance(step, DecisionPlan)
+        for b in step.branches
+        if b.not_rehearsed
+    }
 
 
 def _labels(step: PlanStep, plan: Plan) -> list[str]:
@@ -129,6 +152,9 @@ def taken_in(state: IncidentState) -> tuple[set[str], set[tuple[str, str]]]:
         output = s.output if isinstance(s.output, dict) else {}
         if s.type == "decision" and s.starts > 0 and "goto" in output:
             taken.add((sid, f"-> {output['goto'] or 'next'}"))
+    for sid, following in zip(state.path, state.path[1:], strict=False):
+        if state.steps.get(sid) is not None and state.steps[sid].type == "decision":
+            taken.add((sid, f"-> {following}"))
     timeouts: dict[str, int] = {}
     for entry in state.timeline:
         step, kind = entry.step, entry.kind
@@ -182,6 +208,7 @@ def coverage(
             key[2],
             steps=list(plan.steps_by_id()),
             branches=branches_of(plan),
+            on_purpose=not_rehearsed(plan),
         )
         for key, plan in plans.items()
     }

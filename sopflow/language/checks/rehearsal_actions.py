@@ -7,6 +7,7 @@ would otherwise surface as a wrong path at `expect:`.
 
 from __future__ import annotations
 
+from sopflow.language.checks.flow import step_lists, successors
 from sopflow.language.checks.rehearsal_clock import earliest_starts
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.durations import format_duration, parse_duration
@@ -37,6 +38,11 @@ def check_actions(
         if action.signal is not None and action.signal.event in (eff.sop.on_event or {}):
             # The handler jumps: an approval may run again, and its votes start afresh.
             voted.clear()
+        if action.complete is not None:
+            # A step done again after a vote (a rejection sent the work back) leads to the
+            # approval's next round, whose votes start afresh.
+            later = reachable_from(eff, action.complete.step)
+            voted -= {(step, who) for step, who in voted if step in later}
         steps = {s.id: s for s, _, _ in walk_steps(list(eff.sop.steps))}
         found = _refusals(lib, doc, action, eff, steps, voted)
         if action.incident is None:  # a linked incident has a clock of its own
@@ -45,6 +51,23 @@ def check_actions(
             message = f"the engine will refuse this action: {why}"
             out.append(source.diag(("actions", i, kind), "W601", message))
     return out
+
+
+def reachable_from(eff: Effective, step_id: str) -> set[str]:
+    """The steps control can reach after ``step_id``, within the list of steps holding it."""
+    for holder in step_lists(list(eff.sop.steps)):
+        ids = [step.id for step in holder]
+        if step_id in ids:
+            graph = {step.id: successors(holder, i) for i, step in enumerate(holder)}
+            seen: set[str] = set()
+            queue = list(graph[step_id])
+            while queue:
+                nxt = queue.pop()
+                if nxt in graph and nxt not in seen:
+                    seen.add(nxt)
+                    queue.extend(graph[nxt])
+            return seen
+    return set()
 
 
 def _too_early(

@@ -83,6 +83,15 @@ class Requirement(Strict):
 class Branch(Strict):
     when: Expr | None = None
     goto: StepId
+    not_rehearsed: str | None = Field(
+        default=None,
+        min_length=1,
+        description=(
+            "Why no rehearsal can take this branch (e.g. only incidents migrated from an "
+            "earlier version reach it): `rehearse --coverage` lists it with this reason "
+            "instead of as a gap"
+        ),
+    )
 
 
 class DisclosureOn(Strict):
