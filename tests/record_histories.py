@@ -8,7 +8,10 @@ time-skipping test server with the recording fakes (tests/harness.py), and drive
 outcome the way responders would: every active task is completed with a form generated from
 its JSON Schema (plus the scenario's few overrides that pick a path), approvals get votes from
 roster people that four eyes allows, event waits get their signal, and time jumps forward
-past timed waits and, where the scenario asks for it, past SLAs. The histories are written to
+past timed waits and, where the scenario asks for it, past SLAs. The worker runs the real Rota
+activities (steps that follow the sun, business-hours SLAs) and the linked-plan resolver over
+the shipped library, so an `open_incident` step opens its linked incident beside this one
+(only this incident's history is written). The histories are written to
 tests/histories/<sop>-v<version>-<region>[-<scenario>].json; a run that continued as new is
 written one file per run (``-run1``, ``-run2``, ...).
 
@@ -22,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,8 +41,10 @@ from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from activities.desks import DeskActivities
+from activities.linked import LinkedPlans
 from sopflow.client.incidents import Action
-from sopflow.compile.lint import lint_library
+from sopflow.compile.lint import LintResult, lint_library
 from sopflow.contract.messages import (
     Actor,
     Cancel,
@@ -83,7 +88,7 @@ class Scenario:
     name: str = ""  # file suffix; empty for the family's main path in that region
     input: Mapping[str, Any] = field(default_factory=dict)  # over the schema-made input
     forms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # step -> fields
-    reject: frozenset[str] = frozenset()  # approvals whose first vote rejects
+    reject: frozenset[str] = frozenset()  # approvals whose first vote (first run) rejects
     events: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # name -> data
     breaches: Mapping[str, int] = field(default_factory=dict)  # step -> SLAs to let lapse
     note_on: str | None = None  # the assignee adds a note when this step is active
@@ -101,6 +106,17 @@ IN_FLIGHT = (
     EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED,
 )
+
+# emergency-disclosure@3: what counsel scopes, and the package and delivery that match it
+# (the production check compares them; a difference is a wrong disclosure).
+ED3_SCOPE: Mapping[str, Any] = {
+    "categories": ["basic_subscriber_info", "location", "contents"],
+    "accounts": ["acct-88121"],
+}
+ED3_AU_SCOPE: Mapping[str, Any] = {
+    "categories": ["basic_subscriber_info", "location"],
+    "accounts": ["acct-au-50127"],
+}
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
@@ -250,6 +266,185 @@ SCENARIOS: tuple[Scenario, ...] = (
         name="cancelled",
         cancel_on="assess",
     ),
+    Scenario(
+        "emergency-disclosure",
+        3,
+        "US",
+        "verified by call-back while counsel assesses and scopes (contents relating to the "
+        "emergency); counsel and a lead approve (requires legal + lead); the package checked "
+        "by a second person; produced as scoped; notice held 90 days, then sent",
+        expect="resolved",
+        input={
+            "target_accounts": ["acct-88121"],
+            "data_requested": ["basic_subscriber_info", "location", "contents"],
+            "imminent_threat": True,
+        },
+        forms={
+            "scope": ED3_SCOPE,
+            "prepare": ED3_SCOPE,
+            "produce": {
+                "categories_disclosed": ED3_SCOPE["categories"],
+                "accounts_disclosed": ED3_SCOPE["accounts"],
+            },
+            "user_notice": {
+                "delay": True,
+                "exception": "notice_could_endanger_someone",
+                "reason": "the account holder is the suspect",
+            },
+        },
+    ),
+    Scenario(
+        "emergency-disclosure",
+        3,
+        "UK",
+        "the force's control room cannot be reached: the lead opens a threat-to-life referral "
+        "(a linked threat-to-life@2 incident) instead of disclosing",
+        expect="referred",
+        name="threat-referral",
+        input={"imminent_threat": True},
+        forms={
+            "callback": {"result": "could_not_reach"},
+            "unverified": {"route": "threat_referral", "notes": "duty officer unreachable"},
+            "referral_details": {"threat_type": "kidnap_or_hostage", "location_country": "GB"},
+        },
+    ),
+    Scenario(
+        "emergency-disclosure",
+        3,
+        "AU",
+        "a missing child (SEV1), records held by the AU entity: the second person sends the "
+        "package back once; nobody approves within the SLA (escalated to the lead), then "
+        "counsel and a lead do; produced; the notice sent at once; SLA post-mortem",
+        expect="resolved",
+        name="sla-breach",
+        input={
+            "target_accounts": ED3_AU_SCOPE["accounts"],
+            "data_requested": ED3_AU_SCOPE["categories"],
+            "imminent_threat": False,
+            "person_at_risk_minor": True,
+        },
+        forms={
+            "scope": {**ED3_AU_SCOPE, "data_held_by": "au_entity"},
+            "prepare": ED3_AU_SCOPE,
+            "produce": {
+                "categories_disclosed": ED3_AU_SCOPE["categories"],
+                "accounts_disclosed": ED3_AU_SCOPE["accounts"],
+            },
+            "user_notice": {"delay": False},
+        },
+        reject=frozenset({"production_qa"}),
+        breaches={"approve": 1},
+    ),
+    Scenario(
+        "threat-to-life",
+        2,
+        "US",
+        "immediate self-harm threat: referral allowed; takedown, preservation and support in "
+        "parallel; no acknowledgement (chase), the agency unreachable, so the referral is "
+        "escalated and acknowledged elsewhere; follow-up after a day; post-mortem",
+        expect="referred_elsewhere",
+        input={"imminence": "immediate", "threat_type": "suicide_self_harm"},
+        forms={"assess": {"imminence": "immediate"}, "le_chase": {"reached": False}},
+    ),
+    Scenario(
+        "threat-to-life",
+        2,
+        "UK",
+        "credible, within days: the referral needs privacy counsel and a commander (per-role "
+        "quorum) while the content is taken down and preserved in parallel; the force "
+        "acknowledges; follow-up after a day",
+        expect="referred",
+        input={
+            "imminence": "within_days",
+            "threat_type": "violence_against_others",
+            "location_country": "GB",
+        },
+        forms={"assess": {"imminence": "within_days"}},
+        events={"le-acknowledged": {"agency": "Greater Manchester Police"}},
+    ),
+    Scenario(
+        "csea-report",
+        2,
+        "US",
+        "the specialist finds a meeting arranged (SEV0): a linked threat-to-life incident "
+        "opens; preserved; the urgent CyberTipline report and the removal in parallel; "
+        "post-mortem; legal process served during the one-year hold",
+        expect="reported",
+        input={"source": "user_report", "minor_in_imminent_danger": False},
+        forms={
+            "specialist_review": {
+                "category": "enticement_or_grooming",
+                "offender_accounts": ["acct-70311"],
+            },
+            "ncmec_report": {"incident_type": "online_enticement"},
+        },
+        events={"legal-process-served": {"process_type": "search_warrant"}},
+    ),
+    Scenario(
+        "csea-report",
+        2,
+        "UK",
+        "UK-linked drawn images: not reportable to NCMEC but the NCA check allows the report; "
+        "preserved; NCA report and removal in parallel; the one-year hold times out into "
+        "the retention review",
+        expect="reported",
+        input={
+            "source": "trusted_flagger",
+            "linked_countries": ["GB"],
+            "minor_in_imminent_danger": False,
+            "ongoing_contact": False,
+        },
+        forms={
+            "specialist_review": {
+                "category": "other_child_safety",
+                "reportable": False,
+                "child_in_imminent_danger": False,
+            },
+            "retention_review": {"hold_required": False},
+        },
+    ),
+    Scenario(
+        "legal-process",
+        2,
+        "US",
+        "a 2703(f) preservation; a 2703(d) order is served for the preserved records before "
+        "the day-80 reminder; the new incident is linked",
+        expect="referred",
+        name="process-served",
+        input={"process_type": "preservation_request"},
+        forms={"intake": {"process_type": "preservation_request", "nondisclosure_order": False}},
+        events={"legal-process-served": {"process": "court_order_2703d"}},
+    ),
+    Scenario(
+        "legal-process",
+        2,
+        "US",
+        "a subpoena for subscriber information: allowed without approval; the notice decided "
+        "before production; the package checked by a second person; produced; user told",
+        expect="resolved",
+        input={"process_type": "subpoena"},
+        forms={"intake": {"process_type": "subpoena", "nondisclosure_order": False}},
+    ),
+    Scenario(
+        "legal-process",
+        2,
+        "UK",
+        "an overseas production order through the designated authority: instrument check, "
+        "counsel and a lead approve (per-role quorum), notice decided, package checked, "
+        "produced, user told",
+        expect="resolved",
+        input={"process_type": "overseas_production_order"},
+        forms={
+            "intake": {"process_type": "overseas_production_order", "nondisclosure_order": False},
+            "legal_review": {"categories": ["basic_subscriber_info", "contents"]},
+            "daa_check": {
+                "instrument": "overseas_production_order",
+                "targets_us_person": False,
+                "target_located_in_us": False,
+            },
+            "collect": {"categories_produced": ["basic_subscriber_info", "contents"]},
+        },
+    ),
 )
 
 
@@ -369,15 +564,20 @@ def assignee(roster: list[Person], region: str, role: str) -> Person:
     raise AssertionError(f"nobody on the roster holds {role!r}")
 
 
-def voter(roster: list[Person], region: str, step: ApprovalPlan, state: IncidentState) -> Person:
-    """Someone holding an approver role whom four eyes and `distinct` allow to vote now."""
-    excluded = conductor.four_eyes_excluded(state) if step.four_eyes else set()
+def voter(
+    roster: list[Person], region: str, step: ApprovalPlan, state: IncidentState, decision: str
+) -> Person:
+    """Someone holding an approver role whom four eyes, `distinct` and `requires` allow to
+    cast ``decision`` now (the interpreter's own check says who), and who has not voted."""
     voted = {v.actor for v in state.steps[step.id].votes}
     for person in _by_region(roster, region):
-        if person.id in excluded or person.id in voted:
+        if person.id in voted:
             continue
-        if any(role in person.roles for role in step.approvers):
-            return person
+        try:
+            conductor.check_vote(state, step, person.actor(), decision)
+        except conductor.ActionRefused:
+            continue
+        return person
     raise AssertionError(f"{step.id}: nobody left on the roster may vote")
 
 
@@ -409,6 +609,7 @@ class Driver:
     handle: WorkflowHandle[Any, Any]
     steps: dict[str, PlanStep] = field(init=False)
     signalled: set[str] = field(default_factory=set)
+    woken: set[tuple[str, int]] = field(default_factory=set)  # (wait, its run) signalled
     noted: bool = False
 
     def __post_init__(self) -> None:
@@ -460,7 +661,9 @@ class Driver:
         """Take one responder action the state allows; False when there is none."""
         now = await self.bench.env.get_current_time()
         for sid, s in state.steps.items():
-            if s.status != "active" or s.breaches < self.scenario.breaches.get(sid, 0):
+            if s.status != "active" or self.handed_in(sid, state):
+                continue
+            if s.breaches < self.scenario.breaches.get(sid, 0):
                 continue
             step = self.steps[sid]
             if self.scenario.cancel_on == sid:
@@ -479,8 +682,9 @@ class Driver:
                 await self.send(CompleteTask(step=sid, actor=person.actor(), data=data))
                 return True
             if isinstance(step, ApprovalPlan):
-                person = voter(self.roster, self.plan.region.code, step, state)
-                decision = "reject" if sid in self.scenario.reject else "approve"
+                first_run = s.starts <= 1  # sent back and asked again: approve
+                decision = "reject" if sid in self.scenario.reject and first_run else "approve"
+                person = voter(self.roster, self.plan.region.code, step, state, decision)
                 vote = Vote(step=sid, actor=person.actor(), decision=decision, reason="reviewed")
                 await self.send(vote)
                 return True
@@ -488,13 +692,29 @@ class Driver:
             if event in self.scenario.events and event not in self.signalled:
                 assert event is not None
                 self.signalled.add(event)
+                self.woken.add((sid, s.starts))
                 data = dict(self.scenario.events[event])
                 await self.send(ExternalEvent(name=event, data=data))
                 return True
         return False
 
+    def handed_in(self, sid: str, state: IncidentState) -> bool:
+        """The people's part of an active step is done (its form submitted, its votes
+        decided, its event signalled) and the workflow has yet to take its turn: its due
+        time no longer counts, and skipping to it would breach the step that follows."""
+        step, s = self.steps[sid], state.steps[sid]
+        if isinstance(step, TaskPlan):
+            return s.submitted_by is not None
+        if isinstance(step, ApprovalPlan):
+            return conductor.tally(step, state) is not None
+        return (sid, s.starts) in self.woken
+
     def next_due(self, state: IncidentState) -> datetime | None:
-        dues = [s.due_at for s in state.steps.values() if s.status == "active" and s.due_at]
+        dues = [
+            s.due_at
+            for sid, s in state.steps.items()
+            if s.status == "active" and s.due_at and not self.handed_in(sid, state)
+        ]
         return min(dues) if dues else None
 
     async def send(self, action: Action) -> None:
@@ -502,9 +722,18 @@ class Driver:
         await self.bench.act(self.handle, action)
 
 
-async def record(scenario: Scenario, plan: Plan, roster: list[Person]) -> list[WorkflowHistory]:
+def library_activities(library: LintResult) -> list[Callable[..., Any]]:
+    """The real activities that read the library: the Rota (steps that follow the sun,
+    business-hours SLAs) and the linked-plan resolver (`open_incident`)."""
+    rota = library.library.rota.model if library.library.rota is not None else None
+    return [*DeskActivities(lambda: rota).activities(), LinkedPlans(lambda: library).linked_plan]
+
+
+async def record(
+    scenario: Scenario, plan: Plan, roster: list[Person], activities: list[Callable[..., Any]]
+) -> list[WorkflowHistory]:
     fakes = Fakes(enrichment=dict(scenario.enrichment))
-    async with bench(fakes) as b:
+    async with bench(fakes, activities=activities) as b:
         now = await b.env.get_current_time()
         incident_id = f"inc-{scenario.stem}"
         first = await b.incidents.start(
@@ -559,13 +788,14 @@ async def check_replay(paths: list[Path]) -> None:
 
 
 async def main(prefixes: list[str]) -> None:
-    plans = lint_library(LIBRARY).plans
+    library = lint_library(LIBRARY)
+    plans, activities = library.plans, library_activities(library)
     roster = load_roster()
     HISTORIES.mkdir(exist_ok=True)
     chosen = [s for s in SCENARIOS if not prefixes or s.stem.startswith(tuple(prefixes))]
     for scenario in chosen:
         plan = plans[(scenario.sop, scenario.version, scenario.region)]
-        runs = await record(scenario, plan, roster)
+        runs = await record(scenario, plan, roster, activities)
         paths = write(scenario, runs)
         await check_replay(paths)
         print(f"{scenario.stem}: {scenario.summary}")
