@@ -15,9 +15,10 @@ stands up, all on 127.0.0.1:
   (``SOPFLOW_DEFINITIONS``) and a token store in a temporary directory (``SOPFLOW_TOKENS``)
   holding one token per client, for Roster people taken in turn (amoreno first).
 
-Incidents of ``emergency-disclosure`` v2 (US) are opened through the API and left waiting at
-their first task (``verify``); every Roster person holds one of its roles, so anyone may add
-a note. The action measured is adding a note, which can be repeated on one running incident:
+Incidents of ``emergency-disclosure`` (its current version, US) are opened through the API
+and left waiting at their first task (``verify``); every Roster person holds one of its
+roles, so anyone may add a note. The action measured is adding a note, which can be
+repeated on one running incident:
 
 - ``api``: ``POST /api/v1/incidents/{id}/notes`` with the person's bearer token, over one
   ``httpx.AsyncClient`` keeping its connections alive (as a CLI session or a console would);
@@ -91,7 +92,7 @@ DEFINITIONS = REPO / "sop_definitions"
 SOP = "emergency-disclosure"
 STEP = "verify"  # the incidents wait here; notes name it
 TEXT = "called the reporter back"
-# The input of the shipped rehearsal v2-us-happy-path.
+# An emergency request as the shipped happy-path rehearsals write one.
 INPUT: dict[str, Any] = {
     "request_id": "LE-2026-0412",
     "received_at": "2026-11-02T03:10:00Z",
