@@ -151,6 +151,8 @@ def json_object(text: str, what: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise fail(f"{what} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise fail(f"{what} is nested too deeply to read") from None
     if not isinstance(value, dict):
         raise fail(f"{what} must be a JSON object ({{...}}), not {type(value).__name__}")
     return value
