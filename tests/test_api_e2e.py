@@ -85,6 +85,49 @@ steps:
     outcome: rejected
 """
 DRILL_INPUT = {"ref": "R-1", "count": 2}
+# One task with the form of threat-to-life@1's assessment (two booleans, an enum, an optional
+# and a required string), for the console's form test: that version is retired, and the
+# assessment of version 2 follows the sun, which this stack's worker (the recording fakes,
+# no Rota) does not run.
+ASSESS_DRILL = """\
+apiVersion: sopflow/v1
+kind: SOP
+id: api-assess
+version: 1
+title: API assessment drill
+owner: tests
+region: US
+input:
+  type: object
+  required: [ref, count]
+  properties:
+    ref: {type: string, minLength: 1}
+    count: {type: integer, minimum: 0}
+roles:
+  responder: {description: On-shift responder}
+  lead: {description: Incident lead}
+defaults:
+  sla: 30m
+steps:
+  - id: assess
+    type: task
+    title: Assess credibility and location
+    assignee: responder
+    escalate: [lead]
+    form:
+      type: object
+      required: [credible, imminence, location_known, rationale]
+      additionalProperties: false
+      properties:
+        credible: {type: boolean}
+        imminence: {enum: [immediate, within_days, unclear, none]}
+        location_known: {type: boolean}
+        agency_with_jurisdiction: {type: string}
+        rationale: {type: string, minLength: 1}
+  - id: done
+    type: end
+    outcome: resolved
+"""
 # The drill with an SLA that runs out while a test watches (the console's live SLA test).
 SHORT_SLA = "short-sla"
 SHORT_SLA_S = 10  # long enough to open the page first on a loaded machine
@@ -221,6 +264,8 @@ def write_library(root: Path) -> Path:
         "roles:\n", "correlation: input.ref\nroles:\n", 1
     )
     (library / "api-dup" / "v1.yaml").write_text(dup, encoding="utf-8")
+    (library / "api-assess").mkdir()
+    (library / "api-assess" / "v1.yaml").write_text(ASSESS_DRILL, encoding="utf-8")
     (library / "api-secret").mkdir()
     (library / "api-secret" / "v1.yaml").write_text(RESTRICTED_SOP, encoding="utf-8")
     return library

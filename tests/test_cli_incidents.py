@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import structlog
+import yaml
 from temporalio.client import WorkflowExecutionDescription, WorkflowExecutionStatus
 from typer.testing import CliRunner, Result
 
@@ -64,6 +65,14 @@ THREAT = {
     "location_country": "US",
     "records_violent_conduct": False,
 }
+
+
+def referral() -> dict[str, Any]:
+    """THREAT about an account of its own: threat-to-life holds back a second open incident
+    about one account (`correlation: input.account_id`), and each test opens its own."""
+    return {**THREAT, "account_id": f"acct-{uuid.uuid4().hex[:8]}"}
+
+
 EMERGENCY = {
     "request_id": "LE-7",
     "received_at": "2025-03-01T10:00:00Z",
@@ -88,6 +97,8 @@ runner = CliRunner()
 class Stack:
     tmp: Path
     address: str = ""
+    # The library the CLI and the worker (its Rota) read.
+    definitions: Path = SHIPPED
     log: Path = field(default_factory=Path)
     error: BaseException | None = None
     loop: asyncio.AbstractEventLoop | None = None
@@ -98,7 +109,7 @@ class Stack:
         return {
             "TEMPORAL_ADDRESS": self.address,
             "SOPFLOW_TASK_QUEUE": QUEUE,
-            "SOPFLOW_DEFINITIONS": str(SHIPPED),
+            "SOPFLOW_DEFINITIONS": str(self.definitions),
             # The CLI signs as an operator would; the test worker trusts this key.
             "SOPFLOW_SIGNING_KEY": str(self.tmp / "keys" / "test.key"),
         }
@@ -125,11 +136,38 @@ async def _serve(stack: Stack, ready: threading.Event) -> None:
         raise
 
 
+def round_the_clock_library(root: Path) -> Path:
+    """A copy of the shipped library at ``root`` whose Rota keeps every desk on call around
+    the clock, every day (no holidays), with the people its shifts have on call for each
+    role: a follow-the-sun step (every task of threat-to-life@2) stays with its incident's
+    own desk whenever the tests run, as every step of version 1 did. The plans, and so their
+    hashes, are the shipped ones: the Rota is read at run time, not compiled in. Follow the
+    sun itself is tested in test_cli_follow_the_sun and on the time-skipping server."""
+    shutil.copytree(SHIPPED, root)
+    rota = yaml.safe_load((root / "rota.yaml").read_text(encoding="utf-8"))
+    for desk in rota["desks"].values():
+        people: dict[str, set[str]] = {}
+        for duty in desk["oncall"]:
+            people.setdefault(duty["role"], set()).update(duty["people"])
+        desk.pop("holidays", None)
+        days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        desk["shifts"] = [{"name": "always", "days": days, "from": "00:00", "to": "24:00"}]
+        desk["oncall"] = [
+            {"role": role, "shift": "always", "people": sorted(names)}
+            for role, names in sorted(people.items())
+        ]
+    (root / "rota.yaml").write_text(yaml.safe_dump(rota, sort_keys=False), encoding="utf-8")
+    return root
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The dev server and a worker, in a thread of this process, for the whole module."""
+    """The dev server and a worker, in a thread of this process, for the whole module; both
+    read the shipped library with every desk on call around the clock."""
     tmp = tmp_path_factory.mktemp("cli-incidents")
-    with serving(Stack(tmp=tmp, log=tmp / "worker.jsonl")) as running:
+    library = round_the_clock_library(tmp / "library")
+    running = Stack(tmp=tmp, log=tmp / "worker.jsonl", definitions=library)
+    with serving(running, {"SOPFLOW_DEFINITIONS": str(library)}) as running:
         yield running
 
 
@@ -225,6 +263,12 @@ def active(step_id: str) -> Callable[[dict[str, Any]], bool]:
     return lambda view: step(view, step_id)["status"] == "active"
 
 
+def held(*step_ids: str) -> Callable[[dict[str, Any]], bool]:
+    """Every step active with its due time: a step that follows the sun has it once the Rota
+    has said which desk holds it, and only then takes actions."""
+    return lambda view: all(active(s)(view) and step(view, s)["due_at"] for s in step_ids)
+
+
 def closed(view: dict[str, Any]) -> bool:
     return bool(view["status"] != "running")
 
@@ -255,7 +299,7 @@ def test_start_refuses_an_input_that_does_not_fit_the_schema(stack: Stack) -> No
         stack, "incident", "start", "threat-to-life", "--region", "US", "--input", str(path)
     )
     assert result.exit_code == 1 and result.stdout == ""
-    assert "does not fit threat-to-life@1 (US)'s input schema (4 problems)" in result.stderr
+    assert "does not fit threat-to-life@2 (US)'s input schema (4 problems)" in result.stderr
     for line in (
         "$: 'account_id' is a required property",
         "$.content_ids: [] should be non-empty",
@@ -276,23 +320,24 @@ def test_start_refuses_an_input_that_does_not_fit_the_schema(stack: Stack) -> No
 
 
 def test_a_threat_to_life_incident_from_start_to_outcome(stack: Stack) -> None:
-    incident = start(stack, "threat-to-life@1", "US", THREAT, "dokafor")
-    view = until(stack, incident, active("assess"))
+    incident = start(stack, "threat-to-life@2", "US", referral(), "dokafor")
+    view = until(stack, incident, held("assess"))
     assert set(view) == {
         "id", "sop", "version", "region", "plan_hash", "status", "outcome", "severity",
         "steps", "timeline", "links", "migrations",
     }  # fmt: skip
     assert (view["links"], view["migrations"]) == ([], [])
-    plan = lint_library(SHIPPED).plans[("threat-to-life", 1, "US")]
+    plan = lint_library(SHIPPED).plans[("threat-to-life", 2, "US")]
     assert (view["id"], view["sop"], view["version"], view["region"]) == (
-        incident, "threat-to-life", 1, "US"
+        incident, "threat-to-life", 2, "US"
     )  # fmt: skip
     assert (view["plan_hash"], view["status"], view["severity"]) == (
         plan.plan_hash, "running", "SEV3"
     )  # fmt: skip
     assess = step(view, "assess")
-    assert set(assess) == {"id", "status", "role", "due_at", "output"}
+    assert set(assess) == {"id", "status", "role", "due_at", "output", "desk"}
     assert assess["role"] == "responder" and assess["due_at"].endswith("Z")
+    assert assess["desk"] == "US"  # it follows the sun; the US desk is on call (the Rota)
     assert view["timeline"][0]["kind"] == "incident.opened"
     assert view["timeline"][0]["at"].endswith("Z")
 
@@ -309,7 +354,10 @@ def test_a_threat_to_life_incident_from_start_to_outcome(stack: Stack) -> None:
     assert not any(r["incident"] == incident for r in leads)
 
     # A wrong person, a bad form: refused with the workflow's reason, nothing recorded.
-    form = {"credible": False, "imminence": "none", "location_known": False, "rationale": "a joke"}
+    form = {
+        "credible": False, "harm": "other_harm", "imminence": "none", "location_known": False,
+        "rationale": "a joke",
+    }  # fmt: skip
     data = json.dumps(form)
     result = cli(stack, "task", "complete", incident, "assess", "--as", "dokafor", "--data", data)
     refused(result, "dokafor does not hold role 'responder', which 'assess' needs")
@@ -321,7 +369,7 @@ def test_a_threat_to_life_incident_from_start_to_outcome(stack: Stack) -> None:
     assert "task.completed" not in kinds(show(stack, incident))
 
     complete(stack, incident, "assess", "amoreno", form)
-    view = until(stack, incident, lambda v: step(v, "preserve")["status"] == "active")
+    view = until(stack, incident, held("content_action", "preserve"))
     assert step(view, "assess")["output"] == form and step(view, "assess")["status"] == "done"
 
     # A note sent twice with the same request id (a retry) is recorded once.
@@ -355,7 +403,7 @@ def test_a_threat_to_life_incident_from_start_to_outcome(stack: Stack) -> None:
     )
     [mine_listed] = [r for r in listed if r["id"] == incident]
     assert (mine_listed["sop"], mine_listed["version"], mine_listed["region"]) == (
-        "threat-to-life", 1, "US"
+        "threat-to-life", 2, "US"
     )  # fmt: skip
     assert (mine_listed["status"], mine_listed["outcome"]) == ("completed", "resolved")
     other = json.loads(ok(stack, "incident", "list", "-q", "SopId = 'csea-report'", "--json"))
@@ -367,7 +415,7 @@ def test_a_threat_to_life_incident_from_start_to_outcome(stack: Stack) -> None:
 
 
 def test_approvals_four_eyes_and_a_rejection(stack: Stack) -> None:
-    incident = start(stack, "emergency-disclosure@2", "US", EMERGENCY, "amoreno")
+    incident = start(stack, "emergency-disclosure@3", "US", EMERGENCY, "amoreno")
     until(stack, incident, active("verify"))
     checks = dict.fromkeys(
         ("letterhead_or_gov_domain", "officer_identified", "danger_described",
@@ -375,7 +423,8 @@ def test_approvals_four_eyes_and_a_rejection(stack: Stack) -> None:
         True,
     )  # fmt: skip
     complete(stack, incident, "verify", "amoreno", checks)
-    until(stack, incident, active("callback"))
+    # The call-back and counsel's assessment run side by side.
+    until(stack, incident, lambda v: active("callback")(v) and active("assess")(v))
     callback = {
         "number_source": "agency_public_directory",
         "result": "confirmed",
@@ -400,6 +449,7 @@ def test_approvals_four_eyes_and_a_rejection(stack: Stack) -> None:
         "window_start": "2025-02-28T00:00:00Z",
         "window_end": "2025-03-01T10:00:00Z",
         "justification": "locate the person",
+        "contents_relate_to_emergency": False,
     }
     complete(stack, incident, "scope", "rhalvorsen", scope)
     view = until(stack, incident, active("approve"))
@@ -419,19 +469,36 @@ def test_approvals_four_eyes_and_a_rejection(stack: Stack) -> None:
     reject = ("task", "reject", incident, "approve", "--as", "dokafor")
     ok(stack, *reject, "--reason", "call the agency again first")
 
+    # The package and the notice decision ran beside the approval: the incident closes once
+    # they are in, and the package's check is skipped (nothing leaves).
+    view = until(stack, incident, lambda v: step(v, "approve")["status"] == "done")
+    assert view["status"] == "running"
+    package = {
+        "package_reference": "PKG-1",
+        "categories": ["basic_subscriber_info"],
+        "accounts": ["acct-9"],
+        "window_start": "2025-02-28T00:00:00Z",
+        "window_end": "2025-03-01T10:00:00Z",
+    }
+    complete(stack, incident, "prepare", "amoreno", package)
+    notice = {"notify_user": False, "delay": False, "exception": "none", "reason": "nothing sent"}
+    complete(stack, incident, "user_notice", "rhalvorsen", notice)
+
     view = until(stack, incident, closed)
     assert (view["status"], view["outcome"]) == ("completed", "declined")
     votes = [(e["actor"], e["kind"]) for e in view["timeline"] if e["kind"].startswith("vote.")]
     assert votes == [("kowusu", "vote.approve"), ("dokafor", "vote.reject")]
     assert "approval.rejected" in kinds(view) and step(view, "refuse")["status"] == "done"
+    assert step(view, "production_qa")["status"] == "skipped"
+    assert step(view, "produce")["status"] not in ("active", "done")
     # One notification per idempotency key in the log channel's output.
     keys = [k for k in stack.notification_keys() if k.startswith(incident)]
     assert keys == [f"{incident}/refuse/1/email/0"]
 
 
 def test_cancel_needs_a_lead(stack: Stack) -> None:
-    incident = start(stack, "threat-to-life", "US", THREAT, "dokafor")
-    until(stack, incident, active("assess"))
+    incident = start(stack, "threat-to-life", "US", referral(), "dokafor")
+    until(stack, incident, held("assess"))
     cancel = ("incident", "cancel", incident, "--reason", "duplicate of R-99")
     refused(cli(stack, *cancel, "--as", "amoreno"), "only the 'lead' role can cancel")
     assert "incident.cancelled" not in kinds(show(stack, incident))
@@ -449,8 +516,8 @@ def test_cancel_needs_a_lead(stack: Stack) -> None:
 
 
 def test_claim_assign_and_step_away(stack: Stack) -> None:
-    incident = start(stack, "threat-to-life", "US", THREAT, "dokafor")
-    until(stack, incident, active("assess"))
+    incident = start(stack, "threat-to-life", "US", referral(), "dokafor")
+    until(stack, incident, held("assess"))
     ok(stack, "task", "claim", incident, "assess", "--as", "amoreno")
     assert step(show(stack, incident), "assess")["claimed_by"] == "amoreno"
     taken = cli(stack, "task", "claim", incident, "assess", "--as", "slee")
@@ -505,21 +572,22 @@ async def _started(
 
 def test_start_sets_the_workflow_up_for_visibility_and_data_routing(stack: Stack) -> None:
     env = {"SOPFLOW_TASK_QUEUE": "nobody-polls", "SOPFLOW_DATA_ROUTING": "region"}
-    args = ("incident", "start", "threat-to-life@1", "-r", "UK", "--input", "-", "--as", "pshah")
-    result = cli(stack, *args, env=env, stdin=json.dumps(THREAT))
+    args = ("incident", "start", "threat-to-life@2", "-r", "UK", "--input", "-", "--as", "pshah")
+    data = referral()
+    result = cli(stack, *args, env=env, stdin=json.dumps(data))
     assert result.exit_code == 0, result.stderr
     incident = result.stdout.strip().splitlines()[-1]
     desc, memo, inp = asyncio.run(_started(stack, incident))
     assert (desc.workflow_type, desc.task_queue) == ("threat-to-life", "nobody-polls")
     attrs = desc.typed_search_attributes
-    assert (attrs.get(search.SOP_ID), attrs.get(search.SOP_VERSION)) == ("threat-to-life", 1)
+    assert (attrs.get(search.SOP_ID), attrs.get(search.SOP_VERSION)) == ("threat-to-life", 2)
     assert attrs.get(search.REGION) == "UK"
     assert memo == {
-        "title": "Proactive threat-to-life referral", "sop": "threat-to-life@1", "region": "UK"
+        "title": "Proactive threat-to-life referral", "sop": "threat-to-life@2", "region": "UK"
     }  # fmt: skip
-    assert (inp.incident_id, inp.opened_by, inp.input) == (incident, "pshah", THREAT)
+    assert (inp.incident_id, inp.opened_by, inp.input) == (incident, "pshah", data)
     assert inp.data_task_queue == "nobody-polls-data-UK"
-    assert inp.plan.plan_hash == lint_library(SHIPPED).plans[("threat-to-life", 1, "UK")].plan_hash
+    assert inp.plan.plan_hash == lint_library(SHIPPED).plans[("threat-to-life", 2, "UK")].plan_hash
     result = cli(stack, *args, env={"SOPFLOW_DATA_ROUTING": "regional"}, stdin=json.dumps(THREAT))
     assert result.exit_code == 1 and "SOPFLOW_DATA_ROUTING" in result.stderr
 

@@ -37,14 +37,17 @@ from sopflow.client.incidents import IncidentService
 from sopflow.client.signing import ActionSigner
 from sopflow.contract.messages import Actor, CompleteTask, IncidentState
 from tests.conftest import SHIPPED
-from tests.test_cli_incidents import ID_LINE, THREAT
+from tests.test_cli_incidents import ID_LINE, referral, round_the_clock_library
 from workflows.incident import IncidentWorkflow
 
 pytestmark = pytest.mark.e2e
 
 BIN = Path(sys.executable).parent
 SOPFLOW = BIN / "sopflow"
-ASSESS_FALSE = {"credible": False, "imminence": "none", "location_known": False, "rationale": "r"}
+ASSESS_FALSE = {
+    "credible": False, "harm": "other_harm", "imminence": "none", "location_known": False,
+    "rationale": "r",
+}  # fmt: skip
 PRESERVED = {"preservation_id": "P-1", "preserved_at": "2025-03-01T11:00:00Z"}
 
 
@@ -83,6 +86,10 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 class Dev:
     address: str
     tmp: Path
+    # The library `sopflow dev` and every command read: the shipped one, with every desk of
+    # its Rota on call around the clock, so the follow-the-sun steps of threat-to-life@2 stay
+    # with the incident's own desk whenever the tests run.
+    definitions: Path = SHIPPED
 
     @property
     def keys(self) -> Path:
@@ -92,7 +99,7 @@ class Dev:
     def sopflow(self, *args: str, queue: str | None = None) -> subprocess.CompletedProcess[str]:
         env = clean_env(
             TEMPORAL_ADDRESS=self.address,
-            SOPFLOW_DEFINITIONS=str(SHIPPED),
+            SOPFLOW_DEFINITIONS=str(self.definitions),
             # The operator key `sopflow dev` made in its state directory.
             SOPFLOW_SIGNING_KEY=str(self.keys / "operator.key"),
         )
@@ -139,6 +146,11 @@ def status_of(view: dict[str, Any], step_id: str) -> str:
     return str(next(s["status"] for s in view["steps"] if s["id"] == step_id))
 
 
+def due_at(view: dict[str, Any], step_id: str) -> bool:
+    """Whether the step has its due time (a follow-the-sun step: once its desk is known)."""
+    return next(s.get("due_at") for s in view["steps"] if s["id"] == step_id) is not None
+
+
 def active(*steps: str) -> Callable[[dict[str, Any]], bool]:
     return lambda view: all(status_of(view, s) == "active" for s in steps)
 
@@ -162,7 +174,9 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def spawn_dev(where: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], int]:
+def spawn_dev(
+    where: Path, log: IO[bytes], definitions: Path = SHIPPED
+) -> tuple[subprocess.Popen[bytes], int]:
     """Start ``sopflow dev`` in ``where`` on free ports (state in ``where/state``), its output
     to ``log``, in a process group of its own; returns the process and the frontend port."""
     port, ui_port, api_port = free_port(), free_port(), free_port()
@@ -171,7 +185,7 @@ def spawn_dev(where: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], int
     proc = subprocess.Popen(
         [*command, "--state-dir", str(where / "state")],
         # The API serves this library (and its Roster), as `make run` from the repo root does.
-        env=clean_env(SOPFLOW_DEFINITIONS=str(SHIPPED)),
+        env=clean_env(SOPFLOW_DEFINITIONS=str(definitions)),
         cwd=where,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -185,11 +199,12 @@ def spawn_dev(where: Path, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], int
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     """``sopflow dev`` on free ports, its state in a temporary directory."""
     tmp = tmp_path_factory.mktemp("e2e")
+    library = round_the_clock_library(tmp / "library")
     with (tmp / "dev.log").open("wb") as log:
-        proc, port = spawn_dev(tmp, log)
+        proc, port = spawn_dev(tmp, log, library)
         try:
             wait_for_output(tmp / "dev.log", proc, "Worker running.")
-            yield Dev(address=f"127.0.0.1:{port}", tmp=tmp)
+            yield Dev(address=f"127.0.0.1:{port}", tmp=tmp, definitions=library)
         finally:
             stop(proc, signal.SIGINT)  # Ctrl-C: `sopflow dev` stops its worker and server
             with contextlib.suppress(ProcessLookupError):
@@ -197,8 +212,8 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
 
 
 def test_an_incident_through_the_cli_on_sopflow_dev(dev: Dev) -> None:
-    data = {**THREAT, "imminence": "unclear", "location_country": "GB"}
-    incident = dev.start("threat-to-life@1", "UK", data, "tbrennan")
+    data = {**referral(), "imminence": "unclear", "location_country": "GB"}
+    incident = dev.start("threat-to-life@2", "UK", data, "tbrennan")
     view = dev.until(incident, active("assess"))
     assert (view["sop"], view["region"], view["severity"]) == ("threat-to-life", "UK", "SEV2")
     queue = json.loads(dev.ok("task", "list", "--as", "pshah", "--json"))
@@ -225,7 +240,8 @@ def test_the_workers_of_sopflow_dev_refuse_a_tampered_action_and_keep_running(de
     """The production worker (its sandbox settings, its keys from `sopflow dev`): an action
     signed with the operator key and then edited is refused, the history is unchanged, and
     the worker still runs the genuine action afterwards."""
-    incident = dev.start("threat-to-life@1", "UK", {**THREAT, "location_country": "GB"}, "tbrennan")
+    data = {**referral(), "location_country": "GB"}
+    incident = dev.start("threat-to-life@2", "UK", data, "tbrennan")
     dev.until(incident, active("assess"))
     operator = ActionSigner.from_file(dev.keys / "operator.key")
     genuine = CompleteTask(
@@ -321,6 +337,7 @@ def test_killing_the_worker_mid_incident_runs_every_step_once(
         SOPFLOW_ARTIFACTS=str(dev.tmp / "kill-artifacts"),
         SOPFLOW_DISCLOSURE_LOG=str(dev.tmp / "kill-disclosures.jsonl"),
         SOPFLOW_TRUSTED_KEYS=str(dev.keys),
+        SOPFLOW_DEFINITIONS=str(dev.definitions),  # the Rota the desk turns read
     )
     workers: list[subprocess.Popen[bytes]] = []
     logs: list[IO[bytes]] = []
@@ -338,9 +355,10 @@ def test_killing_the_worker_mid_incident_runs_every_step_once(
 
     try:
         first = worker()
-        data = {**THREAT, "imminence": "immediate"}  # SEV1: pages the commander
+        data = {**referral(), "imminence": "immediate"}  # SEV1: pages the commander
         incident = dev.start("threat-to-life", "US", data, "dokafor", queue=queue)
-        view = dev.until(incident, active("assess"))
+        # Active, and its desk (it follows the sun) known: nothing is in flight.
+        view = dev.until(incident, lambda v: active("assess")(v) and due_at(v, "assess"))
         assert view["severity"] == "SEV1" and status_of(view, "page_commander") == "done"
         kill(first)  # mid-incident, waiting on a person
         second = worker()
@@ -348,6 +366,9 @@ def test_killing_the_worker_mid_incident_runs_every_step_once(
         dev.ok("task", "complete", incident, "assess", "--as", "amoreno", "--data", form)
         kill(second)  # right after a step completed
         worker()
+        # The two tasks of the response open once the Rota has said which desk holds each.
+        both = ("content_action", "preserve")
+        dev.until(incident, lambda v: active(*both)(v) and all(due_at(v, s) for s in both))
         action = json.dumps({"action": "removed"})
         dev.ok("task", "complete", incident, "content_action", "--as", "amoreno", "--data", action)
         preserved = json.dumps(PRESERVED)
@@ -365,8 +386,15 @@ def test_killing_the_worker_mid_incident_runs_every_step_once(
     assert {s.id: s.starts for s in state.steps.values() if s.starts != 1} == {
         s.id: 0 for s in state.steps.values() if s.status in ("pending", "skipped")
     }
-    assert scheduled == {"sopflow.enrich": 1, "sopflow.notify": 1, "sopflow.postmortem": 1}
-    assert attempts == [1, 1, 1]
+    # The page and a check-in after each of the two graphic tasks (assess, content_action);
+    # the desk turn of each follow-the-sun task (assess, content_action, preserve).
+    assert scheduled == {
+        "sopflow.enrich": 1,
+        "sopflow.notify": 3,
+        "sopflow.desk_turn": 3,
+        "sopflow.postmortem": 1,
+    }
+    assert attempts == [1] * 8
     timeline = Counter((e["kind"], e["step"]) for e in view["timeline"])
     assert timeline[("notified", "page_commander")] == 1
     assert timeline[("postmortem.opened", "postmortem")] == 1

@@ -24,7 +24,7 @@ from sopflow.web.security import COOKIE, CSP
 from tests.console_browser import Browser, Pairs, csrf_of, form_values, has_form, with_console
 from tests.test_api_e2e import (  # noqa: F401 (stack is a fixture)
     DEADLINE_S,
-    REFERRAL,
+    DRILL_INPUT,
     Stack,
     active,
     stack,
@@ -168,7 +168,7 @@ def test_a_completed_form_moves_the_incident_and_a_bad_one_keeps_what_was_typed(
         "dokafor",
         "POST",
         "/incidents",
-        json={"sop": "threat-to-life", "region": "US", "input": REFERRAL},
+        json={"sop": "api-assess", "region": "US", "input": DRILL_INPUT},
     ).json()["id"]
     console.until(incident, active("assess"))
     amoreno = browsers["amoreno"]

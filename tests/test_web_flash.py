@@ -304,10 +304,10 @@ def test_a_refused_start_form_redirects_to_itself_and_shows_its_problems_once(
     people: dict[str, Browser],
 ) -> None:
     amoreno = people["amoreno"]
-    page = amoreno.get("/console/start?plan=threat-to-life@1:US")
+    page = amoreno.get("/console/start?plan=threat-to-life@2:US")
     bad = amoreno.submit(page, "/console/start#input", **{"input__content_ids": "c-1"})
     assert bad.status_code == 303
-    where = "/console/start?plan=threat-to-life%401%3AUS#input"
+    where = "/console/start?plan=threat-to-life%402%3AUS#input"
     assert bad.headers["location"] == where
     shown = amoreno.get(where)
     assert shown.status_code == 422 and "There are" in shown.text
@@ -318,7 +318,7 @@ def test_a_refused_start_form_redirects_to_itself_and_shows_its_problems_once(
     assert not typed(again.text, "c-1")
     # Kept for the plan it was typed for: another plan's form never shows it.
     amoreno.submit(page, "/console/start#input", **{"input__content_ids": "c-2"})
-    other = amoreno.get("/console/start?plan=threat-to-life@1:UK")
+    other = amoreno.get("/console/start?plan=threat-to-life@2:UK")
     assert other.status_code == 200 and "c-2" not in other.text and "There are" not in other.text
 
 

@@ -306,7 +306,7 @@ def test_every_console_answer_has_the_security_headers(browser: Browser) -> None
     answers += [
         browser.get("/console/sops"),
         browser.get("/console/sops/threat-to-life?from=1&to=1"),
-        browser.get("/console/start?plan=threat-to-life@1:US"),
+        browser.get("/console/start?plan=threat-to-life@2:US"),
         browser.get("/console/incidents/inc-nope"),  # 503: Temporal is not connected
         browser.get("/console/static/console.css"),
     ]
@@ -359,7 +359,7 @@ def test_catalog_pages(browser: Browser) -> None:
 
 def test_the_start_page_lists_runnable_versions_and_checks_the_input(browser: Browser) -> None:
     browser.sign_in("sft_amoreno")
-    page = browser.get("/console/start?plan=threat-to-life@1:US")
+    page = browser.get("/console/start?plan=threat-to-life@2:US")
     assert page.status_code == 200 and 'name="input/referral_id"' in page.text
     sent = browser.submit(page, "/console/start#input", **{"input__content_ids": "c-1"})
     # The API's input check runs before Temporal is needed: every problem, by field, on the
