@@ -137,13 +137,22 @@ def test_retire_refuses_what_it_cannot_do(library: Path, tmp_path: Path) -> None
     assert code == 1 and "emergency-disclosure@7 is not published (published: [1, 2, 3])" in err
     code, _, err = sopflow("retire", "emergency-disclosure", "--reason", REASON, *root)
     assert code == 1 and "name the version to retire" in err
+    # Retiring again would silently replace the reason and the version to use.
+    code, _, err = sopflow("retire", "emergency-disclosure@2", "--reason", "x", *root)
+    assert code == 1 and "emergency-disclosure@2 is already retired (two leads could" in err
+    assert "start emergency-disclosure@3 instead): to change that, edit sopflow.lock" in err
+    # None of these refusals changed the lock.
+    assert (library / "sopflow.lock").read_bytes() == (SHIPPED / "sopflow.lock").read_bytes()
+
+
+def test_retire_refuses_a_version_to_use_that_cannot_be_started(unretired: Path) -> None:
+    root = ("-d", str(unretired))
     code, _, err = sopflow("retire", "emergency-disclosure@2", "--use", "2", "--reason", "x", *root)
     assert code == 1 and "--use 2: not a published version" in err
+    assert sopflow("retire", "emergency-disclosure@1", "--reason", REASON, *root)[0] == 0
     # A retired version is not one to use instead.
     code, _, err = sopflow("retire", "emergency-disclosure@2", "--use", "1", "--reason", "x", *root)
     assert code == 1 and "--use 1: not a published version" in err
-    # None of these refusals changed the lock.
-    assert (library / "sopflow.lock").read_bytes() == (SHIPPED / "sopflow.lock").read_bytes()
 
 
 def test_without_a_version_the_latest_that_is_not_retired_is_started(unretired: Path) -> None:

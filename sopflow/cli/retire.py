@@ -41,6 +41,12 @@ def retire(
     )
     if version not in published:
         raise fail(f"{sop_id}@{version} is not published (published: {published or 'none'})")
+    already = lock.retirement(sop_id, version)
+    if already is not None:
+        raise fail(
+            f"{sop_id}@{version} is already retired ({already.reason}, {already.at}; start "
+            f"{sop_id}@{already.use} instead): to change that, edit {lock.path.name} and lint"
+        )
     live = [v for v in published if v != version and lock.retirement(sop_id, v) is None]
     instead = use if use is not None else (live[-1] if live else None)
     if instead is None:
