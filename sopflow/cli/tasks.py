@@ -267,6 +267,9 @@ def _task_row(task: OpenTask, now: datetime) -> dict[str, Any]:
         "role": "|".join(task.roles),
         "due_at": iso(task.due_at),
         "overdue": task.due_at is not None and task.due_at < now,
+        # The desk whose people act on it: another region's when it followed the sun.
+        "desk": task.desk or task.region,
+        "stalled": task.stalled,
     }
 
 
@@ -308,10 +311,11 @@ def list_tasks(
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    out = table("incident", "sop", "step", "type", "role", "due", "overdue")
+    out = table("incident", "sop", "step", "type", "role", "desk", "due", "overdue")
     for r in rows:
-        overdue = "OVERDUE" if r["overdue"] else ""
-        cells = (r["incident"], r["sop"], r["step"], r["type"], r["role"])
-        out.add_row(*cells, to_second(r["due_at"]), overdue)
+        overdue = ("OVERDUE" if r["overdue"] else "") + (" (stalled)" if r["stalled"] else "")
+        desk = r["desk"] if r["desk"] == r["region"] else f"{r['desk']} (from {r['region']})"
+        cells = (r["incident"], r["sop"], r["step"], r["type"], r["role"], desk)
+        out.add_row(*cells, to_second(r["due_at"]), overdue.strip())
     console().print(out)
     print(plural(len(rows), "open task"), file=sys.stderr)
