@@ -143,12 +143,16 @@ class Dev:
 
 
 def status_of(view: dict[str, Any], step_id: str) -> str:
-    return str(next(s["status"] for s in view["steps"] if s["id"] == step_id))
+    """The step's status; "" when the view does not list it: just after a worker was killed
+    no worker may answer the query yet, and the view then lists only the active steps, from
+    visibility."""
+    return str(next((s["status"] for s in view.get("steps", []) if s["id"] == step_id), ""))
 
 
 def due_at(view: dict[str, Any], step_id: str) -> bool:
     """Whether the step has its due time (a follow-the-sun step: once its desk is known)."""
-    return next(s.get("due_at") for s in view["steps"] if s["id"] == step_id) is not None
+    steps = view.get("steps", [])
+    return next((s.get("due_at") for s in steps if s["id"] == step_id), None) is not None
 
 
 def active(*steps: str) -> Callable[[dict[str, Any]], bool]:
