@@ -110,6 +110,7 @@ def test_a_killed_child_stops_the_stack_saying_which_and_how(
     assert dev_stack.proc.wait(timeout=60) == 1
     output = dev_stack.output()
     assert dev_stack.errors() == [f"error: {name} exited: killed by SIGKILL"], output
+    assert "start the stack again (make run, or sopflow dev)" in output, output
     assert "Traceback" not in output, output
     assert all(_gone(pid) for pid in others), output  # stopped, and waited for
 
