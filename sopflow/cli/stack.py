@@ -298,15 +298,14 @@ def _run_stack(
     print(f"Temporal UI: http://127.0.0.1:{ports.ui}   frontend: 127.0.0.1:{ports.frontend}")
     print(f"API: http://127.0.0.1:{ports.api}/api/v1 (OpenAPI at /api/v1/openapi.json)")
     print("Worker running. Ctrl-C stops everything.", flush=True)
-    ended = _watch(children)
-    print(f"error: {ended}", file=sys.stderr)
+    failure = _fail(_watch(children))  # says which part ended, and how
     print(
         f"stopped the rest of the stack. Incidents are kept in {state_dir / 'temporal.db'}: "
         "start the stack again (make run, or sopflow dev) and running incidents go on where "
         "they were (an activity the worker had not finished is retried).",
         file=sys.stderr,
     )
-    raise typer.Exit(1)
+    raise failure
 
 
 def dev(

@@ -130,6 +130,15 @@ def _reach(graph: dict[str, list[str]], start: str) -> set[str]:
     return seen
 
 
+def reachable_from(steps: list[Step], step_id: str) -> set[str]:
+    """The steps control can reach from ``step_id`` (itself included), within the list of
+    steps (the top level or a parallel branch) that holds it; empty if none holds it."""
+    for holder in step_lists(steps):
+        if any(step.id == step_id for step in holder):
+            return _reach(_graph(holder), step_id)
+    return set()
+
+
 def check_reachable(eff: Effective, holder: list[Step]) -> list[Diagnostic]:
     graph = _graph(holder)
     seen = _reach(graph, holder[0].id)

@@ -7,7 +7,7 @@ would otherwise surface as a wrong path at `expect:`.
 
 from __future__ import annotations
 
-from sopflow.language.checks.flow import step_lists, successors
+from sopflow.language.checks.flow import reachable_from
 from sopflow.language.checks.rehearsal_clock import earliest_starts
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.durations import format_duration, parse_duration
@@ -41,7 +41,7 @@ def check_actions(
         if action.complete is not None:
             # A step done again after a vote (a rejection sent the work back) leads to the
             # approval's next round, whose votes start afresh.
-            later = reachable_from(eff, action.complete.step)
+            later = reachable_from(list(eff.sop.steps), action.complete.step)
             voted -= {(step, who) for step, who in voted if step in later}
         steps = {s.id: s for s, _, _ in walk_steps(list(eff.sop.steps))}
         found = _refusals(lib, doc, action, eff, steps, voted)
@@ -51,23 +51,6 @@ def check_actions(
             message = f"the engine will refuse this action: {why}"
             out.append(source.diag(("actions", i, kind), "W601", message))
     return out
-
-
-def reachable_from(eff: Effective, step_id: str) -> set[str]:
-    """The steps control can reach after ``step_id``, within the list of steps holding it."""
-    for holder in step_lists(list(eff.sop.steps)):
-        ids = [step.id for step in holder]
-        if step_id in ids:
-            graph = {step.id: successors(holder, i) for i, step in enumerate(holder)}
-            seen: set[str] = set()
-            queue = list(graph[step_id])
-            while queue:
-                nxt = queue.pop()
-                if nxt in graph and nxt not in seen:
-                    seen.add(nxt)
-                    queue.extend(graph[nxt])
-            return seen
-    return set()
 
 
 def _too_early(
