@@ -80,7 +80,9 @@ class SopBuilder:
         """A random CEL condition over the input, the incident and earlier tasks' outputs."""
         rng = self.rng
         options = [
-            "input.imminent_threat",
+            # Not the bare fact a disclosure check builds (`emergency` is input.imminent_threat):
+            # a branch that decided it would make the check's outcomes dead (W309).
+            "input.imminent_threat && size(input.target_accounts) > 0",
             f'input.category == "{rng.choice(CATEGORIES)}"',
             "size(input.target_accounts) > 1",
             'incident.severity == "SEV1"',

@@ -9,6 +9,7 @@ compared as text with the spaces outside strings taken out, so `a&&b` and `a && 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from sopflow.contract.expressions import Token, references, syntax_problem, tokens
 
@@ -19,6 +20,7 @@ STABLE_VARIABLES = frozenset({"input", "steps"})
 _BINARY = ("&&", "||", "==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "?", "in")
 
 
+@lru_cache(maxsize=8192)
 def normalised(source: str) -> str:
     """``source`` without spaces outside strings and without parentheses around it all."""
     toks = tokens(source)
@@ -27,9 +29,15 @@ def normalised(source: str) -> str:
     return _join(toks)
 
 
-def facts_of(source: str, held: bool) -> Iterator[tuple[str, bool]]:
+@lru_cache(maxsize=8192)
+def facts_of(source: str, held: bool) -> tuple[tuple[str, bool], ...]:
     """(normalised condition, value) for ``source`` and every part its value decides. Only
-    conditions that parse and read only stable names are facts."""
+    conditions that parse and read only stable names are facts. Cached: every variant
+    re-reads its base's conditions."""
+    return tuple(_facts_of(source, held))
+
+
+def _facts_of(source: str, held: bool) -> Iterator[tuple[str, bool]]:
     if syntax_problem(source) is not None or not stable(source):
         return
     text = normalised(source)
@@ -39,13 +47,14 @@ def facts_of(source: str, held: bool) -> Iterator[tuple[str, bool]]:
     parts = _split(toks, operator)
     if len(parts) > 1:
         for part in parts:
-            yield from facts_of(_join(part), held)
+            yield from _facts_of(_join(part), held)
         return
     negated = negation(text)
     if negated is not None:
-        yield from facts_of(negated, not held)
+        yield from _facts_of(negated, not held)
 
 
+@lru_cache(maxsize=8192)
 def negation(text: str) -> str | None:
     """The operand of ``!operand`` when the `!` applies to the whole of ``text``."""
     toks = tokens(text)
@@ -63,6 +72,7 @@ def stable(source: str) -> bool:
     return bool(names) and names <= STABLE_VARIABLES
 
 
+@lru_cache(maxsize=8192)
 def steps_read(source: str) -> frozenset[str]:
     """The step ids ``source`` reads (``steps.<id>`` and ``steps["<id>"]``)."""
     return frozenset(step for step, *_ in references(source).steps)

@@ -39,6 +39,7 @@ def _solve(holder: list[Step], starts: dict[str, Known], out: dict[str, Known]) 
     """Fill ``out`` for ``holder`` (one list of steps) and the parallel branches inside it."""
     ids = {step.id for step in holder}
     edges = [edge for index in range(len(holder)) for edge in _edges(holder, index)]
+    ran = {step.id: _ran(holder, step.id) for step in holder}
     known: dict[str, Known] = {k: dict(v) for k, v in starts.items() if k in ids}
     fixed = set(known)
     changed = True
@@ -47,7 +48,7 @@ def _solve(holder: list[Step], starts: dict[str, Known], out: dict[str, Known]) 
         for target, adds, source in edges:
             if target not in ids or target in fixed or source not in known:
                 continue
-            arriving = {**_forget(known[source], _ran(holder, source)), **adds}
+            arriving = {**_forget(known[source], ran[source]), **adds}
             merged = arriving if target not in known else _meet(known[target], arriving)
             if merged != known.get(target):
                 known[target] = merged
@@ -55,8 +56,7 @@ def _solve(holder: list[Step], starts: dict[str, Known], out: dict[str, Known]) 
     out.update(known)
     for step in holder:
         if isinstance(step, ParallelStep) and step.id in known:
-            inner = _ran(holder, step.id)
-            start = _forget(known[step.id], inner)
+            start = _forget(known[step.id], ran[step.id])
             for branch in step.branches:
                 first = branch.steps[0].id
                 _solve(list(branch.steps), {first: start}, out)
