@@ -131,6 +131,26 @@ def test_completion_checks_role_activity_and_form() -> None:
     conductor.check_completion(st, work, alice, {"ok": True, "note": "fine"})
 
 
+def test_a_second_completion_or_vote_with_the_deciding_one_is_refused() -> None:
+    """Two actions can reach the workflow in one task: the step is still active when the
+    second is validated, but the first has already answered it (found by the soak's races)."""
+    work, approve = STEPS["work"], STEPS["approve"]
+    assert isinstance(work, TaskPlan) and isinstance(approve, ApprovalPlan)
+    st = state(work="active", approve="active")
+    st.steps["work"].submitted_by = "alice"
+    with pytest.raises(conductor.ActionRefused, match="just completed by alice"):
+        conductor.check_completion(st, work, Actor(id="ann", roles=["responder"]), {"ok": True})
+    for voter in ("bob", "cy"):
+        st.steps["approve"].votes.append(
+            VoteRecord(actor=voter, decision="approve", reason="r", at=NOW)
+        )
+    with pytest.raises(conductor.ActionRefused, match="already decided: approved"):
+        conductor.check_vote(st, approve, Actor(id="di", roles=["lead"]), "reject")
+    st.steps["approve"].votes = [VoteRecord(actor="bob", decision="reject", reason="r", at=NOW)]
+    with pytest.raises(conductor.ActionRefused, match="already decided: rejected"):
+        conductor.check_vote(st, approve, Actor(id="cy", roles=["lead"]))
+
+
 def test_votes_distinct_four_eyes_and_tally() -> None:
     approve = STEPS["approve"]
     assert isinstance(approve, ApprovalPlan)

@@ -186,6 +186,11 @@ def check_completion(
     state: IncidentState, step: TaskPlan, actor: Actor, data: dict[str, Any]
 ) -> None:
     _active(state, step.id, "task")
+    # Two completions can reach one workflow task together: the second's validator runs
+    # before the workflow has moved past the first, so the step still looks active. Without
+    # this, the second would be accepted too and overwrite the first's answers.
+    if (done_by := state.steps[step.id].submitted_by) is not None:
+        raise ActionRefused(f"{step.id!r} was just completed by {done_by}")
     if step.assignee not in actor.roles:
         raise ActionRefused(
             f"{actor.id} does not hold role {step.assignee!r}, which {step.id!r} needs",
@@ -207,6 +212,10 @@ def check_vote(
     state: IncidentState, step: ApprovalPlan, actor: Actor, decision: str = "approve"
 ) -> None:
     _active(state, step.id, "approval")
+    # As for tasks: a vote arriving with the one that decided the step would otherwise be
+    # recorded after the decision (and a late rejection would overturn a reached quorum).
+    if (decided := tally(step, state)) is not None:
+        raise ActionRefused(f"the vote on {step.id!r} is already decided: {decided}")
     if not set(step.approvers) & set(actor.roles):
         needs = " or ".join(step.approvers)
         raise ActionRefused(
