@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint typecheck unit test-unit test-workflow test-e2e bench bench-workflow \
-	bench-audit bench-api bench-console clean
+	bench-audit bench-api bench-console soak clean
 
 install: $(STAMP)
 
@@ -72,6 +72,13 @@ bench-api: install
 # the same Temporal work done directly (about 7 minutes; see bench/README.md).
 bench-console: install
 	$(BIN)/python bench/console_latency.py
+
+# Load and faults: 1,000 incidents through the API with a worker, the API and the Temporal
+# server each SIGKILLed once, every incident and side effect checked against the oracle
+# (about 10 minutes; see bench/README.md, "Soak"). Exits 1 on anything lost, doubled or
+# mismatched. `make test` runs a 100-incident version (tests/test_soak.py).
+soak: install
+	$(BIN)/python -m bench.soak --incidents 1000
 
 clean:
 	rm -rf $(VENV) .sopflow .pytest_cache .mypy_cache .ruff_cache
