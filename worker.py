@@ -18,7 +18,8 @@ server and a production cluster:
   without one: a worker that cannot verify who acts would have to accept everyone.
 
 Logs are structured (structlog): JSON when stdout is not a terminal. SIGTERM and SIGINT
-stop it cleanly: in-flight activities finish, then it exits.
+stop it cleanly: in-flight activities get ``SHUTDOWN_GRACE`` (10 s) to finish, then it
+exits.
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ __all__ = [
 ]
 
 log = structlog.get_logger("sopflow.worker")
+
+# On SIGTERM, activities already running get this long to finish before they are cancelled
+# (the SDK's default is none): a notification half sent is then finished, not retried.
+SHUTDOWN_GRACE = timedelta(seconds=10)
 
 
 def configure_logging() -> None:
@@ -128,6 +133,7 @@ def build_workers(
             # After a worker dies, the server retries its sticky queue this long before
             # handing the incident to another worker: keep the pause short.
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=2),
+            graceful_shutdown_timeout=SHUTDOWN_GRACE,
         )
     ]
     regions = [
@@ -140,6 +146,7 @@ def build_workers(
                 task_queue=data_task_queue(region, base),
                 activities=activities,
                 activity_executor=executor,
+                graceful_shutdown_timeout=SHUTDOWN_GRACE,
             )
         )
     return workers

@@ -103,13 +103,21 @@ def _read(path: str | None) -> bytes | None:
 
 
 def tls_from_env() -> TLSConfig | bool:
-    """TLS settings from ``$TEMPORAL_TLS_CERT``/``_KEY``/``_CA``, or ``$TEMPORAL_TLS=1``."""
+    """TLS settings from ``$TEMPORAL_TLS_CERT``/``_KEY``/``_CA``, or ``$TEMPORAL_TLS=1``; on
+    by default with ``$TEMPORAL_API_KEY`` (``TEMPORAL_TLS=0`` turns it off)."""
     cert, key, ca = (os.environ.get(f"TEMPORAL_TLS_{k}") for k in ("CERT", "KEY", "CA"))
     if cert or key or ca:
         return TLSConfig(
             client_cert=_read(cert), client_private_key=_read(key), server_root_ca_cert=_read(ca)
         )
-    return os.environ.get("TEMPORAL_TLS", "") in ("1", "true", "yes")
+    flag = os.environ.get("TEMPORAL_TLS", "").strip().lower()
+    if flag in ("1", "true", "yes"):
+        return True
+    if flag in ("0", "false", "no"):
+        return False
+    # An API key is a credential: it goes over TLS unless TLS is turned off by name (the
+    # SDK's own default; a key sent in the clear is a leaked key).
+    return bool(os.environ.get("TEMPORAL_API_KEY"))
 
 
 async def connect(address: str | None = None, namespace: str | None = None) -> Client:
