@@ -1,7 +1,8 @@
 """Simulated responders: every request the soak makes through the HTTP API, and its record.
 
 A request is one logical action. Its transport may fail while a part of the stack is down:
-a refused connection, a reset, a 502/503/504. Then it is sent again with the same
+a refused connection, a reset, a 502/503/504; or the person may have too many requests in
+flight (429, waited out for its Retry-After). Then it is sent again with the same
 ``Idempotency-Key`` (so an action that did land is not applied twice), a quarter to half a
 second apart, until it gets an answer or its deadline passes. What it is recorded with is its
 final answer, the time from first send to that answer, and every 5xx met on the way.
@@ -34,6 +35,7 @@ class Call:
     five_xx: list[int] = field(default_factory=list)
     problem_json: bool = True  # every 4xx/5xx came as application/problem+json
     transport_errors: int = 0  # sends that got no HTTP answer (refused, reset) and were retried
+    throttled: int = 0  # 429s waited out (the per-person in-flight limit)
 
     @property
     def as_expected(self) -> bool:
@@ -82,6 +84,10 @@ class Api:
                 "content-type", ""
             ).startswith("application/problem+json"):
                 call.problem_json = False
+            if response.status_code == 429:  # too many in flight for this person: wait, again
+                call.throttled += 1
+                await asyncio.sleep(float(response.headers.get("Retry-After") or 1))
+                continue
             if response.status_code in RETRYABLE:
                 call.five_xx.append(response.status_code)
                 await asyncio.sleep(random.uniform(0.25, 0.5))

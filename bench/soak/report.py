@@ -76,6 +76,7 @@ def figures(run: Run) -> dict[str, Any]:
         "transient_5xx": dict(Counter(s for c in calls for s in c.five_xx)),
         "unanswered": sum(c.status is None for c in calls),
         "resent": sum(c.transport_errors > 0 for c in calls),
+        "throttled": sum(c.throttled > 0 for c in calls),
         "forged_refused": f"{sum(run.checks.forged.values())}/{len(run.checks.forged)}",
         "replay_refused": f"{sum(run.checks.replayed.values())}/{len(run.checks.replayed)}",
         "pm_missing": len(v.postmortems_missing),
@@ -94,6 +95,7 @@ def _of(fig: dict[str, Any], part: str, whole: str) -> str:
 
 
 def print_table(run: Run, fig: dict[str, Any]) -> None:
+    own = run.options.api is None  # the processes are its own: it can read their figures
     rows: list[list[object]] = [
         ["incidents finished / expected", _of(fig, "finished", "incidents")],
         ["mismatched outcomes or paths", fig["mismatched"]],
@@ -107,10 +109,11 @@ def print_table(run: Run, fig: dict[str, Any]) -> None:
         ["final answers 5xx", fig["status_500"]],
         ["5xx met and retried (while a part was down)", _counts(fig["transient_5xx"])],
         ["requests sent again after no answer (API down)", fig["resent"]],
+        ["requests sent again after a 429", fig["throttled"]],
         ["requests never answered", fig["unanswered"]],
         ["post-mortems missing / unexpected", _of(fig, "pm_missing", "pm_unexpected")],
-        ["worker peak RSS (MiB)", _counts(fig["worker_peak_rss_mb"])],
-        ["Temporal server CPU (s)", fig["server_cpu_s"]],
+        ["worker peak RSS (MiB)", _counts(fig["worker_peak_rss_mb"]) if own else "-"],
+        ["Temporal server CPU (s)", fig["server_cpu_s"] if own else "-"],
         ["wall time (s)", fig["wall_s"]],
     ]  # fmt: skip
     report.table(["figure", "value"], rows)
