@@ -9,7 +9,8 @@ server and a production cluster:
   ``TEMPORAL_API_KEY`` for Temporal Cloud API keys;
 - ``SOPFLOW_TASK_QUEUE`` (default ``sopflow``);
 - ``SOPFLOW_DATA_REGIONS`` (e.g. ``UK``): also serve the user-data activities of these data
-  regions on their own queues (``sopflow-data-UK``), so a UK worker never receives US data;
+  regions on their own queues (``sopflow-data-UK``), so the activities that touch a region's
+  user data run only on its workers (the main queue's workflow tasks still reach every worker);
 - ``SOPFLOW_DEPLOYMENT`` and ``SOPFLOW_BUILD_ID``: turn on Worker Versioning; runs are pinned
   to the build they started on;
 - ``SOPFLOW_CONFIG``: the notification channels (see activities/config.py);
