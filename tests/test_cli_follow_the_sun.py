@@ -19,6 +19,7 @@ from tests.test_cli_incidents import (
     Stack,
     active,
     cli,
+    held,
     ok,
     refused,
     serving,
@@ -54,7 +55,7 @@ def test_the_drill_on_the_dev_server_through_the_cli(stack: Stack) -> None:
     incident = start(
         stack, "desk-drill@1", "US", {"request_id": "LP-1", "response_due": due}, "amoreno"
     )
-    view = until(stack, incident, active("counsel_check"))
+    view = until(stack, incident, held("counsel_check"))  # the Rota has answered
     desk = step(view, "counsel_check").get("desk")
     # Whoever holds it is the desk the Rota has counsel on shift at now (or US overnight).
     rota = load_library(EXAMPLE).rota
@@ -89,7 +90,7 @@ def test_the_drill_on_the_dev_server_through_the_cli(stack: Stack) -> None:
     counsel = "kowusu" if COUNSEL[desk][0] != "kowusu" else "rhalvorsen"
     ok(stack, *approve, "--as", counsel, "--reason", "within the warrant")
 
-    view = until(stack, incident, active("response_letter"))
+    view = until(stack, incident, held("response_letter"))  # its business-hours due time too
     letter_due = step(view, "response_letter")["due_at"]
     assert letter_due is not None
     assert datetime.fromisoformat(letter_due) > datetime.now(UTC)

@@ -151,6 +151,23 @@ def test_a_second_completion_or_vote_with_the_deciding_one_is_refused() -> None:
         conductor.check_vote(st, approve, Actor(id="cy", roles=["lead"]))
 
 
+def test_no_action_while_the_rota_is_asked_which_desk_holds_the_step() -> None:
+    """As a follow-the-sun step opens, it sits with the incident's desk until the Rota
+    answers; an off-shift responder of that desk must not slip in meanwhile (found by a CI
+    run at 07:26 UTC, when the answer was the UK desk)."""
+    work, approve = STEPS["work"], STEPS["approve"]
+    assert isinstance(work, TaskPlan) and isinstance(approve, ApprovalPlan)
+    st = state(work="active", approve="active")
+    st.steps["work"].routing = st.steps["approve"].routing = True
+    alice, bob = Actor(id="alice", roles=["responder"]), Actor(id="bob", roles=["lead"])
+    with pytest.raises(conductor.ActionRefused, match="being given to the desk on shift"):
+        conductor.check_completion(st, work, alice, {"ok": True, "note": "fine"})
+    with pytest.raises(conductor.ActionRefused, match="being given to the desk on shift"):
+        conductor.check_vote(st, approve, bob)
+    st.steps["work"].routing = False
+    conductor.check_completion(st, work, alice, {"ok": True, "note": "fine"})
+
+
 def test_votes_distinct_four_eyes_and_tally() -> None:
     approve = STEPS["approve"]
     assert isinstance(approve, ApprovalPlan)

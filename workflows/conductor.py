@@ -138,6 +138,10 @@ def _active(state: IncidentState, step_id: str, kind: str) -> None:
         raise ActionRefused(f"step {step_id!r} is a {found.type}, not a {kind}")
     if found.status != "active":
         raise ActionRefused(f"step {step_id!r} is {found.status}, not active")
+    if found.routing:
+        raise ActionRefused(
+            f"step {step_id!r} is being given to the desk on shift; try again in a moment"
+        )
 
 
 def on_desk(

@@ -129,7 +129,11 @@ class DeskClocks(RunnerPart):
             holder=holder,
             at=workflow.now(),
         )
-        turn: DeskTurn = await self._ask_rota(ACT_DESK_TURN, request, DeskTurn)
+        s.routing = True
+        try:
+            turn: DeskTurn = await self._ask_rota(ACT_DESK_TURN, request, DeskTurn)
+        finally:
+            s.routing = False
         s.turn_until = turn.until or workflow.now() + REREAD_AFTER
         if turn.desk == holder:
             return

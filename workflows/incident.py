@@ -219,7 +219,16 @@ class IncidentWorkflow:
 
     @workflow.query(name=QUERY_STATE)
     def get_state(self) -> IncidentState:
-        return self.state
+        """The incident as it stands. A step that follows the sun shows as pending (with
+        ``routing``) until the Rota has said which desk holds it: it takes no action before."""
+        opening = {
+            sid: s.model_copy(update={"status": "pending"})
+            for sid, s in self.state.steps.items()
+            if s.routing and s.status == "active" and s.turn_until is None
+        }
+        if not opening:
+            return self.state
+        return self.state.model_copy(update={"steps": {**self.state.steps, **opening}})
 
     @workflow.signal(name=SIGNAL_EVENT)
     def on_event(self, event: ExternalEvent) -> None:

@@ -209,6 +209,9 @@ class StepState(BaseModel):
     desk: str | None = Field(default=None, exclude_if=lambda value: value is None)
     desk_since: datetime | None = Field(default=None, exclude_if=lambda value: value is None)
     turn_until: datetime | None = Field(default=None, exclude_if=lambda value: value is None)
+    # The Rota is being asked which desk holds the step (as it opens, or at a shift change):
+    # actions on it are refused until it answers, so no one off shift acts in that moment.
+    routing: bool = Field(default=False, exclude_if=lambda value: not value)
 
 
 class TimelineEntry(_Model):
