@@ -16,6 +16,7 @@ from sopflow.cli import (
     handoff,
     incidents,
     lsp,
+    metrics,
     migrate,
     oncall,
     rehearse,
@@ -54,6 +55,7 @@ app.command("handoff")(handoff.handoff)
 app.command("wellbeing")(wellbeing.wellbeing)
 app.command("away")(claims.away)
 app.command("channels")(channels.channels)
+app.command("metrics")(metrics.metrics)
 
 incident_app = typer.Typer(
     help="Run incidents: start, list, show, signal, cancel.", no_args_is_help=True

@@ -1,0 +1,63 @@
+"""The on-disk cache of closed runs' facts: ``<state dir>/metrics-cache/<run id>.json``.
+
+A closed run never changes, so its facts are read from Temporal once. A running one does,
+so it is never cached. Files hold :class:`IncidentFacts` only (no user data), written
+owner-only and atomically (a crash leaves the old file or none, never half of one).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from sopflow.client.metrics.facts import FACTS_FORMAT, IncidentFacts
+
+CACHE_DIR = "metrics-cache"
+# Temporal run ids are UUIDs; anything else never becomes a file name (no path tricks).
+_RUN_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+
+
+class FactsCache:
+    """Facts of closed runs by run id, under ``state_dir``; ``None`` for no cache."""
+
+    def __init__(self, state_dir: Path | None) -> None:
+        self.root = None if state_dir is None else state_dir / CACHE_DIR
+        self.hits = 0
+
+    def _path(self, run_id: str | None) -> Path | None:
+        if self.root is None or run_id is None or not _RUN_ID.fullmatch(run_id):
+            return None
+        return self.root / f"{run_id}.json"
+
+    def get(self, run_id: str | None) -> IncidentFacts | None:
+        """The cached facts of the run, or None (none, unreadable, or another format)."""
+        path = self._path(run_id)
+        if path is None or not path.is_file():
+            return None
+        try:
+            facts = IncidentFacts.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValidationError):
+            return None  # a damaged file is read again from Temporal, and rewritten
+        if facts.format != FACTS_FORMAT or facts.run_id != run_id:
+            return None
+        self.hits += 1
+        return facts
+
+    def put(self, facts: IncidentFacts) -> None:
+        """Keep a closed run's facts (a running or unreadable one is never kept)."""
+        path = self._path(facts.run_id)
+        if path is None or facts.status == "running" or not facts.readable:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(facts.model_dump_json())
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
