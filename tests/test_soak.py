@@ -8,12 +8,14 @@ Every incident must end as the oracle says and every side effect arrive once
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from bench.soak.report import details, figures, verdicts
-from bench.soak.run import Options, soak
+from bench.soak.run import Options, Run, soak
+from sopflow.client.metrics.refusals import read_refusals
 
 pytestmark = pytest.mark.e2e
 
@@ -35,3 +37,31 @@ def test_a_hundred_incidents_with_a_kill_of_each_part_lose_and_double_nothing(
     assert sum(fig["effects"].values()) == 0  # lost keys per sink
     assert len(run.checks.forged) >= 3 and len(run.checks.replayed) >= 3
     assert not run.skipped
+    refusals_are_in_the_api_log_once_each(run, tmp_path / "stack" / "api.log")
+
+
+def refusals_are_in_the_api_log_once_each(run: Run, api_log: Path) -> None:
+    """Every action the workflow refused is in the API's log, once (what `sopflow metrics
+    --api-log` counts): a refusal answered is logged; one logged may have lost its answer
+    to the API's kill and been sent again, so be logged twice."""
+    assert run.api is not None
+    refused = [c for c in run.api.calls if c.status in (403, 409, 422) and c.kind != "start"]
+    logged = read_refusals(api_log.read_text(errors="replace").splitlines()).refusals
+    by_cause = Counter(r.cause for r in logged if r.action in ("CompleteTask", "Vote"))
+    answered = {
+        "forbidden": sum(c.status == 403 for c in refused),
+        "invalid": sum(c.status == 422 for c in refused),
+        "refused or closed": sum(c.status == 409 for c in refused),
+    }
+    resent = sum(c.transport_errors for c in refused)
+    found = {
+        "forbidden": by_cause["forbidden"],
+        "invalid": by_cause["invalid"],
+        "refused or closed": by_cause["refused"] + by_cause["closed"],
+    }
+    assert all(answered[k] <= found[k] <= answered[k] + resent for k in answered), (
+        answered,
+        found,
+        resent,
+    )
+    assert answered["forbidden"] > 0 and answered["refused or closed"] > 0

@@ -77,7 +77,10 @@ class GuardMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            # Every line logged for this request names it, whatever else it logs as its
+            # request id (an action logs the id its update carries into the history).
+            with structlog.contextvars.bound_contextvars(http_request_id=rid):
+                await self.app(scope, receive, send_with_id)
         except Exception as exc:
             problem = temporal_problem(exc)  # an error Temporal answered with has a meaning
             if problem is None:

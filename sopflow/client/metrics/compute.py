@@ -91,6 +91,17 @@ class DisclosureGroup(_Frozen):
     count: int
 
 
+class RefusalGroup(_Frozen):
+    """How many actions of one kind were refused for one cause, in one group of incidents
+    (``-`` throughout the key for an incident outside the window's listing, or none named).
+    Counted from the API's log (``refusals``), as a refusal leaves no history."""
+
+    key: dict[str, str]
+    action: str
+    cause: str
+    count: int
+
+
 class Metrics(_Frozen):
     """Everything ``sopflow metrics`` shows for one window."""
 
@@ -102,6 +113,8 @@ class Metrics(_Frozen):
     steps: list[StepGroup] = Field(default_factory=list)
     approvals: list[ApprovalGroup] = Field(default_factory=list)
     disclosures: list[DisclosureGroup] = Field(default_factory=list)
+    refusals: list[RefusalGroup] = Field(default_factory=list)
+    refusal_logs_read: bool = False  # False: no API log given, so refusals are not counted
 
 
 def nearest_rank(values: Sequence[float], percent: float) -> float:

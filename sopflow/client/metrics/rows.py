@@ -7,8 +7,9 @@ from collections.abc import Iterator
 
 from sopflow.client.metrics.compute import DIMENSIONS, Metrics, Spread
 
-# section: incidents | steps | approvals | disclosures. `item` names what a row counts within
-# its section (an outcome; `policy/decision/basis` for a disclosure); durations in seconds.
+# section: incidents | steps | approvals | disclosures | refusals. `item` names what a row
+# counts within its section (an outcome; `policy/decision/basis` for a disclosure;
+# `action/cause` for a refusal); durations in seconds.
 COLUMNS = ("section", *DIMENSIONS, "step", "desk", "item", "metric", "value")
 Row = dict[str, str]
 
@@ -65,6 +66,8 @@ def tidy_rows(metrics: Metrics) -> Iterator[Row]:
     for d in metrics.disclosures:
         base = {"section": "disclosures", **d.key}
         yield _row(base, f"{d.policy}/{d.decision}/{d.basis}", "count", str(d.count))
+    for r in metrics.refusals:
+        yield _row({"section": "refusals", **r.key}, f"{r.action}/{r.cause}", "count", str(r.count))
 
 
 def _row(base: Row, item: str, metric: str, value: str) -> Row:
