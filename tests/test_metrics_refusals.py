@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import structlog
@@ -26,7 +27,7 @@ def api_log() -> Iterator[list[str]]:
     """What the API writes, as JSON lines (its renderer when stdout is not a terminal)."""
     lines: list[str] = []
 
-    def keep(_logger: object, _name: str, event: dict[str, object]) -> str:
+    def keep(_logger: object, _name: str, event: MutableMapping[str, Any]) -> str:
         line = json.dumps(event)
         lines.append(line)
         return line
