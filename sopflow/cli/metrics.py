@@ -27,8 +27,11 @@ from rich.table import Table
 
 from sopflow.cli.authoring import fail
 from sopflow.cli.incidents import console, iso, table, to_second, with_incidents
+from sopflow.client.incidents import IncidentService
+from sopflow.client.metrics.charts import render_charts
 from sopflow.client.metrics.compute import DIMENSIONS, Dimension, Metrics, Spread
-from sopflow.client.metrics.read import DEFAULT_CONCURRENCY, collect
+from sopflow.client.metrics.facts import IncidentFacts
+from sopflow.client.metrics.read import DEFAULT_CONCURRENCY, Collected, collect, collect_facts
 from sopflow.client.metrics.read import Progress as ProgressFn
 from sopflow.client.metrics.rows import COLUMNS, tidy_rows
 from sopflow.client.metrics.window import Window, WindowError, window_of
@@ -56,27 +59,65 @@ def metrics(
         None, help="Where the cache of closed runs lives (default $SOPFLOW_STATE_DIR, .sopflow)."
     ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Read every run from Temporal."),
+    chart: Path | None = typer.Option(
+        None,
+        "--chart",
+        help="Also write the three charts as SVG files into this directory (made if need be).",
+    ),
 ) -> None:
     """Incidents opened in a window: outcomes, time to first action and to close, SLA
     attainment per step, escalations, disclosure decisions and approvals."""
+    now = datetime.now(UTC)
     try:
-        window = window_of(since, until, datetime.now(UTC))
+        window = window_of(since, until, now)
     except WindowError as exc:
         raise fail(str(exc)) from None
     dims = _dimensions(by)
     cache_dir = None if no_cache else state_dir or Path(os.environ.get(STATE_DIR_ENV) or ".sopflow")
     with _progress() as progress:
-        result = with_incidents(
-            lambda s: collect(
-                s.client,
+
+        async def read(service: IncidentService) -> Collected:
+            # The charts need the facts themselves; the figures alone need only the metrics
+            # (and `collect` is what the command has always called).
+            if chart is None:
+                found = await collect(
+                    service.client,
+                    window,
+                    dims,
+                    state_dir=cache_dir,
+                    concurrency=concurrency,
+                    progress=progress,
+                )
+                return Collected(found, [])
+            return await collect_facts(
+                service.client,
                 window,
                 dims,
                 state_dir=cache_dir,
                 concurrency=concurrency,
                 progress=progress,
             )
-        )
-    show(result, output, window)
+
+        found = with_incidents(read)
+    show(found.metrics, output, window)
+    if chart is not None:
+        write_charts(chart, found.facts, window, now)
+
+
+def write_charts(
+    directory: Path, facts: list[IncidentFacts], window: Window, now: datetime
+) -> None:
+    """The three charts of ``window`` as SVG files in ``directory`` (made if need be); a
+    line on stderr names each file written. An open window ends ``now``."""
+    charts = render_charts(facts, window.since, window.until or now)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, svg in charts.files().items():
+            path = directory / name
+            path.write_text(svg, encoding="utf-8")
+            print(f"metrics: wrote {path}", file=sys.stderr)
+    except OSError as exc:
+        raise fail(f"--chart: cannot write the charts into {directory}: {exc}") from None
 
 
 def _dimensions(by: str) -> list[Dimension]:

@@ -1,9 +1,10 @@
 """Pages: the Jinja2 templates (autoescaped), the stylesheet, and the route class that turns
 every error a console route raises into a page with the console's headers.
 
-No value from a request, an incident or the library is ever marked safe; the one ``Markup``
-in the console is the graph SVG (see ``pages/incident.py``) and the audit report's HTML,
-both built by code that escapes every text it is given.
+No value from a request, an incident or the library is ever marked safe; the only ``Markup``
+in the console is the graph SVG (see ``pages/incident.py``), the programme page's charts
+(``pages/programme.py``) and the audit report's HTML, all built by code that escapes every
+text it is given.
 """
 
 from __future__ import annotations

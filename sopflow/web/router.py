@@ -19,6 +19,7 @@ from sopflow.web.pages import (
     events,
     inbox,
     incident,
+    programme,
     signin,
     start,
 )
@@ -39,6 +40,7 @@ ROUTES = (
     *start.ROUTES,
     *catalog.ROUTES,
     *audit.ROUTES,
+    *programme.ROUTES,
     *events.ROUTES,
 )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from sopflow.client.connection import StateUnavailable, incident_state, incident_status
 from sopflow.client.metrics.cache import FactsCache
-from sopflow.client.metrics.compute import DIMENSIONS, Dimension, Metrics, compute
+from sopflow.client.metrics.compute import DIMENSIONS, Dimension, Metrics, compute, in_window
 from sopflow.client.metrics.facts import IncidentFacts, facts_of
 from sopflow.client.metrics.window import Window, runs_query
 from sopflow.client.visibility import incidents_only
@@ -30,6 +31,15 @@ from sopflow.contract.messages import IncidentState
 DEFAULT_CONCURRENCY = 16
 Progress = Callable[[int, int], None]
 """Told ``(done, total)`` after each incident is read (and ``(0, total)`` first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Collected:
+    """A window's metrics and the facts they were computed from (the incidents opened in
+    the window, in the order their runs started): the charts need the facts themselves."""
+
+    metrics: Metrics
+    facts: list[IncidentFacts]
 
 
 async def collect(
@@ -43,22 +53,50 @@ async def collect(
 ) -> Metrics:
     """The metrics of the incidents opened in ``window``, read from Temporal (closed runs'
     facts cached under ``state_dir``, when given)."""
-    runs = await list_runs(client, window, concurrency=concurrency)
-    facts = await read_facts(client, runs, FactsCache(state_dir), concurrency, progress)
-    return compute(facts, by, since=window.since, until=window.until)
+    found = await collect_facts(
+        client, window, by, state_dir=state_dir, concurrency=concurrency, progress=progress
+    )
+    return found.metrics
+
+
+async def collect_facts(
+    client: Client,
+    window: Window,
+    by: Sequence[Dimension] = DIMENSIONS,
+    *,
+    roles: Iterable[str] | None = None,
+    state_dir: Path | None = None,
+    cache: FactsCache | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: Progress | None = None,
+) -> Collected:
+    """The facts of the incidents opened in ``window`` and their metrics, read from
+    Temporal. With ``roles``, only the incidents a person holding them may see are listed
+    (need-to-know), so no other is ever read or counted; without, every incident (an
+    operator's view). Closed runs' facts come from and go to ``cache``, else a cache under
+    ``state_dir`` when given."""
+    runs = await list_runs(client, window, roles=roles, concurrency=concurrency)
+    read = await read_facts(client, runs, cache or FactsCache(state_dir), concurrency, progress)
+    chosen = [f for f in read if in_window(f.opened_at, window.since, window.until)]
+    return Collected(compute(chosen, by, since=window.since, until=window.until), chosen)
 
 
 async def list_runs(
-    client: Client, window: Window, *, concurrency: int = DEFAULT_CONCURRENCY
+    client: Client,
+    window: Window,
+    *,
+    roles: Iterable[str] | None = None,
+    concurrency: int = DEFAULT_CONCURRENCY,
 ) -> list[WorkflowExecution]:
-    """The latest run of every incident with a run that started in ``window``.
+    """The latest run of every incident with a run that started in ``window`` (with
+    ``roles``, of every such incident a person holding them may see).
 
     Runs that continued as new are listed too (an incident's first run is the one that
     started when it was opened) and replaced by the incident's latest run, which carries
     its whole state."""
     latest: dict[str, WorkflowExecution] = {}
     continued: set[str] = set()
-    async for wf in client.list_workflows(incidents_only(runs_query(window))):
+    async for wf in client.list_workflows(incidents_only(runs_query(window), roles)):
         if wf.status == WorkflowExecutionStatus.CONTINUED_AS_NEW:
             continued.add(wf.id)
         else:
