@@ -8,14 +8,20 @@ import json
 import uuid
 from collections.abc import Iterator, MutableMapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
+from typer.testing import CliRunner
 
 from sopflow.api.problems import log_refusal
+from sopflow.cli.app import app
 from sopflow.client.metrics.facts import IncidentFacts
 from sopflow.client.metrics.refusals import read_refusals, refusal_groups
+from tests.test_metrics_charts import calls
+
+__all__ = ["calls"]  # the fixture: Temporal replaced by recorded facts
 
 pytestmark = pytest.mark.unit
 
@@ -120,3 +126,51 @@ def test_only_refusals_made_in_the_window_count(api_log: list[str]) -> None:
 def test_a_record_without_a_readable_time_is_not_a_refusal() -> None:
     line = json.dumps({"event": "api.action", "outcome": "refused:invalid", "timestamp": "soon"})
     assert read_refusals([line]).refusals == []
+
+
+# --- sopflow metrics --api-log FILE
+
+
+def test_api_log_option_adds_refusals_by_group_action_and_cause(
+    calls: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    def line(at: str, rid: str, incident: str, outcome: str, event: str = "api.action") -> str:
+        fields = {"event": event, "timestamp": at, "http_request_id": rid, "outcome": outcome}
+        return json.dumps({**fields, "incident": incident, "action": "Vote"})
+
+    log = tmp_path / "api.log"
+    log.write_text(
+        "\n".join(
+            [
+                "sopflow API on http://127.0.0.1:8080/api/v1",  # a line that is not an event
+                line("2026-03-02T09:10:00Z", "h1", "A", "refused:forbidden"),
+                line("2026-03-02T09:10:00Z", "h1", "A", "refused:403", event="api.refused"),
+                line("2026-03-02T09:20:00Z", "h2", "A", "refused:refused"),
+                line("2026-03-02T09:30:00Z", "h3", "nobody-knows", "refused:not_found"),
+                line("2026-03-01T09:00:00Z", "h4", "A", "refused:refused"),  # before the window
+            ]
+        )
+    )
+    window = ["--since", "2026-03-02T08:00Z", "--until", "2026-03-03T00:00Z"]
+    args = ["metrics", *window, "-f", "json", "--by", "region", "--api-log", str(log)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["refusal_logs_read"] is True
+    assert [(r["key"], r["cause"], r["count"]) for r in out["refusals"]] == [
+        ({"region": "-"}, "not_found", 1),
+        ({"region": "US"}, "forbidden", 1),
+        ({"region": "US"}, "refused", 1),
+    ]
+    assert "1 line(s) of --api-log were not log events" in result.stderr
+    table = CliRunner().invoke(app, ["metrics", *window, "--by", "region", "--api-log", str(log)])
+    assert table.exit_code == 0, table.output
+    assert "refused action" in table.stdout and "forbidden" in table.stdout
+
+
+def test_an_unreadable_api_log_is_a_clear_error(
+    calls: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(app, ["metrics", "--api-log", str(tmp_path / "missing.log")])
+    assert result.exit_code == 1
+    assert "--api-log: cannot read" in result.stderr and "Traceback" not in result.output

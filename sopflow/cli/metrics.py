@@ -33,6 +33,7 @@ from sopflow.client.metrics.compute import DIMENSIONS, Dimension, Metrics, Sprea
 from sopflow.client.metrics.facts import IncidentFacts
 from sopflow.client.metrics.read import DEFAULT_CONCURRENCY, Collected, collect, collect_facts
 from sopflow.client.metrics.read import Progress as ProgressFn
+from sopflow.client.metrics.refusals import RefusalLog, read_refusals, refusal_groups
 from sopflow.client.metrics.rows import COLUMNS, tidy_rows
 from sopflow.client.metrics.window import Window, WindowError, window_of
 
@@ -64,6 +65,12 @@ def metrics(
         "--chart",
         help="Also write the three charts as SVG files into this directory (made if need be).",
     ),
+    api_log: list[Path] = typer.Option(
+        [],
+        "--api-log",
+        help="The HTTP API's log (JSON lines; repeat for several): count refused actions by "
+        "cause, which no history holds.",
+    ),
 ) -> None:
     """Incidents opened in a window: outcomes, time to first action and to close, SLA
     attainment per step, escalations, disclosure decisions and approvals."""
@@ -79,7 +86,7 @@ def metrics(
         async def read(service: IncidentService) -> Collected:
             # The charts need the facts themselves; the figures alone need only the metrics
             # (and `collect` is what the command has always called).
-            if chart is None:
+            if chart is None and not api_log:
                 found = await collect(
                     service.client,
                     window,
@@ -99,9 +106,39 @@ def metrics(
             )
 
         found = with_incidents(read)
-    show(found.metrics, output, window)
+    result = found.metrics
+    if api_log:
+        result = with_refusals(result, found.facts, _read_logs(api_log), dims, window)
+    show(result, output, window)
     if chart is not None:
         write_charts(chart, found.facts, window, now)
+
+
+def _read_logs(paths: list[Path]) -> RefusalLog:
+    """The refusals in the API's log files; exit 1 naming a file that cannot be read."""
+    lines: list[str] = []
+    for path in paths:
+        try:
+            lines += path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError as exc:
+            raise fail(f"--api-log: cannot read {path}: {exc.strerror or exc}") from None
+    found = read_refusals(lines)
+    if found.skipped:
+        print(f"metrics: {found.skipped} line(s) of --api-log were not log events", file=sys.stderr)
+    return found
+
+
+def with_refusals(
+    result: Metrics,
+    facts: list[IncidentFacts],
+    log: RefusalLog,
+    by: list[Dimension],
+    window: Window,
+) -> Metrics:
+    """``result`` with the refused actions of ``log`` made in ``window``, per group of ``by``
+    (an incident not among ``facts`` is counted ungrouped)."""
+    groups = refusal_groups(log, facts, by, since=window.since, until=window.until)
+    return result.model_copy(update={"refusals": groups, "refusal_logs_read": True})
 
 
 def write_charts(
@@ -210,6 +247,7 @@ def _tables(m: Metrics) -> None:
         (m.steps, _step_table),
         (m.approvals, _approval_table),
         (m.disclosures, _disclosure_table),
+        (m.refusal_logs_read, _refusal_table),
     ):
         if has:
             out.print(make(m, group))
@@ -277,4 +315,13 @@ def _disclosure_table(m: Metrics, group: str) -> Table:
     t = table(group, "policy", "decision", "legal basis", "count")
     for d in m.disclosures:
         t.add_row(_group(d.key), d.policy, d.decision, d.basis or "-", str(d.count))
+    return t
+
+
+def _refusal_table(m: Metrics, group: str) -> Table:
+    t = table(group, "refused action", "cause", "count")
+    for r in m.refusals:
+        t.add_row(_group(r.key), r.action, r.cause, str(r.count))
+    if not m.refusals:
+        t.add_row("-", "(none in the API's log for this window)", "-", "0")
     return t
