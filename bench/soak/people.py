@@ -62,9 +62,11 @@ class Api:
         body: dict[str, Any] | None = None,
         key: str | None = None,
         record: bool = True,
+        made: list[Call] | None = None,
     ) -> tuple[int | None, Any]:
         """Send one request as ``who``, again on transport failures and 502/503/504 (same
-        key), until answered or REQUEST_DEADLINE_S passes. Returns (status, JSON body)."""
+        key), until answered or REQUEST_DEADLINE_S passes. Returns (status, JSON body);
+        the call's record is also appended to ``made`` (a caller may relabel it)."""
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
         if key is not None:
             headers["Idempotency-Key"] = key
@@ -101,6 +103,8 @@ class Api:
         call.latency_s = time.monotonic() - call.started
         if record:
             self.calls.append(call)
+        if made is not None:
+            made.append(call)
         return status, answer
 
     async def incident(self, who: str, incident_id: str) -> dict[str, Any] | None:

@@ -18,10 +18,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.soak.people import Api, new_key, step_of, wait_for
+from bench.soak.people import Api, Call, new_key, step_of, wait_for
 from bench.soak.scenarios import REGIONS, Move, Scenario, opener
 
 STEP_DEADLINE_S = 240.0  # a step must open within this (faults included)
+STALE_READ_RETRIES = 3
 BREACH_DEADLINE_S = 180.0  # a 15 s SLA must be reported breached within this
 PREFIX = {"responder": "resp", "lead": "lead", "legal": "legal"}
 WRONG_ROLE = {"responder": "legal", "lead": "responder", "legal": "responder"}
@@ -36,6 +37,9 @@ class Outcome:
     stuck: str | None = None  # a step that never opened, or the start that never happened
     races: list[tuple[int | None, int | None]] = field(default_factory=list)
     retried: list[str] = field(default_factory=list)  # steps whose action was sent twice
+    # Steps whose action was refused as not active just after the person saw them open, and
+    # sent again once a fresh read showed them open (see `_act`).
+    stale_reads: list[str] = field(default_factory=list)
 
 
 def person(region: str, role: str, n: int) -> str:
@@ -66,20 +70,20 @@ async def open_incident(api: Api, sc: Scenario) -> bool:
     return status == 201 and answer is not None and answer.get("id") == sc.incident_id
 
 
-async def _wrong(api: Api, sc: Scenario, move: Move, rng: random.Random) -> None:
+async def _wrong(api: Api, sc: Scenario, move: Move, rng: random.Random, out: Outcome) -> None:
     """One wrong action on an open step, chosen at random; most moves get none."""
     roll = rng.random()
     body = {"data": move.data} if move.kind == "complete" else _vote_body(move)
     if roll < 0.08:
         who = person(sc.region, WRONG_ROLE[move.role], 1)
-        await api.send("POST", _path(sc, move), who, kind="wrong:role", expected={403}, body=body)
+        await _act(api, sc, move, who, body, out, kind="wrong:role", expected=frozenset({403}))
     elif roll < 0.14:
         who = person(other_region(sc.region), move.role, 2)
-        await api.send("POST", _path(sc, move), who, kind="wrong:desk", expected={403}, body=body)
+        await _act(api, sc, move, who, body, out, kind="wrong:desk", expected=frozenset({403}))
     elif roll < 0.20 and move.kind == "complete":
         who = person(sc.region, move.role, 1)
         bad = {"data": {"unexpected": "value"}}
-        await api.send("POST", _path(sc, move), who, kind="wrong:form", expected={422}, body=bad)
+        await _act(api, sc, move, who, bad, out, kind="wrong:form", expected=frozenset({422}))
     elif roll < 0.23:
         who = person(sc.region, move.role, 1)
         path = _path(sc, move).replace(sc.incident_id, f"{sc.incident_id}-nope", 1)
@@ -109,9 +113,7 @@ async def _complete(api: Api, sc: Scenario, move: Move, rng: random.Random, out:
         )
         out.races.append((a[0], b[0]))
     else:
-        await api.send(
-            "POST", _path(sc, move), first, kind="action", expected={200}, body=body, key=key
-        )
+        key = await _act(api, sc, move, first, body, out, key=key) or key
         if rng.random() < 0.08:  # the answer was lost: the same request again
             await api.send(
                 "POST", _path(sc, move), first, kind="retry", expected={200}, body=body, key=key
@@ -123,12 +125,66 @@ async def _complete(api: Api, sc: Scenario, move: Move, rng: random.Random, out:
         )
 
 
-async def _votes(api: Api, sc: Scenario, moves: list[Move], rng: random.Random) -> None:
+async def _act(
+    api: Api,
+    sc: Scenario,
+    move: Move,
+    who: str,
+    body: dict[str, Any],
+    out: Outcome,
+    *,
+    key: str | None = None,
+    kind: str = "action",
+    expected: frozenset[int] = frozenset({200}),
+    path: str | None = None,
+) -> str | None:
+    """Send one action as a person would, and return the key it was last sent with.
+
+    Refused as not active although the person has just seen the step open, they read the
+    incident again and, once the step shows open, send it again (with a new key: the refusal
+    is what the old one is answered with); the refused call is relabelled ``stale-read``,
+    so it is judged as neither the action nor the wrong action it was meant to be. A state
+    read can run ahead of the history when the Temporal server dies: a worker answered the
+    read from a workflow task whose completion the restarted server then refused
+    (bench/README.md, "Soak")."""
+    for attempt in range(STALE_READ_RETRIES + 1):
+        made: list[Call] = []
+        status, answer = await api.send(
+            "POST",
+            path or _path(sc, move),
+            who,
+            kind=kind,
+            expected=set(expected),
+            body=body,
+            key=key,
+            made=made,
+        )
+        detail = str(answer.get("detail", "")) if isinstance(answer, dict) else ""
+        stale = status == 409 and 409 not in expected and "not active" in detail
+        if not stale or attempt == STALE_READ_RETRIES:
+            break
+        made[0].kind = "stale-read"
+        out.stale_reads.append(move.step)
+        seen = await wait_for(api, who, sc.incident_id, _settled(move.step), STEP_DEADLINE_S)
+        if seen is None or step_of(seen, move.step).get("status") != "active":
+            break  # done after all, or never open again: the oracle judges what happened
+        key = new_key() if key is not None else None
+    return key
+
+
+def _settled(step: str) -> Any:
+    """The step has left `pending`: open, or finished by someone or something else."""
+    return lambda detail: step_of(detail, step).get("status") not in (None, "pending")
+
+
+async def _votes(
+    api: Api, sc: Scenario, moves: list[Move], rng: random.Random, out: Outcome
+) -> None:
     """The votes of one approval, cast at once; sometimes a voter votes twice."""
     voters = [person(sc.region, m.role, rng.choice((1, 2))) for m in moves]
     await asyncio.gather(
         *(
-            api.send("POST", _path(sc, m), who, kind="action", expected={200}, body=_vote_body(m))
+            _act(api, sc, m, who, _vote_body(m), out, key=new_key())
             for m, who in zip(moves, voters, strict=True)
         )
     )
@@ -202,9 +258,9 @@ async def work(
         if move.kind == "event":
             await _event(api, sc, move)
             continue
-        await _wrong(api, sc, move, rng)
+        await _wrong(api, sc, move, rng, out)
         if move.kind == "complete":
             await _complete(api, sc, move, rng, out)
         else:
-            await _votes(api, sc, group, rng)
+            await _votes(api, sc, group, rng, out)
     return out
