@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -173,8 +175,25 @@ def shape_problem(history: WorkflowHistory) -> str | None:
     for index, event in enumerate(events, start=1):
         if event.event_id != index:
             return f"event {index} has the id {event.event_id}: the events are not in order"
-        if event.WhichOneof("attributes") is None:
-            return f"event {index} has no attributes"
+        problem = _event_problem(event)
+        if problem is not None:
+            return f"event {index} {problem}"
+    return None
+
+
+def _event_problem(event: HistoryEvent) -> str | None:
+    """Why one event's type and attributes disagree (Core panics on an event whose type is
+    unspecified or not its attributes' kind, and the replay never ends), or None."""
+    attributes = event.WhichOneof("attributes")
+    if attributes is None:
+        return "has no attributes"
+    try:
+        kind = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_")
+    except ValueError:
+        return f"has the unknown event type {event.event_type}"
+    carried = attributes.removesuffix("_event_attributes").upper()
+    if kind != carried:
+        return f"is of type {kind} but carries the attributes of {carried}"
     return None
 
 
