@@ -56,6 +56,7 @@ from sopflow.client.signing import (
     keyring_from_env,
 )
 from workflows.incident import IncidentWorkflow
+from workflows.review import PostmortemReviewWorkflow
 from workflows.sandbox import workflow_runner
 from workflows.trust import verification_interceptor
 
@@ -124,7 +125,7 @@ def build_workers(
         Worker(
             client,
             task_queue=base,
-            workflows=[IncidentWorkflow],
+            workflows=[IncidentWorkflow, PostmortemReviewWorkflow],
             activities=activities,
             activity_executor=executor,
             interceptors=[verification_interceptor(keyring.verify)],

@@ -171,6 +171,32 @@ steps:
     type: end
     outcome: resolved
 """
+# One task, then a post-mortem step: its review outlives the incident.
+REVIEWED_SOP = """\
+apiVersion: sopflow/v1
+kind: SOP
+id: api-reviewed
+version: 1
+title: API post-mortem drill
+owner: tests
+region: US
+roles:
+  responder: {description: On-shift responder}
+  lead: {description: Incident lead}
+defaults:
+  sla: 30m
+steps:
+  - id: respond
+    type: task
+    assignee: responder
+  - id: postmortem
+    type: postmortem
+    owner: lead
+    due: 5d
+  - id: done
+    type: end
+    outcome: resolved
+"""
 REFERRAL = {
     "referral_id": "R-1",
     "detected_by": "user_report",
@@ -268,6 +294,8 @@ def write_library(root: Path) -> Path:
     (library / "api-assess" / "v1.yaml").write_text(ASSESS_DRILL, encoding="utf-8")
     (library / "api-secret").mkdir()
     (library / "api-secret" / "v1.yaml").write_text(RESTRICTED_SOP, encoding="utf-8")
+    (library / "api-reviewed").mkdir()  # a post-mortem review (tests/test_cli_postmortem.py)
+    (library / "api-reviewed" / "v1.yaml").write_text(REVIEWED_SOP, encoding="utf-8")
     return library
 
 

@@ -19,7 +19,11 @@ LIBRARIES = sorted(p for p in EXAMPLES.iterdir() if p.is_dir())
 
 
 def test_there_are_examples() -> None:
-    assert [p.name for p in LIBRARIES] == ["follow-the-sun", "incident-lifecycle"]
+    assert [p.name for p in LIBRARIES] == [
+        "follow-the-sun",
+        "incident-lifecycle",
+        "stakeholder-updates",
+    ]
 
 
 @pytest.mark.parametrize("library", LIBRARIES, ids=lambda p: p.name)

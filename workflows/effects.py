@@ -14,6 +14,7 @@ from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     import workflows.conductor as conductor
+    import workflows.review_start as review_start
     from sopflow.contract.messages import (
         DisclosureRequest,
         DisclosureResult,
@@ -141,6 +142,19 @@ class EffectSteps(RunnerPart):
         result = await self._activity(ACT_POSTMORTEM, request, PostmortemResult, data=True)
         self.state.steps[step.id].output = result.model_dump(mode="json")
         self.log("system", "postmortem.opened", step.id, result.document)
+        if workflow.patched(review_start.REVIEW_PATCH):
+            await self._open_review(step, result.document)
+
+    async def _open_review(self, step: PostmortemPlan, document: str) -> None:
+        """Start the tracked review that follows the draft up (docs/postmortems.md)."""
+        review = review_start.review_input(self.inp, self.plan, self.state, step, document)
+        started = await review_start.start_review(review)
+        output = self.state.steps[step.id].output
+        self.state.steps[step.id].output = {**output, "review": review.review_id}
+        detail = f"{review.review_id}: owner {review.owner}, due {review.due_at.isoformat()}"
+        if not started:
+            detail = f"{review.review_id} is still open: it goes on"
+        self.log("system", "postmortem.review", step.id, detail)
 
     async def _activity(
         self, name: str, request: Any, result_type: type[Any], *, data: bool

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         LinkNotice,
         Migrate,
         Note,
+        PostUpdate,
         StepState,
         Vote,
         VoteRecord,
@@ -47,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         UPDATE_COMPLETE,
         UPDATE_MIGRATE,
         UPDATE_NOTE,
+        UPDATE_POST,
         UPDATE_VOTE,
     )
     from sopflow.contract.plan import ApprovalPlan, PlanStep, TaskPlan, WaitPlan
@@ -97,7 +99,9 @@ class IncidentWorkflow:
             self.runner.run_top(self.state.resume_at)
         )
         cancelled = asyncio.ensure_future(workflow.wait_condition(self._is_cancelled))
+        updates = self.runner.start_updates()  # None unless the plan declares `updates`
         main = await self._run_handling_events(first, cancelled)
+        await self.runner.stop_updates(updates)
         if self.migration is not None and main.cancelled() and not self._is_cancelled():
             await self._migrate(self.migration)
         if not main.done():
@@ -385,6 +389,20 @@ class IncidentWorkflow:
             migrating.check_migration(
                 self.state, self.plan, req, here, busy=self.runner.busy > 0, closing=closing
             )
+        except conductor.ActionRefused as exc:
+            raise _refuse(exc) from None
+
+    @workflow.update(name=UPDATE_POST)
+    async def post_update(self, req: PostUpdate) -> ActionResult:
+        trust.remember(self.state.recent_requests, req)
+        return await self.runner.post_update(req)
+
+    @post_update.validator
+    def _validate_post_update(self, req: PostUpdate) -> None:
+        trust.require_verified()
+        trust.require_fresh(self.state.recent_requests, req)
+        try:
+            self.runner.check_update(req)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
 

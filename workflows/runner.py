@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.effects import EffectSteps
     from workflows.links import LinkedIncidents
     from workflows.search_attributes import SearchAttributes
+    from workflows.updates import StakeholderUpdates
     from workflows.waits import Waits
     from workflows.wellbeing import Wellbeing
 
@@ -72,7 +73,7 @@ class Finished(Exception):
         self.outcome, self.step, self.detail = outcome, step, detail
 
 
-class StepRunner(EffectSteps, DeskClocks, Wellbeing, LinkedIncidents, Waits):
+class StepRunner(EffectSteps, DeskClocks, Wellbeing, LinkedIncidents, Waits, StakeholderUpdates):
     class ContinueAsNew(Exception):
         """The history is long: continue as new at this step boundary."""
 

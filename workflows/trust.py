@@ -29,8 +29,7 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
 )
 
-from sopflow.contract.assertions import SignatureRefused
-from sopflow.contract.messages import SignedAction
+from sopflow.contract.assertions import Signable, SignatureRefused
 from sopflow.contract.names import REFUSED_ERROR_TYPE
 
 UNVERIFIED = "unverified"
@@ -40,7 +39,7 @@ UNVERIFIED = "unverified"
 _verified_update: ContextVar[str | None] = ContextVar("sopflow_verified_update", default=None)
 
 
-ActionVerifier = Callable[[SignedAction, str, str, datetime], object]
+ActionVerifier = Callable[[Signable, str, str, datetime], object]
 """Checks one action's signature (action, incident id, update id, the workflow's time);
 raises SignatureRefused saying why it fails."""
 
@@ -56,7 +55,7 @@ def refusal(reason: str, cause: str) -> ApplicationError:
 REMEMBERED_REQUESTS = 256
 
 
-def remember(recent: list[str], action: SignedAction) -> None:
+def remember(recent: list[str], action: Signable) -> None:
     """Record an accepted action's request id (in the update handler, so only accepted
     actions count), keeping the latest ``REMEMBERED_REQUESTS``."""
     if action.signature is not None:
@@ -64,7 +63,7 @@ def remember(recent: list[str], action: SignedAction) -> None:
         del recent[:-REMEMBERED_REQUESTS]
 
 
-def require_fresh(recent: list[str], action: SignedAction) -> None:
+def require_fresh(recent: list[str], action: Signable) -> None:
     """Refuse an action whose request was already applied to this incident (in an earlier
     run: within one run Temporal's update ids already make a repeat a no-op)."""
     if action.signature is not None and action.signature.request_id in recent:
@@ -91,7 +90,8 @@ def verification_interceptor(verify: ActionVerifier) -> Interceptor:
     class _Inbound(WorkflowInboundInterceptor):
         def handle_update_validator(self, input: HandleUpdateInput) -> None:
             [action] = input.args
-            if not isinstance(action, SignedAction):
+            # Incidents' actions and post-mortem reviews' (sopflow.contract.reviews).
+            if not isinstance(action, Signable):
                 raise refusal(f"{input.update!r} is not a responder action", UNVERIFIED)
             try:
                 # The crypto library's native code imports its exception types lazily; in

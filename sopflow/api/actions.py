@@ -28,12 +28,13 @@ from sopflow.api.models import (
     CompleteBody,
     EventBody,
     NoteBody,
+    UpdateBody,
     VoteBody,
 )
 from sopflow.api.problems import INVALID, NOT_FOUND, UNAVAILABLE, Problem
 from sopflow.client.claims import step_away
 from sopflow.client.incidents import Action, ActionRefused, IncidentService, Refusal
-from sopflow.contract.messages import Cancel, CompleteTask, ExternalEvent, Note, Vote
+from sopflow.contract.messages import Cancel, CompleteTask, ExternalEvent, Note, PostUpdate, Vote
 from sopflow.language.roster import RosterError
 
 router = APIRouter(tags=["actions"])
@@ -183,6 +184,22 @@ async def cancel(
 ) -> ActionOut:
     """Cancel a running incident (the lead role only), with the reason."""
     action = Cancel(actor=person.actor(), reason=body.reason)
+    return await act(parts, person, incident_id, action, key)
+
+
+@router.post("/incidents/{incident_id}/updates", summary="Post a stakeholder update")
+async def post_update(
+    incident_id: IncidentIdPath,
+    body: UpdateBody,
+    person: Caller,
+    parts: PartsDep,
+    key: IdempotencyKey = None,
+) -> ActionOut:
+    """Post the stakeholder update the incident asked for (the SOP's `updates`): the asked
+    role only (usually the lead), while one is due; the text goes to the SOP's update
+    destination. Refused (409) when no update is due, 403 without the role, 422 for an
+    empty or too long text."""
+    action = PostUpdate(actor=person.actor(), text=body.text)
     return await act(parts, person, incident_id, action, key)
 
 

@@ -24,7 +24,7 @@ from fastapi.security import HTTPBearer
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sopflow.api import actions, audit, catalog, incidents, migration, wellbeing
+from sopflow.api import actions, audit, catalog, incidents, migration, reviews, wellbeing
 from sopflow.api.context import Catalog, Parts, parts_of
 from sopflow.api.identity import Identity, IdentityMiddleware, RosterCache, TokenAuthenticator
 from sopflow.api.limits import BodyLimitMiddleware, InFlight, InFlightMiddleware
@@ -126,6 +126,7 @@ def _routers() -> list[tuple[APIRouter, tuple[int, ...]]]:
         (migration.router, POST_ERRORS),
         (audit.router, GET_ERRORS),
         (wellbeing.router, GET_ERRORS),
+        (reviews.router, POST_ERRORS),
     ]
 
 

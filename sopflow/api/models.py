@@ -265,6 +265,13 @@ class CancelBody(_Body):
     reason: str = Field(min_length=1, max_length=4000, pattern=NOT_BLANK)
 
 
+class UpdateBody(_Body):
+    """A stakeholder update the incident asked for (the asked role only, usually the lead):
+    its text goes to the SOP's update destination. The workflow checks the text."""
+
+    text: str = Field(max_length=8000, description="The update, as stakeholders read it")
+
+
 class EventBody(_Body):
     """An external event, for a ``wait: {event: ...}`` step."""
 

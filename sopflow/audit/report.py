@@ -37,6 +37,7 @@ from sopflow.audit.report_model import (
     VoteEntry,
 )
 from sopflow.audit.report_records import ActivityRecord, UpdateRecord
+from sopflow.audit.report_updates import stakeholder_updates
 from sopflow.audit.signatures import check_action
 from sopflow.client.signing import KeyRing
 from sopflow.contract.messages import (
@@ -49,6 +50,7 @@ from sopflow.contract.messages import (
     Note,
     NotifyRequest,
     NotifyResult,
+    PostUpdate,
     SignedAction,
     Vote,
 )
@@ -58,6 +60,7 @@ from sopflow.contract.names import (
     UPDATE_COMPLETE,
     UPDATE_MIGRATE,
     UPDATE_NOTE,
+    UPDATE_POST,
     UPDATE_VOTE,
 )
 
@@ -116,6 +119,7 @@ async def build_report(
         timeline=_timeline(reader.timeline, actions),
         state_source=reader.state_source,
         recorded_timeline=_recorded_timeline(state),
+        stakeholder_updates=stakeholder_updates(state),
         notes=notes,
     )
 
@@ -178,6 +182,8 @@ def _action(u: UpdateRecord, incident_id: str, keys: KeyRing | None) -> Action:
         return Action(
             **common, actor=req.actor.id, roles=req.actor.roles, step=req.step, reason=req.text
         )
+    if isinstance(req, PostUpdate):
+        return Action(**common, actor=req.actor.id, roles=req.actor.roles, reason=req.text)
     if isinstance(req, Cancel | Migrate):
         return Action(**common, actor=req.actor.id, roles=req.actor.roles, reason=req.reason)
     return Action(**common, actor=None)  # undecodable or unknown: see the notes
@@ -188,6 +194,7 @@ _ACTION_KINDS = {
     UPDATE_NOTE: "note",
     UPDATE_CANCEL: "cancel.requested",
     UPDATE_MIGRATE: "migration.requested",
+    UPDATE_POST: "update.posted",
 }
 
 

@@ -21,6 +21,7 @@ from sopflow.contract.messages import (
     NotifyResult,
     PostmortemRequest,
     PostmortemResult,
+    PostUpdate,
     Vote,
 )
 from sopflow.contract.names import (
@@ -35,6 +36,7 @@ from sopflow.contract.names import (
     UPDATE_COMPLETE,
     UPDATE_MIGRATE,
     UPDATE_NOTE,
+    UPDATE_POST,
     UPDATE_VOTE,
 )
 
@@ -62,4 +64,5 @@ UPDATES: dict[str, type[Any]] = {
     UPDATE_NOTE: Note,
     UPDATE_CANCEL: Cancel,
     UPDATE_MIGRATE: Migrate,
+    UPDATE_POST: PostUpdate,
 }

@@ -216,6 +216,19 @@ class RecordedEntry(_Out):
     detail: str
 
 
+class UpdateEntry(_Out):
+    """A stakeholder update the incident asked for (the SOP's `updates`), from the state."""
+
+    number: int
+    severity: str
+    asked: str  # the role asked for it
+    asked_at: datetime
+    status: Literal["due", "posted", "missed"]
+    posted_at: datetime | None = None
+    posted_by: str | None = None
+    escalated_to: str | None = None
+
+
 class AuditReport(_Out):
     report_format: Literal[1] = 1
     generated_at: datetime
@@ -244,4 +257,6 @@ class AuditReport(_Out):
     # by the last continue-as-new; None when the history holds none (a first run still open).
     state_source: str | None
     recorded_timeline: list[RecordedEntry]
+    # Stakeholder updates asked, posted and missed (empty for SOPs without `updates`).
+    stakeholder_updates: list[UpdateEntry] = Field(default_factory=list)
     notes: list[str]  # what could not be decoded, discrepancies, what is not yet known

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sopflow.audit.report_model import AuditReport, EventRef, RunSummary, SignatureEntry
+from sopflow.audit.report_updates import updates_section
 
 
 def _when(value: datetime | None) -> str:
@@ -317,6 +318,7 @@ _SECTIONS: tuple[Callable[[AuditReport], list[str]], ...] = (
     _disclosures,
     _breaches,
     _notifications,
+    updates_section,
     _signals,
     _steps,
     _timelines,

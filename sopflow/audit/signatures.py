@@ -38,12 +38,13 @@ from sopflow.client.signing import (
     keyring_from_env,
 )
 from sopflow.contract.assertions import Signable, SignatureRefused
-from sopflow.contract.messages import Cancel, CompleteTask, Migrate, Note, Vote
+from sopflow.contract.messages import Cancel, CompleteTask, Migrate, Note, PostUpdate, Vote
 from sopflow.contract.names import (
     UPDATE_CANCEL,
     UPDATE_COMPLETE,
     UPDATE_MIGRATE,
     UPDATE_NOTE,
+    UPDATE_POST,
     UPDATE_VOTE,
 )
 
@@ -53,6 +54,7 @@ ACTION_TYPES: dict[str, type[Any]] = {
     UPDATE_NOTE: Note,
     UPDATE_CANCEL: Cancel,
     UPDATE_MIGRATE: Migrate,
+    UPDATE_POST: PostUpdate,
 }
 
 UNSIGNED_HINT = "(recorded before actions were signed?)"

@@ -19,6 +19,7 @@ from sopflow.cli import (
     metrics,
     migrate,
     oncall,
+    postmortem,
     rehearse,
     retire,
     scaffold,
@@ -58,7 +59,8 @@ app.command("channels")(channels.channels)
 app.command("metrics")(metrics.metrics)
 
 incident_app = typer.Typer(
-    help="Run incidents: start, list, show, signal, cancel.", no_args_is_help=True
+    help="Run incidents: start, list, show, signal, cancel, severity, update.",
+    no_args_is_help=True,
 )
 incident_app.command("start")(incidents.start)
 incident_app.command("list")(incidents.list_incidents)
@@ -66,6 +68,7 @@ incident_app.command("show")(incidents.show)
 incident_app.command("signal")(tasks.signal)
 incident_app.command("cancel")(tasks.cancel)
 incident_app.command("severity")(tasks.severity)
+incident_app.command("update")(tasks.post_update)
 app.add_typer(incident_app, name="incident")
 
 new_app = typer.Typer(
@@ -91,6 +94,7 @@ task_app.command("claim")(claims.claim)
 task_app.command("release")(claims.release)
 task_app.command("assign")(claims.assign)
 app.add_typer(task_app, name="task")
+app.add_typer(postmortem.postmortem_app, name="postmortem")
 
 app.command("rehearse")(rehearse.rehearse)
 app.add_typer(audit.audit_app, name="audit")

@@ -135,7 +135,8 @@ def _record(result: Result, target: Path) -> None:
 
 def _effects(observed: Observed, roster: Roster) -> list[str]:
     """What the incident did to the world: each message with its recipients (a role: the
-    roster's people who hold it on the desk), each escalation, each disclosure decision."""
+    roster's people who hold it on the desk), each escalation, each disclosure decision,
+    and what became of each stakeholder update asked."""
     out = []
     for sent in observed.sent:
         to = sent.to
@@ -148,6 +149,7 @@ def _effects(observed: Observed, roster: Roster) -> list[str]:
         text = " ".join(sent.message.split())
         out.append(f"  {kind} from {sent.step} to {to}: {text[:160]}")
     out += [f"  disclosure {line}" for line in observed.disclosures]
+    out += [f"  stakeholder update {u.number}: {u.line()}" for u in observed.updates]
     return out
 
 
@@ -269,6 +271,7 @@ def _result_json(result: Result) -> dict[str, Any]:
             ],
             "waiting": observed.waiting,
             "failure": observed.failure,
+            "updates": [u.as_json() for u in observed.updates],
             "simulated_seconds": int(observed.elapsed.total_seconds()),
             "wall_seconds": round(observed.wall_s, 3),
         }

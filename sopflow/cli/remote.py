@@ -46,6 +46,7 @@ from sopflow.contract.messages import (
     ExternalEvent,
     Migrate,
     Note,
+    PostUpdate,
     Vote,
 )
 from sopflow.contract.search import steps_due_text
@@ -349,6 +350,8 @@ def _route(action: Action) -> tuple[str, dict[str, Any]]:
             return "notes", {"text": action.text, "step": action.step, **extra}
         case Cancel():
             return "cancel", {"reason": action.reason}
+        case PostUpdate():
+            return "updates", {"text": action.text}
         case Migrate():  # the API resolves the version from its own library
             to = f"{action.plan.sop.id}@{action.plan.sop.version}"
             return "migrate", {"to": to, "reason": action.reason}

@@ -46,6 +46,7 @@ from sopflow.contract.messages import (
     CompleteTask,
     ExternalEvent,
     Note,
+    PostUpdate,
     Vote,
 )
 from sopflow.language.library import default_definitions
@@ -217,6 +218,21 @@ def severity(
         return Note(actor=actor, text=reason, severity=value)
 
     _act(incident_id, as_, definitions, rid, note)
+
+
+def post_update(
+    incident_id: str = typer.Argument(..., metavar="ID"),
+    as_: str | None = AsOpt,
+    text: str = typer.Option(..., "--text", help="The update, as stakeholders read it."),
+    request: str | None = RequestIdOpt,
+    definitions: Path | None = DefinitionsOpt,
+) -> None:
+    """Post the stakeholder update the incident asked for (the SOP's `updates`; the asked
+    role, usually 'lead'): the text goes to the SOP's update destination."""
+    if not text.strip():
+        raise fail("--text is empty")
+    rid = request_id(request)
+    _act(incident_id, as_, definitions, rid, lambda a: PostUpdate(actor=a, text=text))
 
 
 def cancel(

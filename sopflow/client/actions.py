@@ -6,17 +6,28 @@ from __future__ import annotations
 import uuid
 from typing import assert_never
 
-from sopflow.contract.messages import Cancel, CompleteTask, ExternalEvent, Migrate, Note, Vote
+from sopflow.contract.messages import (
+    Cancel,
+    CompleteTask,
+    ExternalEvent,
+    Migrate,
+    Note,
+    PostUpdate,
+    Vote,
+)
 from sopflow.contract.names import (
     SIGNAL_EVENT,
     UPDATE_CANCEL,
     UPDATE_COMPLETE,
     UPDATE_MIGRATE,
     UPDATE_NOTE,
+    UPDATE_POST,
+    UPDATE_REVIEW,
     UPDATE_VOTE,
 )
+from sopflow.contract.reviews import ReviewAction
 
-Action = CompleteTask | Vote | Note | Cancel | Migrate | ExternalEvent
+Action = CompleteTask | Vote | Note | Cancel | Migrate | PostUpdate | ExternalEvent
 """What a person (or, for ``ExternalEvent``, an outside system) can do to an incident."""
 
 
@@ -25,14 +36,14 @@ def new_request_id() -> str:
     return str(uuid.uuid4())
 
 
-def update_id(action: Action, request_id: str) -> str:
+def update_id(action: Action | ReviewAction, request_id: str) -> str:
     """The Temporal update id of one request: the same request id gives the same update id,
     so Temporal applies a retried request at most once."""
     name, step = _update_key(action)
     return f"{name}:{step or '-'}:{request_id}"
 
 
-def _update_key(action: Action) -> tuple[str, str | None]:
+def _update_key(action: Action | ReviewAction) -> tuple[str, str | None]:
     match action:
         case CompleteTask():
             return UPDATE_COMPLETE, action.step
@@ -44,7 +55,11 @@ def _update_key(action: Action) -> tuple[str, str | None]:
             return UPDATE_CANCEL, None
         case Migrate():
             return UPDATE_MIGRATE, None
+        case PostUpdate():
+            return UPDATE_POST, None
         case ExternalEvent():
             return SIGNAL_EVENT, None
+        case ReviewAction():  # a post-mortem review's (sopflow.client.reviews)
+            return UPDATE_REVIEW, action.kind
         case _:
             assert_never(action)

@@ -61,10 +61,12 @@ from sopflow.contract.messages import (
     IncidentState,
     Migrate,
     Note,
+    PostUpdate,
     Vote,
 )
 from sopflow.contract.names import (
     TASK_QUEUE,
+    UPDATE_POST,
 )
 from sopflow.contract.plan import Plan
 from workflows.incident import IncidentWorkflow
@@ -234,6 +236,12 @@ class IncidentService:
                 )
             case Migrate():
                 return await handle.execute_update(IncidentWorkflow.migrate, action, id=update)
+            case PostUpdate():
+                # By name: the handler is async, which the typed form does not accept.
+                result: ActionResult = await handle.execute_update(
+                    UPDATE_POST, action, id=update, result_type=ActionResult
+                )
+                return result
             case ExternalEvent():
                 raise AssertionError("events are signals, sent by act()")
             case _:

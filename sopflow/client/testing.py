@@ -27,6 +27,7 @@ from sopflow.client.connection import register_search_attributes
 from sopflow.client.signing import ActionSigner, KeyRing
 from sopflow.contract import search
 from workflows.incident import IncidentWorkflow
+from workflows.review import PostmortemReviewWorkflow
 from workflows.trust import verification_interceptor
 
 BIN = Path(sys.executable).parent
@@ -120,7 +121,7 @@ async def incident_worker(
         async with Worker(
             env.client,
             task_queue=queue,
-            workflows=[workflow],
+            workflows=[workflow, PostmortemReviewWorkflow],
             activities=list(activities),
             activity_executor=executor,
             interceptors=[verification_interceptor(keyring.verify)],

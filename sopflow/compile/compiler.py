@@ -6,7 +6,10 @@ from __future__ import annotations
 
 from typing import Any, assert_never
 
+from sopflow.compile.updates import compile_updates
 from sopflow.contract.plan import (
+    REVIEW_ESCALATE_TO,
+    REVIEW_REMIND_S,
     ApprovalPlan,
     CheckInPlan,
     DecisionBranch,
@@ -27,6 +30,7 @@ from sopflow.contract.plan import (
     PostmortemPlan,
     RegionInfo,
     Retry,
+    ReviewPlan,
     RoleCount,
     SopInfo,
     TaskPlan,
@@ -53,6 +57,20 @@ def _target(name: str | None) -> str | None:
 
 def _seconds(text: str | None) -> int | None:
     return None if text is None else parse_duration(text)
+
+
+def _review(step: m.PostmortemStep, due_s: int) -> ReviewPlan | None:
+    """A `review:` block with every default filled; None without one, so the plans of SOPs
+    that predate it keep their hashes (the workflow fills the same defaults)."""
+    if step.review is None:
+        return None
+    r = step.review
+    return ReviewPlan(
+        owner=r.owner or step.owner,
+        due_s=_seconds(r.due) or due_s,
+        remind_s=_seconds(r.remind) or REVIEW_REMIND_S,
+        escalate_to=r.escalate_to or REVIEW_ESCALATE_TO,
+    )
 
 
 class _Compiler:
@@ -184,7 +202,13 @@ class _Compiler:
                 return ParallelPlan(**c, join=step.join, branches=lanes)
             case m.PostmortemStep():
                 due_s = parse_duration(step.due)
-                return PostmortemPlan(**c, owner=step.owner, due_s=due_s, template=step.template)
+                return PostmortemPlan(
+                    **c,
+                    owner=step.owner,
+                    due_s=due_s,
+                    template=step.template,
+                    review=_review(step, due_s),
+                )
             case m.OpenIncidentStep():
                 return OpenIncidentPlan(
                     **c,
@@ -255,6 +279,7 @@ def compile_effective(eff: Effective, lib: Library) -> Plan:
         else MigrationMap(
             version=sop.migrates_from.version, steps=dict(sorted(sop.migrates_from.steps.items()))
         ),
+        updates=compile_updates(sop, compiler.destinations),
     )
     return plan.with_hash()
 

@@ -33,6 +33,7 @@ from sopflow.language.checks.migration import check_migrations
 from sopflow.language.checks.policy_outcomes import check_policy_outcomes
 from sopflow.language.checks.rota import check_rota
 from sopflow.language.checks.steps import Context, run_checks
+from sopflow.language.checks.updates import check_updates
 from sopflow.language.diagnostics import Diagnostic, Severity, has_errors, root_causes_first
 from sopflow.language.effective import Effective, all_steps, from_base
 from sopflow.language.library import Library, Loaded, display_path, load_library
@@ -103,6 +104,7 @@ def check_effective(eff: Effective, ctx: Context) -> list[Diagnostic]:
         *check_timestamps(eff, ctx),
         *check_event_handlers(eff, ctx),
         *check_destinations(eff, ctx),
+        *check_updates(eff, ctx),
         *check_policy_outcomes(eff, ctx.policy_rules or {}),
         *check_sop_expressions(eff),
         *check_schemas(eff),

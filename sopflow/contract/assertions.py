@@ -25,6 +25,7 @@ from sopflow.contract.messages import (
     CompleteTask,
     Migrate,
     Note,
+    PostUpdate,
     SignedAction,
     Vote,
 )
@@ -33,13 +34,18 @@ from sopflow.contract.names import (
     UPDATE_COMPLETE,
     UPDATE_MIGRATE,
     UPDATE_NOTE,
+    UPDATE_POST,
+    UPDATE_REVIEW,
     UPDATE_VOTE,
 )
+from sopflow.contract.reviews import ReviewAction
 
 # Bumped if the claims' shape ever changes; a verifier refuses versions it does not know.
 CLAIMS_VERSION = 1
 
-Signable = SignedAction
+# A post-mortem review's actions are signed like an incident's (the claims' incident is
+# the review's workflow id).
+Signable = SignedAction | ReviewAction
 
 
 def canonical_json(value: Any) -> bytes:
@@ -61,6 +67,10 @@ def action_name(action: Signable) -> str:
             return UPDATE_CANCEL
         case Migrate():
             return UPDATE_MIGRATE
+        case PostUpdate():
+            return UPDATE_POST
+        case ReviewAction():
+            return UPDATE_REVIEW
         case _:
             assert_never(action)
 

@@ -144,7 +144,17 @@ class Migrate(_Model):
     signature: ActionSignature | None = None
 
 
-SignedAction = CompleteTask | Vote | Note | Cancel | Migrate
+class PostUpdate(_Model):
+    """The stakeholder update the incident asked for (``Plan.updates``): its text goes to
+    the cadence's destination. The workflow checks the text (not empty, not too long), so
+    a bad one is refused with a reason rather than failing to decode."""
+
+    actor: Actor
+    text: str
+    signature: ActionSignature | None = None
+
+
+SignedAction = CompleteTask | Vote | Note | Cancel | Migrate | PostUpdate
 """The actions a person takes: each is a Workflow Update and carries a signature."""
 
 
@@ -243,6 +253,34 @@ class MigrationRecord(_Model):
     steps: dict[str, str]  # the mapping applied: earlier step id -> later step id
 
 
+class StakeholderUpdate(BaseModel):
+    """One stakeholder update the incident asked for: ``due`` until posted, ``missed`` when
+    its grace ran out first (it may still be posted late, until the next is asked)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: int
+    severity: str
+    asked: str  # the role asked for it
+    asked_at: datetime
+    status: Literal["due", "posted", "missed"] = "due"
+    posted_at: datetime | None = None
+    posted_by: str | None = None
+    text: str | None = None
+    escalated_to: str | None = None
+
+
+class UpdatesState(BaseModel):
+    """The stakeholder updates of an incident whose plan declares ``updates``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # Where the clock of the next update runs from (the last ask, or when the incident
+    # reached a severity with a cadence); None at a severity without one.
+    clock_from: datetime | None = None
+    records: list[StakeholderUpdate] = Field(default_factory=list)
+
+
 class IncidentState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -282,6 +320,8 @@ class IncidentState(BaseModel):
     former_steps: dict[str, StepState] = Field(default_factory=dict, exclude_if=lambda v: not v)
     # After a migration: the step at `resume_at` was active and goes on where it was.
     resume_active: bool = Field(default=False, exclude_if=lambda v: not v)
+    # Stakeholder updates (plans with `updates` only); left out when None.
+    updates: UpdatesState | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 # --- Activities

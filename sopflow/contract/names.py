@@ -15,6 +15,8 @@ UPDATE_VOTE = "vote"
 UPDATE_NOTE = "add_note"
 UPDATE_CANCEL = "cancel_incident"
 UPDATE_MIGRATE = "migrate"
+# A lead posts the stakeholder update the incident asked for (Plan.updates).
+UPDATE_POST = "post_update"
 # Signal (external events for `wait: {event: ...}`) and query (the incident's state)
 SIGNAL_EVENT = "event"
 # Another incident names this one (a duplicate opened about the same case).
@@ -51,3 +53,15 @@ LINK_REFUSED_ERROR_TYPE = "LinkRefused"
 def data_queue_name(base: str, data_region: str) -> str:
     """The task queue serving user-data activities for one data region."""
     return f"{base}-data-{data_region}"
+
+
+# Post-mortem reviews (docs/postmortems.md): a workflow of its own per incident, started by
+# the post-mortem step, outliving the incident; its actions are one signed Update.
+WORKFLOW_REVIEW = "sopflow.postmortem_review"
+UPDATE_REVIEW = "review_action"
+
+
+def review_id(incident_id: str) -> str:
+    """The workflow id of an incident's post-mortem review. An incident id holds no '/', so
+    it names no incident, and no linked incident (those are ``<id>.<step>``)."""
+    return f"{incident_id}/postmortem"

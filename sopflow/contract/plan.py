@@ -26,6 +26,9 @@ REGION_PART = "region"
 POLICY_PART_PREFIX = "policy:"
 # The outcomes of a linked incident that its step's `on` does not name (they go to `next`).
 OTHER_OUTCOME = "otherwise"
+# A post-mortem review's defaults when the step has no `review:` (docs/postmortems.md).
+REVIEW_REMIND_S = 86_400
+REVIEW_ESCALATE_TO = "lead"
 
 
 class _Plan(BaseModel):
@@ -167,11 +170,36 @@ class ParallelPlan(StepCommon):
     branches: list[ParallelBranchPlan]
 
 
+class ReviewPlan(_Plan):
+    """How the review a post-mortem step opens is followed up (``review:``): who owns it,
+    when it is due, how long before a due date reminders go out, who hears when it is late."""
+
+    owner: str
+    due_s: int
+    remind_s: int
+    escalate_to: str
+
+
 class PostmortemPlan(StepCommon):
     type: Literal["postmortem"] = "postmortem"
     owner: str
     due_s: int
     template: str
+    # Filled only when the SOP writes `review:`; left out of dumps when unset, so plans that
+    # predate it keep their hashes (the workflow then uses `review_settings`' defaults).
+    review: ReviewPlan | None = Field(default=None, exclude_if=_unset)
+
+    def review_settings(self) -> ReviewPlan:
+        """The review's settings: the SOP's, else the step's owner and due time, reminders a
+        day before, escalation to the lead role."""
+        if self.review is not None:
+            return self.review
+        return ReviewPlan(
+            owner=self.owner,
+            due_s=self.due_s,
+            remind_s=REVIEW_REMIND_S,
+            escalate_to=REVIEW_ESCALATE_TO,
+        )
 
 
 class OpenIncidentPlan(StepCommon):
@@ -273,6 +301,22 @@ class Defaults(_Plan):
     retry: Retry
 
 
+class UpdateCadencePlan(_Plan):
+    """Stakeholder updates at one severity: every ``every_s`` the ``asked`` role is asked
+    for the text, which goes to ``destination`` (or ``to_role`` on ``channel``); one not
+    posted within ``escalate_after_s`` is missed and pages ``escalate`` (the n-th missed in
+    a row pages its n-th role, the last one again after that)."""
+
+    every_s: int
+    asked: str
+    escalate_after_s: int
+    escalate: list[str]
+    template: str
+    channel: str
+    to_role: str | None
+    destination: DestinationPlan | None = Field(default=None, exclude_if=lambda v: v is None)
+
+
 class MigrationMap(_Plan):
     """Which steps of incidents running ``version`` may move to which steps of this plan."""
 
@@ -306,6 +350,11 @@ class Plan(_Plan):
     on_event: dict[str, str] | None = Field(default=None, exclude_if=lambda value: value is None)
     # Incidents of an older version may move to this plan at these steps. Left out when None.
     migrates_from: MigrationMap | None = Field(default=None, exclude_if=lambda value: value is None)
+    # Stakeholder updates by severity (SEV0..SEV4). Left out when None, so plans without
+    # them keep their hashes (and the interpreter issues no command for them).
+    updates: dict[str, UpdateCadencePlan] | None = Field(
+        default=None, exclude_if=lambda value: value is None
+    )
     plan_hash: str = ""
 
     def canonical_json(self) -> str:

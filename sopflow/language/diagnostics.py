@@ -105,6 +105,17 @@ _CODE_LIST = [
         "destination-region",
         "A `notify` step's destination lists `regions`, and the SOP's region is not one of them.",
     ),
+    Code(
+        "E318",
+        "unknown-severity",
+        "`updates` names a severity other than SEV0, SEV1, SEV2, SEV3 or SEV4.",
+    ),
+    Code(
+        "E319",
+        "update-cadence",
+        "An update cadence is too short (`every` under 5m), or its `escalate_after` is under "
+        "1m or not shorter than `every`.",
+    ),
     # Expressions
     Code("E400", "expression-syntax", "A CEL expression does not parse."),
     Code("E401", "unknown-name", "An expression uses a name that does not exist there."),

@@ -6,7 +6,8 @@ parallel branches have no meaningful order); ``outcome`` is the end step's outco
 failure (``step_failed:<step>``, ``sla_spent:<step>``, ``expression_error``), ``cancelled``,
 or ``running`` when the incident had not closed. ``handoffs`` compares in order of time (at
 one instant, alphabetical); ``breached_at`` compares each step's first breach with the
-instant written (up to ``BREACH_LATE_S`` late).
+instant written (up to ``BREACH_LATE_S`` late); ``updates`` compares each stakeholder update
+asked, in order, on the fields written (``sopflow.rehearsal.updates``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from sopflow.language.models.documents import Expectation, LinkedExpectation
 from sopflow.language.yaml_source import SourceDoc
 from sopflow.rehearsal.observed import Observed
+from sopflow.rehearsal.updates import updates_differ
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,21 +79,34 @@ def compare(expect: Expectation, observed: Observed, source: SourceDoc) -> list[
         lines = _breach_times(expect.breached_at, observed.breached_at)
         if lines:
             mismatch("breached_at", "SLAs ran out at other instants", lines)
+    if expect.updates is not None:
+        lines = updates_differ(expect.updates, observed.updates)
+        if lines:
+            mismatch("updates", "stakeholder updates differ", lines)
     for step, want in (expect.linked or {}).items():
         for line in _linked_differs(step, want, observed):
             mismatch("linked", line)
+    return out + _refusals(expect, observed, source)
+
+
+def _refusals(expect: Expectation, observed: Observed, source: SourceDoc) -> list[Mismatch]:
+    """The refused actions, against `rejected_actions`; without it, each refusal at the
+    action's own line."""
     refused = observed.refused
     if expect.rejected_actions is not None and expect.rejected_actions != len(refused):
+        where = source.pos(("expect", "rejected_actions"))
         lines = [f"#{a.index + 1} {a.label}: {a.refused}" for a in refused]
         summary = f"rejected actions: expected {expect.rejected_actions}, got {len(refused)}"
-        mismatch("rejected_actions", summary, lines)
-    if expect.rejected_actions is None:
-        # Nobody said an action would be refused: each refusal is a mistake in the story (or
-        # the SOP), shown at the action's own line, not at what went wrong after it.
-        for action in refused:
-            where = source.pos(("actions", action.index))
-            summary = f"action #{action.index + 1} ({action.label}) was refused: {action.refused}"
-            out.append(Mismatch("actions", where.line, where.col, summary))
+        return [Mismatch("rejected_actions", where.line, where.col, summary, lines)]
+    if expect.rejected_actions is not None:
+        return []
+    # Nobody said an action would be refused: each refusal is a mistake in the story (or the
+    # SOP), shown at the action's own line, not at what went wrong after it.
+    out = []
+    for action in refused:
+        where = source.pos(("actions", action.index))
+        summary = f"action #{action.index + 1} ({action.label}) was refused: {action.refused}"
+        out.append(Mismatch("actions", where.line, where.col, summary))
     return out
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sopflow.contract.messages import IncidentState, NotifyRequest
 from sopflow.rehearsal.opening import Opening
+from sopflow.rehearsal.updates import UpdateSeen, updates_seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,11 @@ class Observed:
             if entry.kind == "sla.breached" and entry.step:
                 first.setdefault(entry.step, entry.at)
         return first
+
+    @property
+    def updates(self) -> list[UpdateSeen]:
+        """Each stakeholder update the incident asked for, in order, with its miss's pages."""
+        return updates_seen(self.state, self.sent)
 
     @property
     def refused(self) -> list[PlayedAction]:

@@ -2,8 +2,8 @@
 of the rehearsal for its author to review (what happened is not always what should).
 
 Only what the run shows is written: how it opened when that was not a plain start, then the
-path, the outcome, the breached steps, the refused actions, the hand-offs and what linked
-incidents did. The rest of the file is kept as written, comments included.
+path, the outcome, the breached steps, the refused actions, the hand-offs, the stakeholder
+updates and what linked incidents did. The rest of the file is kept as written, comments included.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from sopflow.rehearsal.observed import Observed
+from sopflow.rehearsal.updates import recorded
 
 
 def observed_expect(observed: Observed) -> dict[str, Any]:
@@ -32,6 +33,8 @@ def observed_expect(observed: Observed) -> dict[str, Any]:
         out["rejected_actions"] = len(observed.refused)
     if observed.handoffs:
         out["handoffs"] = observed.handoffs
+    if observed.updates:
+        out["updates"] = recorded(observed.updates)
     if observed.linked:
         out["linked"] = {
             step: {"path": list(state.path), "outcome": state.outcome or state.status}

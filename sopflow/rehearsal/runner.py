@@ -48,6 +48,7 @@ from sopflow.contract.messages import (
     ExternalEvent,
     IncidentState,
     Note,
+    PostUpdate,
     StepState,
     Vote,
 )
@@ -307,6 +308,8 @@ def _describe(action: RehearsalAction) -> str:
         return f"severity {action.note.severity} as {action.note.as_}"
     if action.note:
         return f"note as {action.note.as_}"
+    if action.post_update:
+        return f"post update as {action.post_update.as_}"
     assert action.cancel is not None
     return f"cancel as {action.cancel.as_}"
 
@@ -326,6 +329,9 @@ def _action_for(action: RehearsalAction, roster: Roster) -> Action:
         note = action.note
         actor = roster.actor(note.as_)
         return Note(actor=actor, text=note.text, step=note.step, severity=note.severity)
+    if action.post_update:
+        post = action.post_update
+        return PostUpdate(actor=roster.actor(post.as_), text=post.text)
     assert action.cancel is not None
     cancel = action.cancel
     return Cancel(actor=roster.actor(cancel.as_), reason=cancel.reason)

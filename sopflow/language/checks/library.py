@@ -153,7 +153,7 @@ def check_rehearsal(
             out.append(source.diag(("actions", i, "incident"), "E603", message))
             continue
         target_ids = sorted(s.id for s, _, _ in walk_steps(list(target.sop.steps)))
-        for kind in ("complete", "vote", "note", "cancel"):
+        for kind in ("complete", "vote", "note", "cancel", "post_update"):
             body = getattr(action, kind)
             if body is None:
                 continue

@@ -47,6 +47,7 @@ def check_actions(
         found = _refusals(lib, doc, action, eff, steps, voted)
         if action.incident is None:  # a linked incident has a clock of its own
             found += _too_early(action, earliest[id(eff)], clock)
+            found += _update_too_early(action, eff, clock)
         for kind, why in found:
             message = f"the engine will refuse this action: {why}"
             out.append(source.diag(("actions", i, kind), "W601", message))
@@ -73,6 +74,23 @@ def _too_early(
     return []
 
 
+def _update_too_early(action: RehearsalAction, eff: Effective, clock: int) -> list[tuple[str, str]]:
+    """A stakeholder update posted before any can be due: the first is asked `every` after
+    the incident opens at a severity with a cadence, and no cadence is shorter."""
+    cadences = eff.sop.updates or {}
+    if action.post_update is None or not cadences:
+        return []
+    first = min(parse_duration(c.every) for c in cadences.values())
+    if clock >= first:
+        return []
+    why = (
+        f"no stakeholder update can be due {format_duration(clock)} after the start: the "
+        f"first is asked {format_duration(first)} after it at the soonest (raise this "
+        "action's `after`)"
+    )
+    return [("post_update", why)]
+
+
 def _refusals(
     lib: Library,
     doc: RehearsalDoc,
@@ -90,23 +108,37 @@ def _refusals(
                     ("complete", f"the data does not fit step `{step.id}`'s form: {problem}")
                 )
             if not step.follow_the_sun:  # the desk that holds it is known only when it runs
-                out += _role(lib, eff, action.complete.as_, [step.assignee], step.id, "complete")
+                out += _role(
+                    lib, eff, action.complete.as_, [step.assignee], f"`{step.id}`", "complete"
+                )
     if action.vote is not None:
         step = steps.get(action.vote.step)
         if isinstance(step, ApprovalStep):
             who = action.vote.as_
             if not step.follow_the_sun:
-                out += _role(lib, eff, who, step.approver_roles(), step.id, "vote")
+                out += _role(lib, eff, who, step.approver_roles(), f"`{step.id}`", "vote")
             if step.four_eyes and who == doc.opened_by and action.incident is None:
                 out.append(("vote", f"{who} opened the incident: four eyes refuses their vote"))
             if step.distinct and (step.id, who) in voted:
                 out.append(("vote", f"{who} has already voted on `{step.id}`"))
             voted.add((step.id, who))
+    if action.post_update is not None:
+        out += _update_refusals(lib, eff, action.post_update.as_)
     return out
 
 
+def _update_refusals(lib: Library, eff: Effective, who: str) -> list[tuple[str, str]]:
+    """A stakeholder update the engine refuses whatever the clock: the SOP asks for none, or
+    the person holds none of the roles its cadences ask on the incident's desk."""
+    cadences = eff.sop.updates or {}
+    if not cadences:
+        return [("post_update", f"{eff.key} declares no stakeholder updates (`updates:`)")]
+    asked = sorted({c.asked for c in cadences.values()})
+    return _role(lib, eff, who, asked, "stakeholder updates", "post_update")
+
+
 def _role(
-    lib: Library, eff: Effective, who: str, roles: list[str], step: str, kind: str
+    lib: Library, eff: Effective, who: str, roles: list[str], what: str, kind: str
 ) -> list[tuple[str, str]]:
     """The refusal of a person who holds none of ``roles`` on the incident's desk."""
     person = lib.roster.model.people.get(who) if lib.roster else None
@@ -122,6 +154,6 @@ def _role(
         (
             kind,
             f"{who} holds none of {', '.join(roles)} on the {eff.region} desk "
-            f"(their roles there: {held}), so they cannot act on `{step}`",
+            f"(their roles there: {held}), so they cannot act on {what}",
         )
     ]

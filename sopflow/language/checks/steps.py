@@ -110,6 +110,8 @@ def check_roles(eff: Effective, ctx: Context) -> list[Diagnostic]:
                         path = (field, i, "role")
                     if field == "check_in":
                         path = (field, "to")
+                    if field.startswith("review."):  # the post-mortem's `review:` block
+                        path = ("review", field.removeprefix("review."))
                     hint = did_you_mean(role, declared)
                     message = f"role `{role}` is not declared in `roles`{hint}"
                     out.append(eff.diag(step.id, path, "E302", message))

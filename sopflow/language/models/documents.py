@@ -24,6 +24,7 @@ from sopflow.language.models.common import (
 from sopflow.language.models.destinations import DestinationsDoc
 from sopflow.language.models.rota import RotaDoc
 from sopflow.language.models.steps import Step
+from sopflow.language.models.updates import PostUpdateAction, UpdateCadence, UpdateExpectation
 
 
 class RetryPolicy(Strict):
@@ -85,6 +86,12 @@ class SopDoc(DocBase):
     # Events handled whatever step is active: the event's name -> where the incident goes.
     on_event: dict[EventName, EventHandler] | None = None
     migrates_from: MigratesFrom | None = None
+    # Stakeholder updates: severity (SEV0..SEV4) -> how often the lead is asked for one and
+    # where it goes. The keys are checked by lint (E318), so a typo gets its own message.
+    updates: dict[str, UpdateCadence] | None = Field(
+        default=None,
+        description="Stakeholder updates by severity (SEV0..SEV4): see docs/authoring.md",
+    )
     defaults: Defaults = Field(default_factory=Defaults)
     steps: list[Step] = Field(min_length=1)
 
@@ -315,15 +322,16 @@ class RehearsalAction(Strict):
     signal: SignalAction | None = None
     note: NoteAction | None = None
     cancel: CancelAction | None = None
+    post_update: PostUpdateAction | None = None
 
     @model_validator(mode="after")
     def _one_action(self) -> RehearsalAction:
         # An entry with only `after` lets time pass with nobody acting (e.g. to see an SLA
         # chain run out at the end of a story).
-        chosen = [n for n in ("complete", "vote", "signal", "note", "cancel") if getattr(self, n)]
+        chosen = [n for n in ACTION_KINDS if getattr(self, n)]
         if len(chosen) > 1 or (not chosen and self.after is None):
             raise ValueError(
-                "an action is exactly one of complete, vote, signal, note, cancel, or only "
+                f"an action is exactly one of {', '.join(ACTION_KINDS)}, or only "
                 f"`after` to let time pass (found: {', '.join(chosen) or 'none'})"
             )
         return self
@@ -331,7 +339,11 @@ class RehearsalAction(Strict):
     @property
     def acts(self) -> bool:
         """False for an entry that only lets time pass."""
-        return any(getattr(self, n) for n in ("complete", "vote", "signal", "note", "cancel"))
+        return any(getattr(self, n) for n in ACTION_KINDS)
+
+
+ACTION_KINDS = ("complete", "vote", "signal", "note", "cancel", "post_update")
+"""The actions a rehearsal entry may take (exactly one, or none with only `after`)."""
 
 
 HANDOFF_PATTERN = r"^[a-z][a-z0-9_-]{0,62}: [A-Za-z][A-Za-z0-9_-]* -> [A-Za-z][A-Za-z0-9_-]*$"
@@ -382,6 +394,8 @@ class Expectation(Strict):
     start: Literal["started", "refused", "attached"] | None = None
     # How many open incidents it was found to duplicate.
     duplicates: int | None = Field(default=None, ge=0)
+    # Stakeholder updates, one per update asked, in order (`updates:` of the SOP).
+    updates: list[UpdateExpectation] | None = None
 
 
 class EarlierIncident(Strict):

@@ -296,17 +296,37 @@ class ParallelStep(StepBase):
     join: Literal["all", "any"] = "all"
 
 
+class PostmortemReview(Strict):
+    """How the review the step opens is followed up (docs/postmortems.md)."""
+
+    owner: RoleName | None = Field(
+        default=None, description="Who owns the review (default: the step's owner)"
+    )
+    due: Duration | None = Field(
+        default=None, description="Time until the review is due (default: the step's due)"
+    )
+    remind: Duration | None = Field(
+        default=None, description="How long before a due date owners are reminded (default 1d)"
+    )
+    escalate_to: RoleName | None = Field(
+        default=None, description="Who hears of an overdue review or item (default: lead)"
+    )
+
+
 class PostmortemStep(StepBase):
     type: Literal["postmortem"]
     owner: RoleName
     due: Duration
     template: str = "default"
+    review: PostmortemReview | None = None
 
     def output_fields(self) -> list[str] | None:
-        return ["document", "owner", "due_at"]
+        return ["document", "owner", "due_at", "review"]
 
     def role_fields(self) -> list[tuple[str, list[str]]]:
-        return [("owner", [self.owner])]
+        review = self.review or PostmortemReview()
+        named = [("review.owner", review.owner), ("review.escalate_to", review.escalate_to)]
+        return [("owner", [self.owner]), *((f, [r]) for f, r in named if r is not None)]
 
 
 # What a linked incident that did not reach an end step of its own finishes as, for `on`.
