@@ -22,6 +22,7 @@ with workflow.unsafe.imports_passed_through():
     # sandbox; the latter re-executed the conductor for every workflow run.
     import workflows.conductor as conductor
     import workflows.migrating as migrating
+    import workflows.notes as notes
     import workflows.trust as trust
     from sopflow.contract.messages import (
         ActionResult,
@@ -37,7 +38,6 @@ with workflow.unsafe.imports_passed_through():
         StepState,
         Vote,
         VoteRecord,
-        severity_rank,
     )
     from sopflow.contract.names import (
         LEAD_ROLE,
@@ -323,53 +323,14 @@ class IncidentWorkflow:
     @workflow.update(name=UPDATE_NOTE)
     def add_note(self, req: Note) -> ActionResult:
         trust.remember(self.state.recent_requests, req)
-        if req.severity is not None:
-            return self._set_severity(req, req.severity)
-        if req.claim is None or req.step is None:
-            self.runner.log(req.actor.id, "note", req.step, req.text)
-            return ActionResult(step=req.step, detail="noted")
-        step = self.state.steps[req.step]
-        step.claimed_by = {"take": req.actor.id, "release": None}.get(req.claim, req.assignee)
-        to = f" to {req.assignee}" if req.claim == "assign" else ""
-        kind = {"take": "claimed", "release": "released", "assign": "assigned"}[req.claim]
-        self.runner.log(req.actor.id, f"work.{kind}", req.step, f"{kind}{to}: {req.text}")
-        return ActionResult(step=req.step, detail=kind)
-
-    def _set_severity(self, req: Note, level: str) -> ActionResult:
-        before = self.state.severity
-        raised = before is None or severity_rank(level) < severity_rank(before)
-        kind = "severity.raised" if raised else "severity.lowered"
-        self.state.severity = level
-        self.runner.log(req.actor.id, kind, None, f"{before or 'none'} -> {level}: {req.text}")
-        self.runner.flush_search_attributes()
-        return ActionResult(detail=kind)
+        return notes.apply_note(self.runner, req)
 
     @add_note.validator
     def _validate_note(self, req: Note) -> None:
         trust.require_verified()
         trust.require_fresh(self.state.recent_requests, req)
         try:
-            if req.step is not None and req.step not in self.steps:
-                raise conductor.ActionRefused(f"this incident has no step {req.step!r}")
-            roles = list(self.plan.roles)
-            if req.severity is not None:
-                here = conductor.check_desk(
-                    self.state, req.actor, [LEAD_ROLE], self.plan.global_roles
-                )
-                conductor.check_severity(self.state, here, req)
-                return
-            if req.claim is not None:
-                step = self.steps.get(req.step) if req.step is not None else None
-                here = conductor.check_desk(
-                    self.state, req.actor, roles, self.plan.global_roles, req.step
-                )
-                conductor.check_claim(self.state, step, here, req)
-                return
-            held = self.state.steps[req.step].desk if req.step is not None else None
-            here = req.actor  # the holding desk notes its step
-            if held is None or req.actor.region != held:
-                here = conductor.check_desk(self.state, req.actor, roles, self.plan.global_roles)
-            conductor.check_note(self.state, here, roles)
+            notes.check_note(self.runner, self.plan, self.steps, req)
         except conductor.ActionRefused as exc:
             raise _refuse(exc) from None
 
