@@ -6,6 +6,10 @@ the file parsed as JSON, the ``digest`` key removed, serialised with keys sorted
 level, no whitespace, non-ASCII characters written as UTF-8 (not ``\\u`` escapes), then
 encoded as UTF-8 and hashed. It is written ``sha256:<64 hex digits>``. The layout of the
 file (indentation, key order) is therefore free, and any change to a value is not.
+
+Format 2 adds the incident's post-mortem review (``review``: its workflow id and every run
+of it, in the same JSON history format), covered by the same digest. An export of an
+incident without a review is still written as format 1, exactly as before.
 See docs/audit.md.
 """
 
@@ -18,11 +22,12 @@ from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from temporalio.client import WorkflowHistory
 
 ENVELOPE_KIND = "sopflow-audit-export"
 ENVELOPE_FORMAT = 1
+REVIEW_FORMAT = 2  # an envelope that holds a post-mortem review
 DIGEST_PREFIX = "sha256:"
 
 
@@ -36,6 +41,16 @@ class EnvelopeRun(BaseModel):
     history: dict[str, Any]
 
 
+class EnvelopeReview(BaseModel):
+    """The incident's post-mortem review (``<incident id>/postmortem``): a workflow of its
+    own, so its runs are a chain of their own, beside the incident's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow_id: str = Field(min_length=1)
+    runs: list[EnvelopeRun] = Field(min_length=1)
+
+
 class Envelope(BaseModel):
     """An exported incident. Every field but ``digest`` is covered by ``digest``; ``sop``,
     ``version``, ``region``, ``plan_hash`` and ``workflow_id`` are also checked by
@@ -44,7 +59,7 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["sopflow-audit-export"]
-    format: Literal[1]
+    format: Literal[1, 2]
     workflow_id: str = Field(min_length=1)
     namespace: str | None = None
     exported_at: str
@@ -54,7 +69,14 @@ class Envelope(BaseModel):
     region: str
     plan_hash: str
     runs: list[EnvelopeRun] = Field(min_length=1)
+    review: EnvelopeReview | None = None  # format 2 only
     digest: str
+
+    @model_validator(mode="after")
+    def _review_iff_format_2(self) -> Envelope:
+        if (self.review is not None) != (self.format == REVIEW_FORMAT):
+            raise ValueError("format 2 holds a review, format 1 none")
+        return self
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -90,12 +112,14 @@ def build_envelope(
     region: str,
     plan_hash: str,
     exported_at: datetime | None = None,
+    review_runs: Sequence[WorkflowHistory] = (),
 ) -> dict[str, Any]:
-    """The envelope of ``runs`` (first run first), as JSON data with its digest filled in."""
+    """The envelope of ``runs`` (first run first), as JSON data with its digest filled in;
+    with ``review_runs`` (the post-mortem review's runs, first first), format 2 with them."""
     at = (exported_at or datetime.now(UTC)).astimezone(UTC)
     data: dict[str, Any] = {
         "kind": ENVELOPE_KIND,
-        "format": ENVELOPE_FORMAT,
+        "format": REVIEW_FORMAT if review_runs else ENVELOPE_FORMAT,
         "workflow_id": workflow_id,
         "namespace": namespace,
         "exported_at": at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -104,13 +128,19 @@ def build_envelope(
         "version": sop_version,
         "region": region,
         "plan_hash": plan_hash,
-        "runs": [{"run_id": run.run_id, "history": run.to_json_dict()} for run in runs],
+        "runs": _runs(runs),
     }
+    if review_runs:
+        data["review"] = {"workflow_id": review_runs[0].workflow_id, "runs": _runs(review_runs)}
     # Through a JSON round trip, so the digest is of exactly what a reader will parse
     # (protobuf's dict form may hold values json would write differently, e.g. -0.0).
     data = json.loads(json.dumps(data, ensure_ascii=False, allow_nan=False))
     data["digest"] = compute_digest(data)
     return data
+
+
+def _runs(runs: Sequence[WorkflowHistory]) -> list[dict[str, Any]]:
+    return [{"run_id": run.run_id, "history": run.to_json_dict()} for run in runs]
 
 
 def dump_envelope(data: Mapping[str, Any]) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,19 +27,25 @@ MAX_RUNS = 100_000
 
 @dataclass(frozen=True)
 class LoadedFile:
-    """A history file: an export (``envelope`` set, every run) or a plain history (one run)."""
+    """A history file: an export (``envelope`` set, every run, and its post-mortem review's
+    runs in ``review_runs`` when it holds one) or a plain history (one run)."""
 
     path: Path
     kind: Literal["export", "history"]
     runs: list[WorkflowHistory]
     data: dict[str, Any]
     envelope: Envelope | None = None
+    review_runs: list[WorkflowHistory] = field(default_factory=list)
 
     def label(self, index: int) -> str:
         """How messages name run ``index`` (0-based) of this file."""
         if self.kind == "history":
             return str(self.path)
         return f"{self.path} run {index + 1}/{len(self.runs)}"
+
+    def review_label(self, index: int) -> str:
+        """How messages name run ``index`` (0-based) of the export's review."""
+        return f"{self.path} review run {index + 1}/{len(self.review_runs)}"
 
 
 class _DuplicateKeyError(ValueError):
@@ -120,7 +126,15 @@ def load_file(path: Path, *, strict: bool = False) -> LoadedFile:
             parse_history(envelope.workflow_id, run.history, f"{path} run {i}")
             for i, run in enumerate(envelope.runs, start=1)
         ]
-        return LoadedFile(path, "export", runs, data, envelope)
+        review_runs = (
+            [
+                parse_history(envelope.review.workflow_id, run.history, f"{path} review run {i}")
+                for i, run in enumerate(envelope.review.runs, start=1)
+            ]
+            if envelope.review is not None
+            else []
+        )
+        return LoadedFile(path, "export", runs, data, envelope, review_runs)
     if isinstance(data, dict) and "events" in data:
         return LoadedFile(path, "history", [parse_history(path.stem, data, str(path))], data)
     raise AuditError(

@@ -19,6 +19,7 @@ from temporalio.converter import DataConverter
 from sopflow.audit.errors import AuditError
 from sopflow.client.codec import data_converter_from_env
 from sopflow.contract.messages import IncidentInput
+from sopflow.contract.reviews import ReviewInput
 
 T = TypeVar("T")
 
@@ -89,6 +90,11 @@ class Decoder:
         """The ``IncidentInput`` that started this run (its plan, and any carried state)."""
         attrs = history.events[0].workflow_execution_started_event_attributes
         return await self.one(attrs.input, IncidentInput, f"{what}: the incident's input")
+
+    async def review_input(self, history: WorkflowHistory, what: str) -> ReviewInput:
+        """The ``ReviewInput`` that started a post-mortem review's run."""
+        attrs = history.events[0].workflow_execution_started_event_attributes
+        return await self.one(attrs.input, ReviewInput, f"{what}: the review's input")
 
 
 def plain(payload: Payload) -> Any:

@@ -1,7 +1,8 @@
 """Replaying incident histories with today's interpreter: the check to run before deploying a
 new worker, and the proof that a recorded history is what this code produces.
 
-Each history goes through Temporal's ``Replayer`` with ``IncidentWorkflow`` in the default
+Each history goes through Temporal's ``Replayer`` with ``IncidentWorkflow`` and
+``PostmortemReviewWorkflow`` (an export holds the incident's review too) in the default
 sandbox and sopflow's data converter (so encrypted histories replay when their keys are
 configured), as the worker would run it. A changed command sequence is a
 ``NondeterminismError``; the outcome names the event the replay stopped at.
@@ -29,6 +30,7 @@ from temporalio.workflow import NondeterminismError
 from sopflow.audit.errors import AuditError
 from sopflow.audit.history_io import load_file
 from workflows.incident import IncidentWorkflow
+from workflows.review import PostmortemReviewWorkflow
 
 # (label, history) to replay, or (label, the reason it could not be read).
 Item = tuple[str, WorkflowHistory | AuditError]
@@ -129,9 +131,10 @@ async def replay_items(
     workflows: Sequence[type] | None = None,
 ) -> AsyncIterator[ReplayOutcome]:
     """Replay every history of ``items`` in order with one ``Replayer`` running
-    ``workflows`` (default: this build's ``IncidentWorkflow``); items that could not be read
+    ``workflows`` (default: what a worker of this build runs, ``IncidentWorkflow`` and the
+    ``PostmortemReviewWorkflow`` its post-mortem step starts); items that could not be read
     come out as failed outcomes, without a replay."""
-    chosen = list(workflows) if workflows else [IncidentWorkflow]
+    chosen = list(workflows) if workflows else [IncidentWorkflow, PostmortemReviewWorkflow]
     replayer = Replayer(workflows=chosen, data_converter=converter, runtime=quiet_runtime())
     labels: deque[str] = deque()
     unreadable: deque[ReplayOutcome] = deque()
@@ -200,8 +203,9 @@ def _event_problem(event: HistoryEvent) -> str | None:
 async def file_items(
     paths: Sequence[Path], on_runs: Callable[[int], None] | None = None
 ) -> AsyncIterator[Item]:
-    """Every run of every file (an export: each of its runs; a plain history: itself).
-    ``on_runs`` hears how many histories each file held, for a progress bar's total."""
+    """Every run of every file (an export: each of its runs, then its review's; a plain
+    history: itself). ``on_runs`` hears how many histories each file held, for a progress
+    bar's total."""
     for path in paths:
         try:
             loaded = load_file(path)
@@ -211,9 +215,11 @@ async def file_items(
             yield str(path), exc
             continue
         if on_runs is not None:
-            on_runs(len(loaded.runs))
+            on_runs(len(loaded.runs) + len(loaded.review_runs))
         for index, run in enumerate(loaded.runs):
             yield loaded.label(index), run
+        for index, run in enumerate(loaded.review_runs):
+            yield loaded.review_label(index), run
 
 
 async def history_items(histories: AsyncIterable[WorkflowHistory]) -> AsyncIterator[Item]:

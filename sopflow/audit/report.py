@@ -11,6 +11,9 @@ result, or the state carried by the last continue-as-new), each paired with its 
 notification event; an escalation sent after that state, or missing from it, is listed as a
 breach inferred from the notification (and, when the state is final, noted as a
 discrepancy).
+
+The incident's post-mortem review, when its runs are given, is read from its own history
+(``report_review``) into ``postmortem_review``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from datetime import UTC, datetime
 
 from temporalio.client import WorkflowHistory
 
-from sopflow.audit.payloads import Decoder
+from sopflow.audit.payloads import DecodeError, Decoder
 from sopflow.audit.report_events import EventReader
 from sopflow.audit.report_model import (
     Action,
@@ -30,6 +33,7 @@ from sopflow.audit.report_model import (
     IncidentOutcome,
     NotificationEntry,
     RecordedEntry,
+    ReviewReport,
     SopRef,
     Source,
     StepSummary,
@@ -37,6 +41,7 @@ from sopflow.audit.report_model import (
     VoteEntry,
 )
 from sopflow.audit.report_records import ActivityRecord, UpdateRecord
+from sopflow.audit.report_review import review_report
 from sopflow.audit.report_updates import stakeholder_updates
 from sopflow.audit.signatures import check_action
 from sopflow.client.signing import KeyRing
@@ -75,11 +80,13 @@ async def build_report(
     workflow_id: str | None = None,
     now: datetime | None = None,
     keys: KeyRing | None = None,
+    review_runs: Sequence[WorkflowHistory] = (),
 ) -> AuditReport:
-    """The report of the incident whose runs (first to last) are ``runs``; with ``keys``,
-    each action's signature is checked against them (without, only the key it names is
-    shown). Raises DecodeError when the first run's input (the plan) cannot be decoded:
-    without it there is no incident to report on."""
+    """The report of the incident whose runs (first to last) are ``runs``, and of its
+    post-mortem review when ``review_runs`` are given; with ``keys``, each action's
+    signature is checked against them (without, only the key it names is shown). Raises
+    DecodeError when the first run's input (the plan) cannot be decoded: without it there
+    is no incident to report on."""
     first = await decoder.incident_input(runs[0], "run 1")
     reader = EventReader(decoder)
     for number, run in enumerate(runs, start=1):
@@ -91,6 +98,7 @@ async def build_report(
     notifications = [n for a in reader.activities if (n := _notification(a)) is not None]
     escalations = [n for n in notifications if n.escalation]
     final = state is not None and state.status != "running"
+    review = await _review(review_runs, decoder, keys, notes)
     return AuditReport(
         generated_at=(now or datetime.now(UTC)),
         source=source,
@@ -120,8 +128,22 @@ async def build_report(
         state_source=reader.state_source,
         recorded_timeline=_recorded_timeline(state),
         stakeholder_updates=stakeholder_updates(state),
+        postmortem_review=review,
         notes=notes,
     )
+
+
+async def _review(
+    runs: Sequence[WorkflowHistory], decoder: Decoder, keys: KeyRing | None, notes: list[str]
+) -> ReviewReport | None:
+    """The review's section; None without its runs (or, noted, when its input is garbled)."""
+    if not runs:
+        return None
+    try:
+        return await review_report(runs, decoder, keys)
+    except DecodeError as exc:
+        notes.append(f"the post-mortem review cannot be reported: {exc}")
+        return None
 
 
 def _outcome(reader: EventReader) -> tuple[IncidentOutcome, list[str]]:

@@ -229,6 +229,93 @@ class UpdateEntry(_Out):
     escalated_to: str | None = None
 
 
+class ReviewItemEntry(_Out):
+    """An action item of the post-mortem review, from the ``add_item`` action that added it
+    (``A1``, ``A2``, ... in the order they were applied) and the ``close_item`` that closed
+    it. ``ref``s are events of the review's own history (its run 1 is its first run)."""
+
+    id: str
+    title: str
+    owner: str
+    due_at: datetime
+    added_by: str
+    added_at: datetime
+    added_ref: EventRef
+    status: Literal["open", "closed"] = "open"
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    closed_ref: EventRef | None = None
+    note: str | None = None
+
+
+class ReviewCauseEntry(_Out):
+    """The root cause as last recorded (``revisions``: how many earlier ones it replaced)."""
+
+    factors: list[str]
+    step: str | None = None
+    policy: str | None = None
+    changes: str
+    recorded_by: str
+    recorded_at: datetime
+    ref: EventRef
+    revisions: int = 0
+
+
+class ReviewNotice(_Out):
+    """A reminder or escalation the review sent (the notify activity): ``key`` is its
+    idempotency key without the review id (``A1/reminder``, ``review/overdue``)."""
+
+    key: str
+    to: str
+    to_is_role: bool
+    escalation: bool  # an overdue notice (``.../overdue``), not a reminder
+    at: datetime  # when it was scheduled
+    scheduled: EventRef
+    status: ActivityStatus
+    delivered: bool | None = None
+    failure: str | None = None
+
+
+class ReviewActionEntry(_Out):
+    """An accepted ``review_action`` Update, with who signed it (over the review's id)."""
+
+    at: datetime
+    ref: EventRef
+    update_id: str
+    kind: str | None  # add_item | close_item | root_cause | done (None: undecodable)
+    actor: str | None
+    roles: list[str] = Field(default_factory=list)
+    item: str | None = None
+    note: str | None = None
+    client_identity: str = ""
+    result: ActionResult
+    failure: str | None = None
+    signature: SignatureEntry | None = None
+
+
+class ReviewReport(_Out):
+    """The incident's post-mortem review, from its own history's events (docs/audit.md)."""
+
+    review_id: str
+    step: str  # the incident's post-mortem step that opened it
+    document: str
+    owner: str
+    due_at: datetime
+    escalate_to: str
+    opened_at: datetime
+    runs: int
+    status: str  # open | closed, or Temporal's (terminated, timed_out, failed)
+    done_by: str | None = None
+    done_at: datetime | None = None
+    done_ref: EventRef | None = None
+    done_note: str | None = None
+    items: list[ReviewItemEntry] = Field(default_factory=list)
+    root_cause: ReviewCauseEntry | None = None
+    notices: list[ReviewNotice] = Field(default_factory=list)
+    actions: list[ReviewActionEntry] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
 class AuditReport(_Out):
     report_format: Literal[1] = 1
     generated_at: datetime
@@ -259,4 +346,7 @@ class AuditReport(_Out):
     recorded_timeline: list[RecordedEntry]
     # Stakeholder updates asked, posted and missed (empty for SOPs without `updates`).
     stakeholder_updates: list[UpdateEntry] = Field(default_factory=list)
+    # The post-mortem review the incident started, when its history is given (an export
+    # of format 2, the server, or its history file beside the incident's).
+    postmortem_review: ReviewReport | None = None
     notes: list[str]  # what could not be decoded, discrepancies, what is not yet known

@@ -6,48 +6,17 @@ run), so every row can be found in the exported history.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
 
-from sopflow.audit.report_model import AuditReport, EventRef, RunSummary, SignatureEntry
+from sopflow.audit.report_markdown import cell as _cell
+from sopflow.audit.report_markdown import ref as _ref
+from sopflow.audit.report_markdown import signed as _signed
+from sopflow.audit.report_markdown import table as _table
+from sopflow.audit.report_markdown import when as _when
+from sopflow.audit.report_markdown import who as _who
+from sopflow.audit.report_model import AuditReport, RunSummary
+from sopflow.audit.report_review_render import review_section
 from sopflow.audit.report_updates import updates_section
-
-
-def _when(value: datetime | None) -> str:
-    if value is None:
-        return "-"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-
-
-def _ref(ref: EventRef | None) -> str:
-    return "-" if ref is None else f"{ref.run}:{ref.event_id}"
-
-
-def _cell(value: Any) -> str:
-    """Table-safe text: no line breaks, pipes escaped; empty shows as ``-``."""
-    if value is None or value == "" or value == []:
-        return "-"
-    if isinstance(value, list | dict):
-        text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
-    else:
-        text = str(value)
-    return " ".join(text.split()).replace("|", "\\|")
-
-
-def _table(headings: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
-    if not rows:
-        return ["None recorded.", ""]
-    lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return [*lines, ""]
-
-
-def _who(actor: str | None, roles: Sequence[str]) -> str:
-    if actor is None:
-        return "?"
-    return f"{actor} ({', '.join(roles)})" if roles else actor
 
 
 def render_markdown(r: AuditReport) -> str:
@@ -99,21 +68,6 @@ def _actions(r: AuditReport) -> list[str]:
             rows,
         ),
     ]
-
-
-def _signed(s: SignatureEntry | None) -> str:
-    """``signed: api 3f2a9c10e4b5d6a7``, ``unsigned``, ``SIGNATURE INVALID: why``..."""
-    if s is None:
-        return "? (the request could not be decoded)"
-    match s.status:
-        case "valid":
-            return f"signed: {s.label} {s.key_id}"
-        case "unsigned":
-            return "unsigned"
-        case "not_checked":
-            return f"signed by key {s.key_id} (not checked)"
-        case _:
-            return f"SIGNATURE INVALID: {s.detail or s.status}"
 
 
 def _signatures(r: AuditReport) -> str:
@@ -319,6 +273,7 @@ _SECTIONS: tuple[Callable[[AuditReport], list[str]], ...] = (
     _breaches,
     _notifications,
     updates_section,
+    review_section,
     _signals,
     _steps,
     _timelines,

@@ -10,7 +10,8 @@ shows each action's signer.
 
 The incident a signature is checked against is the incident id recorded in run 1's input:
 the worker checked it against the workflow id, and ``verify``'s ``claims`` check shows the
-two are the same.
+two are the same. A post-mortem review's actions (``review_action``) are signed over the
+review's workflow id (``<incident id>/postmortem``), recorded in its own input.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ from sopflow.contract.names import (
     UPDATE_MIGRATE,
     UPDATE_NOTE,
     UPDATE_POST,
+    UPDATE_REVIEW,
     UPDATE_VOTE,
 )
+from sopflow.contract.reviews import ReviewAction
 
 ACTION_TYPES: dict[str, type[Any]] = {
     UPDATE_COMPLETE: CompleteTask,
@@ -55,6 +58,7 @@ ACTION_TYPES: dict[str, type[Any]] = {
     UPDATE_CANCEL: Cancel,
     UPDATE_MIGRATE: Migrate,
     UPDATE_POST: PostUpdate,
+    UPDATE_REVIEW: ReviewAction,
 }
 
 UNSIGNED_HINT = "(recorded before actions were signed?)"
@@ -152,13 +156,18 @@ class RecordedAction:
     actor: str | None
     verdict: SignatureEntry | None
     problem: str = ""
+    kind: str | None = None  # a review action's kind (add_item, close_item, ...)
+    item: str | None = None  # the action item a review action names
 
     def describe(self) -> str:
-        """``run 1 event 25 (2026-12-03 11:32:38Z): vote on step 'approve' by 'bob'``."""
+        """``run 1 event 25 (2026-12-03 11:32:38Z): vote on step 'approve' by 'bob'``;
+        a review's: ``... review_action close_item on item 'A1' by 'amoreno'``."""
         when = self.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        what = f"{self.update} {self.kind}" if self.kind else self.update
         step = f" on step {self.step!r}" if self.step else ""
+        item = f" on item {self.item!r}" if self.item else ""
         actor = f" by {self.actor!r}" if self.actor else ""
-        return f"run {self.run} event {self.event_id} ({when}): {self.update}{step}{actor}"
+        return f"run {self.run} event {self.event_id} ({when}): {what}{step}{item}{actor}"
 
 
 async def recorded_actions(
@@ -190,6 +199,10 @@ async def _recorded(
         return RecordedAction(run, ev.event_id, at, name, None, None, None, str(exc))
     verdict = check_action(action, incident_id, request.meta.update_id, keys)
     step = getattr(action, "step", None)
+    if isinstance(action, ReviewAction):
+        return RecordedAction(
+            run, ev.event_id, at, name, None, action.actor.id, verdict, "", action.kind, action.item
+        )
     return RecordedAction(run, ev.event_id, at, name, step, action.actor.id, verdict)
 
 

@@ -16,7 +16,9 @@ Checks, each reported on its own line:
    version and region, the recorded one is it (a recomputed hash no longer is);
 5. ``signatures``: every accepted action is signed by one of the given public keys over
    exactly what the history records (``sopflow.audit.signatures``): editing an action and
-   recomputing the digest is caught here: no one holding the file holds the signing key.
+   recomputing the digest is caught here: no one holding the file holds the signing key;
+6. ``review`` and ``review signatures``: an export's post-mortem review is the one this
+   incident started, and its actions are signed likewise (``verify_review``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from sopflow.audit.errors import AuditError
 from sopflow.audit.history_io import chain_problems, load_file
 from sopflow.audit.payloads import DecodeError, Decoder
 from sopflow.audit.signatures import signature_check
+from sopflow.audit.verify_review import review_checks
 from sopflow.client.signing import KeyRing
 from sopflow.contract.names import UPDATE_MIGRATE
 from sopflow.contract.plan import Plan
@@ -104,6 +107,10 @@ async def verify_export(
     _check_published(result, env, library)
     ok, detail = await signature_check(loaded.runs, decoder, keys, allow_unsigned=allow_unsigned)
     result.add(ok, "signatures", detail)
+    for passed, name, found in await review_checks(
+        loaded, decoder, keys, allow_unsigned=allow_unsigned
+    ):
+        result.add(passed, name, found)
     return result
 
 

@@ -21,20 +21,18 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sopflow.audit.envelope import compute_digest, dump_envelope
+from sopflow.audit.envelope import dump_envelope
 from sopflow.audit.errors import AuditError
 from sopflow.audit.export import export_incident
-from sopflow.audit.history_io import fetch_runs, load_file, order_runs
 from sopflow.audit.payloads import Decoder
-from sopflow.audit.report import build_report
-from sopflow.audit.report_model import AuditReport, Source
+from sopflow.audit.report_model import AuditReport
 from sopflow.audit.report_render import render_markdown
+from sopflow.audit.report_sources import report_from_files, report_from_server
 from sopflow.audit.signatures import keys_for_report, keys_for_verify
 from sopflow.audit.verify import verify_export
 from sopflow.cli.authoring import fail
 from sopflow.cli.incidents import with_incidents
 from sopflow.client.incidents import IncidentService
-from sopflow.client.signing import KeyRing
 from sopflow.language.library import default_definitions
 
 if TYPE_CHECKING:  # replay loads the interpreter and Temporal's worker: only for `replay`
@@ -120,21 +118,30 @@ def export(
         None, "--output", "-o", help="Write the export here (default: standard output)."
     ),
 ) -> None:
-    """Export an incident's history, every run across continue-as-new, in Temporal's JSON
-    history format inside an envelope with its plan hash and SHA-256 digest."""
+    """Export an incident's history, every run across continue-as-new (and its post-mortem
+    review's, when it started one), in Temporal's JSON history format inside an envelope
+    with its plan hash and SHA-256 digest."""
+
+    notes: list[str] = []
 
     async def go(incidents: IncidentService) -> tuple[dict[str, Any], int, int]:
-        envelope, runs = await export_incident(incidents, incident_id, _decoder())
+        envelope, runs = await export_incident(incidents, incident_id, _decoder(), notes)
         return envelope, len(runs), sum(len(r.events) for r in runs)
 
     envelope, runs, events = _online(go)
     _write(dump_envelope(envelope), output)
     where = f" to {output}" if output else ""
+    review = envelope.get("review")
+    with_review = f", review {review['workflow_id']} " if isinstance(review, dict) else ""
+    if isinstance(review, dict):
+        with_review += f"({len(review['runs'])} run(s))"
     print(
-        f"exported {incident_id}: {runs} run(s), {events} events, "
+        f"exported {incident_id}: {runs} run(s), {events} events{with_review}, "
         f"plan {envelope['plan_hash']}, digest {envelope['digest']}{where}",
         file=sys.stderr,
     )
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
 
 
 @audit_app.command("verify")
@@ -245,9 +252,9 @@ def replay(
         "\"ExecutionStatus = 'Running'\" (ANDed with SopId IS NOT NULL).",
     ),
 ) -> None:
-    """Replay histories with this build's interpreter, one line per history: `ok`, or the
-    non-determinism found and the event it is at. Exit 1 if any fails: run it before
-    deploying a new worker."""
+    """Replay histories (incidents' and post-mortem reviews') with this build's interpreter,
+    one line per history: `ok`, or the non-determinism found and the event it is at. Exit 1
+    if any fails: run it before deploying a new worker."""
     if bool(files) == (query is not None):
         print("error: give history FILEs or --query, not both and not neither", file=sys.stderr)
         raise typer.Exit(2)
@@ -282,28 +289,6 @@ def _looks_like_file(target: str) -> bool:
     return target.endswith(".json") or "/" in target or Path(target).exists()
 
 
-async def _report_from_files(
-    paths: list[Path], decoder: Decoder, keys: KeyRing | None
-) -> AuditReport:
-    loaded = [load_file(p) for p in paths]
-    names = " ".join(str(p) for p in paths)
-    if len(loaded) == 1 and loaded[0].envelope is not None:
-        one = loaded[0]
-        env = one.envelope
-        assert env is not None
-        source = Source(
-            kind="export",
-            location=str(one.path),
-            digest=env.digest,
-            digest_ok=compute_digest(one.data) == env.digest,
-        )
-        return await build_report(one.runs, decoder, source, workflow_id=env.workflow_id, keys=keys)
-    if any(f.envelope is not None for f in loaded):
-        raise AuditError(f"{names}: report on one export, or on plain histories, not a mix")
-    runs = order_runs([f.runs[0] for f in loaded], names)
-    return await build_report(runs, decoder, Source(kind="history", location=names), keys=keys)
-
-
 @audit_app.command("report")
 def report(
     targets: list[str] = typer.Argument(
@@ -333,7 +318,7 @@ def report(
     decoder = _decoder()
     ring = _keys(keys_for_report, keys)
     if any(_looks_like_file(t) for t in targets):
-        result = _offline(_report_from_files([Path(t) for t in targets], decoder, ring))
+        result = _offline(report_from_files([Path(t) for t in targets], decoder, ring))
     elif len(targets) > 1:
         print("error: give one incident ID (or history files)", file=sys.stderr)
         raise typer.Exit(2)
@@ -341,9 +326,7 @@ def report(
         incident_id = targets[0]
 
         async def go(incidents: IncidentService) -> AuditReport:
-            runs = await fetch_runs(incidents, incident_id)
-            source = Source(kind="server", location=f"{incidents.namespace}/{incident_id}")
-            return await build_report(runs, decoder, source, workflow_id=incident_id, keys=ring)
+            return await report_from_server(incidents, incident_id, decoder, ring)
 
         result = _online(go)
     _write(_render(result, "json" if fmt == "json" else "markdown"), output)

@@ -27,6 +27,7 @@ from rich.table import Table
 
 from sopflow.cli.authoring import fail
 from sopflow.cli.incidents import console, iso, table, to_second, with_incidents
+from sopflow.cli.metrics_causes import cause_table
 from sopflow.client.incidents import IncidentService
 from sopflow.client.metrics.charts import render_charts
 from sopflow.client.metrics.compute import DIMENSIONS, Dimension, Metrics, Spread
@@ -73,7 +74,8 @@ def metrics(
     ),
 ) -> None:
     """Incidents opened in a window: outcomes, time to first action and to close, SLA
-    attainment per step, escalations, disclosure decisions and approvals."""
+    attainment per step, escalations, disclosure decisions and approvals, and the repeat
+    causes named in their post-mortem reviews."""
     now = datetime.now(UTC)
     try:
         window = window_of(since, until, now)
@@ -248,6 +250,7 @@ def _tables(m: Metrics) -> None:
         (m.approvals, _approval_table),
         (m.disclosures, _disclosure_table),
         (m.refusal_logs_read, _refusal_table),
+        (m.reviews or m.reviews_unreadable, cause_table),
     ):
         if has:
             out.print(make(m, group))

@@ -1,8 +1,10 @@
 """The on-disk cache of closed runs' facts: ``<state dir>/metrics-cache/<run id>.json``.
 
 A closed run never changes, so its facts are read from Temporal once. A running one does,
-so it is never cached. Files hold :class:`IncidentFacts` only (no user data), written
-owner-only and atomically (a crash leaves the old file or none, never half of one).
+so it is never cached. Files hold :class:`IncidentFacts`, or a post-mortem review's
+:class:`ReviewFacts` (codes only), never user data, written owner-only and atomically (a
+crash leaves the old file or none, never half of one). Run ids are unique across workflows,
+so both live side by side; each reads back only as its own kind.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ import os
 import re
 import tempfile
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from sopflow.client.metrics.causes import REVIEW_FACTS_FORMAT, ReviewFacts
 from sopflow.client.metrics.facts import FACTS_FORMAT, IncidentFacts
 
 CACHE_DIR = "metrics-cache"
 # Temporal run ids are UUIDs; anything else never becomes a file name (no path tricks).
 _RUN_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+M = TypeVar("M", bound=BaseModel)
 
 
 class FactsCache:
@@ -35,22 +40,42 @@ class FactsCache:
 
     def get(self, run_id: str | None) -> IncidentFacts | None:
         """The cached facts of the run, or None (none, unreadable, or another format)."""
-        path = self._path(run_id)
-        if path is None or not path.is_file():
-            return None
-        try:
-            facts = IncidentFacts.model_validate_json(path.read_text(encoding="utf-8"))
-        except (OSError, ValidationError):
-            return None  # a damaged file is read again from Temporal, and rewritten
-        if facts.format != FACTS_FORMAT or facts.run_id != run_id:
+        facts = self._load(run_id, IncidentFacts)
+        if facts is None or facts.format != FACTS_FORMAT or facts.run_id != run_id:
             return None
         self.hits += 1
         return facts
 
+    def get_review(self, run_id: str | None) -> ReviewFacts | None:
+        """The cached facts of a closed review's run, or None (as ``get``)."""
+        facts = self._load(run_id, ReviewFacts)
+        if facts is None or facts.format != REVIEW_FACTS_FORMAT or facts.run_id != run_id:
+            return None
+        self.hits += 1
+        return facts
+
+    def _load(self, run_id: str | None, model: type[M]) -> M | None:
+        path = self._path(run_id)
+        if path is None or not path.is_file():
+            return None
+        try:
+            return model.model_validate_json(path.read_text(encoding="utf-8"))
+        except (OSError, ValidationError):
+            return None  # a damaged file is read again from Temporal, and rewritten
+
     def put(self, facts: IncidentFacts) -> None:
         """Keep a closed run's facts (a running or unreadable one is never kept)."""
-        path = self._path(facts.run_id)
-        if path is None or facts.status == "running" or not facts.readable:
+        if facts.status != "running" and facts.readable:
+            self._store(facts.run_id, facts)
+
+    def put_review(self, facts: ReviewFacts) -> None:
+        """Keep a closed review's facts (an open one changes, and is never kept)."""
+        if facts.status == "closed":
+            self._store(facts.run_id, facts)
+
+    def _store(self, run_id: str | None, facts: BaseModel) -> None:
+        path = self._path(run_id)
+        if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")

@@ -1,10 +1,12 @@
 """Repeat causes: how often each contributing factor, SOP step and policy appears in the root
 causes recorded on post-mortem reviews (``sopflow.contract.reviews``).
 
-A pure function over reviews' states (read with ``sopflow.client.reviews.ReviewService.all``),
-so it is tested without a server. Factors are counted case- and space-insensitively (``Late
-signal`` and ``late-signal`` are one cause), since people type them; a review counts once
-per cause however often it names it.
+Pure functions over reviews, so they are tested without a server. A review is first reduced
+to its :class:`ReviewFacts` (codes only: no action item, no text, no person), which is what
+``sopflow metrics`` caches by run id; ``repeat_causes`` counts reviews' states (what
+``sopflow postmortem causes`` reads), ``count_causes`` their facts. Factors are counted
+case- and space-insensitively (``Late signal`` and ``late-signal`` are one cause), since
+people type them; a review counts once per cause however often it names it.
 """
 
 from __future__ import annotations
@@ -13,15 +15,70 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from sopflow.contract.reviews import ReviewState
 
 _SEPARATORS = re.compile(r"[\s_]+")
+# Bump when ReviewFacts' shape changes: cached files of another format are read again.
+REVIEW_FACTS_FORMAT = 1
 
 
 def factor_key(text: str) -> str:
     """The form a factor is counted under: lower case, words joined by ``-``."""
     return _SEPARATORS.sub("-", text.strip().lower()).strip("-")
+
+
+class ReviewFacts(BaseModel):
+    """One review as metrics count it: which incident and SOP, and the codes its root cause
+    names (``cause`` False: none recorded yet). No text and no person, so the metrics
+    cache never holds user data."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["review"] = "review"  # tells a cached review from a cached incident
+    format: int = REVIEW_FACTS_FORMAT
+    review_id: str
+    incident_id: str
+    run_id: str | None = None
+    sop: str
+    status: str  # open | closed
+    opened_at: datetime
+    cause: bool = False
+    factors: list[str] = Field(default_factory=list)  # as counted (``factor_key``)
+    step: str | None = None
+    policy: str | None = None
+
+
+def review_facts(state: ReviewState, run_id: str | None = None) -> ReviewFacts:
+    """The facts of one review from its state (its result, or the ``state`` query)."""
+    cause = state.root_cause
+    return ReviewFacts(
+        review_id=state.review_id,
+        incident_id=state.incident_id,
+        run_id=run_id,
+        sop=state.sop,
+        status=state.status,
+        opened_at=state.opened_at,
+        cause=cause is not None,
+        factors=sorted({k for f in cause.factors if (k := factor_key(f))}) if cause else [],
+        step=cause.step if cause else None,
+        policy=cause.policy if cause else None,
+    )
+
+
+def named_causes(review: ReviewFacts) -> set[tuple[str, str]]:
+    """The (kind, cause) pairs a review's root cause names: each factor, its step as
+    ``sop/step``, its policy."""
+    named = {("factor", f) for f in review.factors}
+    if review.step:
+        named.add(("step", f"{review.sop}/{review.step}"))
+    if review.policy:
+        named.add(("policy", review.policy))
+    return named
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,22 +104,16 @@ class Causes:
         return [c for c in self.counts if c.count > 1]
 
 
-def repeat_causes(reviews: Iterable[ReviewState]) -> Causes:
+def count_causes(reviews: Iterable[ReviewFacts]) -> Causes:
     """Count the causes in ``reviews``' root causes (reviews without one are skipped)."""
     seen: dict[tuple[str, str], list[str]] = {}
     total = recorded = 0
     for review in sorted(reviews, key=lambda r: (r.opened_at, r.review_id)):
         total += 1
-        cause = review.root_cause
-        if cause is None:
+        if not review.cause:
             continue
         recorded += 1
-        named = {("factor", factor_key(f)) for f in cause.factors if factor_key(f)}
-        if cause.step:
-            named.add(("step", f"{review.sop}/{cause.step}"))
-        if cause.policy:
-            named.add(("policy", cause.policy))
-        for key in named:
+        for key in named_causes(review):
             seen.setdefault(key, []).append(review.incident_id)
     tally = Counter({key: len(ids) for key, ids in seen.items()})
     counts = [
@@ -70,3 +121,8 @@ def repeat_causes(reviews: Iterable[ReviewState]) -> Causes:
         for (kind, cause), n in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))
     ]
     return Causes(total, recorded, counts)
+
+
+def repeat_causes(reviews: Iterable[ReviewState]) -> Causes:
+    """Count the causes in ``reviews``' root causes (reviews without one are skipped)."""
+    return count_causes(review_facts(r) for r in reviews)

@@ -15,6 +15,8 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from sopflow.client.metrics.cause_groups import CauseGroup, cause_groups
+from sopflow.client.metrics.causes import ReviewFacts
 from sopflow.client.metrics.facts import IncidentFacts, StepFacts
 
 Dimension = Literal["sop", "version", "region", "severity"]
@@ -115,6 +117,11 @@ class Metrics(_Frozen):
     disclosures: list[DisclosureGroup] = Field(default_factory=list)
     refusals: list[RefusalGroup] = Field(default_factory=list)
     refusal_logs_read: bool = False  # False: no API log given, so refusals are not counted
+    # Repeat causes: the root causes of the post-mortem reviews of these incidents.
+    reviews: int = 0  # reviews read
+    reviews_with_cause: int = 0  # of those, with a root cause recorded
+    reviews_unreadable: int = 0  # listed, but no worker answered for them: not counted
+    causes: list[CauseGroup] = Field(default_factory=list)
 
 
 def nearest_rank(values: Sequence[float], percent: float) -> float:
@@ -165,14 +172,19 @@ def compute(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
+    reviews: Iterable[ReviewFacts] = (),
 ) -> Metrics:
     """The metrics of ``incidents``, grouped by ``by``. Only incidents opened in
-    [``since``, ``until``) count (either bound may be open)."""
+    [``since``, ``until``) count (either bound may be open), and only the ``reviews`` of
+    those incidents."""
     chosen = [f for f in incidents if in_window(f.opened_at, since, until)]
     groups = _grouped((key_of(f, by), f) for f in chosen)
 
     def labelled(key: tuple[str, ...]) -> dict[str, str]:
         return dict(zip(by, key, strict=True))
+
+    keys = {f.id: labelled(key_of(f, by)) for f in chosen}
+    counted = [r for r in reviews if r.incident_id in keys]
 
     return Metrics(
         since=since,
@@ -183,6 +195,9 @@ def compute(
         steps=[s for k, fs in groups.items() for s in _step_groups(labelled(k), fs)],
         approvals=[a for k, fs in groups.items() for a in _approval_groups(labelled(k), fs)],
         disclosures=[d for k, fs in groups.items() for d in _disclosures(labelled(k), fs)],
+        reviews=len(counted),
+        reviews_with_cause=sum(r.cause for r in counted),
+        causes=cause_groups(counted, keys),
     )
 
 

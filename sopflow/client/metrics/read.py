@@ -5,7 +5,8 @@ the way ``IncidentService.state`` reads it (``connection.incident_state``): a co
 result, which is its final state and needs no worker, else the ``state`` query. Raw history
 events are never parsed: the final state holds every figure metrics need. Reads run
 concurrently, at most ``concurrency`` at once; closed runs' facts are cached on disk by run
-id (``FactsCache``).
+id (``FactsCache``). The post-mortem reviews of those incidents are read the same way, for
+the repeat causes (``read_reviews``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sopflow.client.connection import StateUnavailable, incident_state, incident
 from sopflow.client.metrics.cache import FactsCache
 from sopflow.client.metrics.compute import DIMENSIONS, Dimension, Metrics, compute, in_window
 from sopflow.client.metrics.facts import IncidentFacts, facts_of
+from sopflow.client.metrics.read_reviews import list_reviews, read_reviews
 from sopflow.client.metrics.window import Window, runs_query
 from sopflow.client.visibility import incidents_only
 from sopflow.contract import search
@@ -76,9 +78,14 @@ async def collect_facts(
     operator's view). Closed runs' facts come from and go to ``cache``, else a cache under
     ``state_dir`` when given."""
     runs = await list_runs(client, window, roles=roles, concurrency=concurrency)
-    read = await read_facts(client, runs, cache or FactsCache(state_dir), concurrency, progress)
+    cache = cache or FactsCache(state_dir)
+    read = await read_facts(client, runs, cache, concurrency, progress)
     chosen = [f for f in read if in_window(f.opened_at, window.since, window.until)]
-    return Collected(compute(chosen, by, since=window.since, until=window.until), chosen)
+    listed = await list_reviews(client, window, {f.id for f in chosen})
+    reviews = await read_reviews(client, listed, cache, concurrency)
+    found = compute(chosen, by, since=window.since, until=window.until, reviews=reviews.facts)
+    found = found.model_copy(update={"reviews_unreadable": reviews.unreadable})
+    return Collected(found, chosen)
 
 
 async def list_runs(

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 from sopflow.client.metrics.compute import DIMENSIONS, Metrics, Spread
 
-# section: incidents | steps | approvals | disclosures | refusals. `item` names what a row
-# counts within its section (an outcome; `policy/decision/basis` for a disclosure;
-# `action/cause` for a refusal); durations in seconds.
+# section: incidents | steps | approvals | disclosures | refusals | causes. `item` names what
+# a row counts within its section (an outcome; `policy/decision/basis` for a disclosure;
+# `action/cause` for a refusal; `kind:cause` for a repeat cause, whose metric says its scope:
+# `reviews` over all, `reviews_per_sop`, `reviews_per_group`); durations in seconds.
 COLUMNS = ("section", *DIMENSIONS, "step", "desk", "item", "metric", "value")
 Row = dict[str, str]
 
@@ -68,6 +69,23 @@ def tidy_rows(metrics: Metrics) -> Iterator[Row]:
         yield _row(base, f"{d.policy}/{d.decision}/{d.basis}", "count", str(d.count))
     for r in metrics.refusals:
         yield _row({"section": "refusals", **r.key}, f"{r.action}/{r.cause}", "count", str(r.count))
+    yield from _cause_rows(metrics)
+
+
+_CAUSE_METRIC = {"all": "reviews", "sop": "reviews_per_sop", "group": "reviews_per_group"}
+
+
+def _cause_rows(metrics: Metrics) -> Iterator[Row]:
+    """The repeat causes: the reviews read, then each cause's count in each scope."""
+    if not metrics.reviews and not metrics.reviews_unreadable:
+        return
+    base = {"section": "causes"}
+    yield _row(base, "", "reviews_read", str(metrics.reviews))
+    yield _row(base, "", "reviews_with_cause", str(metrics.reviews_with_cause))
+    yield _row(base, "", "reviews_unreadable", str(metrics.reviews_unreadable))
+    for c in metrics.causes:
+        row = {**base, **c.key}
+        yield _row(row, f"{c.kind}:{c.cause}", _CAUSE_METRIC[c.scope], str(c.count))
 
 
 def _row(base: Row, item: str, metric: str, value: str) -> Row:
