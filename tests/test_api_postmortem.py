@@ -98,6 +98,12 @@ def test_the_review_through_the_api() -> None:
                 item = {"title": "Page at once", "owner": "amoreno", "due_at": _due(review, 2)}
                 sneaky = await api.post(f"{base}/items", json=item, headers=auth("rhalvorsen"))
                 assert sneaky.status_code == 404
+                # An owner nobody has is not checked first: that would say the incident exists.
+                nobody_hidden = {**item, "owner": "nobody"}
+                probe = await api.post(
+                    f"{base}/items", json=nobody_hidden, headers=auth("rhalvorsen")
+                )
+                assert probe.status_code == 404
 
                 # Refusals are problems with the review's reason.
                 wrong = await api.post(f"{base}/items", json=item, headers=auth("amoreno"))

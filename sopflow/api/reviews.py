@@ -22,6 +22,7 @@ from sopflow.api.identity import Person, authorise_read
 from sopflow.api.incidents import IncidentIdPath
 from sopflow.api.models import NOT_BLANK, STEP_ID_PATTERN, ActionOut
 from sopflow.api.problems import INVALID, UNAVAILABLE, Problem
+from sopflow.client.errors import ActionRefused
 from sopflow.client.reviews import ReviewService
 from sopflow.contract.reviews import (
     MAX_FACTOR,
@@ -86,9 +87,18 @@ async def _act(
 ) -> ActionOut:
     reviews = await _reviews(parts, person, incident_id)
     request_id = request_id_for(person.handle, key)
-    bound = log.bind(actor=person.handle, action=f"review.{action.kind}", incident=incident_id)
-    result = await reviews.act(incident_id, action, request_id=request_id)
-    bound.info("api.action", outcome="accepted", request_id=request_id)
+    bound = log.bind(
+        actor=person.handle,
+        action=f"review.{action.kind}",
+        incident=incident_id,
+        request_id=request_id,
+    )
+    try:
+        result = await reviews.act(incident_id, action, request_id=request_id)
+    except ActionRefused as exc:  # logged as an incident action's refusal is (metrics count it)
+        bound.info("api.action", outcome=f"refused:{exc.kind.value}", reason=exc.reason)
+        raise
+    bound.info("api.action", outcome="accepted")
     return ActionOut.of(incident_id, result)
 
 
@@ -116,6 +126,9 @@ async def add_item(
     """Add an action item (the review's owner or a lead); its owner is reminded before its
     due date and the review's escalation role told when it is overdue, until it is closed.
     The answer's ``detail`` names the new item's id (``A1 added: ...``)."""
+    # Need-to-know first: an owner check answered for an incident the caller may not see
+    # would tell them it exists (422 where an unknown incident is a 404).
+    await _reviews(parts, person, incident_id)
     await _known_owner(parts, incident_id, body.owner)
     action = ReviewAction(
         kind="add_item",
