@@ -46,6 +46,16 @@ class Visit:
         """Whether the person holds any of ``roles`` now."""
         return bool(set(roles) & set(self.person.roles))
 
+    def roles_on(self, desk: str, global_roles: list[str] | None = None) -> set[str]:
+        """The roles the person acts with on ``desk``'s incidents, by the workflow's desk
+        rule: all of theirs on their own desk (and one naming no desk keeps every role);
+        elsewhere those the Roster gives them on that desk and the SOP's global ones."""
+        actor = self.person.actor()
+        if actor.region is None or actor.region == desk:
+            return {*actor.roles, *(actor.desks or {}).get(desk, [])}
+        here = set((actor.desks or {}).get(desk, []))
+        return here | {r for r in actor.roles if r in (global_roles or [])}
+
 
 def _peer(request: Request) -> str | None:
     return request.client.host if request.client else None

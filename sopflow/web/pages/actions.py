@@ -11,6 +11,9 @@ reload never sends a form again. An accepted action's says what was done; a refu
 points at the form it came from (``#form-task-verify``), and the page's next GET shows, once,
 the reason beside that form, what was typed still in it, and the status the API would answer
 with: the refusal waits in the session, by incident (``FormFlash``).
+
+The stakeholder update's and the post-mortem review's forms (``updates.py``, ``reviews.py``)
+are sent the same way, through ``opened``, ``act`` and ``send_back``.
 """
 
 from __future__ import annotations
@@ -37,10 +40,12 @@ from sopflow.api.problems import NOT_FOUND, Problem, refusal_problem
 from sopflow.client.errors import ActionRefused
 from sopflow.contract.messages import ClaimKind
 from sopflow.contract.plan import TaskPlan
+from sopflow.contract.reviews import MAX_FACTOR, MAX_TEXT, MAX_TITLE
 from sopflow.language.roster import RosterError
 from sopflow.web.form_data import parse
 from sopflow.web.form_errors import form_check_errors, merge
-from sopflow.web.pages.incident import IncidentId, anchor, flash_key, key_of, task_fields
+from sopflow.web.pages.common import IncidentId, anchor, flash_key, key_of
+from sopflow.web.pages.incident import task_fields
 from sopflow.web.render import Refused
 from sopflow.web.security import PREFIX
 from sopflow.web.sessions import FormFlash
@@ -48,13 +53,24 @@ from sopflow.web.visits import Form, Visit, console_of, first, text
 from workflows.form_check import form_errors
 
 Send = Callable[[], Awaitable[Any]]
-LIMITS = {"reason": 4000, "text": 8000}
+# The longest text each field takes (the API's body models say the same): for the message
+# beside a field that is too long. The review's fields are its contract's bounds.
+LIMITS = {
+    "reason": 4000,
+    "text": 8000,
+    "note": MAX_TEXT,
+    "changes": MAX_TEXT,
+    "title": MAX_TITLE,
+    "owner": MAX_TITLE,
+    "factors": MAX_FACTOR,
+}
 # What the page says after an accepted action (the workflow's answer fills the braces).
 DONE = {
     "task": "The task is {}.",
     "vote": "Your vote is recorded: {}.",
     "note": "Your note is on the timeline.",
     "cancel": "The incident is {}.",
+    "update": "Your stakeholder update is sent ({}).",
 }
 
 # Taking needs no note of the person's (the timeline says "on it", as `sopflow task claim`
@@ -89,13 +105,15 @@ def step_of(step: str) -> str:
     return step
 
 
-async def _opened(request: Request) -> tuple[Visit, Form]:
+async def opened(request: Request) -> tuple[Visit, Form]:
+    """The signed-in person sending a form, and the form, after the same-origin and CSRF
+    checks (403 otherwise: nothing is done)."""
     console = console_of(request)
     visit = await console.visit(request)
     return visit, await console.form(request, visit.session)
 
 
-def _refused(visit: Visit, incident_id: str, failure: FormFlash) -> Response:
+def send_back(visit: Visit, incident_id: str, failure: FormFlash) -> Response:
     """Keep the refused form for the incident's page, and send the browser there, to the
     form (a 303: the browser GETs it, so a reload loads the page and sends nothing)."""
     visit.session.keep_form(flash_key(incident_id), failure)
@@ -122,13 +140,13 @@ async def _run(
         if problem.kind.status not in (403, 404, 409, 422):
             raise
         failure = FormFlash(control, problem.kind.status, str(problem), form)
-        return _refused(visit, incident_id, failure)
+        return send_back(visit, incident_id, failure)
     said = DONE.get(control.split(":")[0], "Done: {}.").format(result.detail)
     visit.session.flash = done(result) if done else said
     return RedirectResponse(f"{PREFIX}/incidents/{incident_id}#{where}", status_code=303)
 
 
-async def _act(
+async def act(
     request: Request,
     visit: Visit,
     incident_id: str,
@@ -143,13 +161,13 @@ async def _act(
     try:
         made = make()
     except ValidationError as exc:
-        return _refused(visit, incident_id, FormFlash(control, 422, None, form, field_errors(exc)))
+        return send_back(visit, incident_id, FormFlash(control, 422, None, form, field_errors(exc)))
     return await _run(request, visit, incident_id, control, form, lambda: call(made), done, where)
 
 
 async def complete(request: Request, incident_id: IncidentId, step: str) -> Response:
     """``POST .../steps/{step}/complete``: the task's form, checked as the workflow will."""
-    visit, form = await _opened(request)
+    visit, form = await opened(request)
     service = visit.parts.temporal.require()
     # The API's one check before reading an incident: one the person may not see is a 404,
     # exactly as an unknown one, before its plan says anything about it.
@@ -164,8 +182,8 @@ async def complete(request: Request, incident_id: IncidentId, step: str) -> Resp
     # A field whose text could not be read says so, not that it is missing.
     errors = merge(parsed.problems, {k: v for k, v in checked.items() if k not in parsed.problems})
     if errors:
-        return _refused(visit, incident_id, FormFlash(f"task:{step}", 422, None, form, errors))
-    return await _act(
+        return send_back(visit, incident_id, FormFlash(f"task:{step}", 422, None, form, errors))
+    return await act(
         request,
         visit,
         incident_id,
@@ -185,13 +203,13 @@ async def complete(request: Request, incident_id: IncidentId, step: str) -> Resp
 
 async def vote(request: Request, incident_id: IncidentId, step: str) -> Response:
     """``POST .../steps/{step}/vote``: approve or reject (the button pressed), with a reason."""
-    visit, form = await _opened(request)
+    visit, form = await opened(request)
     step = step_of(step)
     decision = first(form, "decision")
     if decision not in ("approve", "reject"):
         raise Refused(400, "Bad request", "Choose approve or reject.")
     route = api.approve if decision == "approve" else api.reject
-    return await _act(
+    return await act(
         request,
         visit,
         incident_id,
@@ -211,8 +229,8 @@ async def vote(request: Request, incident_id: IncidentId, step: str) -> Response
 
 async def note(request: Request, incident_id: IncidentId) -> Response:
     """``POST .../notes``: a note on the timeline, optionally about one step."""
-    visit, form = await _opened(request)
-    return await _act(
+    visit, form = await opened(request)
+    return await act(
         request,
         visit,
         incident_id,
@@ -233,7 +251,7 @@ async def _claim(request: Request, incident_id: str, step: str, kind: ClaimKind)
     """Take a task or approval, release it (with a note), or assign it (a lead: to someone,
     with a note): a note with a claim, sent through the API's notes route; the workflow
     decides who may."""
-    visit, form = await _opened(request)
+    visit, form = await opened(request)
     step = step_of(step)
     control = f"claim:{step}"
     form = {**form, "claim": [kind]}  # which of the step's three forms, if it comes back
@@ -244,14 +262,14 @@ async def _claim(request: Request, incident_id: str, step: str, kind: ClaimKind)
             errors = {"assignee": [problem]}
             if not text(form, "text").strip():
                 errors["text"] = ["write something here"]
-            return _refused(visit, incident_id, FormFlash(control, 422, None, form, errors))
+            return send_back(visit, incident_id, FormFlash(control, 422, None, form, errors))
     said = TAKEN if kind == "take" else text(form, "text")
 
     def done(result: ActionOut) -> str:
         message = CLAIMED.get(result.detail)
         return message.format(step=step, to=assignee) if message else f"Done: {result.detail}."
 
-    return await _act(
+    return await act(
         request,
         visit,
         incident_id,
@@ -301,8 +319,8 @@ async def _assignee_problem(visit: Visit, handle: str) -> str | None:
 
 async def cancel(request: Request, incident_id: IncidentId) -> Response:
     """``POST .../cancel``: end the incident (the lead role), with a reason."""
-    visit, form = await _opened(request)
-    return await _act(
+    visit, form = await opened(request)
+    return await act(
         request,
         visit,
         incident_id,

@@ -8,7 +8,8 @@ from fastapi import Request
 from starlette.responses import Response
 
 from sopflow.api.audit import ReportFormat, audit_report, export
-from sopflow.web.pages.incident import AUDITORS, IncidentId
+from sopflow.web.pages.common import IncidentId
+from sopflow.web.pages.incident import AUDITORS
 from sopflow.web.render import Refused
 from sopflow.web.report_html import report_html
 from sopflow.web.visits import Visit, console_of

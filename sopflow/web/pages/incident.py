@@ -1,25 +1,23 @@
 """An incident's page: its summary, its graph with each step's state, its steps, its
-timeline (paged, newest first), and the forms for exactly the actions its viewer may take
-now. Read through the API's own route (``get_incident``), so the console sees what the API
+stakeholder updates (``updates.py``) and post-mortem review (``reviews.py``) when it has
+them, its timeline (paged, newest first), and the forms for exactly the actions its viewer
+may take now. Read through the API's own route (``get_incident``), so the console sees what the API
 would show this person, and nothing more."""
 
 from __future__ import annotations
 
-import re
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import Path, Request
+from fastapi import Request
 from markupsafe import Markup
 from starlette.responses import Response
 
-from sopflow.api.idempotency import KEY_PATTERN
 from sopflow.api.incidents import get_incident
-from sopflow.api.models import INCIDENT_ID_PATTERN, IncidentDetail
+from sopflow.api.models import IncidentDetail
 from sopflow.compile.graph_svg import to_svg
 from sopflow.contract.messages import StepState
 from sopflow.contract.names import LEAD_ROLE
@@ -27,38 +25,16 @@ from sopflow.contract.plan import ApprovalPlan, Plan, TaskPlan
 from sopflow.language.roster import Roster, RosterError
 from sopflow.web.form_errors import ErrorLink, summary
 from sopflow.web.forms import Control, Field, bind, fields_of
+from sopflow.web.pages import reviews, updates
+from sopflow.web.pages.common import IncidentId, anchor, flash_key, for_control, new_key
 from sopflow.web.security import PREFIX
 from sopflow.web.sessions import FormFlash
-from sopflow.web.visits import Console, Form, Visit, console_of, is_live
+from sopflow.web.visits import Console, Visit, console_of, is_live
 
 PAGE_SIZE = 50
 # Who may read the audit report: an auditor role when a Roster has one (the demo Roster has
 # none), and the lead role.
 AUDITORS = ("auditor", LEAD_ROLE)
-IncidentId = Annotated[str, Path(pattern=INCIDENT_ID_PATTERN)]
-
-
-def new_key() -> str:
-    """A fresh Idempotency-Key for one rendered form: sending it twice applies once."""
-    return uuid.uuid4().hex
-
-
-def key_of(form: Form) -> str | None:
-    """The form's Idempotency-Key, if it is one."""
-    value = (form.get("key") or [""])[0]
-    return value if re.fullmatch(KEY_PATTERN, value) else None
-
-
-def flash_key(incident_id: str) -> str:
-    """Where a refused form of this incident's page waits in the session: by incident, so
-    it shows only on that incident's page, and only once its reader is allowed to see it."""
-    return f"incident:{incident_id}"
-
-
-def anchor(control: str) -> str:
-    """The id of a form's part of the page (``task:verify`` is ``form-task-verify``): where
-    a refused form's redirect points."""
-    return "form-" + control.replace(":", "-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +113,7 @@ def _claim_form(
         people = [p for p in may_work_on(desk, state.roles, roster, plan) if p[0] != holder]
     if not (take or release or lead):
         return None
-    mine = _for(failure, f"claim:{step.id}")
+    mine = for_control(failure, f"claim:{step.id}")
     raw = mine.raw if mine else {}
     kind = (raw.get("claim") or [""])[0] or None
 
@@ -171,13 +147,9 @@ def task_fields(plan: Plan, step_id: str) -> tuple[Field, ...]:
     return fields_of(step.form or {}, f"task-{step_id}")
 
 
-def _for(failure: FormFlash | None, control: str) -> FormFlash | None:
-    return failure if failure is not None and failure.control == control else None
-
-
 def _task_form(plan: Plan, step: TaskPlan, failure: FormFlash | None) -> TaskForm:
     fields = task_fields(plan, step.id)
-    mine = _for(failure, f"task:{step.id}")
+    mine = for_control(failure, f"task:{step.id}")
     raw, errors = (mine.raw, mine.errors) if mine else ({}, {})
     return TaskForm(
         step=step.id,
@@ -193,7 +165,7 @@ def _task_form(plan: Plan, step: TaskPlan, failure: FormFlash | None) -> TaskFor
 def _vote_form(
     step: ApprovalPlan, state: StepState, visit: Visit, failure: FormFlash | None
 ) -> VoteForm:
-    mine = _for(failure, f"vote:{step.id}")
+    mine = for_control(failure, f"vote:{step.id}")
     own = [v for v in state.votes if v.actor == visit.person.handle]
     voted = f"{own[-1].decision} on {own[-1].at:%Y-%m-%d %H:%M} UTC" if own else None
     return VoteForm(
@@ -214,10 +186,13 @@ def actions(
     visit: Visit,
     failure: FormFlash | None,
     roster: Roster | None = None,
+    elsewhere: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The forms for what this person may do now: who works on each active task or
     approval (take, release, assign), the active tasks their roles hold, the active
-    approvals they may vote on, a note (any of the SOP's roles), cancel (lead)."""
+    approvals they may vote on, a note (any of the SOP's roles), cancel (lead).
+    ``elsewhere``: the controls of forms shown in other sections of the page (a
+    stakeholder update, the post-mortem review), whose refusals show beside them."""
     running = detail.summary.status == "running" and not detail.unavailable
     steps = plan.steps_by_id()
     tasks, votes, claims = [], [], []
@@ -238,6 +213,7 @@ def actions(
     shown = {f"task:{t.step}" for t in tasks} | {f"vote:{v.step}" for v in votes}
     shown |= {f"claim:{c.step}" for c in claims}
     shown |= {name for name, form in (("note", note), ("cancel", cancel)) if form}
+    shown |= elsewhere
     # A refusal about a form no longer shown (the step moved on, the incident closed): at the
     # top of the actions, under the form's anchor, where its redirect points.
     orphan = failure if failure and failure.message and failure.control not in shown else None
@@ -253,7 +229,7 @@ def actions(
 
 
 def _simple(failure: FormFlash | None, control: str, name: str) -> dict[str, Any]:
-    mine = _for(failure, control)
+    mine = for_control(failure, control)
     return {
         "value": (mine.raw.get(name) or [""])[0] if mine else "",
         "step": (mine.raw.get("step") or [""])[0] if mine else "",
@@ -328,6 +304,12 @@ async def page(console: Console, request: Request, visit: Visit, incident_id: st
     # A live update's fetch (live.js) leaves the refused form for the page it was meant for.
     failure = None if is_live(request) else visit.session.take_form(flash_key(incident_id))
     by_id = {s.id: s for s in detail.steps}
+    update_section = await updates.section(visit, detail, plan, failure)
+    review = await reviews.section(visit, detail, plan, failure)
+    elsewhere = frozenset(
+        ({updates.CONTROL} if update_section and update_section.form else set())
+        | (review.controls() if review else set())
+    )
     return console.page(
         request,
         visit,
@@ -342,7 +324,9 @@ async def page(console: Console, request: Request, visit: Visit, incident_id: st
         may_audit=visit.holds(*AUDITORS),
         base=f"{PREFIX}/incidents/{incident_id}",
         live_url=live_url(request, incident_id),
-        **actions(detail, plan, visit, failure, await _roster(visit, detail)),
+        updates=update_section,
+        review=review,
+        **actions(detail, plan, visit, failure, await _roster(visit, detail), elsewhere),
     )
 
 

@@ -28,7 +28,7 @@ from sopflow.language.input_check import input_errors
 from sopflow.web.form_data import parse
 from sopflow.web.form_errors import merge, pointer_errors, summary
 from sopflow.web.forms import bind, fields_of
-from sopflow.web.pages.incident import key_of, new_key
+from sopflow.web.pages.common import key_of, new_key
 from sopflow.web.render import Refused
 from sopflow.web.security import PREFIX
 from sopflow.web.sessions import FormFlash

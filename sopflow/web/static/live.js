@@ -73,23 +73,26 @@
   }
 
   function swapActions(fresh) {
-    var section = document.querySelector("[data-live-actions]");
-    var next = fresh.querySelector("[data-live-actions]");
-    if (!section || !next) return;
-    if (!busy(section)) {
-      section.innerHTML = next.innerHTML;
-      return;
-    }
-    section.querySelectorAll(".action[id]").forEach(function (action) {
-      if (next.querySelector("#" + CSS.escape(action.id))) return;
-      if (action.querySelector(".stale-note")) return;
-      var note = document.createElement("p");
-      note.className = "notice stale-note";
-      note.setAttribute("role", "status");
-      note.textContent = STALE;
-      var heading = action.querySelector("h3");
-      if (heading) heading.after(note);
-      else action.prepend(note);
+    // Each part of the page holding forms (What you can do, the stakeholder update's, the
+    // post-mortem review's), matched by its id, on its own.
+    document.querySelectorAll("[data-live-actions][id]").forEach(function (section) {
+      var next = fresh.getElementById(section.id);
+      if (!next) return;
+      if (!busy(section)) {
+        section.innerHTML = next.innerHTML;
+        return;
+      }
+      section.querySelectorAll(".action[id]").forEach(function (action) {
+        if (next.querySelector("#" + CSS.escape(action.id))) return;
+        if (action.querySelector(".stale-note")) return;
+        var note = document.createElement("p");
+        note.className = "notice stale-note";
+        note.setAttribute("role", "status");
+        note.textContent = action.getAttribute("data-stale") || STALE;
+        var heading = action.querySelector("h3");
+        if (heading) heading.after(note);
+        else action.prepend(note);
+      });
     });
   }
 
