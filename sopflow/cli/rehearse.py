@@ -136,7 +136,7 @@ def _record(result: Result, target: Path) -> None:
 def _effects(observed: Observed, roster: Roster) -> list[str]:
     """What the incident did to the world: each message with its recipients (a role: the
     roster's people who hold it on the desk), each escalation, each disclosure decision,
-    and what became of each stakeholder update asked."""
+    what became of each stakeholder update asked, and the post-mortem review."""
     out = []
     for sent in observed.sent:
         to = sent.to
@@ -150,6 +150,9 @@ def _effects(observed: Observed, roster: Roster) -> list[str]:
         out.append(f"  {kind} from {sent.step} to {to}: {text[:160]}")
     out += [f"  disclosure {line}" for line in observed.disclosures]
     out += [f"  stakeholder update {u.number}: {u.line()}" for u in observed.updates]
+    if observed.review is not None:
+        out.append(f"  post-mortem review: {observed.review.line()}")
+        out += [f"    {item.line()}" for item in observed.review.items]
     return out
 
 
@@ -272,6 +275,7 @@ def _result_json(result: Result) -> dict[str, Any]:
             "waiting": observed.waiting,
             "failure": observed.failure,
             "updates": [u.as_json() for u in observed.updates],
+            "review": observed.review.as_json() if observed.review else None,
             "simulated_seconds": int(observed.elapsed.total_seconds()),
             "wall_seconds": round(observed.wall_s, 3),
         }

@@ -188,8 +188,9 @@ _CODE_LIST = [
         "W601",
         "rehearsal-action-refused",
         "A rehearsal action the engine will refuse: data that does not fit the step's form, "
-        "a person without the step's role on the desk, a vote four eyes refuses, or an "
-        "action sent before every way to its step has waited long enough.",
+        "a person without the step's role on the desk, a vote four eyes refuses, an "
+        "action sent before every way to its step has waited long enough, or a review "
+        "action on an SOP without a `postmortem` step (or on an item the story has not added).",
     ),
     Code(
         "W305",

@@ -7,7 +7,8 @@ failure (``step_failed:<step>``, ``sla_spent:<step>``, ``expression_error``), ``
 or ``running`` when the incident had not closed. ``handoffs`` compares in order of time (at
 one instant, alphabetical); ``breached_at`` compares each step's first breach with the
 instant written (up to ``BREACH_LATE_S`` late); ``updates`` compares each stakeholder update
-asked, in order, on the fields written (``sopflow.rehearsal.updates``).
+asked, in order, on the fields written (``sopflow.rehearsal.updates``); ``review`` compares
+the incident's post-mortem review on the fields written (``sopflow.rehearsal.reviews``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from sopflow.language.models.documents import Expectation, LinkedExpectation
 from sopflow.language.yaml_source import SourceDoc
 from sopflow.rehearsal.observed import Observed
+from sopflow.rehearsal.reviews import review_differs
 from sopflow.rehearsal.updates import updates_differ
 
 
@@ -83,6 +85,10 @@ def compare(expect: Expectation, observed: Observed, source: SourceDoc) -> list[
         lines = updates_differ(expect.updates, observed.updates)
         if lines:
             mismatch("updates", "stakeholder updates differ", lines)
+    if expect.review is not None:
+        lines = review_differs(expect.review, observed.review)
+        if lines:
+            mismatch("review", "the post-mortem review differs", lines)
     for step, want in (expect.linked or {}).items():
         for line in _linked_differs(step, want, observed):
             mismatch("linked", line)

@@ -1,6 +1,6 @@
 """What a rehearsal observed: the incident's final state and what happened on the way (the
-actions as played, notifications, escalations, linked incidents, how it opened), with the
-views of it that expectations compare."""
+actions as played, notifications, escalations, linked incidents, how it opened, its
+post-mortem review), with the views of it that expectations compare."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sopflow.contract.messages import IncidentState, NotifyRequest
 from sopflow.rehearsal.opening import Opening
+from sopflow.rehearsal.reviews import ReviewSeen
 from sopflow.rehearsal.updates import UpdateSeen, updates_seen
 
 
@@ -40,6 +41,8 @@ class Observed:
     opening: Opening | None = None
     # Every message the incident sent, in order (escalations are on their own channel).
     sent: list[NotifyRequest] = field(default_factory=list)
+    # Its post-mortem review as the story left it (None: no postmortem step started one).
+    review: ReviewSeen | None = None
 
     @property
     def disclosures(self) -> list[str]:

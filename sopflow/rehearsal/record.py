@@ -3,7 +3,8 @@ of the rehearsal for its author to review (what happened is not always what shou
 
 Only what the run shows is written: how it opened when that was not a plain start, then the
 path, the outcome, the breached steps, the refused actions, the hand-offs, the stakeholder
-updates and what linked incidents did. The rest of the file is kept as written, comments included.
+updates, the post-mortem review and what linked incidents did. The rest of the file is kept
+as written, comments included.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import yaml
 
 from sopflow.rehearsal.observed import Observed
+from sopflow.rehearsal.reviews import recorded as recorded_review
 from sopflow.rehearsal.updates import recorded
 
 
@@ -35,6 +37,8 @@ def observed_expect(observed: Observed) -> dict[str, Any]:
         out["handoffs"] = observed.handoffs
     if observed.updates:
         out["updates"] = recorded(observed.updates)
+    if observed.review is not None:
+        out["review"] = recorded_review(observed.review)
     if observed.linked:
         out["linked"] = {
             step: {"path": list(state.path), "outcome": state.outcome or state.status}

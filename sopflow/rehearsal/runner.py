@@ -32,7 +32,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.desks import DeskActivities
 from activities.linked import LibraryReader, LinkedPlans
-from sopflow.client.incidents import Action, ActionRefused, IncidentService, Refusal
+from sopflow.client.incidents import ActionRefused, IncidentService, Refusal
+from sopflow.client.reviews import ReviewService
 from sopflow.client.signing import ActionSigner, KeyRing
 from sopflow.client.testing import (
     TEST_SERVER,
@@ -42,25 +43,19 @@ from sopflow.client.testing import (
     time_skipping_server,
 )
 from sopflow.compile.lint import LintResult
-from sopflow.contract.messages import (
-    Cancel,
-    CompleteTask,
-    ExternalEvent,
-    IncidentState,
-    Note,
-    PostUpdate,
-    StepState,
-    Vote,
-)
+from sopflow.contract.messages import IncidentState, StepState
+from sopflow.contract.names import review_id
 from sopflow.contract.plan import ParallelPlan, Plan, PlanStep, WaitPlan
 from sopflow.language.durations import format_duration, parse_duration
 from sopflow.language.models.documents import RehearsalAction
 from sopflow.language.models.rota import RotaDoc
 from sopflow.language.roster import Roster
+from sopflow.rehearsal.acting import action_for, describe
 from sopflow.rehearsal.cases import Case
 from sopflow.rehearsal.fakes import RecordingActivities
 from sopflow.rehearsal.observed import Observed, PlayedAction
 from sopflow.rehearsal.opening import Opening, OpeningError, open_story
+from sopflow.rehearsal.reviews import act_on_review, read_review
 from sopflow.rehearsal.settle import NotQuiet, settle_linked
 
 # Simulated-time bound on running the clock after the last action.
@@ -89,6 +84,8 @@ class Stage:
         self.incidents = IncidentService(
             env.client, task_queue=task_queue, signer=signer, clock=env.get_current_time
         )
+        # The incident's post-mortem review: the same connection, signer and clock.
+        self.reviews = ReviewService.of(self.incidents)
 
     async def play(self, case: Case) -> Observed:
         """Run one rehearsal to its end and observe the incident."""
@@ -145,6 +142,7 @@ class Stage:
             state = await self._run_out(handle, case.plan)
             elapsed = await self.env.get_current_time() - start
             linked = await self._linked(state)
+            review = await read_review(self.reviews, incident_id, self.fakes.notifications)
         finally:
             await self._terminate(incident_id)
         mine = [n for n in self.fakes.notifications if n.incident_id == incident_id]
@@ -159,11 +157,13 @@ class Stage:
             linked=linked,
             opening=opening,
             sent=mine,
+            review=review,
         )
 
     async def _settle(self, incident_id: str) -> None:
+        """Wait until the incident, those it opened and its post-mortem review are quiet."""
         try:
-            await settle_linked(self.env.client, incident_id)
+            await settle_linked(self.env.client, incident_id, also=[review_id(incident_id)])
         except NotQuiet as exc:
             raise RehearsalError(str(exc)) from None
 
@@ -175,12 +175,13 @@ class Stage:
         return out
 
     async def _terminate(self, incident_id: str) -> None:
-        """Stop the incident and every incident it opened (those outlive it otherwise)."""
+        """Stop the incident, every incident it opened and its review (those outlive it
+        otherwise)."""
         try:
             opened = list(_opened(await self.incidents.state(incident_id)).values())
         except ActionRefused:
             opened = []
-        for other in [incident_id, *opened]:
+        for other in [incident_id, *opened, review_id(incident_id)]:
             await self.incidents.terminate(other, "rehearsal over")
 
     async def _skip_to(self, at: datetime) -> None:
@@ -214,8 +215,11 @@ class Stage:
             if opened is None:
                 return f"step {action.incident} has not opened an incident"
             incident_id = opened
+        if action.review is not None:
+            now = await self.env.get_current_time()
+            return await act_on_review(self.reviews, incident_id, action.review, roster, now)
         try:
-            await self.incidents.act(incident_id, _action_for(action, roster))
+            await self.incidents.act(incident_id, action_for(action, roster))
         except ActionRefused as exc:
             # Rehearsal incident ids are random: a stable reason reads better in reports.
             return "the incident is closed" if exc.kind == Refusal.CLOSED else exc.reason
@@ -286,55 +290,6 @@ def _waiting(state: IncidentState, plan: Plan) -> list[str]:
         else:
             out.append(f"{step.id} ({', '.join(s.roles)})" if s.roles else step.id)
     return out
-
-
-def describe(action: RehearsalAction) -> str:
-    """A one-line account of an action, for reports."""
-    if not action.acts:
-        return "time passes"
-    if action.incident is not None:
-        return f"{_describe(action)} (on the incident {action.incident} opened)"
-    return _describe(action)
-
-
-def _describe(action: RehearsalAction) -> str:
-    if action.complete:
-        return f"complete {action.complete.step} as {action.complete.as_}"
-    if action.vote:
-        return f"vote {action.vote.decision} on {action.vote.step} as {action.vote.as_}"
-    if action.signal:
-        return f"signal {action.signal.event}"
-    if action.note and action.note.severity:
-        return f"severity {action.note.severity} as {action.note.as_}"
-    if action.note:
-        return f"note as {action.note.as_}"
-    if action.post_update:
-        return f"post update as {action.post_update.as_}"
-    assert action.cancel is not None
-    return f"cancel as {action.cancel.as_}"
-
-
-def _action_for(action: RehearsalAction, roster: Roster) -> Action:
-    """The engine's action for one rehearsal entry, acting as the roster person it names."""
-    if action.signal:
-        return ExternalEvent(name=action.signal.event, data=action.signal.data)
-    if action.complete:
-        body = action.complete
-        return CompleteTask(step=body.step, actor=roster.actor(body.as_), data=body.data)
-    if action.vote:
-        vote = action.vote
-        actor = roster.actor(vote.as_)
-        return Vote(step=vote.step, actor=actor, decision=vote.decision, reason=vote.reason)
-    if action.note:
-        note = action.note
-        actor = roster.actor(note.as_)
-        return Note(actor=actor, text=note.text, step=note.step, severity=note.severity)
-    if action.post_update:
-        post = action.post_update
-        return PostUpdate(actor=roster.actor(post.as_), text=post.text)
-    assert action.cancel is not None
-    cancel = action.cancel
-    return Cancel(actor=roster.actor(cancel.as_), reason=cancel.reason)
 
 
 @asynccontextmanager

@@ -1,7 +1,8 @@
 """Waiting until incidents are quiet: no workflow task, activity or child start outstanding in
 their histories. A rehearsal sends its next action only then, so an action never races the
-step it acts on; incidents that an `open_incident` step opened are waited on with the one
-that opened them.
+step it acts on; incidents that an `open_incident` step opened, and post-mortem reviews
+(children that outlive the incident that started them), are waited on with the one that
+opened them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
 
 # Real-time bound on waiting for an incident to become quiet after one action.
 SETTLE_DEADLINE_S = 30.0
@@ -53,10 +55,13 @@ _CHILD_STARTED = {
 }
 
 
-async def settle_linked(client: Client, incident_id: str) -> None:
-    """Wait until the incident and every incident it opened (and so on) are quiet at once:
-    a linked incident closing wakes the one waiting for it, so the whole family is read
-    again until one pass finds nothing moved."""
+async def settle_linked(client: Client, incident_id: str, also: Sequence[str] = ()) -> None:
+    """Wait until the incident and every workflow it started (linked incidents and its
+    post-mortem review, and so on) are quiet at once: a linked incident closing wakes the one
+    waiting for it, so the whole family is read again until one pass finds nothing moved.
+
+    ``also`` names workflows to wait on too once they exist (an incident's review: after a
+    continue-as-new, the history that started it is no longer the current run's)."""
     while True:
         seen: dict[str, int] = {}
         pending = [incident_id]
@@ -65,9 +70,21 @@ async def settle_linked(client: Client, incident_id: str) -> None:
             events = await settle(client.get_workflow_handle(workflow_id))
             seen[workflow_id] = len(events)
             pending += [c for c in children_of(events) if c not in seen]
+            if not pending:
+                pending = [w for w in also if w not in seen and await _exists(client, w)]
         again = {w: len((await client.get_workflow_handle(w).fetch_history()).events) for w in seen}
         if again == seen:
             return
+
+
+async def _exists(client: Client, workflow_id: str) -> bool:
+    try:
+        await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
 
 
 def children_of(events: Sequence[HistoryEvent]) -> list[str]:

@@ -8,6 +8,7 @@ from pathlib import PurePath
 from typing import Any
 
 from sopflow.language.checks.rehearsal_actions import check_actions
+from sopflow.language.checks.rehearsal_reviews import check_reviews
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.effective import Effective, walk_steps
 from sopflow.language.form_schema import form_problem, schema_problem
@@ -153,7 +154,7 @@ def check_rehearsal(
             out.append(source.diag(("actions", i, "incident"), "E603", message))
             continue
         target_ids = sorted(s.id for s, _, _ in walk_steps(list(target.sop.steps)))
-        for kind in ("complete", "vote", "note", "cancel", "post_update"):
+        for kind in ("complete", "vote", "note", "cancel", "post_update", "review"):
             body = getattr(action, kind)
             if body is None:
                 continue
@@ -180,6 +181,7 @@ def check_rehearsal(
         if a.incident is None or a.incident in linked
     }
     out.extend(check_actions(lib, source, doc, acting_on))
+    out.extend(check_reviews(source, doc, acting_on))
     for step in doc.expect.linked or {}:
         if step not in linked:
             at = ("expect", "linked", step)

@@ -22,6 +22,7 @@ from sopflow.language.models.common import (
     Strict,
 )
 from sopflow.language.models.destinations import DestinationsDoc
+from sopflow.language.models.reviews_rehearsal import ReviewExpectation, ReviewRehearsalAction
 from sopflow.language.models.rota import RotaDoc
 from sopflow.language.models.steps import Step
 from sopflow.language.models.updates import PostUpdateAction, UpdateCadence, UpdateExpectation
@@ -323,6 +324,9 @@ class RehearsalAction(Strict):
     note: NoteAction | None = None
     cancel: CancelAction | None = None
     post_update: PostUpdateAction | None = None
+    review: ReviewRehearsalAction | None = Field(
+        default=None, description="Act on the incident's post-mortem review (once it has one)"
+    )
 
     @model_validator(mode="after")
     def _one_action(self) -> RehearsalAction:
@@ -342,7 +346,7 @@ class RehearsalAction(Strict):
         return any(getattr(self, n) for n in ACTION_KINDS)
 
 
-ACTION_KINDS = ("complete", "vote", "signal", "note", "cancel", "post_update")
+ACTION_KINDS = ("complete", "vote", "signal", "note", "cancel", "post_update", "review")
 """The actions a rehearsal entry may take (exactly one, or none with only `after`)."""
 
 
@@ -396,6 +400,8 @@ class Expectation(Strict):
     duplicates: int | None = Field(default=None, ge=0)
     # Stakeholder updates, one per update asked, in order (`updates:` of the SOP).
     updates: list[UpdateExpectation] | None = None
+    # The post-mortem review the incident started (`review` actions act on it).
+    review: ReviewExpectation | None = None
 
 
 class EarlierIncident(Strict):
