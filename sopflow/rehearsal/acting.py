@@ -13,7 +13,7 @@ from sopflow.contract.messages import (
     PostUpdate,
     Vote,
 )
-from sopflow.language.models.documents import RehearsalAction
+from sopflow.language.models.rehearsal import RehearsalAction
 from sopflow.language.roster import Roster
 from sopflow.rehearsal.reviews import describe_review
 

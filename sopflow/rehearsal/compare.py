@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
 
-from sopflow.language.models.documents import Expectation, LinkedExpectation
+from sopflow.language.models.rehearsal import Expectation, LinkedExpectation
 from sopflow.language.yaml_source import SourceDoc
 from sopflow.rehearsal.observed import Observed
 from sopflow.rehearsal.reviews import review_differs

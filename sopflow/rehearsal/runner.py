@@ -47,7 +47,7 @@ from sopflow.contract.messages import IncidentState, StepState
 from sopflow.contract.names import review_id
 from sopflow.contract.plan import ParallelPlan, Plan, PlanStep, WaitPlan
 from sopflow.language.durations import format_duration, parse_duration
-from sopflow.language.models.documents import RehearsalAction
+from sopflow.language.models.rehearsal import RehearsalAction
 from sopflow.language.models.rota import RotaDoc
 from sopflow.language.roster import Roster
 from sopflow.rehearsal.acting import action_for, describe

@@ -15,7 +15,7 @@ from sopflow.language.effective import Effective, walk_steps
 from sopflow.language.input_check import input_problems
 from sopflow.language.library import Library
 from sopflow.language.models import RehearsalDoc
-from sopflow.language.models.documents import RehearsalAction
+from sopflow.language.models.rehearsal import RehearsalAction
 from sopflow.language.models.steps import ApprovalStep, StepBase, TaskStep
 from sopflow.language.yaml_source import SourceDoc
 

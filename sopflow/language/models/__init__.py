@@ -6,11 +6,11 @@ from sopflow.language.models.documents import (
     DOCUMENT_MODELS,
     DisclosurePolicyDoc,
     RegionsDoc,
-    RehearsalDoc,
     RosterDoc,
     SopDoc,
     VariantDoc,
 )
+from sopflow.language.models.rehearsal import RehearsalDoc
 from sopflow.language.models.rota import RotaDoc
 from sopflow.language.models.steps import STEP_MODELS, Step
 
