@@ -5,13 +5,15 @@
 
 Each scenario compiles a shipped SOP with the real linter, opens an incident on the
 time-skipping test server with the recording fakes (tests/harness.py), and drives it to its
-outcome the way responders would: every active task is completed with a form generated from
-its JSON Schema (plus the scenario's few overrides that pick a path), approvals get votes from
-roster people that four eyes allows, event waits get their signal, and time jumps forward
-past timed waits and, where the scenario asks for it, past SLAs. The worker runs the real Rota
-activities (steps that follow the sun, business-hours SLAs) and the linked-plan resolver over
-the shipped library, so an `open_incident` step opens its linked incident beside this one
-(only this incident's history is written). The histories are written to
+outcome the way responders would: every active task is completed with a form generated from its
+JSON Schema (plus the scenario's few overrides that pick a path), approvals get votes from
+roster people that four eyes allows, event waits get their signal, and time jumps forward past
+timed waits and, where the scenario asks for it, past SLAs. An SOP with stakeholder updates
+(`updates`) has each update that comes due posted by someone holding the asked role on the
+incident's desk, except those the scenario lets go missed (and escalated). The worker runs the
+real Rota activities (steps that follow the sun, business-hours SLAs) and the linked-plan
+resolver over the shipped library, so an `open_incident` step opens its linked incident beside
+this one (only this incident's history is written). The histories are written to
 tests/histories/<sop>-v<version>-<region>[-<scenario>].json; a run that continued as new is
 written one file per run (``-run1``, ``-run2``, ...).
 
@@ -52,6 +54,8 @@ from sopflow.contract.messages import (
     ExternalEvent,
     IncidentState,
     Note,
+    PostUpdate,
+    StakeholderUpdate,
     Vote,
 )
 from sopflow.contract.names import LEAD_ROLE
@@ -95,6 +99,8 @@ class Scenario:
     cancel_on: str | None = None  # a lead cancels when this step is active
     continue_as_new_after: int | None = None
     enrichment: Mapping[str, Any] = field(default_factory=dict)
+    miss_updates: frozenset[int] = frozenset()  # stakeholder updates nobody posts (by number)
+    max_bytes: int = MAX_BYTES  # the largest history file this scenario may write
 
     @property
     def stem(self) -> str:
@@ -363,6 +369,44 @@ SCENARIOS: tuple[Scenario, ...] = (
         events={"le-acknowledged": {"agency": "Greater Manchester Police"}},
     ),
     Scenario(
+        "threat-to-life",
+        3,
+        "US",
+        "immediate mass-violence threat (SEV0): the crisis protocol paged; stakeholder updates "
+        "every 30 minutes, posted by the commander except update 2 (missed, the lead paged); "
+        "no acknowledgement (chase), the referral escalated and acknowledged elsewhere; "
+        "follow-up after a day; post-mortem",
+        expect="referred_elsewhere",
+        input={"imminence": "immediate", "threat_type": "mass_violence", "reach": "mass_casualty"},
+        forms={"assess": {"imminence": "immediate"}, "le_chase": {"reached": False}},
+        miss_updates=frozenset({2}),
+        # A day and more at SEV0 (the hour the agency has to acknowledge, the day before
+        # the follow-up) asks ~50 updates, ~30 events each, all in the run that holds the
+        # 24-hour wait (continue-as-new cannot split a step). It continues as new after
+        # the wait, with the update just asked still due: the next run's clock picks it
+        # up from the carried state. (Not before the wait: a run that only waits on time
+        # upserts no `StepsDue`, which test_replay.py asks of every history.)
+        continue_as_new_after=250,
+        max_bytes=1_200_000,
+    ),
+    Scenario(
+        "threat-to-life",
+        3,
+        "UK",
+        "credible, within days, a vulnerable person (SEV1): stakeholder updates every 2 hours, "
+        "each posted by the UK commander; counsel and a commander approve the referral while "
+        "the content is taken down and preserved; the force acknowledges; follow-up after a day",
+        expect="referred",
+        input={
+            "imminence": "within_days",
+            "threat_type": "violence_against_others",
+            "location_country": "GB",
+        },
+        forms={"assess": {"imminence": "within_days"}},
+        events={"le-acknowledged": {"agency": "Greater Manchester Police"}},
+        max_bytes=800_000,  # a day at SEV1: a dozen updates in the run that holds the wait
+    ),
+    Scenario(
         "csea-report",
         2,
         "US",
@@ -564,6 +608,14 @@ def assignee(roster: list[Person], region: str, role: str) -> Person:
     raise AssertionError(f"nobody on the roster holds {role!r}")
 
 
+def on_desk(roster: list[Person], region: str, role: str) -> Person:
+    """Someone who holds ``role`` on ``region``'s desk (their own region)."""
+    for person in roster:
+        if person.region == region and role in person.roles:
+            return person
+    raise AssertionError(f"nobody on the {region} desk holds {role!r}")
+
+
 def voter(
     roster: list[Person], region: str, step: ApprovalPlan, state: IncidentState, decision: str
 ) -> Person:
@@ -660,6 +712,13 @@ class Driver:
     async def act(self, state: IncidentState) -> bool:
         """Take one responder action the state allows; False when there is none."""
         now = await self.bench.env.get_current_time()
+        update = self.update_to_post(state)
+        if update is not None:
+            person = on_desk(self.roster, state.region, update.asked)
+            actor = Actor(id=person.id, roles=list(person.roles), region=person.region)
+            text = f"Update {update.number}: the desk is working the case; more on the clock."
+            await self.send(PostUpdate(actor=actor, text=text))
+            return True
         for sid, s in state.steps.items():
             if s.status != "active" or self.handed_in(sid, state):
                 continue
@@ -715,7 +774,38 @@ class Driver:
             for sid, s in state.steps.items()
             if s.status == "active" and s.due_at and not self.handed_in(sid, state)
         ]
+        # The update clock counts only beside a step that waits on time: with none, the
+        # workflow is between steps (an activity running) and skipping ahead would breach
+        # the step it opens next.
+        update = self.next_update_due(state) if dues else None
+        if update is not None:
+            dues.append(update)
         return min(dues) if dues else None
+
+    def update_to_post(self, state: IncidentState) -> StakeholderUpdate | None:
+        """The stakeholder update that is due and that the scenario posts, if any."""
+        records = state.updates.records if state.updates is not None else []
+        last = records[-1] if records else None
+        if last is None or last.status != "due" or last.number in self.scenario.miss_updates:
+            return None
+        return last
+
+    def next_update_due(self, state: IncidentState) -> datetime | None:
+        """When the update clock next acts: the next update is asked, or the one the
+        scenario lets go is missed. None for an SOP without `updates` (or no cadence now)."""
+        book, cadences = state.updates, self.plan.updates or {}
+        if book is None or not cadences:
+            return None
+        last = book.records[-1] if book.records else None
+        if last is not None and last.status == "due":
+            grace = cadences.get(last.severity) or cadences.get(state.severity or "")
+            if grace is None:
+                return None
+            return last.asked_at + timedelta(seconds=grace.escalate_after_s)
+        cadence = cadences.get(state.severity or "")
+        if cadence is None or book.clock_from is None:
+            return None
+        return book.clock_from + timedelta(seconds=cadence.every_s)
 
     async def send(self, action: Action) -> None:
         """Act through the incident service, as every interface does."""
@@ -774,7 +864,7 @@ def write(scenario: Scenario, runs: list[WorkflowHistory]) -> list[Path]:
         suffix = f"-run{i}" if len(runs) > 1 else ""
         path = HISTORIES / f"{scenario.stem}{suffix}.json"
         text = history.to_json()
-        assert len(text) < MAX_BYTES, f"{path.name} is {len(text)} bytes"
+        assert len(text) < scenario.max_bytes, f"{path.name} is {len(text)} bytes"
         path.write_text(text + "\n", encoding="utf-8")
         paths.append(path)
     return paths
