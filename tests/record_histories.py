@@ -369,44 +369,6 @@ SCENARIOS: tuple[Scenario, ...] = (
         events={"le-acknowledged": {"agency": "Greater Manchester Police"}},
     ),
     Scenario(
-        "threat-to-life",
-        3,
-        "US",
-        "immediate mass-violence threat (SEV0): the crisis protocol paged; stakeholder updates "
-        "every 30 minutes, posted by the commander except update 2 (missed, the lead paged); "
-        "no acknowledgement (chase), the referral escalated and acknowledged elsewhere; "
-        "follow-up after a day; post-mortem",
-        expect="referred_elsewhere",
-        input={"imminence": "immediate", "threat_type": "mass_violence", "reach": "mass_casualty"},
-        forms={"assess": {"imminence": "immediate"}, "le_chase": {"reached": False}},
-        miss_updates=frozenset({2}),
-        # A day and more at SEV0 (the hour the agency has to acknowledge, the day before
-        # the follow-up) asks ~50 updates, ~30 events each, all in the run that holds the
-        # 24-hour wait (continue-as-new cannot split a step). It continues as new after
-        # the wait, with the update just asked still due: the next run's clock picks it
-        # up from the carried state. (Not before the wait: a run that only waits on time
-        # upserts no `StepsDue`, which test_replay.py asks of every history.)
-        continue_as_new_after=250,
-        max_bytes=1_200_000,
-    ),
-    Scenario(
-        "threat-to-life",
-        3,
-        "UK",
-        "credible, within days, a vulnerable person (SEV1): stakeholder updates every 2 hours, "
-        "each posted by the UK commander; counsel and a commander approve the referral while "
-        "the content is taken down and preserved; the force acknowledges; follow-up after a day",
-        expect="referred",
-        input={
-            "imminence": "within_days",
-            "threat_type": "violence_against_others",
-            "location_country": "GB",
-        },
-        forms={"assess": {"imminence": "within_days"}},
-        events={"le-acknowledged": {"agency": "Greater Manchester Police"}},
-        max_bytes=800_000,  # a day at SEV1: a dozen updates in the run that holds the wait
-    ),
-    Scenario(
         "csea-report",
         2,
         "US",
