@@ -168,6 +168,26 @@ def test_no_action_while_the_rota_is_asked_which_desk_holds_the_step() -> None:
     conductor.check_completion(st, work, alice, {"ok": True, "note": "fine"})
 
 
+def test_a_desk_override_decides_who_acts_in_place_of_the_incidents_desk() -> None:
+    """A stakeholder update asked of the desk on shift: that desk's people act with their
+    roles, the incident's own desk only with roles given on that desk (or global ones)."""
+    st = state()
+    uk = Actor(id="tbrennan", roles=["lead"], region="UK")
+    us = Actor(id="dokafor", roles=["lead"], region="US")
+    both = Actor(id="okhan", roles=["lead"], region="US", desks={"UK": ["lead"]})
+    assert conductor.on_desk(st, uk, None, None).roles == []
+    assert conductor.on_desk(st, uk, None, None, desk="UK").roles == ["lead"]
+    assert conductor.check_desk(st, uk, ["lead"], None, desk="UK", what="this update") == uk
+    assert conductor.check_desk(st, both, ["lead"], None, desk="UK").roles == ["lead"]
+    with pytest.raises(conductor.ActionRefused) as refused:
+        conductor.check_desk(st, us, ["lead"], None, desk="UK", what="this update")
+    reason = "dokafor works on the US desk; this update is asked of the UK desk"
+    assert str(refused.value) == reason and refused.value.cause == "forbidden"
+    assert conductor.check_desk(st, us, ["lead"], ["lead"], desk="UK").roles == ["lead"]
+    # Without the override, the incident's desk as before.
+    assert conductor.check_desk(st, us, ["lead"], None) == us
+
+
 def test_votes_distinct_four_eyes_and_tally() -> None:
     approve = STEPS["approve"]
     assert isinstance(approve, ApprovalPlan)

@@ -145,15 +145,21 @@ def _active(state: IncidentState, step_id: str, kind: str) -> None:
 
 
 def on_desk(
-    state: IncidentState, actor: Actor, step: str | None, global_roles: list[str] | None
+    state: IncidentState,
+    actor: Actor,
+    step: str | None,
+    global_roles: list[str] | None,
+    *,
+    desk: str | None = None,
 ) -> Actor:
-    """``actor`` with the roles they may use here: on the desk that holds ``step`` (a step
-    that followed the sun), else the incident's region's. Their own desk's people use all
-    their roles; others, the roles the Roster gives them on this desk (`desks`) and those
-    the SOP's ``global_roles`` lets act from anywhere. An actor naming no region (before
-    desks) keeps every role."""
+    """``actor`` with the roles they may use here: on ``desk`` when given (a stakeholder
+    update asked of the desk on shift), else on the desk that holds ``step`` (a step that
+    followed the sun), else the incident's region's. Their own desk's people use all their
+    roles; others, the roles the Roster gives them on this desk (`desks`) and those the
+    SOP's ``global_roles`` lets act from anywhere. An actor naming no region (before desks)
+    keeps every role."""
     held = state.steps[step].desk if step is not None and step in state.steps else None
-    desk = held or state.region
+    desk = desk or held or state.region
     if actor.region is None or actor.region == desk:
         return actor
     here = set((actor.desks or {}).get(desk, []))
@@ -167,21 +173,26 @@ def check_desk(
     roles: list[str],
     global_roles: list[str] | None,
     step: str | None = None,
+    *,
+    desk: str | None = None,
+    what: str = "this",
 ) -> Actor:
-    """The actor as they act here (``on_desk``), or ActionRefused when their roles of
-    ``roles`` (those the action may use) are held on another desk only. One holding none of
-    ``roles`` anywhere is left to the role check, whose reason fits better."""
-    here = on_desk(state, actor, step, global_roles)
+    """The actor as they act here (``on_desk``, with its ``desk`` override), or
+    ActionRefused when their roles of ``roles`` (those the action may use) are held on
+    another desk only. One holding none of ``roles`` anywhere is left to the role check,
+    whose reason fits better. ``what`` names what the override's desk is asked for."""
+    here = on_desk(state, actor, step, global_roles, desk=desk)
     everywhere = {*actor.roles, *(r for rs in (actor.desks or {}).values() for r in rs)}
     if set(roles) & set(here.roles) or not set(roles) & everywhere:
         return here
     held = state.steps[step].desk if step is not None and step in state.steps else None
     across = f" (roles that act from any desk: {', '.join(global_roles)})" if global_roles else ""
-    where = (
-        f"this step of a {state.region} incident is with the {held} desk now"
-        if held and held != state.region
-        else f"this is a {state.region} incident, acted on by the {state.region} desk"
-    )
+    if desk is not None:
+        where = f"{what} is asked of the {desk} desk"
+    elif held and held != state.region:
+        where = f"this step of a {state.region} incident is with the {held} desk now"
+    else:
+        where = f"this is a {state.region} incident, acted on by the {state.region} desk"
     message = f"{actor.id} works on the {actor.region} desk; {where}{across}"
     raise ActionRefused(message, "forbidden")
 

@@ -9,8 +9,13 @@ when the incident closes. Its commands are new, so the coroutine starts only for
 declare updates, and only behind a patch (docs/versioning.md): a plan without `updates`
 issues no new command, and existing histories replay unchanged.
 
-``StepRunner`` inherits this; it provides the incident, ``log``, ``variables`` and
-``_activity``.
+A cadence that follows the sun asks the Rota, at each ask, which desk has the asked role on
+call (the activity follow-the-sun steps use): that desk is asked, posts the update, and is
+paged when it is missed. The Rota's answer is a new command, behind its own patch, asked
+only for such a cadence.
+
+``StepRunner`` inherits this; it provides the incident, ``log``, ``variables``,
+``_activity`` and ``_ask_rota``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     import workflows.conductor as conductor
+    from sopflow.contract.desks import DeskTurn, DeskTurnRequest
     from sopflow.contract.messages import (
         ActionResult,
         IncidentInput,
@@ -33,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         StakeholderUpdate,
         UpdatesState,
     )
-    from sopflow.contract.names import ACT_NOTIFY, ESCALATION_CHANNEL
+    from sopflow.contract.names import ACT_DESK_TURN, ACT_NOTIFY, ESCALATION_CHANNEL
     from sopflow.contract.plan import DestinationPlan, Plan, UpdateCadencePlan
     from sopflow.contract.updates import (
         DEFAULT_UPDATE_TEMPLATE,
@@ -49,6 +55,9 @@ with workflow.unsafe.imports_passed_through():
 # The patch that brought stakeholder updates (docs/versioning.md). Asked only for plans that
 # declare `updates`, so no other incident's history gains its marker.
 UPDATE_CADENCE_PATCH = "stakeholder-update-cadence"
+# The patch that lets asks follow the sun: checked only for a cadence with `follow_the_sun`,
+# so only its incidents' histories gain the marker (and the Rota's answer).
+UPDATES_FOLLOW_THE_SUN_PATCH = "update-asks-follow-the-sun"
 # The step name that notifications of stakeholder updates carry (they belong to no step).
 UPDATES_STEP = "updates"
 
@@ -62,6 +71,9 @@ class StakeholderUpdates(RunnerPart):
     async def _activity(
         self, name: str, request: Any, result_type: type[Any], *, data: bool
     ) -> Any:
+        raise NotImplementedError
+
+    async def _ask_rota(self, name: str, request: Any, result_type: type[Any]) -> Any:
         raise NotImplementedError
 
     # --- the clock
@@ -130,7 +142,11 @@ class StakeholderUpdates(RunnerPart):
         return True
 
     async def _ask(self, cadence: UpdateCadencePlan) -> None:
-        """Ask the cadence's role for the next update, on the escalation channel."""
+        """Ask the cadence's role for the next update, on the escalation channel (at the desk
+        on shift for it, when the cadence follows the sun)."""
+        turn = None
+        if cadence.follow_the_sun and workflow.patched(UPDATES_FOLLOW_THE_SUN_PATCH):
+            turn = await self._desk_on_shift(cadence.asked)
         book = self._book()
         now = workflow.now()
         record = StakeholderUpdate(
@@ -138,18 +154,37 @@ class StakeholderUpdates(RunnerPart):
             severity=self.state.severity or "",
             asked=cadence.asked,
             asked_at=now,
+            desk=turn.desk if turn is not None else None,
         )
         book.records.append(record)
         book.clock_from = now
         grace = _minutes(cadence.escalate_after_s)
         detail = f"update {record.number} ({record.severity}) asked of {cadence.asked}"
+        if turn is not None:
+            detail += f" on the {turn.desk} desk ({turn.reason})"
         self.log("system", UPDATE_DUE, None, f"{detail}: post it within {grace}")
         text = (
             f"Incident {self.state.incident_id} ({self.state.sop}, {record.severity}): "
             f"stakeholder update {record.number} is due. Post it within {grace} "
             f"(sopflow incident update {self.state.incident_id} --text ...)."
         )
-        await self._notify_update(record, "due", ESCALATION_CHANNEL, cadence.asked, True, text)
+        await self._notify_update(
+            record, "due", ESCALATION_CHANNEL, cadence.asked, True, text, desk=record.desk
+        )
+
+    async def _desk_on_shift(self, asked: str) -> DeskTurn:
+        """The desk with someone on call for ``asked`` now (the incident's own while it has),
+        as the Rota says; the answer is in the history."""
+        request = DeskTurnRequest(
+            incident_id=self.state.incident_id,
+            step=UPDATES_STEP,
+            roles=[asked],
+            every=True,
+            holder=self.state.region,
+            at=workflow.now(),
+        )
+        turn: DeskTurn = await self._ask_rota(ACT_DESK_TURN, request, DeskTurn)
+        return turn
 
     async def _await_post(self, record: StakeholderUpdate) -> None:
         """Wait out the grace of an asked update; missed and escalated when it runs out."""
@@ -186,7 +221,9 @@ class StakeholderUpdates(RunnerPart):
             f"stakeholder update {record.number}, asked of {record.asked}, was not posted "
             f"within {grace}. Make sure stakeholders hear from the incident."
         )
-        await self._notify_update(record, "missed", ESCALATION_CHANNEL, role, True, text)
+        await self._notify_update(
+            record, "missed", ESCALATION_CHANNEL, role, True, text, desk=record.desk
+        )
 
     # --- posting (the `post_update` action)
 
@@ -199,7 +236,8 @@ class StakeholderUpdates(RunnerPart):
 
     def check_update(self, req: PostUpdate) -> None:
         """Refuse (conductor.ActionRefused) an update from someone without the asked role on
-        this incident's desk, one nobody asked for, or one whose text is empty or too long."""
+        the desk it was asked of (this incident's, unless its cadence follows the sun), one
+        nobody asked for, or one whose text is empty or too long."""
         if self.state.status != "running":
             raise conductor.ActionRefused(f"the incident is {self.state.status}")
         record = self.open_update()
@@ -209,7 +247,10 @@ class StakeholderUpdates(RunnerPart):
         if record is None and cadence is None:
             raise conductor.ActionRefused("this incident's SOP declares no stakeholder updates")
         asked = record.asked if record is not None else cadence.asked if cadence else ""
-        here = conductor.check_desk(self.state, req.actor, [asked], self.plan.global_roles)
+        desk = record.desk if record is not None else None
+        here = conductor.check_desk(
+            self.state, req.actor, [asked], self.plan.global_roles, desk=desk, what="this update"
+        )
         if asked not in here.roles:
             raise conductor.ActionRefused(
                 f"{req.actor.id} does not hold role {asked!r}, which is asked for this "
@@ -271,9 +312,11 @@ class StakeholderUpdates(RunnerPart):
         message: str,
         *,
         destination: DestinationPlan | None = None,
+        desk: str | None = None,
     ) -> NotifyResult:
         """One notification about update ``record``: its key is the same on every retry
-        and names the update and its purpose, so each is delivered at most once."""
+        and names the update and its purpose, so each is delivered at most once. A role is
+        resolved at ``desk`` (default: the incident's region)."""
         key = f"{self.state.incident_id}/{UPDATES_STEP}/{record.number}/{purpose}"
         request = NotifyRequest(
             incident_id=self.state.incident_id,
@@ -281,7 +324,7 @@ class StakeholderUpdates(RunnerPart):
             channel=channel,
             to=to,
             to_is_role=is_role,
-            region=self.state.region,
+            region=desk or self.state.region,
             message=message,
             idempotency_key=key,
             destination=destination,

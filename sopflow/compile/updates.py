@@ -42,4 +42,5 @@ def _cadence(cadence: UpdateCadence, destinations: Mapping[str, Destination]) ->
         channel=found.channel if found else cadence.channel or "",
         to_role=None if found else cadence.to,
         destination=found,
+        follow_the_sun=cadence.follow_the_sun,
     )

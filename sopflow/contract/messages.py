@@ -268,6 +268,9 @@ class StakeholderUpdate(BaseModel):
     posted_by: str | None = None
     text: str | None = None
     escalated_to: str | None = None
+    # The desk it was asked of, when its cadence follows the sun (the desk on shift for the
+    # asked role then): that desk posts it and its miss pages there. Left out when unset.
+    desk: str | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class UpdatesState(BaseModel):

@@ -305,7 +305,8 @@ class UpdateCadencePlan(_Plan):
     """Stakeholder updates at one severity: every ``every_s`` the ``asked`` role is asked
     for the text, which goes to ``destination`` (or ``to_role`` on ``channel``); one not
     posted within ``escalate_after_s`` is missed and pages ``escalate`` (the n-th missed in
-    a row pages its n-th role, the last one again after that)."""
+    a row pages its n-th role, the last one again after that). ``follow_the_sun``: each ask
+    goes to the desk on shift for ``asked``, which posts it and whose escalations it pages."""
 
     every_s: int
     asked: str
@@ -315,6 +316,8 @@ class UpdateCadencePlan(_Plan):
     channel: str
     to_role: str | None
     destination: DestinationPlan | None = Field(default=None, exclude_if=lambda v: v is None)
+    # Left out of dumps when False, so plans without it keep their hashes.
+    follow_the_sun: bool = Field(default=False, exclude_if=lambda v: not v)
 
 
 class MigrationMap(_Plan):

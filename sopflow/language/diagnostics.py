@@ -165,13 +165,15 @@ _CODE_LIST = [
     Code(
         "E707",
         "cover-gap",
-        "Nobody is on call for a role an SOP escalates to, at some time of the regular week.",
+        "Nobody is on call for a role an SOP escalates to (or that a stakeholder update "
+        "cadence following the sun asks or pages), at some time of the regular week.",
     ),
     Code(
         "E708",
         "no-desk-clock",
-        "A step counts business time or follows the sun, and the Rota has no desk for the "
-        "SOP's region (or the library has no Rota).",
+        "A step counts business time or follows the sun, or a stakeholder update cadence "
+        "follows the sun, and the Rota has no desk for the SOP's region (or the library has "
+        "no Rota).",
     ),
     # Warnings
     Code("W300", "unreachable-step", "No path from the first step reaches this step."),

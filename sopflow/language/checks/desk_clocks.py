@@ -68,17 +68,23 @@ def _timestamp(eff: Effective, step_id: str, at: tuple[str, ...], expr: str) -> 
 def _needs_desk(
     eff: Effective, ctx: Context, step_id: str, at: tuple[str, ...], what: str, instead: str
 ) -> list[Diagnostic]:
+    problem = desk_problem(eff, ctx, f"step `{step_id}` {what}", instead)
+    return [] if problem is None else [eff.diag(step_id, at, "E708", problem)]
+
+
+def desk_problem(eff: Effective, ctx: Context, what: str, instead: str) -> str | None:
+    """E708's message when ``what`` (e.g. "step `x` follows the sun") needs the Rota's desk
+    for the SOP's region and the library has no Rota, or one without that desk; else None.
+    ``instead``: the way out that needs no Rota."""
     if ctx.rota_desks is None:
-        message = (
-            f"step `{step_id}` {what}, which the Rota's desks decide, and the library has no "
-            f"Rota: add rota.yaml (docs/rota.md), {instead}"
+        return (
+            f"{what}, which the Rota's desks decide, and the library has no Rota: add "
+            f"rota.yaml (docs/rota.md), {instead}"
         )
-        return [eff.diag(step_id, at, "E708", message)]
     if eff.region in ctx.rota_desks:
-        return []
+        return None
     hint = did_you_mean(eff.region, sorted(ctx.rota_desks))
-    message = (
-        f"step `{step_id}` {what}, which the {eff.region} desk decides, and the Rota has no "
-        f"desk {eff.region}{hint}: add one (desks are named after regions)"
+    return (
+        f"{what}, which the {eff.region} desk decides, and the Rota has no desk "
+        f"{eff.region}{hint}: add one (desks are named after regions)"
     )
-    return [eff.diag(step_id, at, "E708", message)]

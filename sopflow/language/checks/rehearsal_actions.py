@@ -133,6 +133,8 @@ def _update_refusals(lib: Library, eff: Effective, who: str) -> list[tuple[str, 
     cadences = eff.sop.updates or {}
     if not cadences:
         return [("post_update", f"{eff.key} declares no stakeholder updates (`updates:`)")]
+    if any(c.follow_the_sun for c in cadences.values()):
+        return []  # the desk asked is known only when it runs
     asked = sorted({c.asked for c in cadences.values()})
     return _role(lib, eff, who, asked, "stakeholder updates", "post_update")
 

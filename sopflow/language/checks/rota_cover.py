@@ -37,13 +37,23 @@ _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"
 
 
 def escalation_roles(plans: Mapping[tuple[str, int, str], Plan]) -> dict[str, str]:
-    """Every role a task or approval of ``plans`` escalates to, with the first SOP (as
-    ``id@version (REGION)``) that does, by role."""
+    """Every role a task or approval of ``plans`` escalates to, and every role a stakeholder
+    update cadence that follows the sun asks or pages (the desk on shift for it is asked, so
+    some desk must always be), with the first SOP (as ``id@version (REGION)``) that does, by
+    role."""
     found: dict[str, str] = {}
     for (sop_id, version, region), plan in sorted(plans.items()):
-        for role in _escalations(plan.steps):
+        for role in [*_escalations(plan.steps), *_update_roles(plan)]:
             found.setdefault(role, f"{sop_id}@{version} ({region})")
     return dict(sorted(found.items()))
+
+
+def _update_roles(plan: Plan) -> list[str]:
+    out: list[str] = []
+    for cadence in (plan.updates or {}).values():
+        if cadence.follow_the_sun:
+            out += [cadence.asked, *cadence.escalate]
+    return out
 
 
 def _escalations(steps: list[PlanStep]) -> list[str]:

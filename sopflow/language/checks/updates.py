@@ -1,7 +1,9 @@
 """Checks of an SOP's stakeholder update cadence (``updates``): known severities (E318),
 cadences neither too short nor with a grace as long as themselves (E319), declared roles
-(E302), named destinations that serve the SOP's desk (E316, E317), and templates whose
-placeholders read names that exist there (E400-E404).
+(E302), named destinations that serve the SOP's desk (E316, E317), a Rota with the SOP's
+desk for a cadence that follows the sun (E708), and templates whose placeholders read names
+that exist there (E400-E404). That the Rota has someone on call for a follow-the-sun
+cadence's roles at all times is the Rota's 24/7 check (E707, ``checks.rota_cover``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sopflow.contract.updates import (
     UPDATE_FIELDS,
     UPDATE_VARIABLE,
 )
+from sopflow.language.checks.desk_clocks import desk_problem
 from sopflow.language.checks.steps import Context
 from sopflow.language.diagnostics import Diagnostic
 from sopflow.language.durations import format_duration, parse_duration
@@ -42,6 +45,11 @@ def check_updates(eff: Effective, ctx: Context) -> list[Diagnostic]:
         out.extend(_check_timing(eff, at, cadence))
         out.extend(_check_roles(eff, at, cadence))
         out.extend(_check_destination(eff, ctx, at, cadence))
+        if cadence.follow_the_sun and not ctx.rota_broken:
+            what = f"the {severity} update cadence follows the sun"
+            instead = "or ask the incident's own desk (no `follow_the_sun`)"
+            if (problem := desk_problem(eff, ctx, what, instead)) is not None:
+                out.append(eff.base.source.diag((*at, "follow_the_sun"), "E708", problem))
         if cadence.template is not None:
             out.extend(_check_template(eff, (*at, "template"), cadence.template))
     return out

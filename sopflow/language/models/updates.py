@@ -49,6 +49,14 @@ class UpdateCadence(Strict):
             "the next, the last again after that (default: [lead])"
         ),
     )
+    follow_the_sun: bool = Field(
+        default=False,
+        description=(
+            "Ask the desk on shift for the `asked` role (the Rota says which) rather than the "
+            "incident's own desk; that desk posts the update, and a missed one pages "
+            "`escalate` there"
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_form(self) -> UpdateCadence:

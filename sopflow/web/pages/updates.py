@@ -7,7 +7,7 @@ incident view does not carry: the page reads the state once more, through the in
 service and after the API's need-to-know check, and only for incidents whose plan declares
 ``updates``. Posting (``followups.py``) goes through the API's own route (``POST
 /incidents/{id}/updates``), so it is signed, idempotent and logged like every other action,
-announced to open pages, and the workflow decides (the asked role on the incident's desk, an
+announced to open pages, and the workflow decides (the asked role on the desk asked, an
 update due, the text).
 """
 
@@ -87,7 +87,8 @@ async def section(
     visit: Visit, detail: IncidentDetail, plan: Plan, failure: FormFlash | None
 ) -> Updates | None:
     """The Stakeholder updates section of the incident's page, with the form to post the
-    open update to whoever holds the asked role on the incident's desk while it runs."""
+    open update to whoever holds the asked role on the desk it was asked of (the incident's,
+    unless its cadence follows the sun) while it runs."""
     if not plan.updates:
         return None
     cadences = [
@@ -100,7 +101,9 @@ async def section(
         return Updates(cadences, [], None, str(exc))
     due = open_update(records)
     running = detail.summary.status == "running" and not detail.unavailable
-    here = visit.roles_on(plan.region.code, plan.global_roles)
+    # The desk it was asked of: the incident's own, or the one on shift when it follows the sun.
+    desk = due.desk if due is not None and due.desk is not None else plan.region.code
+    here = visit.roles_on(desk, plan.global_roles)
     form = None
     if running and due is not None and due.asked in here:
         mine = for_control(failure, CONTROL)
