@@ -36,7 +36,7 @@ REASON = "approvals did not require counsel"
 SHIPPED_RETIRED = {
     ("emergency-disclosure", 1): 3,
     ("emergency-disclosure", 2): 3,
-    ("threat-to-life", 1): 2,
+    ("threat-to-life", 1): 3,
     ("csea-report", 1): 2,
     ("legal-process", 1): 2,
 }
@@ -128,8 +128,8 @@ def test_the_api_refuses_a_retired_version_with_the_one_to_use(unretired: Path) 
 
 def test_retire_refuses_what_it_cannot_do(library: Path, tmp_path: Path) -> None:
     root = ("-d", str(library))
-    # As shipped, threat-to-life@1 is retired: version 2 is the only one that may be started.
-    code, _, err = sopflow("retire", "threat-to-life@2", "--reason", REASON, *root)
+    # As shipped, csea-report@1 is retired: version 2 is the only one that may be started.
+    code, _, err = sopflow("retire", "csea-report@2", "--reason", REASON, *root)
     assert code == 1 and "no other version to start: publish a corrected one first" in err
     code, _, err = sopflow("retire", "emergency-disclosure@3", "--reason", REASON, *root)
     assert code == 1 and "no other version to start: publish a corrected one first" in err

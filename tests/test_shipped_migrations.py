@@ -17,12 +17,17 @@ from tests.test_workflow_people import active
 pytestmark = pytest.mark.e2e
 
 LEAD = Actor(id="dokafor", roles=["lead"], region="US")
-# (family, retired version, current version, the step the incident waits at)
+# (family, retired version, the version it moves to, the step the incident waits at)
 MOVES = [
     ("emergency-disclosure", 2, 3, "verify"),
     ("threat-to-life", 1, 2, "assess"),
     ("csea-report", 1, 2, "specialist_review"),
     ("legal-process", 1, 2, "intake"),
+]
+# Versions not retired whose incidents may move to a later one all the same: threat-to-life@3
+# is version 2 with stakeholder updates, and a moved incident starts keeping them.
+UNRETIRED_MOVES = [
+    ("threat-to-life", 2, 3, "assess"),
 ]
 
 
@@ -36,6 +41,19 @@ def test_a_waiting_incident_of_the_retired_version_moves_to_the_current_one(
     library: LintResult, sop: str, old: int, new: int, step: str
 ) -> None:
     assert f"{sop}@{old}" in library.lock.retired
+    _move(library, sop, old, new, step)
+
+
+@pytest.mark.parametrize(("sop", "old", "new", "step"), UNRETIRED_MOVES)
+def test_a_waiting_incident_of_an_earlier_version_moves_to_the_current_one(
+    library: LintResult, sop: str, old: int, new: int, step: str
+) -> None:
+    assert f"{sop}@{old}" not in library.lock.retired
+    assert library.lock.default_version(sop, library.library.versions(sop)) == new
+    _move(library, sop, old, new, step)
+
+
+def _move(library: LintResult, sop: str, old: int, new: int, step: str) -> None:
     before, after = library.plans[(sop, old, "US")], library.plans[(sop, new, "US")]
     assert after.migrates_from is not None and step in after.migrates_from.steps
 

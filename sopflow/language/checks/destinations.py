@@ -95,7 +95,10 @@ def check_destination_regions(lib: Library) -> list[Diagnostic]:
 
 
 def unresolved_destination(eff: Effective, lib: Library) -> bool:
-    """True when a notify step names a destination the library cannot give (its
-    Destinations document does not load): such an SOP cannot be compiled."""
+    """True when a notify step or a stakeholder update cadence names a destination the
+    library cannot give (its Destinations document does not load): such an SOP cannot be
+    compiled."""
     known: dict[str, Destination] = lib.destinations.model.destinations if lib.destinations else {}
-    return any(s.destination not in known for s in _notify_steps(eff) if s.destination)
+    named = [s.destination for s in _notify_steps(eff) if s.destination]
+    named += [c.destination for c in (eff.sop.updates or {}).values() if c.destination]
+    return any(name not in known for name in named)
