@@ -10,7 +10,8 @@ JSON Schema (plus the scenario's few overrides that pick a path), approvals get 
 roster people that four eyes allows, event waits get their signal, and time jumps forward past
 timed waits and, where the scenario asks for it, past SLAs. An SOP with stakeholder updates
 (`updates`) has each update that comes due posted by someone holding the asked role on the
-incident's desk, except those the scenario lets go missed (and escalated). The worker runs the
+desk it was asked of (the incident's desk, or the desk on shift when the cadence follows the
+sun), except those the scenario lets go missed (and escalated). The worker runs the
 real Rota activities (steps that follow the sun, business-hours SLAs) and the linked-plan
 resolver over the shipped library, so an `open_incident` step opens its linked incident beside
 this one (only this incident's history is written). The histories are written to
@@ -369,6 +370,46 @@ SCENARIOS: tuple[Scenario, ...] = (
         events={"le-acknowledged": {"agency": "Greater Manchester Police"}},
     ),
     Scenario(
+        "threat-to-life",
+        3,
+        "US",
+        "immediate mass-violence threat (SEV0): the crisis protocol paged; stakeholder updates "
+        "every 30 minutes, asked of the desk on shift (they follow the sun) and posted by its "
+        "commander except update 2 (missed, that desk's lead paged); "
+        "no acknowledgement (chase), the referral escalated and acknowledged elsewhere; "
+        "follow-up after a day; post-mortem",
+        expect="referred_elsewhere",
+        input={"imminence": "immediate", "threat_type": "mass_violence", "reach": "mass_casualty"},
+        forms={"assess": {"imminence": "immediate"}, "le_chase": {"reached": False}},
+        miss_updates=frozenset({2}),
+        # A day and more at SEV0 (the hour the agency has to acknowledge, the day before
+        # the follow-up) asks ~50 updates, ~30 events each, all in the run that holds the
+        # 24-hour wait (continue-as-new cannot split a step). It continues as new after
+        # the wait, with the update just asked still due: the next run's clock picks it
+        # up from the carried state. (Not before the wait: a run that only waits on time
+        # upserts no `StepsDue`, which test_replay.py asks of every history.)
+        continue_as_new_after=250,
+        max_bytes=1_200_000,
+    ),
+    Scenario(
+        "threat-to-life",
+        3,
+        "UK",
+        "credible, within days, a vulnerable person (SEV1): stakeholder updates every 2 hours, "
+        "each asked of and posted by the commander of the desk on shift (they follow the sun); "
+        "counsel and a commander approve the referral while "
+        "the content is taken down and preserved; the force acknowledges; follow-up after a day",
+        expect="referred",
+        input={
+            "imminence": "within_days",
+            "threat_type": "violence_against_others",
+            "location_country": "GB",
+        },
+        forms={"assess": {"imminence": "within_days"}},
+        events={"le-acknowledged": {"agency": "Greater Manchester Police"}},
+        max_bytes=800_000,  # a day at SEV1: a dozen updates in the run that holds the wait
+    ),
+    Scenario(
         "csea-report",
         2,
         "US",
@@ -676,7 +717,8 @@ class Driver:
         now = await self.bench.env.get_current_time()
         update = self.update_to_post(state)
         if update is not None:
-            person = on_desk(self.roster, state.region, update.asked)
+            # The desk it was asked of: the one on shift when its cadence follows the sun.
+            person = on_desk(self.roster, update.desk or state.region, update.asked)
             actor = Actor(id=person.id, roles=list(person.roles), region=person.region)
             text = f"Update {update.number}: the desk is working the case; more on the clock."
             await self.send(PostUpdate(actor=actor, text=text))

@@ -139,10 +139,11 @@ async def _serve(stack: Stack, ready: threading.Event) -> None:
 def round_the_clock_library(root: Path) -> Path:
     """A copy of the shipped library at ``root`` whose Rota keeps every desk on call around
     the clock, every day (no holidays), with the people its shifts have on call for each
-    role: a follow-the-sun step (every task of threat-to-life@2) stays with its incident's
-    own desk whenever the tests run, as every step of version 1 did. The plans, and so their
-    hashes, are the shipped ones: the Rota is read at run time, not compiled in. Follow the
-    sun itself is tested in test_cli_follow_the_sun and on the time-skipping server."""
+    role: a follow-the-sun step (every task of threat-to-life@2 and @3, and @3's stakeholder
+    update asks) stays with its incident's own desk whenever the tests run, as every step of
+    version 1 did. The plans, and so their hashes, are the shipped ones: the Rota is read at
+    run time, not compiled in. Follow the sun itself is tested in test_cli_follow_the_sun and
+    on the time-skipping server."""
     shutil.copytree(SHIPPED, root)
     rota = yaml.safe_load((root / "rota.yaml").read_text(encoding="utf-8"))
     for desk in rota["desks"].values():
@@ -299,7 +300,10 @@ def test_start_refuses_an_input_that_does_not_fit_the_schema(stack: Stack) -> No
         stack, "incident", "start", "threat-to-life", "--region", "US", "--input", str(path)
     )
     assert result.exit_code == 1 and result.stdout == ""
-    assert "does not fit threat-to-life@2 (US)'s input schema (4 problems)" in result.stderr
+    # Without a version the latest is started, so the latest's schema refuses it.
+    plans = lint_library(SHIPPED).plans
+    latest = max(v for i, v, r in plans if (i, r) == ("threat-to-life", "US"))
+    assert f"does not fit threat-to-life@{latest} (US)'s input schema (4 problems)" in result.stderr
     for line in (
         "$: 'account_id' is a required property",
         "$.content_ids: [] should be non-empty",

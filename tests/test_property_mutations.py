@@ -28,6 +28,8 @@ FILES = sorted(
     # emergency-disclosure@3 opens a threat-to-life incident for an unverified emergency
     + [p.relative_to(SHIPPED) for p in (SHIPPED / "threat-to-life").glob("*.yaml")]
     + [p.relative_to(SHIPPED) for p in (SHIPPED / "policies").glob("*threat-referral*.yaml")]
+    # threat-to-life@3's stakeholder updates go to a named destination
+    + [Path("destinations.yaml")]
 )
 TEXTS = {name: (SHIPPED / name).read_text(encoding="utf-8") for name in FILES}
 
