@@ -80,10 +80,10 @@ bench-console: install
 soak: install
 	$(BIN)/python -m bench.soak --incidents 1000
 
-# `sopflow metrics` reading 2,000 closed incidents, cold and cached, against a hand-written
+# `sopflow metrics` reading 1,000 closed incidents, cold and cached, against a hand-written
 # read of the same runs (a few minutes; see bench/README.md, "Programme metrics").
 bench-metrics: install
-	$(BIN)/python bench/metrics.py --incidents 2000 --check
+	$(BIN)/python bench/metrics.py --incidents 1000 --check
 
 clean:
 	rm -rf $(VENV) .sopflow .pytest_cache .mypy_cache .ruff_cache
