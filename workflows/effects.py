@@ -107,9 +107,28 @@ class EffectSteps(RunnerPart):
         s = self.state.steps[step_id]
         key = f"{self.state.incident_id}/{step_id}/{s.starts}/{channel}/{s.breaches}"
         key += f"/{purpose}" if purpose else ""
-        request = NotifyRequest(
+        request = self._notify_request(
+            step_id, key, channel, to, is_role, message, desk, destination
+        )
+        return await self._deliver(request, step_id)
+
+    def _notify_request(
+        self,
+        step: str,
+        key: str,
+        channel: str,
+        to: str,
+        is_role: bool,
+        message: str,
+        desk: str | None,
+        destination: DestinationPlan | None = None,
+    ) -> NotifyRequest:
+        """The request for one message of this incident, its role resolved at ``desk``
+        (default: the incident's region); ``key`` makes each delivered at most once, and a
+        ``destination`` goes with it so the channel delivers to its address."""
+        return NotifyRequest(
             incident_id=self.state.incident_id,
-            step=step_id,
+            step=step,
             channel=channel,
             to=to,
             to_is_role=is_role,
@@ -118,10 +137,15 @@ class EffectSteps(RunnerPart):
             idempotency_key=key,
             destination=destination,
         )
+
+    async def _deliver(
+        self, request: NotifyRequest, log_step: str | None, note: str = ""
+    ) -> NotifyResult:
+        """Send ``request`` and put it on the timeline under ``log_step``."""
         result: NotifyResult = await self._activity(ACT_NOTIFY, request, NotifyResult, data=True)
         # A destination is named on the timeline by its name: the plan holds its address.
-        whom = destination.name if destination is not None else to
-        self.log("system", "notified", step_id, f"{channel} to {whom}")
+        whom = request.destination.name if request.destination is not None else request.to
+        self.log("system", "notified", log_step, f"{request.channel} to {whom}{note}")
         return result
 
     async def _postmortem(self, step: PostmortemPlan) -> None:

@@ -15,7 +15,7 @@ paged when it is missed. The Rota's answer is a new command, behind its own patc
 only for such a cadence.
 
 ``StepRunner`` inherits this; it provides the incident, ``log``, ``variables``,
-``_activity`` and ``_ask_rota``.
+``_activity``, ``_ask_rota`` and the notification helpers of ``EffectSteps``.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         StakeholderUpdate,
         UpdatesState,
     )
-    from sopflow.contract.names import ACT_DESK_TURN, ACT_NOTIFY, ESCALATION_CHANNEL
+    from sopflow.contract.names import ACT_DESK_TURN, ESCALATION_CHANNEL
     from sopflow.contract.plan import DestinationPlan, Plan, UpdateCadencePlan
     from sopflow.contract.updates import (
         DEFAULT_UPDATE_TEMPLATE,
@@ -74,6 +74,24 @@ class StakeholderUpdates(RunnerPart):
         raise NotImplementedError
 
     async def _ask_rota(self, name: str, request: Any, result_type: type[Any]) -> Any:
+        raise NotImplementedError
+
+    def _notify_request(
+        self,
+        step: str,
+        key: str,
+        channel: str,
+        to: str,
+        is_role: bool,
+        message: str,
+        desk: str | None,
+        destination: DestinationPlan | None = None,
+    ) -> NotifyRequest:
+        raise NotImplementedError
+
+    async def _deliver(
+        self, request: NotifyRequest, log_step: str | None, note: str = ""
+    ) -> NotifyResult:
         raise NotImplementedError
 
     # --- the clock
@@ -318,21 +336,11 @@ class StakeholderUpdates(RunnerPart):
         and names the update and its purpose, so each is delivered at most once. A role is
         resolved at ``desk`` (default: the incident's region)."""
         key = f"{self.state.incident_id}/{UPDATES_STEP}/{record.number}/{purpose}"
-        request = NotifyRequest(
-            incident_id=self.state.incident_id,
-            step=UPDATES_STEP,
-            channel=channel,
-            to=to,
-            to_is_role=is_role,
-            region=desk or self.state.region,
-            message=message,
-            idempotency_key=key,
-            destination=destination,
+        request = self._notify_request(
+            UPDATES_STEP, key, channel, to, is_role, message, desk, destination
         )
-        result: NotifyResult = await self._activity(ACT_NOTIFY, request, NotifyResult, data=True)
-        whom = destination.name if destination is not None else to
-        self.log("system", "notified", None, f"{channel} to {whom} (update {record.number})")
-        return result
+        # On the timeline under no step: an update belongs to the incident.
+        return await self._deliver(request, None, note=f" (update {record.number})")
 
 
 def _check_text(text: str) -> None:

@@ -20,14 +20,20 @@ from sopflow.audit.payloads import Decoder, plain
 from sopflow.audit.report_activities import activity_entry
 from sopflow.audit.report_kinds import REQUESTS, RESULTS, UPDATES
 from sopflow.audit.report_model import (
-    ActivityStatus,
     EventRef,
     IncidentOutcome,
     RunSummary,
     SignalEntry,
     TimelineItem,
 )
-from sopflow.audit.report_records import ActivityRecord, UpdateRecord, event_time, human_seconds
+from sopflow.audit.report_records import (
+    ACTIVITY_ENDS,
+    WORKFLOW_CLOSES,
+    ActivityRecord,
+    UpdateRecord,
+    event_time,
+    human_seconds,
+)
 from sopflow.contract.messages import (
     ExternalEvent,
     IncidentInput,
@@ -36,18 +42,6 @@ from sopflow.contract.messages import (
 )
 from sopflow.contract.names import SIGNAL_EVENT, SIGNAL_LINK
 from sopflow.contract.plan import Plan
-
-_ACTIVITY_ENDS: dict[str, ActivityStatus] = {
-    "activity_task_failed_event_attributes": "failed",
-    "activity_task_timed_out_event_attributes": "timed_out",
-    "activity_task_canceled_event_attributes": "cancelled",
-}
-_CLOSES = {
-    "workflow_execution_failed_event_attributes": "failed",
-    "workflow_execution_terminated_event_attributes": "terminated",
-    "workflow_execution_canceled_event_attributes": "cancelled",
-    "workflow_execution_timed_out_event_attributes": "timed_out",
-}
 
 
 @dataclass
@@ -182,7 +176,7 @@ class EventReader:
         attrs = getattr(ev, which)
         activity = run.scheduled(ev, attrs.scheduled_event_id)
         activity.completed = run.ref(ev)
-        activity.status = _ACTIVITY_ENDS[which]
+        activity.status = ACTIVITY_ENDS[which]
         failure = getattr(attrs, "failure", None)  # a cancellation carries none
         activity.failure = (
             await self.decoder.failure_text(failure) if failure is not None else "cancelled"
@@ -300,7 +294,7 @@ class EventReader:
         """The workflow failed, was terminated, cancelled or timed out: no final state."""
         which = ev.WhichOneof("attributes") or ""
         at = event_time(ev)
-        run.closed_by, run.closed_at = _CLOSES[which], at
+        run.closed_by, run.closed_at = WORKFLOW_CLOSES[which], at
         detail = await self._close_detail(ev, which)
         self.outcome = IncidentOutcome(
             status=run.closed_by, outcome=None, closed_at=at, ref=run.ref(ev), detail=detail
@@ -348,7 +342,7 @@ _READERS: dict[str, _Reader] = {
     "workflow_execution_started_event_attributes": EventReader._started,
     "activity_task_scheduled_event_attributes": EventReader._activity_scheduled,
     "activity_task_completed_event_attributes": EventReader._activity_completed,
-    **dict.fromkeys(_ACTIVITY_ENDS, EventReader._activity_ended),
+    **dict.fromkeys(ACTIVITY_ENDS, EventReader._activity_ended),
     "workflow_execution_update_accepted_event_attributes": EventReader._update_accepted,
     "workflow_execution_update_completed_event_attributes": EventReader._update_completed,
     "workflow_execution_signaled_event_attributes": EventReader._signal,
@@ -358,7 +352,7 @@ _READERS: dict[str, _Reader] = {
     "marker_recorded_event_attributes": EventReader._marker,
     "workflow_task_failed_event_attributes": EventReader._workflow_task_failed,
     "workflow_execution_completed_event_attributes": EventReader._completed,
-    **dict.fromkeys(_CLOSES, EventReader._closed),
+    **dict.fromkeys(WORKFLOW_CLOSES, EventReader._closed),
     "workflow_execution_continued_as_new_event_attributes": EventReader._continued_as_new,
     "start_child_workflow_execution_initiated_event_attributes": EventReader._child_started,
     **dict.fromkeys(

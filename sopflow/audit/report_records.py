@@ -28,6 +28,21 @@ def human_seconds(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
+# How an activity ended, by the attributes of the event that ended it (else: completed).
+ACTIVITY_ENDS: dict[str, ActivityStatus] = {
+    "activity_task_failed_event_attributes": "failed",
+    "activity_task_timed_out_event_attributes": "timed_out",
+    "activity_task_canceled_event_attributes": "cancelled",
+}
+# How a run ended other than by completing, by the attributes of its closing event.
+WORKFLOW_CLOSES = {
+    "workflow_execution_failed_event_attributes": "failed",
+    "workflow_execution_terminated_event_attributes": "terminated",
+    "workflow_execution_canceled_event_attributes": "cancelled",
+    "workflow_execution_timed_out_event_attributes": "timed_out",
+}
+
+
 @dataclass
 class ActivityRecord:
     name: str

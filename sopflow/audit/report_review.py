@@ -21,7 +21,6 @@ from temporalio.client import WorkflowHistory
 from sopflow.audit.payloads import Decoder
 from sopflow.audit.report_model import (
     ActionResult,
-    ActivityStatus,
     EventRef,
     ReviewActionEntry,
     ReviewCauseEntry,
@@ -29,24 +28,18 @@ from sopflow.audit.report_model import (
     ReviewNotice,
     ReviewReport,
 )
-from sopflow.audit.report_records import ActivityRecord, UpdateRecord, event_time
+from sopflow.audit.report_records import (
+    ACTIVITY_ENDS,
+    WORKFLOW_CLOSES,
+    ActivityRecord,
+    UpdateRecord,
+    event_time,
+)
 from sopflow.audit.signatures import check_action
 from sopflow.client.signing import KeyRing
 from sopflow.contract.messages import NotifyRequest, NotifyResult
 from sopflow.contract.names import ACT_NOTIFY, UPDATE_REVIEW
 from sopflow.contract.reviews import ReviewAction, ReviewInput, ReviewState
-
-_ENDS: dict[str, ActivityStatus] = {
-    "activity_task_failed_event_attributes": "failed",
-    "activity_task_timed_out_event_attributes": "timed_out",
-    "activity_task_canceled_event_attributes": "cancelled",
-}
-_CLOSES = {
-    "workflow_execution_failed_event_attributes": "failed",
-    "workflow_execution_terminated_event_attributes": "terminated",
-    "workflow_execution_canceled_event_attributes": "cancelled",
-    "workflow_execution_timed_out_event_attributes": "timed_out",
-}
 
 
 @dataclass
@@ -69,7 +62,7 @@ class _Reader:
             which = ev.WhichOneof("attributes") or ""
             if which == "activity_task_scheduled_event_attributes":
                 await self._scheduled(ev, ref, scheduled)
-            elif which == "activity_task_completed_event_attributes" or which in _ENDS:
+            elif which == "activity_task_completed_event_attributes" or which in ACTIVITY_ENDS:
                 await self._ended(ev, which, ref, scheduled)
             elif which == "workflow_execution_update_accepted_event_attributes":
                 await self._accepted(ev, ref, updates)
@@ -80,8 +73,8 @@ class _Reader:
                 what = f"review run {number} event {ev.event_id}: the review's result"
                 self.final = await self.decoder.maybe(result, ReviewState, what, self.notes)
                 self.status = self.final.status if self.final else "closed"
-            elif which in _CLOSES:
-                self.status = _CLOSES[which]
+            elif which in WORKFLOW_CLOSES:
+                self.status = WORKFLOW_CLOSES[which]
 
     async def _scheduled(
         self, ev: HistoryEvent, ref: EventRef, scheduled: dict[int, ActivityRecord]
@@ -108,7 +101,7 @@ class _Reader:
             what = f"review run {ref.run} event {ref.event_id}: the notice's result"
             record.result = await self.decoder.maybe(attrs.result, NotifyResult, what, self.notes)
             return
-        record.status = _ENDS[which]
+        record.status = ACTIVITY_ENDS[which]
         failure = getattr(attrs, "failure", None)
         record.failure = (
             await self.decoder.failure_text(failure) if failure is not None else "cancelled"
