@@ -13,7 +13,7 @@ stands up, all on 127.0.0.1:
   shares neither the event loop nor the GIL with the clients), signing with that key
   (``SOPFLOW_SIGNING_KEY``), reading the shipped library and its Roster
   (``SOPFLOW_DEFINITIONS``) and a token store in a temporary directory (``SOPFLOW_TOKENS``)
-  holding one token per client, for Roster people taken in turn (amoreno first).
+  holding one token per client, for the US desk's Roster people taken in turn (amoreno first).
 
 Incidents of ``emergency-disclosure`` (its current version, US) are opened through the API
 and left waiting at their first task (``verify``); every Roster person holds one of its
@@ -35,8 +35,9 @@ middleware, JSON, logging. Two modes, each path on its own incidents so historie
   then direct then api...), spread over K incidents per path;
 - concurrent: R + 1 rounds; in each, C clients act at once (one ``asyncio.gather``), each on
   its own incident, first through one path, then the other (the order alternates by round).
-  For the API each client has its own token; with C = 20 and 13 Roster people nobody has more
-  than 2 requests in flight, under the API's default limit of 8.
+  For the API each client has its own token, for the US desk's people in turn (another desk's
+  may not act on a US incident); with C = 20 and 5 of them nobody has more than 4 requests in
+  flight, under the API's default limit of 8.
 
 Latency is the client's wall time from the call to the parsed answer (an accepted action: a
 200 whose body says ``accepted``, or an accepted ``ActionResult``). The first W sequential
@@ -109,6 +110,7 @@ INPUT: dict[str, Any] = {
     "person_at_risk_minor": False,
 }
 FIRST = "amoreno"  # a responder: the sequential mode acts as them
+DESK = "US"  # the incidents' region (the SOP's base), whose people act on them
 # Variables of the caller's environment that would change what the API does: not passed on.
 DROPPED_ENV = ("SOPFLOW_", "TEMPORAL_")
 SERIES = ("sequential", "concurrent")
@@ -209,8 +211,10 @@ def _cpu_since(pid: int, before: dict[str, float]) -> dict[str, float]:
 
 
 def people_in_turn(count: int) -> list[str]:
-    """``count`` Roster handles, the Roster's people in turn, ``FIRST`` first."""
-    handles = sorted(load_roster(DEFINITIONS).people)
+    """``count`` Roster handles, the Roster's people of the incidents' desk (US) in turn,
+    ``FIRST`` first: a person of another desk may not note a US incident."""
+    people = load_roster(DEFINITIONS).people
+    handles = sorted(h for h, p in people.items() if p.region == DESK)
     handles.remove(FIRST)
     handles.insert(0, FIRST)
     return [handles[i % len(handles)] for i in range(count)]
@@ -288,9 +292,11 @@ async def open_incidents(rig: Rig, client: Client, queue: str, plan: dict[str, i
 
     async def one() -> str:
         async with gate:
-            response = await rig.http.post(
-                "/incidents", json={"sop": SOP, "input": INPUT}, headers=opener.auth
-            )
+            # Each about its own account: the SOP refuses a second open incident about the
+            # same case (its `correlation`), as it should for a real duplicate.
+            account = {"target_accounts": [f"acct-{uuid.uuid4().hex[:8]}"]}
+            body = {"sop": SOP, "input": {**INPUT, **account}}
+            response = await rig.http.post("/incidents", json=body, headers=opener.auth)
         if response.status_code != 201:
             raise RuntimeError(f"could not open an incident: {response.text}")
         incident: str = response.json()["id"]
