@@ -213,25 +213,13 @@ def test_a_refused_post_leaves_the_history_unchanged() -> None:
     run(scenario)
 
 
-class _Temporal:
-    def __init__(self, state: IncidentState) -> None:
-        self._state = state
-
-    def require(self) -> _Temporal:
-        return self
-
-    async def state(self, incident_id: str) -> IncidentState:
-        return self._state
-
-
 class _Visit:
-    """What the console's updates section reads of a visit: who it is, and the state."""
+    """What the console's updates section reads of a visit: who it is."""
 
     roles_on = Visit.roles_on
 
-    def __init__(self, actor: Actor, state: IncidentState) -> None:
+    def __init__(self, actor: Actor) -> None:
         self.person = SimpleNamespace(actor=lambda: actor)
-        self.parts = SimpleNamespace(temporal=_Temporal(state))
 
 
 def test_the_console_offers_the_form_to_the_desk_asked() -> None:
@@ -248,22 +236,19 @@ def test_the_console_offers_the_form_to_the_desk_asked() -> None:
             records=[StakeholderUpdate(number=1, severity="SEV0", asked="lead", asked_at=now)]
         ),
     )
+    assert state.updates is not None
     detail = SimpleNamespace(
-        summary=SimpleNamespace(id="inc-1", status="running"), unavailable=None
+        summary=SimpleNamespace(id="inc-1", status="running"),
+        unavailable=None,
+        updates=state.updates.records,  # as the API's incident answer carries them
     )
 
-    async def form_for(actor: Actor) -> bool:
-        found = await updates_page.section(
-            cast(Any, _Visit(actor, state)), cast(Any, detail), PLAN, None
-        )
+    def form_for(actor: Actor) -> bool:
+        found = updates_page.section(cast(Any, _Visit(actor)), cast(Any, detail), PLAN, None)
         assert found is not None
         return found.form is not None
 
-    async def scenario() -> None:
-        # Asked of the incident's own desk (no desk recorded): its lead posts, not the UK's.
-        assert await form_for(US_LEAD) and not await form_for(UK_LEAD)
-        assert state.updates is not None
-        state.updates.records[0].desk = "UK"
-        assert await form_for(UK_LEAD) and not await form_for(US_LEAD)
-
-    run(scenario)
+    # Asked of the incident's own desk (no desk recorded): its lead posts, not the UK's.
+    assert form_for(US_LEAD) and not form_for(UK_LEAD)
+    state.updates.records[0].desk = "UK"
+    assert form_for(UK_LEAD) and not form_for(US_LEAD)

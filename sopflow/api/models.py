@@ -14,7 +14,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from sopflow.client.views import IncidentSummary, IncidentView, OpenTask
-from sopflow.contract.messages import ActionResult, MigrationRecord, StepState, TimelineEntry
+from sopflow.contract.messages import (
+    ActionResult,
+    MigrationRecord,
+    StakeholderUpdate,
+    StepState,
+    TimelineEntry,
+)
 from sopflow.contract.search import steps_due
 
 # An incident id a client may choose: what Temporal and a URL path segment take as is.
@@ -139,6 +145,10 @@ class IncidentDetail(BaseModel):
     migrations: list[MigrationRecord] = Field(
         default_factory=list, description="Its moves to later versions, oldest first"
     )
+    updates: list[StakeholderUpdate] = Field(
+        default_factory=list,
+        description="The stakeholder updates asked so far (its SOP's `updates`), oldest first",
+    )
     unavailable: str | None = None
 
     @classmethod
@@ -157,6 +167,7 @@ class IncidentDetail(BaseModel):
             timeline=list(state.timeline),
             links=list(state.links),
             migrations=list(state.migrations),
+            updates=list(state.updates.records) if state.updates is not None else [],
         )
 
 

@@ -304,7 +304,7 @@ async def page(console: Console, request: Request, visit: Visit, incident_id: st
     # A live update's fetch (live.js) leaves the refused form for the page it was meant for.
     failure = None if is_live(request) else visit.session.take_form(flash_key(incident_id))
     by_id = {s.id: s for s in detail.steps}
-    update_section = await updates.section(visit, detail, plan, failure)
+    update_section = updates.section(visit, detail, plan, failure)
     review = await reviews.section(visit, detail, plan, failure)
     elsewhere = frozenset(
         ({updates.CONTROL} if update_section and update_section.form else set())

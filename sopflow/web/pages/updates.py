@@ -2,10 +2,8 @@
 (number, severity, when asked, due, posted or missed, by whom, the text, who a missed one
 was escalated to), and the form to post the one that is open, for those who may.
 
-The updates are part of the incident's state (``IncidentState.updates``), which the API's
-incident view does not carry: the page reads the state once more, through the incident
-service and after the API's need-to-know check, and only for incidents whose plan declares
-``updates``. Posting (``followups.py``) goes through the API's own route (``POST
+The updates come with the API's incident answer (``IncidentDetail.updates``), which the
+page has already read. Posting (``followups.py``) goes through the API's own route (``POST
 /incidents/{id}/updates``), so it is signed, idempotent and logged like every other action,
 announced to open pages, and the workflow decides (the asked role on the desk asked, an
 update due, the text).
@@ -16,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sopflow.api.models import IncidentDetail
-from sopflow.client.connection import StateUnavailable
-from sopflow.client.errors import ActionRefused
 from sopflow.contract.messages import StakeholderUpdate
 from sopflow.contract.plan import Plan
 from sopflow.contract.updates import MAX_UPDATE_CHARS
@@ -70,20 +66,13 @@ def span(seconds: int) -> str:
     return " ".join(said) or f"{seconds} s"
 
 
-async def records_of(visit: Visit, incident_id: str) -> list[StakeholderUpdate]:
-    """The incident's updates, oldest first, read from its state (the caller has made the
-    need-to-know check). StateUnavailable when no worker answers."""
-    state = await visit.parts.temporal.require().state(incident_id)
-    return list(state.updates.records) if state.updates is not None else []
-
-
 def open_update(records: list[StakeholderUpdate]) -> StakeholderUpdate | None:
     """The update that may be posted now (the workflow's rule): the last one asked, due or
     missed, until it is posted or the next is asked."""
     return records[-1] if records and records[-1].status != "posted" else None
 
 
-async def section(
+def section(
     visit: Visit, detail: IncidentDetail, plan: Plan, failure: FormFlash | None
 ) -> Updates | None:
     """The Stakeholder updates section of the incident's page, with the form to post the
@@ -95,10 +84,9 @@ async def section(
         Cadence(severity, span(c.every_s), c.asked, span(c.escalate_after_s))
         for severity, c in sorted(plan.updates.items())
     ]
-    try:
-        records = await records_of(visit, detail.summary.id)
-    except (StateUnavailable, ActionRefused) as exc:
-        return Updates(cadences, [], None, str(exc))
+    if detail.unavailable:
+        return Updates(cadences, [], None, detail.unavailable)
+    records = detail.updates
     due = open_update(records)
     running = detail.summary.status == "running" and not detail.unavailable
     # The desk it was asked of: the incident's own, or the one on shift when it follows the sun.
